@@ -1,0 +1,12 @@
+//===- MoETypes.h - The routing plan type -----------------------*- C++ -*-===//
+
+#ifndef MOE_DIALECT_MOETYPES_H
+#define MOE_DIALECT_MOETYPES_H
+
+#include "mlir/IR/Types.h"
+#include "mlir/IR/Diagnostics.h"
+
+#define GET_TYPEDEF_CLASSES
+#include "dialect/MoETypes.h.inc"
+
+#endif // MOE_DIALECT_MOETYPES_H

@@ -1,0 +1,46 @@
+//===- MoETypes.td - The routing plan type -------------------*- tablegen -*-===//
+
+#ifndef MOE_DIALECT_MOETYPES_TD
+#define MOE_DIALECT_MOETYPES_TD
+
+include "dialect/MoEDialect.td"
+include "mlir/IR/AttrTypeBase.td"
+
+def MoE_PlanType : TypeDef<MoE_Dialect, "Plan"> {
+  let mnemonic = "plan";
+  let summary = "a routing plan: which expert slot holds which token";
+  let description = [{
+    The result of `moe.route`: for each of `groups` groups of `tokens`
+    tokens, which of the `capacity` slots of each of the `experts` experts
+    holds which token, and with which combine weight (for Soft MoE, the dense
+    dispatch and combine weights).
+
+    The type is abstract on purpose: it carries only the static shape, so
+    every tensor downstream of the route is static, while a pass picks the
+    concrete layout (a capacity-padded slot table, a sorted ragged list, or
+    dense soft weights). `capacity` is the number of slots per expert per
+    group: the capacity `C` of ROUTERS.md §2 for capacity-limited routers,
+    `tokens` for dropless token choice, `slots_per_expert` for Soft MoE.
+
+    ```mlir
+    !moe.plan<groups = 1, tokens = 1576, experts = 8, capacity = 416>
+    ```
+
+    Tensors of slots, as produced by `moe.dispatch`, have the shape
+    `[experts, groups * capacity, d]`: expert `e` holds the slots of every
+    group, group-major.
+  }];
+  let parameters = (ins "int64_t":$groups, "int64_t":$tokens,
+                        "int64_t":$experts, "int64_t":$capacity);
+  let assemblyFormat = [{
+    `<` `groups` `=` $groups `,` `tokens` `=` $tokens `,`
+        `experts` `=` $experts `,` `capacity` `=` $capacity `>`
+  }];
+  let genVerifyDecl = 1;
+  let extraClassDeclaration = [{
+    /// Slots per expert over all groups: `groups * capacity`.
+    int64_t getSlotsPerExpert() const { return getGroups() * getCapacity(); }
+  }];
+}
+
+#endif // MOE_DIALECT_MOETYPES_TD

@@ -1,0 +1,22 @@
+// L5: Sinkhorn token choice, k = 2, capacity_factor = 1.05 (BPR on the
+// balanced plan); shapes as L1: C = 416.
+func.func @l5(
+    %x: tensor<1x1576x768xf32>,
+    %w_gate: tensor<768x8xf32>,
+    %w_up: tensor<8x768x3072xf32>,
+    %b_up: tensor<8x3072xf32>,
+    %w_down: tensor<8x3072x768xf32>,
+    %b_down: tensor<8x768xf32>)
+    -> (tensor<1x1576x768xf32>, tensor<1xf32>, tensor<1x8xi64>, tensor<1xi64>, tensor<1xi64>) {
+  %logits = moe.gate %x, %w_gate : tensor<1x1576x768xf32>, tensor<768x8xf32> -> tensor<1x1576x8xf32>
+  %plan = moe.route %logits token_choice<k = 2, capacity_factor = 1.05, priority = bpr, score = sinkhorn<iterations = 20, epsilon = 1.0>>
+      : tensor<1x1576x8xf32> -> !moe.plan<groups = 1, tokens = 1576, experts = 8, capacity = 416>
+  %slots = moe.dispatch %x, %plan : tensor<1x1576x768xf32>, !moe.plan<groups = 1, tokens = 1576, experts = 8, capacity = 416> -> tensor<8x416x768xf32>
+  %y = moe.experts %slots mlp(gelu) up %w_up up_bias %b_up down %w_down down_bias %b_down
+      : (tensor<8x416x768xf32>, tensor<8x768x3072xf32>, tensor<8x3072xf32>, tensor<8x3072x768xf32>, tensor<8x768xf32>) -> tensor<8x416x768xf32>
+  %out = moe.combine %y, %plan : tensor<8x416x768xf32>, !moe.plan<groups = 1, tokens = 1576, experts = 8, capacity = 416> -> tensor<1x1576x768xf32>
+  %imp, %load, %dropped, %lost = moe.route_stats %logits, %plan
+      : tensor<1x1576x8xf32>, !moe.plan<groups = 1, tokens = 1576, experts = 8, capacity = 416>
+      -> tensor<1xf32>, tensor<1x8xi64>, tensor<1xi64>, tensor<1xi64>
+  return %out, %imp, %load, %dropped, %lost : tensor<1x1576x768xf32>, tensor<1xf32>, tensor<1x8xi64>, tensor<1xi64>, tensor<1xi64>
+}

@@ -1,0 +1,25 @@
+//===- Passes.h - moe transformations and lowerings -------------*- C++ -*-===//
+//
+// The public header of the moe passes: declarations generated from
+// Passes.td, and `registerMoEPasses()` for tools.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef MOE_PASSES_PASSES_H
+#define MOE_PASSES_PASSES_H
+
+#include "dialect/MoEOps.h"
+
+#include "mlir/Pass/Pass.h"
+
+namespace mlir::moe {
+
+#define GEN_PASS_DECL
+#include "passes/Passes.h.inc"
+
+#define GEN_PASS_REGISTRATION
+#include "passes/Passes.h.inc"
+
+} // namespace mlir::moe
+
+#endif // MOE_PASSES_PASSES_H

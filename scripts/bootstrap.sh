@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs what moe-mlir needs to build and test, and nothing that is
+# already there. Safe to run any number of times.
+set -euo pipefail
+
+packages=(libmlir-22-dev mlir-22-tools llvm-22-dev llvm-22-tools
+          ninja-build ccache cmake g++ libgtest-dev python3 python3-pip)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
+    missing+=("$p")
+done
+
+if ((${#missing[@]})); then
+  echo "bootstrap: installing ${missing[*]}"
+  sudo_cmd=()
+  [[ $(id -u) -ne 0 ]] && sudo_cmd=(sudo)
+  "${sudo_cmd[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" \
+    apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+if ! python3 -c 'import numpy, pytest' 2>/dev/null; then
+  echo "bootstrap: installing numpy and pytest"
+  python3 -m pip install -q numpy pytest ||
+    python3 -m pip install -q --break-system-packages numpy pytest
+fi
