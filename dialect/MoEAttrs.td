@@ -86,8 +86,12 @@ def MoE_SoftmaxScoreAttr : MoE_Attr<"SoftmaxScore", "softmax"> {
   let summary = "softmax over the experts of a token";
   let description = [{
     `gates[s, :] = softmax(logits[s, :])`. The default score of
-    `#moe.token_choice` and `#moe.expert_choice`. Written `score = softmax`
-    inside a router attribute.
+    `#moe.token_choice` and `#moe.expert_choice`, so it is omitted when
+    printing. Written `score = softmax` inside a router attribute:
+
+    ```mlir
+    #moe.expert_choice<capacity_factor = 2.0, score = softmax>
+    ```
   }];
 }
 

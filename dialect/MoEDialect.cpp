@@ -16,3 +16,41 @@ void MoEDialect::initialize() {
   registerAttributes();
   registerTypes();
 }
+
+/// Checks that `attr` names a tensor: a non-empty string.
+static LogicalResult verifyTensorName(Operation *op, NamedAttribute attr,
+                                      StringRef what) {
+  auto name = dyn_cast<StringAttr>(attr.getValue());
+  if (!name || name.getValue().empty())
+    return op->emitError() << "'" << attr.getName().getValue() << "' on "
+                           << what << " must be a non-empty string naming "
+                           << "the tensor, got " << attr.getValue();
+  return success();
+}
+
+LogicalResult MoEDialect::verifyRegionArgAttribute(Operation *op,
+                                                   unsigned regionIndex,
+                                                   unsigned argIndex,
+                                                   NamedAttribute attr) {
+  StringRef name = attr.getName().getValue();
+  if (name == kInputAttrName || name == kWeightAttrName)
+    return verifyTensorName(op, attr, "argument #" + std::to_string(argIndex));
+  if (name == kOutputAttrName)
+    return op->emitError() << "'" << name << "' names a result; on argument #"
+                           << argIndex << " use '" << kInputAttrName
+                           << "' or '" << kWeightAttrName << "'";
+  return op->emitError() << "unknown moe argument attribute '" << name
+                         << "'; expected '" << kInputAttrName << "' or '"
+                         << kWeightAttrName << "'";
+}
+
+LogicalResult MoEDialect::verifyRegionResultAttribute(Operation *op,
+                                                      unsigned regionIndex,
+                                                      unsigned resultIndex,
+                                                      NamedAttribute attr) {
+  StringRef name = attr.getName().getValue();
+  if (name == kOutputAttrName)
+    return verifyTensorName(op, attr, "result #" + std::to_string(resultIndex));
+  return op->emitError() << "unknown moe result attribute '" << name
+                         << "'; expected '" << kOutputAttrName << "'";
+}

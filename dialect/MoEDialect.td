@@ -37,12 +37,30 @@ def MoE_Dialect : Dialect {
 
     The routing semantics of every router attribute are those of
     `ROUTERS.md`: axes, rounding, tie-breaking and drop rules are exact.
+
+    The arguments and results of a compiled entry function are named for the
+    runtime with string attributes: `moe.input` (bound from `.npy` inputs),
+    `moe.weight` (bound by name from a `.safetensors` file) and `moe.output`
+    (the name a result is written and checked under):
+
+    ```mlir
+    func.func @layer(%x: tensor<1x400x512xf32> {moe.input = "x"},
+                     %wg: tensor<512x8xf32> {moe.weight = "w_gate"})
+        -> (tensor<1x400x512xf32> {moe.output = "out"})
+    ```
   }];
+  let hasRegionArgAttrVerify = 1;
+  let hasRegionResultAttrVerify = 1;
   let useDefaultAttributePrinterParser = 1;
   let useDefaultTypePrinterParser = 1;
   let extraClassDeclaration = [{
     void registerAttributes();
     void registerTypes();
+
+    /// Names of the argument and result attributes of entry functions.
+    static constexpr ::llvm::StringLiteral kInputAttrName = "moe.input";
+    static constexpr ::llvm::StringLiteral kWeightAttrName = "moe.weight";
+    static constexpr ::llvm::StringLiteral kOutputAttrName = "moe.output";
   }];
 }
 

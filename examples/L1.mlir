@@ -2,13 +2,17 @@
 // G = 1, S = 1576 (8 images x 197 tokens), d = 768, E = 8, GELU MLP h = 3072.
 // C = ceil(1576 * 2 * 1.05 / 8) = 414, rounded up to a multiple of 4: 416.
 func.func @l1(
-    %x: tensor<1x1576x768xf32>,
-    %w_gate: tensor<768x8xf32>,
-    %w_up: tensor<8x768x3072xf32>,
-    %b_up: tensor<8x3072xf32>,
-    %w_down: tensor<8x3072x768xf32>,
-    %b_down: tensor<8x768xf32>)
-    -> (tensor<1x1576x768xf32>, tensor<1xf32>, tensor<1x8xi64>, tensor<1xi64>, tensor<1xi64>) {
+    %x: tensor<1x1576x768xf32> {moe.input = "x"},
+    %w_gate: tensor<768x8xf32> {moe.weight = "w_gate"},
+    %w_up: tensor<8x768x3072xf32> {moe.weight = "w_up"},
+    %b_up: tensor<8x3072xf32> {moe.weight = "b_up"},
+    %w_down: tensor<8x3072x768xf32> {moe.weight = "w_down"},
+    %b_down: tensor<8x768xf32> {moe.weight = "b_down"})
+    -> (tensor<1x1576x768xf32> {moe.output = "out"},
+       tensor<1xf32> {moe.output = "importance_loss"},
+       tensor<1x8xi64> {moe.output = "expert_load"},
+       tensor<1xi64> {moe.output = "dropped_assignments"},
+       tensor<1xi64> {moe.output = "dropped_tokens"}) {
   %logits = moe.gate %x, %w_gate : tensor<1x1576x768xf32>, tensor<768x8xf32> -> tensor<1x1576x8xf32>
   %plan = moe.route %logits token_choice<k = 2, capacity_factor = 1.05, priority = bpr>
       : tensor<1x1576x8xf32> -> !moe.plan<groups = 1, tokens = 1576, experts = 8, capacity = 416>

@@ -9,12 +9,14 @@ from lit.llvm.subst import ToolSubst
 
 config.name = "MOE"
 config.test_format = lit.formats.ShTest(not llvm_config.use_lit_shell)
-config.suffixes = [".mlir"]
+config.suffixes = [".mlir", ".test"]
 config.test_source_root = os.path.dirname(__file__)
 config.test_exec_root = os.path.join(config.moe_obj_root, "test")
 config.excludes = ["CMakeLists.txt", "lit.cfg.py", "lit.site.cfg.py", "reference", "unit"]
 
 config.substitutions.append(("%moe_src_root", config.moe_src_root))
+config.substitutions.append(("%docs", os.path.join(config.moe_src_root, "docs")))
+config.substitutions.append(("%python", config.python_executable))
 config.substitutions.append(("%examples", os.path.join(config.moe_src_root, "examples")))
 
 llvm_config.with_system_environment(["HOME", "INCLUDE", "LIB", "TMP", "TEMP"])
