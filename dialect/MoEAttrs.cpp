@@ -13,6 +13,9 @@
 #include "mlir/IR/DialectImplementation.h"
 #include "llvm/ADT/TypeSwitch.h"
 
+#include <charconv>
+#include <cmath>
+
 using namespace mlir;
 using namespace mlir::moe;
 
@@ -33,6 +36,16 @@ void MoEDialect::registerAttributes() {
 // Shared checks
 //===----------------------------------------------------------------------===//
 
+/// Formats a double for a diagnostic as the shortest decimal that reads back
+/// as the same value (`1.05`, `0`, `1e-05`), not the `%e` form of
+/// `InFlightDiagnostic << double` (`1.050000e+00`).
+static std::string formatDouble(double value) {
+  char buffer[64];
+  std::to_chars_result result =
+      std::to_chars(buffer, buffer + sizeof(buffer), value);
+  return std::string(buffer, result.ptr);
+}
+
 /// Checks the capacity parameters shared by the capacity-limited routers.
 /// `allowNone` is true where no capacity form means "no limit".
 static LogicalResult
@@ -43,7 +56,7 @@ verifyCapacitySpec(function_ref<InFlightDiagnostic()> emitError,
     return emitError() << "give either capacity_factor or capacity, not both";
   if (capacityFactor && !(capacityFactor.getValueAsDouble() > 0.0))
     return emitError() << "capacity_factor must be > 0, got "
-                       << capacityFactor.getValueAsDouble();
+                       << formatDouble(capacityFactor.getValueAsDouble());
   if (capacity && *capacity < 1)
     return emitError() << "capacity must be >= 1, got " << *capacity;
   if (multipleOf < 1)
@@ -65,16 +78,15 @@ slotsFromCapacitySpec(function_ref<InFlightDiagnostic()> emitError,
   double cf = capacityFactor.getValueAsDouble();
   std::optional<int64_t> slots =
       computeCapacity(numItems * k, numExperts, cf, rounding, multipleOf);
-  if (!slots)
+  if (!slots) {
+    double raw = rawCapacity(numItems * k, numExperts, cf);
+    double rounded = rounding == CapacityRounding::ceil ? std::ceil(raw)
+                                                        : std::nearbyint(raw);
     return emitError() << "computed capacity is below 1: "
                        << stringifyCapacityRounding(rounding) << "("
-                       << numItems * k << " * " << cf << " / " << numExperts
-                       << ") = "
-                       << (rounding == CapacityRounding::ceil
-                               ? std::ceil(rawCapacity(numItems * k,
-                                                       numExperts, cf))
-                               : std::nearbyint(rawCapacity(
-                                     numItems * k, numExperts, cf)));
+                       << numItems * k << " * " << formatDouble(cf) << " / "
+                       << numExperts << ") = " << formatDouble(rounded);
+  }
   return *slots;
 }
 
@@ -98,7 +110,7 @@ SinkhornScoreAttr::verify(function_ref<InFlightDiagnostic()> emitError,
                        << iterations;
   if (!(epsilon.convertToDouble() > 0.0))
     return emitError() << "sinkhorn epsilon must be > 0, got "
-                       << epsilon.convertToDouble();
+                       << formatDouble(epsilon.convertToDouble());
   return success();
 }
 
@@ -110,7 +122,7 @@ KSparseOTScoreAttr::verify(function_ref<InFlightDiagnostic()> emitError,
                        << iterations;
   if (!(learningRate.convertToDouble() > 0.0))
     return emitError() << "ksparse_ot learning_rate must be > 0, got "
-                       << learningRate.convertToDouble();
+                       << formatDouble(learningRate.convertToDouble());
   return success();
 }
 

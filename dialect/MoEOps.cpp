@@ -1,6 +1,7 @@
 //===- MoEOps.cpp - Level-1 moe operations --------------------------------===//
 
 #include "dialect/MoEOps.h"
+#include "dialect/ShapeChecks.h"
 
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/OpImplementation.h"
@@ -9,62 +10,12 @@
 
 using namespace mlir;
 using namespace mlir::moe;
+using namespace mlir::moe::detail;
 
 //===----------------------------------------------------------------------===//
 // Shape checks shared by the verifiers
 //===----------------------------------------------------------------------===//
 
-namespace {
-/// Formats a shape as `[8, 416, 768]` for diagnostics.
-std::string shapeString(ArrayRef<int64_t> shape) {
-  std::string text;
-  llvm::raw_string_ostream os(text);
-  os << "[";
-  llvm::interleaveComma(shape, os, [&](int64_t dim) {
-    if (ShapedType::isDynamic(dim))
-      os << "?";
-    else
-      os << dim;
-  });
-  os << "]";
-  return text;
-}
-
-/// Checks that `value` has exactly `expected` as its shape.
-LogicalResult checkShape(Operation *op, StringRef what, Value value,
-                         ArrayRef<int64_t> expected) {
-  ArrayRef<int64_t> actual = cast<ShapedType>(value.getType()).getShape();
-  if (actual == expected)
-    return success();
-  return op->emitOpError() << what << " must have shape "
-                           << shapeString(expected) << ", got "
-                           << shapeString(actual);
-}
-
-LogicalResult checkSameElementType(Operation *op, StringRef what, Value value,
-                                   Type expected) {
-  Type actual = cast<ShapedType>(value.getType()).getElementType();
-  if (actual == expected)
-    return success();
-  return op->emitOpError() << what << " element type " << actual
-                           << " differs from " << expected;
-}
-
-/// Checks that `[G, S, ...]` tokens agree with the plan's groups and tokens.
-LogicalResult checkTokensMatchPlan(Operation *op, StringRef what, Value tokens,
-                                   PlanType plan) {
-  ArrayRef<int64_t> shape = cast<ShapedType>(tokens.getType()).getShape();
-  if (shape[0] == plan.getGroups() && shape[1] == plan.getTokens())
-    return success();
-  return op->emitOpError() << what << " shape " << shapeString(shape)
-                           << " does not match the plan's " << plan.getGroups()
-                           << " groups of " << plan.getTokens() << " tokens";
-}
-
-ArrayRef<int64_t> shapeOf(Value value) {
-  return cast<ShapedType>(value.getType()).getShape();
-}
-} // namespace
 
 //===----------------------------------------------------------------------===//
 // GateOp

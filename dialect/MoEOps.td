@@ -278,4 +278,6 @@ def MoE_RouteStatsOp : MoE_Op<"route_stats", [Pure]> {
   let hasVerifier = 1;
 }
 
+include "dialect/MoEPrimitiveOps.td"
+
 #endif // MOE_DIALECT_MOEOPS_TD

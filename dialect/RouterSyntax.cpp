@@ -64,17 +64,26 @@ ParseResult parseIntValue(AsmParser &parser, int64_t &value) {
   return failure(parser.parseEqual() || parser.parseInteger(value));
 }
 
-/// Accepts `2`, `2.0` and `1.05`.
+/// Accepts `2`, `2.0`, `1.05` and their negations (which the verifiers then
+/// reject with a message naming the value).
 ParseResult parseFloatValue(AsmParser &parser, double &value) {
   if (parser.parseEqual())
     return failure();
+  // Take the sign first: `parseOptionalInteger` would consume the `-` of
+  // `-1.0` and then fail on the float literal.
+  bool negative = succeeded(parser.parseOptionalMinus());
   int64_t asInt;
   OptionalParseResult intResult = parser.parseOptionalInteger(asInt);
   if (intResult.has_value()) {
+    if (failed(*intResult))
+      return failure();
     value = static_cast<double>(asInt);
-    return *intResult;
+  } else if (parser.parseFloat(value)) {
+    return failure();
   }
-  return parser.parseFloat(value);
+  if (negative)
+    value = -value;
+  return success();
 }
 
 template <typename EnumT>

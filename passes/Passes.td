@@ -31,4 +31,90 @@ def MoECanonicalize : Pass<"moe-canonicalize"> {
   let dependentDialects = ["::mlir::moe::MoEDialect"];
 }
 
+def MoEExpandRoute : Pass<"moe-expand-route"> {
+  let summary = "Expand moe.route into routing primitives and a concrete plan";
+  let description = [{
+    Replaces every `moe.route` by its router's computation (ROUTERS.md §4):
+    scores in linalg (softmax, sigmoid), the level-2 primitives `moe.topk`,
+    `moe.sinkhorn`, `moe.assign_slots` (capacity, rounds, BPR order) and
+    `moe.invert_slots`, ending in a concrete layout: `moe.slot_plan` (the
+    capacity-padded slot table, index form: no `S x E x C` tensor) for
+    token choice, expert choice and per-image routing, `moe.soft_plan`
+    (dense dispatch and combine weights) for Soft MoE.
+
+    ```mlir
+    // Before
+    %p = moe.route %l token_choice<k = 2, capacity = 4, priority = bpr>
+        : tensor<1x8x4xf32> -> !moe.plan<groups = 1, tokens = 8, experts = 4, capacity = 4>
+    // After (abridged)
+    %gates = linalg.generic ... // softmax
+    %v, %i = moe.topk %gates {k = 2 : i64} : ...
+    %top1 = tensor.extract_slice %v[0, 0, 0] [1, 8, 1] [1, 1, 1] : ...
+    %st, %ts = moe.assign_slots %i priority %top1 : ...
+    %w = linalg.generic ... // weights of kept choices
+    %p = moe.slot_plan %st, %ts, %w : ... -> !moe.plan<...>
+    ```
+
+    The `ksparse_ot` score has no lowering yet: a route using it is reported
+    as an error at its location.
+  }];
+  let dependentDialects = ["::mlir::moe::MoEDialect",
+                           "::mlir::linalg::LinalgDialect",
+                           "::mlir::tensor::TensorDialect",
+                           "::mlir::arith::ArithDialect",
+                           "::mlir::math::MathDialect"];
+}
+
+def MoEMaterializePlan : Pass<"moe-materialize-plan"> {
+  let summary = "Rewrite dispatch, combine and route_stats onto the plan's layout";
+  let description = [{
+    Rewrites the users of a concrete plan (`moe.slot_plan`, `moe.soft_plan`)
+    onto its tensors:
+    - slot table: `moe.dispatch` becomes `moe.gather_rows`, `moe.combine`
+      becomes `moe.combine_rows` (each token sums its own slots in a fixed
+      order: deterministic, no atomics);
+    - dense soft weights: dispatch and combine become `linalg.generic`
+      contractions with the weights;
+    - `moe.route_stats` becomes linalg reductions (ROUTERS.md §5).
+    Plans whose producer is not a concrete layout (run `moe-expand-route`
+    first) are an error at the using op.
+
+    ```mlir
+    // Before
+    %p = moe.slot_plan %st, %ts, %w : ... -> !moe.plan<groups = 1, tokens = 8, experts = 4, capacity = 4>
+    %slots = moe.dispatch %x, %p : tensor<1x8x16xf32>, !moe.plan<...> -> tensor<4x4x16xf32>
+    // After
+    %slots = moe.gather_rows %x, %st : tensor<1x8x16xf32>, tensor<1x4x4xi32> -> tensor<4x4x16xf32>
+    ```
+  }];
+  let dependentDialects = ["::mlir::moe::MoEDialect",
+                           "::mlir::linalg::LinalgDialect",
+                           "::mlir::tensor::TensorDialect",
+                           "::mlir::arith::ArithDialect"];
+}
+
+def MoELowerToLinalg : Pass<"moe-lower-to-linalg"> {
+  let summary = "Lower the remaining moe ops to linalg, tensor and scf";
+  let description = [{
+    Lowers `moe.gate`, `moe.experts` (MLP and region forms),
+    `moe.gather_rows`, `moe.combine_rows` and the routing primitives
+    (`moe.topk`, `moe.sinkhorn`, `moe.assign_slots`, `moe.invert_slots`)
+    to target-neutral linalg/tensor/scf/arith/math on tensors, ready for
+    bufferization by a CPU or GPU pipeline.
+
+    ```mlir
+    // Before
+    %slots = moe.gather_rows %x, %st : tensor<1x8x16xf32>, tensor<1x4x4xi32> -> tensor<4x4x16xf32>
+    // After
+    %slots = linalg.generic {indexing_maps = [...], iterator_types = ["parallel", "parallel", "parallel"]}
+        ins(...) outs(%empty : tensor<4x4x16xf32>) { // tensor.extract of the row, or 0 }
+    ```
+  }];
+  let dependentDialects = ["::mlir::linalg::LinalgDialect",
+                           "::mlir::tensor::TensorDialect",
+                           "::mlir::scf::SCFDialect",
+                           "::mlir::arith::ArithDialect",
+                           "::mlir::math::MathDialect"];
+}
+
 #endif // MOE_PASSES_PASSES_TD

@@ -1,0 +1,100 @@
+//===- MoEPrimitiveOps.cpp - Level-2 moe operations -----------------------===//
+//
+// Verifiers of the routing primitives, plan layouts and row movement ops.
+// Their shapes are all derived from `[G, S, ...]` tokens, `E` experts and
+// `C` slots per expert and group.
+//
+//===----------------------------------------------------------------------===//
+
+#include "dialect/MoEOps.h"
+#include "dialect/ShapeChecks.h"
+
+using namespace mlir;
+using namespace mlir::moe;
+using namespace mlir::moe::detail;
+
+LogicalResult TopKOp::verify() {
+  ArrayRef<int64_t> input = shapeOf(getInput());
+  int64_t k = getK();
+  if (k > input[2])
+    return emitOpError() << "k = " << k << " exceeds the " << input[2]
+                         << " entries per row";
+  if (failed(checkShape(*this, "values", getValues(), {input[0], input[1], k})))
+    return failure();
+  return checkShape(*this, "indices", getIndices(), {input[0], input[1], k});
+}
+
+LogicalResult SinkhornOp::verify() {
+  if (!(getEpsilon().convertToDouble() > 0.0))
+    return emitOpError() << "epsilon must be > 0, got "
+                         << getEpsilon().convertToDouble();
+  return checkShape(*this, "plan", getPlan(), shapeOf(getLogits()));
+}
+
+LogicalResult AssignSlotsOp::verify() {
+  ArrayRef<int64_t> experts = shapeOf(getExperts());
+  ArrayRef<int64_t> slots = shapeOf(getSlotToken());
+  if (getPriority() &&
+      failed(checkShape(*this, "priority", getPriority(),
+                        {experts[0], experts[1]})))
+    return failure();
+  if (slots[0] != experts[0])
+    return emitOpError() << "slot_token has " << slots[0]
+                         << " groups, the choices " << experts[0];
+  return checkShape(*this, "token_slot", getTokenSlot(), experts);
+}
+
+LogicalResult InvertSlotsOp::verify() {
+  ArrayRef<int64_t> slots = shapeOf(getSlotToken());
+  ArrayRef<int64_t> tokens = shapeOf(getTokenSlot());
+  return checkShape(*this, "token_slot", getTokenSlot(),
+                    {slots[0], tokens[1], slots[1]});
+}
+
+LogicalResult SlotPlanOp::verify() {
+  PlanType plan = getPlan().getType();
+  int64_t g = plan.getGroups(), e = plan.getExperts(), c = plan.getCapacity();
+  if (failed(checkShape(*this, "slot_token", getSlotToken(), {g, e, c})) ||
+      failed(checkTokensMatchPlan(*this, "token_slot", getTokenSlot(), plan)))
+    return failure();
+  return checkShape(*this, "token_weight", getTokenWeight(),
+                    shapeOf(getTokenSlot()));
+}
+
+LogicalResult SoftPlanOp::verify() {
+  PlanType plan = getPlan().getType();
+  SmallVector<int64_t> expected = {plan.getGroups(), plan.getTokens(),
+                                   plan.getExperts() * plan.getCapacity()};
+  if (failed(checkShape(*this, "dispatch weights", getDispatch(), expected)))
+    return failure();
+  return checkShape(*this, "combine weights", getCombine(), expected);
+}
+
+LogicalResult GatherRowsOp::verify() {
+  ArrayRef<int64_t> input = shapeOf(getInput());
+  ArrayRef<int64_t> table = shapeOf(getSlotToken());
+  if (table[0] != input[0])
+    return emitOpError() << "slot_token has " << table[0]
+                         << " groups, the input " << input[0];
+  if (failed(checkSameElementType(*this, "slots", getSlots(),
+                                  getInput().getType().getElementType())))
+    return failure();
+  return checkShape(*this, "slots", getSlots(),
+                    {table[1], table[0] * table[2], input[2]});
+}
+
+LogicalResult CombineRowsOp::verify() {
+  ArrayRef<int64_t> slots = shapeOf(getSlots());
+  ArrayRef<int64_t> assignments = shapeOf(getTokenSlot());
+  if (failed(checkShape(*this, "token_weight", getTokenWeight(), assignments)))
+    return failure();
+  if (slots[1] % assignments[0] != 0)
+    return emitOpError() << "slots have " << slots[1]
+                         << " rows per expert, not a multiple of the "
+                         << assignments[0] << " groups";
+  if (failed(checkSameElementType(*this, "output", getOutput(),
+                                  getSlots().getType().getElementType())))
+    return failure();
+  return checkShape(*this, "output", getOutput(),
+                    {assignments[0], assignments[1], slots[2]});
+}

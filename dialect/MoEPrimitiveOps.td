@@ -1,0 +1,229 @@
+//===- MoEPrimitiveOps.td - Level-2 moe operations -----------*- tablegen -*-===//
+//
+// Level 2 says *how*: the routing primitives `moe-expand-route` produces from
+// `moe.route`, the concrete plan layouts `moe-materialize-plan` chooses, and
+// the row gather/combine that move tokens between those layouts. Every op is
+// on tensors and target-neutral; `moe-lower-to-linalg` lowers them to
+// linalg/tensor/scf.
+//
+// Slot indices: a slot of expert `e` in the capacity-padded layout is
+// written as the flat index `e * C + c` (`C` slots per expert and group);
+// `-1` marks an empty slot or a dropped choice.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef MOE_DIALECT_MOEPRIMITIVEOPS_TD
+#define MOE_DIALECT_MOEPRIMITIVEOPS_TD
+
+def MoE_F32Tensor : RankedTensorOf<[F32]>;
+def MoE_I32Tensor : RankedTensorOf<[I32]>;
+
+//===----------------------------------------------------------------------===//
+// Routing primitives
+//===----------------------------------------------------------------------===//
+
+def MoE_TopKOp : MoE_Op<"topk", [Pure]> {
+  let summary = "the k largest entries along the last dimension";
+  let description = [{
+    For every row of the last dimension of a `[G, R, N]` tensor, the `k`
+    largest values in descending order and their indices. Ties go to the
+    lower index (ROUTERS.md §1), so the result is deterministic. NaN is
+    ordered below every number.
+
+    ```mlir
+    %values, %indices = moe.topk %gates {k = 2 : i64}
+        : tensor<1x400x8xf32> -> tensor<1x400x2xf32>, tensor<1x400x2xi32>
+    ```
+  }];
+  let arguments = (ins MoE_F32Tensor3D:$input, ConfinedAttr<I64Attr, [IntMinValue<1>]>:$k);
+  let results = (outs MoE_F32Tensor3D:$values,
+                      RankedTensorOf<[I32], [HasAnyRankOfPred<[3]>]>:$indices);
+  let assemblyFormat = [{
+    $input attr-dict `:` type($input) `->` type($values) `,` type($indices)
+  }];
+  let hasVerifier = 1;
+}
+
+def MoE_SinkhornOp : MoE_Op<"sinkhorn", [Pure]> {
+  let summary = "the balanced Sinkhorn transport plan of router logits";
+  let description = [{
+    Per group of `[G, S, E]` logits, `K = exp((l - max l) / epsilon)` (the
+    shift does not change the plan), marginals `a = 1_S`, `b = (S/E) 1_E`,
+    `v = 1`, then `iterations` times `u = a / (K v); v = b / (K^T u)`, and the
+    result `P = diag(u) K diag(v)` (ROUTERS.md §4.3). Computed in f32.
+
+    ```mlir
+    %P = moe.sinkhorn %logits {iterations = 20 : i64, epsilon = 1.0 : f64}
+        : tensor<1x1576x8xf32> -> tensor<1x1576x8xf32>
+    ```
+  }];
+  let arguments = (ins MoE_F32Tensor3D:$logits,
+                       ConfinedAttr<I64Attr, [IntMinValue<1>]>:$iterations,
+                       F64Attr:$epsilon);
+  let results = (outs MoE_F32Tensor3D:$plan);
+  let assemblyFormat = "$logits attr-dict `:` type($logits) `->` type($plan)";
+  let hasVerifier = 1;
+}
+
+def MoE_AssignSlotsOp : MoE_Op<"assign_slots", [Pure]> {
+  let summary = "token-choice slot assignment with capacity and priority";
+  let description = [{
+    Fills `C` slots per expert in rounds (ROUTERS.md §4.1): every token's
+    r-th choice `experts[g, s, r]` before anyone's (r+1)-th; within a round,
+    tokens in priority order: token order, or, with a `priority` operand,
+    descending priority with ties in token order (Batch Prioritized Routing).
+    A choice that finds its expert full is dropped.
+
+    Results: `slot_token[g, e, c]`, the token in slot `c` of expert `e`
+    (`-1` if empty), and `token_slot[g, s, r]`, the flat slot `e * C + c` of
+    the token's r-th choice (`-1` if dropped).
+
+    ```mlir
+    %slot_token, %token_slot = moe.assign_slots %experts priority %top1
+        : tensor<1x1576x2xi32>, tensor<1x1576xf32>
+        -> tensor<1x8x416xi32>, tensor<1x1576x2xi32>
+    ```
+  }];
+  let arguments = (ins RankedTensorOf<[I32], [HasAnyRankOfPred<[3]>]>:$experts,
+                       Optional<RankedTensorOf<[F32], [HasAnyRankOfPred<[2]>]>>:$priority);
+  let results = (outs RankedTensorOf<[I32], [HasAnyRankOfPred<[3]>]>:$slot_token,
+                      RankedTensorOf<[I32], [HasAnyRankOfPred<[3]>]>:$token_slot);
+  let assemblyFormat = [{
+    $experts (`priority` $priority^)? attr-dict `:` type($experts)
+    (`,` type($priority)^)? `->` type($slot_token) `,` type($token_slot)
+  }];
+  let hasVerifier = 1;
+}
+
+def MoE_InvertSlotsOp : MoE_Op<"invert_slots", [Pure]> {
+  let summary = "from the token of each slot to the slot of each token";
+  let description = [{
+    For expert choice, where an expert may take a token once and a token may
+    be taken by any number of experts: `token_slot[g, s, e] = e * C + c` if
+    `slot_token[g, e, c] = s`, else `-1`. The result is `[G, S, E]`, never
+    `S x E x C`.
+
+    ```mlir
+    %token_slot = moe.invert_slots %slot_token
+        : tensor<1x32x52xi32> -> tensor<1x1568x32xi32>
+    ```
+  }];
+  let arguments = (ins RankedTensorOf<[I32], [HasAnyRankOfPred<[3]>]>:$slot_token);
+  let results = (outs RankedTensorOf<[I32], [HasAnyRankOfPred<[3]>]>:$token_slot);
+  let assemblyFormat = [{
+    $slot_token attr-dict `:` type($slot_token) `->` type($token_slot)
+  }];
+  let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// Concrete plan layouts
+//===----------------------------------------------------------------------===//
+
+def MoE_SlotPlanOp : MoE_Op<"slot_plan", [Pure]> {
+  let summary = "a plan in the capacity-padded slot-table layout";
+  let description = [{
+    Packs a sparse routing plan: `slot_token` `[G, E, C]` (token of each
+    slot, `-1` empty), `token_slot` `[G, S, J]` (flat slot `e * C + c` of
+    each of a token's `J` assignments, `-1` none) and `token_weight`
+    `[G, S, J]` (the combine weight of each assignment). `moe-materialize-plan`
+    rewrites the dispatch, combine and statistics of the plan onto these
+    tensors.
+
+    Token choice (and per-image routing) has `J = k`: a token's own choices,
+    of which `-1` ones were dropped. With `expert_choice`, `J = E` and
+    `token_slot[g, s, e]` says whether expert `e` took the token: nothing
+    was dropped, a `-1` is just an expert that did not pick it.
+
+    ```mlir
+    %plan = moe.slot_plan %slot_token, %token_slot, %token_weight
+        : tensor<1x8x416xi32>, tensor<1x1576x2xi32>, tensor<1x1576x2xf32>
+        -> !moe.plan<groups = 1, tokens = 1576, experts = 8, capacity = 416>
+    ```
+  }];
+  let arguments = (ins RankedTensorOf<[I32], [HasAnyRankOfPred<[3]>]>:$slot_token,
+                       RankedTensorOf<[I32], [HasAnyRankOfPred<[3]>]>:$token_slot,
+                       MoE_F32Tensor3D:$token_weight,
+                       UnitAttr:$expert_choice);
+  let results = (outs MoE_PlanType:$plan);
+  let assemblyFormat = [{
+    $slot_token `,` $token_slot `,` $token_weight attr-dict `:`
+    type($slot_token) `,` type($token_slot) `,` type($token_weight) `->`
+    qualified(type($plan))
+  }];
+  let hasVerifier = 1;
+}
+
+def MoE_SoftPlanOp : MoE_Op<"soft_plan", [Pure]> {
+  let summary = "a plan in the dense Soft MoE layout";
+  let description = [{
+    Packs the dense weights of Soft MoE: `dispatch` and `combine`, both
+    `[G, S, E * C]` (ROUTERS.md §4.5). Dispatch and combine of the plan
+    become small matrix products.
+
+    ```mlir
+    %plan = moe.soft_plan %dispatch, %combine
+        : tensor<8x196x128xf32>, tensor<8x196x128xf32>
+        -> !moe.plan<groups = 8, tokens = 196, experts = 128, capacity = 1>
+    ```
+  }];
+  let arguments = (ins MoE_F32Tensor3D:$dispatch, MoE_F32Tensor3D:$combine);
+  let results = (outs MoE_PlanType:$plan);
+  let assemblyFormat = [{
+    $dispatch `,` $combine attr-dict `:` type($dispatch) `,` type($combine)
+    `->` qualified(type($plan))
+  }];
+  let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// Row movement
+//===----------------------------------------------------------------------===//
+
+def MoE_GatherRowsOp : MoE_Op<"gather_rows", [Pure]> {
+  let summary = "copy tokens into their expert slots";
+  let description = [{
+    `slots[e, g * C + c, :] = input[g, slot_token[g, e, c], :]`, or zeros
+    where `slot_token` is `-1`. The dispatch of the capacity-padded layout.
+
+    ```mlir
+    %slots = moe.gather_rows %x, %slot_token
+        : tensor<1x1576x768xf32>, tensor<1x8x416xi32> -> tensor<8x416x768xf32>
+    ```
+  }];
+  let arguments = (ins MoE_FloatTensor3D:$input,
+                       RankedTensorOf<[I32], [HasAnyRankOfPred<[3]>]>:$slot_token);
+  let results = (outs MoE_FloatTensor3D:$slots);
+  let assemblyFormat = [{
+    $input `,` $slot_token attr-dict `:` type($input) `,` type($slot_token)
+    `->` type($slots)
+  }];
+  let hasVerifier = 1;
+}
+
+def MoE_CombineRowsOp : MoE_Op<"combine_rows", [Pure]> {
+  let summary = "weighted sum of each token's slots";
+  let description = [{
+    `output[g, s, :] = sum_j token_weight[g, s, j] * slots[e, g * C + c, :]`
+    over the assignments `j` with `token_slot[g, s, j] = e * C + c >= 0`,
+    added in increasing `j` (deterministic; no atomics). A token with no
+    assignment gets zeros. The combine of the capacity-padded layout.
+
+    ```mlir
+    %out = moe.combine_rows %y, %token_slot, %token_weight
+        : tensor<8x416x768xf32>, tensor<1x1576x2xi32>, tensor<1x1576x2xf32>
+        -> tensor<1x1576x768xf32>
+    ```
+  }];
+  let arguments = (ins MoE_FloatTensor3D:$slots,
+                       RankedTensorOf<[I32], [HasAnyRankOfPred<[3]>]>:$token_slot,
+                       MoE_F32Tensor3D:$token_weight);
+  let results = (outs MoE_FloatTensor3D:$output);
+  let assemblyFormat = [{
+    $slots `,` $token_slot `,` $token_weight attr-dict `:` type($slots) `,`
+    type($token_slot) `,` type($token_weight) `->` type($output)
+  }];
+  let hasVerifier = 1;
+}
+
+#endif // MOE_DIALECT_MOEPRIMITIVEOPS_TD

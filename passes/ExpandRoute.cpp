@@ -1,0 +1,390 @@
+//===- ExpandRoute.cpp - moe.route to routing primitives ------------------===//
+//
+// `moe-expand-route` replaces every `moe.route` by the computation of its
+// router (ROUTERS.md §4) out of level-2 primitives (`moe.topk`,
+// `moe.sinkhorn`, `moe.assign_slots`, `moe.invert_slots`) and linalg
+// element-wise ops, ending in a concrete plan layout: `moe.slot_plan` (the
+// capacity-padded slot table) for the sparse routers, `moe.soft_plan` (dense
+// weights) for Soft MoE. No S x E x C tensor is ever built.
+//
+//===----------------------------------------------------------------------===//
+
+#include "passes/Passes.h"
+#include "passes/TensorBuilders.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/PatternMatch.h"
+#include "mlir/Transforms/GreedyPatternRewriteDriver.h"
+
+namespace mlir::moe {
+#define GEN_PASS_DEF_MOEEXPANDROUTE
+#include "passes/Passes.h.inc"
+
+namespace {
+
+RankedTensorType tensorType(ArrayRef<int64_t> shape, Type elementType) {
+  return RankedTensorType::get(shape, elementType);
+}
+
+/// `[G, S, k]` values, keeping position `j` only: `[G, S]`.
+Value sliceLastDim(OpBuilder &b, Location loc, Value input, int64_t j) {
+  auto type = cast<RankedTensorType>(input.getType());
+  int64_t g = type.getDimSize(0), s = type.getDimSize(1);
+  auto resultType = tensorType({g, s}, type.getElementType());
+  SmallVector<OpFoldResult> offsets = {b.getIndexAttr(0), b.getIndexAttr(0),
+                                       b.getIndexAttr(j)};
+  SmallVector<OpFoldResult> sizes = {b.getIndexAttr(g), b.getIndexAttr(s),
+                                     b.getIndexAttr(1)};
+  SmallVector<OpFoldResult> strides(3, b.getIndexAttr(1));
+  return tensor::ExtractSliceOp::create(b, loc, resultType, input, offsets,
+                                        sizes, strides);
+}
+
+/// `weights` where the assignment was kept (`slot >= 0`), else 0.
+Value keptWeights(OpBuilder &b, Location loc, Value slots, Value weights) {
+  return mapElementwise(
+      b, loc, {slots, weights}, b.getF32Type(),
+      [](OpBuilder &nb, Location nloc, ValueRange args) -> Value {
+        Value kept = arith::CmpIOp::create(nb, nloc, arith::CmpIPredicate::sge,
+                                           args[0], i32Constant(nb, nloc, 0));
+        return arith::SelectOp::create(nb, nloc, kept, args[1],
+                                       f32Constant(nb, nloc, 0.0));
+      });
+}
+
+Value sigmoid(OpBuilder &b, Location loc, Value logits) {
+  return mapElementwise(
+      b, loc, logits, b.getF32Type(),
+      [](OpBuilder &nb, Location nloc, ValueRange args) -> Value {
+        Value neg = arith::NegFOp::create(nb, nloc, args[0]);
+        Value e = math::ExpOp::create(nb, nloc, neg);
+        Value one = f32Constant(nb, nloc, 1.0);
+        Value denom = arith::AddFOp::create(nb, nloc, one, e);
+        return arith::DivFOp::create(nb, nloc, one, denom);
+      });
+}
+
+/// Divides each token's k weights by their sum.
+Value renormalize(OpBuilder &b, Location loc, Value weights) {
+  Value sum = reduceDim(
+      b, loc, weights, 2, b.getF32FloatAttr(0.0),
+      [](OpBuilder &nb, Location nloc, ValueRange args) -> Value {
+        return arith::AddFOp::create(nb, nloc, args[0], args[1]);
+      });
+  return mapWithReduced(
+      b, loc, weights, sum, 2, b.getF32Type(),
+      [](OpBuilder &nb, Location nloc, ValueRange args) -> Value {
+        return arith::DivFOp::create(nb, nloc, args[0], args[1]);
+      });
+}
+
+/// The slot assignment of token choice over `[G, S, k]` choices; returns the
+/// slot table and the token slots.
+std::pair<Value, Value> assignSlots(OpBuilder &b, Location loc, Value choices,
+                                    Value priority, int64_t numExperts,
+                                    int64_t capacity) {
+  auto type = cast<RankedTensorType>(choices.getType());
+  Type i32 = b.getI32Type();
+  auto slotTable = tensorType({type.getDimSize(0), numExperts, capacity}, i32);
+  auto op = AssignSlotsOp::create(b, loc, slotTable, type, choices, priority);
+  return {op.getSlotToken(), op.getTokenSlot()};
+}
+
+struct ExpandTokenChoice : OpRewritePattern<RouteOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(RouteOp op,
+                                PatternRewriter &rewriter) const override {
+    auto router = dyn_cast<TokenChoiceAttr>(op.getRouter());
+    if (!router)
+      return failure();
+    Location loc = op.getLoc();
+    PlanType plan = op.getPlan().getType();
+    Value logits = op.getLogits();
+    int64_t k = router.getK();
+    auto logitsType = cast<RankedTensorType>(logits.getType());
+    int64_t g = logitsType.getDimSize(0), s = logitsType.getDimSize(1);
+    auto valuesType = tensorType({g, s, k}, rewriter.getF32Type());
+    auto indicesType = tensorType({g, s, k}, rewriter.getI32Type());
+
+    // The score top-k ranks, and the gates the combine weights come from.
+    Value scores, gates;
+    Attribute score = router.getScore();
+    if (isa<SigmoidScoreAttr>(score)) {
+      scores = sigmoid(rewriter, loc, logits);
+    } else if (auto sinkhorn = dyn_cast<SinkhornScoreAttr>(score)) {
+      scores = SinkhornOp::create(rewriter, loc, logitsType, logits,
+                                  rewriter.getI64IntegerAttr(sinkhorn.getIterations()),
+                                  rewriter.getF64FloatAttr(sinkhorn.getEpsilonValue()));
+      gates = softmax(rewriter, loc, logits, 2);
+    } else {
+      scores = softmax(rewriter, loc, logits, 2);
+    }
+    auto topk =
+        TopKOp::create(rewriter, loc, valuesType, indicesType, scores, k);
+    Value weights = gates ? takeAlongLastDim(rewriter, loc, gates,
+                                             topk.getIndices())
+                          : topk.getValues();
+    // Renormalisation is over the k choices, before any is dropped.
+    if (router.getRenormalize())
+      weights = renormalize(rewriter, loc, weights);
+    // BPR ranks tokens by their top-1 score (for Sinkhorn: max_e P[s, e]).
+    Value priority;
+    if (router.getPriority() == Priority::bpr)
+      priority = sliceLastDim(rewriter, loc, topk.getValues(), 0);
+
+    auto [slotToken, tokenSlot] =
+        assignSlots(rewriter, loc, topk.getIndices(), priority,
+                    plan.getExperts(), plan.getCapacity());
+    Value tokenWeight = keptWeights(rewriter, loc, tokenSlot, weights);
+    rewriter.replaceOpWithNewOp<SlotPlanOp>(op, plan, slotToken, tokenSlot,
+                                            tokenWeight,
+                                            /*expert_choice=*/false);
+    return success();
+  }
+};
+
+struct ExpandExpertChoice : OpRewritePattern<RouteOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(RouteOp op,
+                                PatternRewriter &rewriter) const override {
+    auto router = dyn_cast<ExpertChoiceAttr>(op.getRouter());
+    if (!router)
+      return failure();
+    Attribute score = router.getScore();
+    if (isa<KSparseOTScoreAttr>(score))
+      return rewriter.notifyMatchFailure(
+          op, "the ksparse_ot score has no lowering yet");
+    Location loc = op.getLoc();
+    PlanType plan = op.getPlan().getType();
+    Value logits = op.getLogits();
+    auto logitsType = cast<RankedTensorType>(logits.getType());
+    int64_t g = logitsType.getDimSize(0), s = logitsType.getDimSize(1),
+            e = logitsType.getDimSize(2), c = plan.getCapacity();
+    Type f32 = rewriter.getF32Type(), i32 = rewriter.getI32Type();
+
+    Value gates = softmax(rewriter, loc, logits, 2);
+    Value scores = gates;
+    if (auto sinkhorn = dyn_cast<SinkhornScoreAttr>(score))
+      scores = SinkhornOp::create(rewriter, loc, logitsType, logits,
+                                  rewriter.getI64IntegerAttr(sinkhorn.getIterations()),
+                                  rewriter.getF64FloatAttr(sinkhorn.getEpsilonValue()));
+    // Each expert ranks the tokens: top-C along tokens of [G, E, S].
+    Value byExpert = linalg::TransposeOp::create(
+                         rewriter, loc, scores,
+                         emptyTensor(rewriter, loc, {g, e, s}, f32),
+                         ArrayRef<int64_t>{0, 2, 1})
+                         .getResult()[0];
+    auto topk = TopKOp::create(rewriter, loc, tensorType({g, e, c}, f32),
+                               tensorType({g, e, c}, i32), byExpert, c);
+    Value slotToken = topk.getIndices();
+    Value tokenSlot = InvertSlotsOp::create(
+        rewriter, loc, tensorType({g, s, e}, i32), slotToken);
+    Value tokenWeight = keptWeights(rewriter, loc, tokenSlot, gates);
+    rewriter.replaceOpWithNewOp<SlotPlanOp>(op, plan, slotToken, tokenSlot,
+                                            tokenWeight,
+                                            /*expert_choice=*/true);
+    return success();
+  }
+};
+
+struct ExpandSoft : OpRewritePattern<RouteOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(RouteOp op,
+                                PatternRewriter &rewriter) const override {
+    if (!isa<SoftAttr>(op.getRouter()))
+      return failure();
+    Location loc = op.getLoc();
+    // Dispatch weights: softmax over the tokens of a group, per slot.
+    // Combine weights: softmax over all slots, per token.
+    Value dispatch = softmax(rewriter, loc, op.getLogits(), 1);
+    Value combine = softmax(rewriter, loc, op.getLogits(), 2);
+    rewriter.replaceOpWithNewOp<SoftPlanOp>(op, op.getPlan().getType(),
+                                            dispatch, combine);
+    return success();
+  }
+};
+
+/// Pools `[G, S, E]` logits to `[G, I, E]` items of `T` tokens.
+Value poolItems(OpBuilder &b, Location loc, Value logits, int64_t tokensPerItem,
+                Pooling pooling) {
+  auto type = cast<RankedTensorType>(logits.getType());
+  int64_t g = type.getDimSize(0), s = type.getDimSize(1),
+          e = type.getDimSize(2), items = s / tokensPerItem;
+  auto pooledType = tensorType({g, items, e}, b.getF32Type());
+  if (pooling == Pooling::cls) {
+    // The item's first token: a strided slice.
+    SmallVector<OpFoldResult> offsets(3, b.getIndexAttr(0));
+    SmallVector<OpFoldResult> sizes = {b.getIndexAttr(g), b.getIndexAttr(items),
+                                       b.getIndexAttr(e)};
+    SmallVector<OpFoldResult> strides = {b.getIndexAttr(1),
+                                         b.getIndexAttr(tokensPerItem),
+                                         b.getIndexAttr(1)};
+    return tensor::ExtractSliceOp::create(b, loc, pooledType, logits, offsets,
+                                          sizes, strides);
+  }
+  // Mean over the item's tokens: view [G, I, T, E], sum over T, divide.
+  auto itemsType = tensorType({g, items, tokensPerItem, e}, b.getF32Type());
+  Value byItem = tensor::ExpandShapeOp::create(
+      b, loc, itemsType, logits,
+      ArrayRef<ReassociationIndices>{{0}, {1, 2}, {3}});
+  Value sum = reduceDim(
+      b, loc, byItem, 2, b.getF32FloatAttr(0.0),
+      [](OpBuilder &nb, Location nloc, ValueRange args) -> Value {
+        return arith::AddFOp::create(nb, nloc, args[0], args[1]);
+      });
+  double scale = 1.0 / static_cast<double>(tokensPerItem);
+  return mapElementwise(
+      b, loc, sum, b.getF32Type(),
+      [scale](OpBuilder &nb, Location nloc, ValueRange args) -> Value {
+        return arith::MulFOp::create(nb, nloc, args[0],
+                                     f32Constant(nb, nloc, scale));
+      });
+}
+
+/// Builds `linalg.generic` over the index space of `shape` whose i32 result
+/// element is `fn(indices...)`.
+Value generateI32(OpBuilder &b, Location loc, ArrayRef<int64_t> shape,
+                  function_ref<Value(OpBuilder &, Location, ValueRange)> fn) {
+  Value init = emptyTensor(b, loc, shape, b.getI32Type());
+  int64_t rank = shape.size();
+  SmallVector<utils::IteratorType> iterators(rank,
+                                             utils::IteratorType::parallel);
+  auto generic = linalg::GenericOp::create(
+      b, loc, init.getType(), ValueRange{}, init,
+      SmallVector<AffineMap>{b.getMultiDimIdentityMap(rank)}, iterators,
+      [&](OpBuilder &nb, Location nloc, ValueRange) {
+        SmallVector<Value> at;
+        for (int64_t i = 0; i < rank; ++i)
+          at.push_back(linalg::IndexOp::create(nb, nloc, i));
+        linalg::YieldOp::create(nb, nloc, fn(nb, nloc, at));
+      });
+  return generic.getResult(0);
+}
+
+struct ExpandPerImage : OpRewritePattern<RouteOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(RouteOp op,
+                                PatternRewriter &rewriter) const override {
+    auto router = dyn_cast<PerImageAttr>(op.getRouter());
+    if (!router)
+      return failure();
+    Location loc = op.getLoc();
+    PlanType plan = op.getPlan().getType();
+    int64_t t = router.getTokensPerItem(), k = router.getK();
+    int64_t g = plan.getGroups(), s = plan.getTokens(), e = plan.getExperts();
+    int64_t items = s / t, c = plan.getCapacity(), itemCapacity = c / t;
+    Type f32 = rewriter.getF32Type(), i32 = rewriter.getI32Type();
+
+    // Route the items as softmax token choice with position priority.
+    Value pooled =
+        poolItems(rewriter, loc, op.getLogits(), t, router.getPooling());
+    Value gates = softmax(rewriter, loc, pooled, 2);
+    auto topk = TopKOp::create(rewriter, loc, tensorType({g, items, k}, f32),
+                               tensorType({g, items, k}, i32), gates, k);
+    auto [slotItem, itemSlot] = assignSlots(
+        rewriter, loc, topk.getIndices(), Value(), e, itemCapacity);
+
+    // Expand items to their tokens: item slot ci of expert e holds token
+    // slots [ci * T, (ci + 1) * T).
+    auto idx = [&](OpBuilder &nb, Location nloc, int64_t v) {
+      return indexConstant(nb, nloc, v);
+    };
+    auto toI32 = [](OpBuilder &nb, Location nloc, Value v) -> Value {
+      return arith::IndexCastOp::create(nb, nloc, nb.getI32Type(), v);
+    };
+    auto toIndex = [](OpBuilder &nb, Location nloc, Value v) -> Value {
+      return arith::IndexCastOp::create(nb, nloc, nb.getIndexType(), v);
+    };
+    Value slotToken = generateI32(
+        rewriter, loc, {g, e, c},
+        [&](OpBuilder &nb, Location nloc, ValueRange at) -> Value {
+          Value tv = idx(nb, nloc, t);
+          Value ci = arith::DivUIOp::create(nb, nloc, at[2], tv);
+          Value within = arith::RemUIOp::create(nb, nloc, at[2], tv);
+          Value item = tensor::ExtractOp::create(
+              nb, nloc, slotItem, ValueRange{at[0], at[1], ci});
+          Value first = arith::MulIOp::create(nb, nloc, toIndex(nb, nloc, item),
+                                              tv);
+          Value token = toI32(nb, nloc,
+                              arith::AddIOp::create(nb, nloc, first, within));
+          Value empty = arith::CmpIOp::create(
+              nb, nloc, arith::CmpIPredicate::slt, item, i32Constant(nb, nloc, 0));
+          return arith::SelectOp::create(nb, nloc, empty, item, token);
+        });
+    Value tokenSlot = generateI32(
+        rewriter, loc, {g, s, k},
+        [&](OpBuilder &nb, Location nloc, ValueRange at) -> Value {
+          Value tv = idx(nb, nloc, t);
+          Value item = arith::DivUIOp::create(nb, nloc, at[1], tv);
+          Value within = arith::RemUIOp::create(nb, nloc, at[1], tv);
+          Value slot = tensor::ExtractOp::create(
+              nb, nloc, itemSlot, ValueRange{at[0], item, at[2]});
+          Value slotIndex = toIndex(nb, nloc, slot);
+          Value civ = idx(nb, nloc, itemCapacity);
+          Value expert = arith::DivUIOp::create(nb, nloc, slotIndex, civ);
+          Value ci = arith::RemUIOp::create(nb, nloc, slotIndex, civ);
+          Value flat = arith::AddIOp::create(
+              nb, nloc,
+              arith::MulIOp::create(nb, nloc, expert, idx(nb, nloc, c)),
+              arith::AddIOp::create(nb, nloc,
+                                    arith::MulIOp::create(nb, nloc, ci, tv),
+                                    within));
+          Value dropped = arith::CmpIOp::create(
+              nb, nloc, arith::CmpIPredicate::slt, slot, i32Constant(nb, nloc, 0));
+          return arith::SelectOp::create(nb, nloc, dropped, slot,
+                                         toI32(nb, nloc, flat));
+        });
+    // Every token of an item has the item's gate as its weight.
+    Value itemWeights = topk.getValues();
+    Value empty = emptyTensor(rewriter, loc, {g, s, k}, f32);
+    auto tokenWeights = linalg::GenericOp::create(
+        rewriter, loc, empty.getType(), ValueRange{}, empty,
+        SmallVector<AffineMap>{rewriter.getMultiDimIdentityMap(3)},
+        SmallVector<utils::IteratorType>(3, utils::IteratorType::parallel),
+        [&](OpBuilder &nb, Location nloc, ValueRange) {
+          Value gi = linalg::IndexOp::create(nb, nloc, 0);
+          Value si = linalg::IndexOp::create(nb, nloc, 1);
+          Value ji = linalg::IndexOp::create(nb, nloc, 2);
+          Value item = arith::DivUIOp::create(nb, nloc, si, idx(nb, nloc, t));
+          Value w = tensor::ExtractOp::create(nb, nloc, itemWeights,
+                                              ValueRange{gi, item, ji});
+          linalg::YieldOp::create(nb, nloc, w);
+        });
+    Value tokenWeight =
+        keptWeights(rewriter, loc, tokenSlot, tokenWeights.getResult(0));
+    rewriter.replaceOpWithNewOp<SlotPlanOp>(op, plan, slotToken, tokenSlot,
+                                            tokenWeight,
+                                            /*expert_choice=*/false);
+    return success();
+  }
+};
+
+struct MoEExpandRoutePass
+    : impl::MoEExpandRouteBase<MoEExpandRoutePass> {
+  void runOnOperation() override {
+    MLIRContext *context = &getContext();
+    RewritePatternSet patterns(context);
+    patterns.add<ExpandTokenChoice, ExpandExpertChoice, ExpandSoft,
+                 ExpandPerImage>(context);
+    GreedyRewriteConfig config;
+    config.enableFolding(false).setRegionSimplificationLevel(
+        GreedySimplifyRegionLevel::Disabled);
+    if (failed(applyPatternsGreedily(getOperation(), std::move(patterns),
+                                     config)))
+      return signalPassFailure();
+    // A route left over has a router without a lowering: say so, at it.
+    WalkResult result = getOperation()->walk([](RouteOp op) {
+      op.emitOpError() << "router " << op.getRouter()
+                       << " has no lowering yet";
+      return WalkResult::interrupt();
+    });
+    if (result.wasInterrupted())
+      signalPassFailure();
+  }
+};
+
+} // namespace
+} // namespace mlir::moe

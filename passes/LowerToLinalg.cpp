@@ -1,0 +1,790 @@
+//===- LowerToLinalg.cpp - moe ops to linalg, tensor and scf --------------===//
+//
+// `moe-lower-to-linalg` turns every remaining moe op into target-neutral
+// ops on tensors:
+// - dense math (gate, expert MLPs, row gather and combine) into
+//   `linalg.batch_matmul` and `linalg.generic`, which the CPU and GPU
+//   pipelines tile, vectorize and map to their hardware;
+// - the routing primitives into `linalg.generic` reductions (top-k,
+//   Sinkhorn) or, where the algorithm is sequential by definition (slot
+//   assignment in priority order), `scf.for` loops over tensors.
+//
+//===----------------------------------------------------------------------===//
+
+#include "passes/Passes.h"
+#include "passes/TensorBuilders.h"
+
+#include "mlir/IR/IRMapping.h"
+#include "mlir/IR/PatternMatch.h"
+#include "mlir/Transforms/GreedyPatternRewriteDriver.h"
+
+#include <cmath>
+
+namespace mlir::moe {
+#define GEN_PASS_DEF_MOELOWERTOLINALG
+#include "passes/Passes.h.inc"
+
+namespace {
+
+RankedTensorType tensorType(ArrayRef<int64_t> shape, Type elementType) {
+  return RankedTensorType::get(shape, elementType);
+}
+
+AffineMap loopMap(OpBuilder &b, int64_t numDims, ArrayRef<unsigned> dims) {
+  SmallVector<AffineExpr> exprs;
+  for (unsigned d : dims)
+    exprs.push_back(b.getAffineDimExpr(d));
+  return AffineMap::get(numDims, 0, exprs, b.getContext());
+}
+
+Value toIndex(OpBuilder &b, Location loc, Value v) {
+  return arith::IndexCastOp::create(b, loc, b.getIndexType(), v);
+}
+
+Value toI32(OpBuilder &b, Location loc, Value v) {
+  return arith::IndexCastOp::create(b, loc, b.getI32Type(), v);
+}
+
+/// `x` as f32 (extending f16/bf16 for accumulation).
+Value extendToF32(OpBuilder &b, Location loc, Value x) {
+  if (x.getType().isF32())
+    return x;
+  return arith::ExtFOp::create(b, loc, b.getF32Type(), x);
+}
+
+//===----------------------------------------------------------------------===//
+// moe.gate
+//===----------------------------------------------------------------------===//
+
+/// `x * rsqrt(sum_dim x^2 + 1e-6)`, as f32.
+Value l2Normalize(OpBuilder &b, Location loc, Value x, int64_t dim) {
+  Value sumSquares = reduceDim(
+      b, loc, x, dim, b.getF32FloatAttr(0.0),
+      [](OpBuilder &nb, Location nloc, ValueRange args) -> Value {
+        Value v = extendToF32(nb, nloc, args[1]);
+        Value sq = arith::MulFOp::create(nb, nloc, v, v);
+        return arith::AddFOp::create(nb, nloc, args[0], sq);
+      });
+  return mapWithReduced(
+      b, loc, x, sumSquares, dim, b.getF32Type(),
+      [](OpBuilder &nb, Location nloc, ValueRange args) -> Value {
+        Value sum = arith::AddFOp::create(nb, nloc, args[1],
+                                          f32Constant(nb, nloc, 1e-6));
+        Value inv = math::RsqrtOp::create(nb, nloc, sum);
+        return arith::MulFOp::create(nb, nloc,
+                                     extendToF32(nb, nloc, args[0]), inv);
+      });
+}
+
+struct LowerGate : OpRewritePattern<GateOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(GateOp op,
+                                PatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    auto xType = op.getInput().getType();
+    int64_t g = xType.getDimSize(0), s = xType.getDimSize(1);
+    Value x = op.getInput(), w = op.getWeight();
+    auto wType = cast<RankedTensorType>(w.getType());
+    if (op.isNormalized()) {
+      x = l2Normalize(rewriter, loc, x, 2);
+      w = l2Normalize(rewriter, loc, w, 0);
+    }
+    // logits[g, s, n] = sum_i x[g, s, i] * w[i, n...], f32 accumulation.
+    SmallVector<int64_t> shape = {g, s};
+    llvm::append_range(shape, wType.getShape().drop_front());
+    int64_t rank = shape.size(), numLoops = rank + 1;
+    SmallVector<unsigned> xDims = {0, 1, static_cast<unsigned>(rank)};
+    SmallVector<unsigned> wDims = {static_cast<unsigned>(rank)};
+    SmallVector<unsigned> outDims;
+    for (unsigned d = 2; d < rank; ++d)
+      wDims.push_back(d);
+    for (unsigned d = 0; d < rank; ++d)
+      outDims.push_back(d);
+    SmallVector<utils::IteratorType> iterators(rank,
+                                               utils::IteratorType::parallel);
+    iterators.push_back(utils::IteratorType::reduction);
+    Value init = filledTensor(rewriter, loc, shape, rewriter.getF32FloatAttr(0));
+    Value logits =
+        linalg::GenericOp::create(
+            rewriter, loc, init.getType(), ValueRange{x, w}, init,
+            SmallVector<AffineMap>{loopMap(rewriter, numLoops, xDims),
+                                   loopMap(rewriter, numLoops, wDims),
+                                   loopMap(rewriter, numLoops, outDims)},
+            iterators,
+            [](OpBuilder &b, Location nloc, ValueRange args) {
+              Value prod = arith::MulFOp::create(
+                  b, nloc, extendToF32(b, nloc, args[0]),
+                  extendToF32(b, nloc, args[1]));
+              linalg::YieldOp::create(
+                  b, nloc, Value(arith::AddFOp::create(b, nloc, args[2], prod)));
+            })
+            .getResult(0);
+    if (op.isNormalized()) {
+      // [G, S, E, p] -> [G, S, E * p], times the learned scale.
+      logits = tensor::CollapseShapeOp::create(
+          rewriter, loc, op.getLogits().getType(), logits,
+          ArrayRef<ReassociationIndices>{{0}, {1}, {2, 3}});
+      logits = mapElementwise(
+          rewriter, loc, {logits, op.getScale()}, rewriter.getF32Type(),
+          [](OpBuilder &b, Location nloc, ValueRange args) -> Value {
+            return arith::MulFOp::create(b, nloc, args[0], args[1]);
+          });
+    }
+    rewriter.replaceOp(op, logits);
+    return success();
+  }
+};
+
+//===----------------------------------------------------------------------===//
+// moe.experts
+//===----------------------------------------------------------------------===//
+
+Value activate(OpBuilder &b, Location loc, Activation activation, Value x) {
+  Type type = x.getType();
+  auto constant = [&](double v) -> Value {
+    return arith::ConstantOp::create(b, loc, b.getFloatAttr(type, v));
+  };
+  switch (activation) {
+  case Activation::relu:
+    return arith::MaximumFOp::create(b, loc, x, constant(0.0));
+  case Activation::gelu: {
+    // Exact: 0.5 x (1 + erf(x / sqrt 2)).
+    Value scaled = arith::MulFOp::create(b, loc, x, constant(M_SQRT1_2));
+    Value erf = math::ErfOp::create(b, loc, scaled);
+    Value onePlus = arith::AddFOp::create(b, loc, constant(1.0), erf);
+    Value half = arith::MulFOp::create(b, loc, x, constant(0.5));
+    return arith::MulFOp::create(b, loc, half, onePlus);
+  }
+  case Activation::silu:
+  case Activation::swiglu: {
+    Value neg = arith::NegFOp::create(b, loc, x);
+    Value e = math::ExpOp::create(b, loc, neg);
+    Value denom = arith::AddFOp::create(b, loc, constant(1.0), e);
+    return arith::DivFOp::create(b, loc, x, denom);
+  }
+  }
+  llvm_unreachable("unknown activation");
+}
+
+/// `[E, M, n]` filled with `bias[e, n]` (or zeros), to accumulate into.
+Value biasInit(OpBuilder &b, Location loc, ArrayRef<int64_t> shape,
+               Type elementType, Value bias) {
+  if (!bias)
+    return filledTensor(b, loc, shape, b.getFloatAttr(elementType, 0.0));
+  Value init = emptyTensor(b, loc, shape, elementType);
+  return linalg::GenericOp::create(
+             b, loc, init.getType(), bias, init,
+             SmallVector<AffineMap>{loopMap(b, 3, {0, 2}),
+                                    b.getMultiDimIdentityMap(3)},
+             SmallVector<utils::IteratorType>(3,
+                                              utils::IteratorType::parallel),
+             [](OpBuilder &nb, Location nloc, ValueRange args) {
+               linalg::YieldOp::create(nb, nloc, args[0]);
+             })
+      .getResult(0);
+}
+
+/// `x[e] @ w[e] + bias[e]` for every expert.
+Value batchedAffine(OpBuilder &b, Location loc, Value x, Value w, Value bias) {
+  auto xType = cast<RankedTensorType>(x.getType());
+  auto wType = cast<RankedTensorType>(w.getType());
+  SmallVector<int64_t> shape = {xType.getDimSize(0), xType.getDimSize(1),
+                                wType.getDimSize(2)};
+  Value init = biasInit(b, loc, shape, xType.getElementType(), bias);
+  return linalg::BatchMatmulOp::create(b, loc, ValueRange{x, w}, init)
+      .getResult(0);
+}
+
+Value lowerMLP(OpBuilder &b, ExpertsOp op) {
+  Location loc = op.getLoc();
+  Activation activation = *op.getActivation();
+  Value hidden =
+      batchedAffine(b, loc, op.getInput(), op.getUpWeight(), op.getUpBias());
+  auto hiddenType = cast<RankedTensorType>(hidden.getType());
+  Type elementType = hiddenType.getElementType();
+  if (activation == Activation::swiglu) {
+    // silu(z[:, :, :h]) * z[:, :, h:]
+    int64_t e = hiddenType.getDimSize(0), m = hiddenType.getDimSize(1),
+            h = hiddenType.getDimSize(2) / 2;
+    auto half = [&](int64_t offset) -> Value {
+      SmallVector<OpFoldResult> offsets = {b.getIndexAttr(0), b.getIndexAttr(0),
+                                           b.getIndexAttr(offset)};
+      SmallVector<OpFoldResult> sizes = {b.getIndexAttr(e), b.getIndexAttr(m),
+                                         b.getIndexAttr(h)};
+      SmallVector<OpFoldResult> strides(3, b.getIndexAttr(1));
+      return tensor::ExtractSliceOp::create(
+          b, loc, tensorType({e, m, h}, elementType), hidden, offsets, sizes,
+          strides);
+    };
+    hidden = mapElementwise(
+        b, loc, {half(0), half(h)}, elementType,
+        [](OpBuilder &nb, Location nloc, ValueRange args) -> Value {
+          Value gate = activate(nb, nloc, Activation::silu, args[0]);
+          return arith::MulFOp::create(nb, nloc, gate, args[1]);
+        });
+  } else {
+    hidden = mapElementwise(
+        b, loc, hidden, elementType,
+        [activation](OpBuilder &nb, Location nloc, ValueRange args) -> Value {
+          return activate(nb, nloc, activation, args[0]);
+        });
+  }
+  return batchedAffine(b, loc, hidden, op.getDownWeight(), op.getDownBias());
+}
+
+/// The region form: one iteration per expert over its `[M, d]` slots.
+Value lowerRegion(OpBuilder &b, ExpertsOp op) {
+  Location loc = op.getLoc();
+  auto inputType = op.getInput().getType();
+  auto resultType = op.getResult().getType();
+  int64_t e = inputType.getDimSize(0), m = inputType.getDimSize(1);
+  Block &body = op.getBody().front();
+  Value init = emptyTensor(b, loc, resultType.getShape(),
+                           resultType.getElementType());
+  auto loop = scf::ForOp::create(
+      b, loc, indexConstant(b, loc, 0), indexConstant(b, loc, e),
+      indexConstant(b, loc, 1), ValueRange{init},
+      [&](OpBuilder &nb, Location nloc, Value expert, ValueRange iterArgs) {
+        auto rowsOf = [&](RankedTensorType type) {
+          SmallVector<OpFoldResult> offsets = {expert, nb.getIndexAttr(0),
+                                               nb.getIndexAttr(0)};
+          SmallVector<OpFoldResult> sizes = {nb.getIndexAttr(1),
+                                             nb.getIndexAttr(m),
+                                             nb.getIndexAttr(type.getDimSize(2))};
+          SmallVector<OpFoldResult> strides(3, nb.getIndexAttr(1));
+          return std::make_tuple(offsets, sizes, strides);
+        };
+        auto [inOffsets, inSizes, inStrides] = rowsOf(inputType);
+        Value slots = tensor::ExtractSliceOp::create(
+            nb, nloc, cast<RankedTensorType>(body.getArgument(1).getType()),
+            op.getInput(), inOffsets, inSizes, inStrides);
+        IRMapping mapping;
+        mapping.map(body.getArgument(0), expert);
+        mapping.map(body.getArgument(1), slots);
+        for (Operation &inner : body.without_terminator())
+          nb.clone(inner, mapping);
+        Value result =
+            mapping.lookup(cast<YieldOp>(body.getTerminator()).getValue());
+        auto [outOffsets, outSizes, outStrides] = rowsOf(resultType);
+        Value updated = tensor::InsertSliceOp::create(
+            nb, nloc, result, iterArgs[0], outOffsets, outSizes, outStrides);
+        scf::YieldOp::create(nb, nloc, updated);
+      });
+  return loop.getResult(0);
+}
+
+struct LowerExperts : OpRewritePattern<ExpertsOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(ExpertsOp op,
+                                PatternRewriter &rewriter) const override {
+    Value result = op.isMLP() ? lowerMLP(rewriter, op)
+                              : lowerRegion(rewriter, op);
+    rewriter.replaceOp(op, result);
+    return success();
+  }
+};
+
+//===----------------------------------------------------------------------===//
+// Row movement
+//===----------------------------------------------------------------------===//
+
+struct LowerGatherRows : OpRewritePattern<GatherRowsOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(GatherRowsOp op,
+                                PatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    auto slotsType = op.getSlots().getType();
+    Value table = op.getSlotToken();
+    int64_t c = cast<RankedTensorType>(table.getType()).getDimSize(2);
+    Type elementType = slotsType.getElementType();
+    Value init = emptyTensor(rewriter, loc, slotsType.getShape(), elementType);
+    // slots[e, g*C + c, i] = slot_token[g, e, c] < 0 ? 0 : x[g, token, i]
+    auto generic = linalg::GenericOp::create(
+        rewriter, loc, slotsType, ValueRange{}, init,
+        SmallVector<AffineMap>{rewriter.getMultiDimIdentityMap(3)},
+        SmallVector<utils::IteratorType>(3, utils::IteratorType::parallel),
+        [&](OpBuilder &b, Location nloc, ValueRange) {
+          Value e = linalg::IndexOp::create(b, nloc, 0);
+          Value row = linalg::IndexOp::create(b, nloc, 1);
+          Value i = linalg::IndexOp::create(b, nloc, 2);
+          Value cv = indexConstant(b, nloc, c);
+          Value g = arith::DivUIOp::create(b, nloc, row, cv);
+          Value slot = arith::RemUIOp::create(b, nloc, row, cv);
+          Value token =
+              tensor::ExtractOp::create(b, nloc, table, ValueRange{g, e, slot});
+          Value empty = arith::CmpIOp::create(
+              b, nloc, arith::CmpIPredicate::slt, token, i32Constant(b, nloc, 0));
+          Value safe = arith::SelectOp::create(b, nloc, empty,
+                                               i32Constant(b, nloc, 0), token);
+          Value v = tensor::ExtractOp::create(
+              b, nloc, op.getInput(),
+              ValueRange{g, toIndex(b, nloc, safe), i});
+          Value zero = arith::ConstantOp::create(
+              b, nloc, b.getFloatAttr(elementType, 0.0));
+          linalg::YieldOp::create(
+              b, nloc, Value(arith::SelectOp::create(b, nloc, empty, zero, v)));
+        });
+    rewriter.replaceOp(op, generic.getResult(0));
+    return success();
+  }
+};
+
+struct LowerCombineRows : OpRewritePattern<CombineRowsOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(CombineRowsOp op,
+                                PatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    auto outType = op.getOutput().getType();
+    Type elementType = outType.getElementType();
+    int64_t groups = outType.getDimSize(0);
+    int64_t c = op.getSlots().getType().getDimSize(1) / groups;
+    Value init = filledTensor(rewriter, loc, outType.getShape(),
+                              rewriter.getFloatAttr(elementType, 0.0));
+    // loops (g, s, i, j): out[g, s, i] += w[g, s, j] * y[e, g*C + c, i]
+    SmallVector<utils::IteratorType> iterators(3,
+                                               utils::IteratorType::parallel);
+    iterators.push_back(utils::IteratorType::reduction);
+    Value slots = op.getSlots();
+    auto generic = linalg::GenericOp::create(
+        rewriter, loc, outType, ValueRange{op.getTokenSlot(), op.getTokenWeight()},
+        init,
+        SmallVector<AffineMap>{loopMap(rewriter, 4, {0, 1, 3}),
+                               loopMap(rewriter, 4, {0, 1, 3}),
+                               loopMap(rewriter, 4, {0, 1, 2})},
+        iterators, [&](OpBuilder &b, Location nloc, ValueRange args) {
+          Value g = linalg::IndexOp::create(b, nloc, 0);
+          Value i = linalg::IndexOp::create(b, nloc, 2);
+          Value kept = arith::CmpIOp::create(
+              b, nloc, arith::CmpIPredicate::sge, args[0], i32Constant(b, nloc, 0));
+          Value flat = toIndex(
+              b, nloc,
+              arith::SelectOp::create(b, nloc, kept, args[0],
+                                      i32Constant(b, nloc, 0)));
+          Value cv = indexConstant(b, nloc, c);
+          Value e = arith::DivUIOp::create(b, nloc, flat, cv);
+          Value slot = arith::RemUIOp::create(b, nloc, flat, cv);
+          Value row = arith::AddIOp::create(
+              b, nloc, arith::MulIOp::create(b, nloc, g, cv), slot);
+          Value y = tensor::ExtractOp::create(b, nloc, slots,
+                                              ValueRange{e, row, i});
+          Value w = args[1];
+          if (w.getType() != elementType)
+            w = arith::TruncFOp::create(b, nloc, elementType, w);
+          Value sum = arith::AddFOp::create(
+              b, nloc, args[2], arith::MulFOp::create(b, nloc, w, y));
+          linalg::YieldOp::create(
+              b, nloc, Value(arith::SelectOp::create(b, nloc, kept, sum, args[2])));
+        });
+    rewriter.replaceOp(op, generic.getResult(0));
+    return success();
+  }
+};
+
+//===----------------------------------------------------------------------===//
+// Routing primitives
+//===----------------------------------------------------------------------===//
+
+/// `a` ranks before `b` in descending order with ties to the lower index;
+/// NaN ranks after every number.
+Value ranksBefore(OpBuilder &b, Location loc, Value va, Value ia, Value vb,
+                  Value ib) {
+  Value greater =
+      arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OGT, va, vb);
+  Value equal = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OEQ, va, vb);
+  Value bothNaN = arith::AndIOp::create(
+      b, loc, arith::CmpFOp::create(b, loc, arith::CmpFPredicate::UNO, va, va),
+      arith::CmpFOp::create(b, loc, arith::CmpFPredicate::UNO, vb, vb));
+  Value bNaN = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::UNO, vb, vb);
+  Value aNaN = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::UNO, va, va);
+  Value aNumberBNaN = arith::AndIOp::create(
+      b, loc, bNaN,
+      arith::XOrIOp::create(b, loc, aNaN,
+                            arith::ConstantOp::create(b, loc, b.getBoolAttr(true))));
+  Value tie = arith::OrIOp::create(b, loc, equal, bothNaN);
+  Value lowerIndex =
+      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt, ia, ib);
+  Value tieBreak = arith::AndIOp::create(b, loc, tie, lowerIndex);
+  return arith::OrIOp::create(
+      b, loc, arith::OrIOp::create(b, loc, greater, aNumberBNaN), tieBreak);
+}
+
+struct LowerTopK : OpRewritePattern<TopKOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(TopKOp op,
+                                PatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    Value input = op.getInput();
+    auto type = op.getInput().getType();
+    int64_t g = type.getDimSize(0), r = type.getDimSize(1);
+    Type f32 = rewriter.getF32Type(), i32 = rewriter.getI32Type();
+    auto rowType = tensorType({g, r}, f32);
+    auto rowIndexType = tensorType({g, r}, i32);
+    // Pick j is the best entry ranking after pick j - 1: k passes of an
+    // arg-max reduction, parallel over rows, no sorting buffer.
+    Value firstPrevValue = filledTensor(
+        rewriter, loc, {g, r},
+        rewriter.getF32FloatAttr(std::numeric_limits<float>::infinity()));
+    Value firstPrevIndex =
+        filledTensor(rewriter, loc, {g, r}, rewriter.getI32IntegerAttr(-1));
+    Value values = emptyTensor(rewriter, loc, op.getValues().getType().getShape(), f32);
+    Value indices =
+        emptyTensor(rewriter, loc, op.getIndices().getType().getShape(), i32);
+    auto loop = scf::ForOp::create(
+        rewriter, loc, indexConstant(rewriter, loc, 0),
+        indexConstant(rewriter, loc, op.getK()), indexConstant(rewriter, loc, 1),
+        ValueRange{values, indices, firstPrevValue, firstPrevIndex},
+        [&](OpBuilder &b, Location nloc, Value j, ValueRange it) {
+          Value prevValue = it[2], prevIndex = it[3];
+          Value bestValue = filledTensor(
+              b, nloc, {g, r},
+              b.getF32FloatAttr(-std::numeric_limits<float>::infinity()));
+          Value bestIndex =
+              filledTensor(b, nloc, {g, r}, b.getI32IntegerAttr(-1));
+          SmallVector<utils::IteratorType> iterators(
+              2, utils::IteratorType::parallel);
+          iterators.push_back(utils::IteratorType::reduction);
+          auto pass = linalg::GenericOp::create(
+              b, nloc, TypeRange{rowType, rowIndexType},
+              ValueRange{input, prevValue, prevIndex},
+              ValueRange{bestValue, bestIndex},
+              SmallVector<AffineMap>{loopMap(b, 3, {0, 1, 2}),
+                                     loopMap(b, 3, {0, 1}), loopMap(b, 3, {0, 1}),
+                                     loopMap(b, 3, {0, 1}), loopMap(b, 3, {0, 1})},
+              iterators, [&](OpBuilder &nb, Location l, ValueRange args) {
+                Value v = args[0], pv = args[1], pi = args[2];
+                Value bv = args[3], bi = args[4];
+                Value n = toI32(nb, l, linalg::IndexOp::create(nb, l, 2));
+                Value eligible = ranksBefore(nb, l, pv, pi, v, n);
+                Value noBest = arith::CmpIOp::create(
+                    nb, l, arith::CmpIPredicate::slt, bi, i32Constant(nb, l, 0));
+                Value better = arith::OrIOp::create(
+                    nb, l, noBest, ranksBefore(nb, l, v, n, bv, bi));
+                Value take = arith::AndIOp::create(nb, l, eligible, better);
+                linalg::YieldOp::create(
+                    nb, l,
+                    ValueRange{arith::SelectOp::create(nb, l, take, v, bv),
+                               arith::SelectOp::create(nb, l, take, n, bi)});
+              });
+          Value pickValue = pass.getResult(0), pickIndex = pass.getResult(1);
+          SmallVector<OpFoldResult> offsets = {b.getIndexAttr(0),
+                                               b.getIndexAttr(0), j};
+          SmallVector<OpFoldResult> sizes = {b.getIndexAttr(g), b.getIndexAttr(r),
+                                             b.getIndexAttr(1)};
+          SmallVector<OpFoldResult> strides(3, b.getIndexAttr(1));
+          Value newValues = tensor::InsertSliceOp::create(
+              b, nloc, pickValue, it[0], offsets, sizes, strides);
+          Value newIndices = tensor::InsertSliceOp::create(
+              b, nloc, pickIndex, it[1], offsets, sizes, strides);
+          scf::YieldOp::create(
+              b, nloc, ValueRange{newValues, newIndices, pickValue, pickIndex});
+        });
+    rewriter.replaceOp(op, {loop.getResult(0), loop.getResult(1)});
+    return success();
+  }
+};
+
+/// `log sum_dim exp(x)` of a 3-d f32 tensor, stable.
+Value logSumExp(OpBuilder &b, Location loc, Value x, int64_t dim) {
+  Value max = reduceDim(
+      b, loc, x, dim,
+      b.getF32FloatAttr(-std::numeric_limits<float>::infinity()),
+      [](OpBuilder &nb, Location nloc, ValueRange args) -> Value {
+        return arith::MaximumFOp::create(nb, nloc, args[0], args[1]);
+      });
+  Value sum = reduceDim(
+      b, loc,
+      mapWithReduced(b, loc, x, max, dim, b.getF32Type(),
+                     [](OpBuilder &nb, Location nloc, ValueRange args) -> Value {
+                       return math::ExpOp::create(
+                           nb, nloc,
+                           arith::SubFOp::create(nb, nloc, args[0], args[1]));
+                     }),
+      dim, b.getF32FloatAttr(0.0),
+      [](OpBuilder &nb, Location nloc, ValueRange args) -> Value {
+        return arith::AddFOp::create(nb, nloc, args[0], args[1]);
+      });
+  return mapElementwise(
+      b, loc, {max, sum}, b.getF32Type(),
+      [](OpBuilder &nb, Location nloc, ValueRange args) -> Value {
+        return arith::AddFOp::create(nb, nloc, args[0],
+                                     math::LogOp::create(nb, nloc, args[1]));
+      });
+}
+
+/// `x[g, s, e] + y[g, (s|e)]`, with `y` broadcast over `dim`.
+Value addBroadcast(OpBuilder &b, Location loc, Value x, Value y, int64_t dim) {
+  return mapWithReduced(b, loc, x, y, dim, b.getF32Type(),
+                        [](OpBuilder &nb, Location nloc, ValueRange args) -> Value {
+                          return arith::AddFOp::create(nb, nloc, args[0],
+                                                       args[1]);
+                        });
+}
+
+/// `c - x`, element-wise.
+Value constantMinus(OpBuilder &b, Location loc, double c, Value x) {
+  return mapElementwise(b, loc, x, b.getF32Type(),
+                        [c](OpBuilder &nb, Location nloc, ValueRange args) -> Value {
+                          return arith::SubFOp::create(
+                              nb, nloc, f32Constant(nb, nloc, c), args[0]);
+                        });
+}
+
+struct LowerSinkhorn : OpRewritePattern<SinkhornOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(SinkhornOp op,
+                                PatternRewriter &rewriter) const override {
+    // In log space, so large logits cannot overflow:
+    //   log u = log a - logsumexp_e(log K + log v)
+    //   log v = log b - logsumexp_s(log K + log u)
+    //   P = exp(log u + log K + log v)
+    Location loc = op.getLoc();
+    auto type = op.getLogits().getType();
+    int64_t g = type.getDimSize(0), s = type.getDimSize(1),
+            e = type.getDimSize(2);
+    double invEpsilon = 1.0 / op.getEpsilon().convertToDouble();
+    double logB = std::log(static_cast<double>(s) / static_cast<double>(e));
+    Value logK = mapElementwise(
+        rewriter, loc, op.getLogits(), rewriter.getF32Type(),
+        [invEpsilon](OpBuilder &nb, Location nloc, ValueRange args) -> Value {
+          return arith::MulFOp::create(nb, nloc, args[0],
+                                       f32Constant(nb, nloc, invEpsilon));
+        });
+    Value logV0 = filledTensor(rewriter, loc, {g, e}, rewriter.getF32FloatAttr(0));
+    Value logU0 = filledTensor(rewriter, loc, {g, s}, rewriter.getF32FloatAttr(0));
+    auto loop = scf::ForOp::create(
+        rewriter, loc, indexConstant(rewriter, loc, 0),
+        indexConstant(rewriter, loc, op.getIterations()),
+        indexConstant(rewriter, loc, 1), ValueRange{logU0, logV0},
+        [&](OpBuilder &b, Location nloc, Value, ValueRange it) {
+          Value logU = constantMinus(
+              b, nloc, 0.0, logSumExp(b, nloc, addBroadcast(b, nloc, logK, it[1], 1), 2));
+          Value logV = constantMinus(
+              b, nloc, logB,
+              logSumExp(b, nloc, addBroadcast(b, nloc, logK, logU, 2), 1));
+          scf::YieldOp::create(b, nloc, ValueRange{logU, logV});
+        });
+    Value withU = addBroadcast(rewriter, loc, logK, loop.getResult(0), 2);
+    Value withV = addBroadcast(rewriter, loc, withU, loop.getResult(1), 1);
+    Value plan = mapElementwise(
+        rewriter, loc, withV, rewriter.getF32Type(),
+        [](OpBuilder &nb, Location nloc, ValueRange args) -> Value {
+          return math::ExpOp::create(nb, nloc, args[0]);
+        });
+    rewriter.replaceOp(op, plan);
+    return success();
+  }
+};
+
+/// `scf.for %i = 0 to n` with tensors carried through.
+scf::ForOp forRange(OpBuilder &b, Location loc, int64_t n, ValueRange iterArgs,
+                    function_ref<SmallVector<Value>(OpBuilder &, Location, Value,
+                                                    ValueRange)>
+                        body) {
+  return scf::ForOp::create(
+      b, loc, indexConstant(b, loc, 0), indexConstant(b, loc, n),
+      indexConstant(b, loc, 1), iterArgs,
+      [&](OpBuilder &nb, Location nloc, Value i, ValueRange it) {
+        scf::YieldOp::create(nb, nloc, body(nb, nloc, i, it));
+      });
+}
+
+struct LowerAssignSlots : OpRewritePattern<AssignSlotsOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(AssignSlotsOp op,
+                                PatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    auto choicesType = op.getExperts().getType();
+    auto tableType = op.getSlotToken().getType();
+    int64_t g = choicesType.getDimSize(0), s = choicesType.getDimSize(1),
+            k = choicesType.getDimSize(2);
+    int64_t e = tableType.getDimSize(1), c = tableType.getDimSize(2);
+    Type i32 = rewriter.getI32Type();
+    Value choices = op.getExperts();
+
+    // The visiting order of tokens within a round. With priorities:
+    // rank[g, s] = #{t : p[t] ranks before p[s]}, then order[g, rank] = s.
+    Value order;
+    if (Value priority = op.getPriority()) {
+      Value zero = filledTensor(rewriter, loc, {g, s}, rewriter.getI32IntegerAttr(0));
+      SmallVector<utils::IteratorType> iterators(2,
+                                                 utils::IteratorType::parallel);
+      iterators.push_back(utils::IteratorType::reduction);
+      Value rank =
+          linalg::GenericOp::create(
+              rewriter, loc, zero.getType(), ValueRange{priority, priority},
+              zero,
+              SmallVector<AffineMap>{loopMap(rewriter, 3, {0, 1}),
+                                     loopMap(rewriter, 3, {0, 2}),
+                                     loopMap(rewriter, 3, {0, 1})},
+              iterators,
+              [](OpBuilder &b, Location nloc, ValueRange args) {
+                Value self = toI32(b, nloc, linalg::IndexOp::create(b, nloc, 1));
+                Value other = toI32(b, nloc, linalg::IndexOp::create(b, nloc, 2));
+                Value before =
+                    ranksBefore(b, nloc, args[1], other, args[0], self);
+                Value one = arith::ExtUIOp::create(b, nloc, b.getI32Type(), before);
+                linalg::YieldOp::create(
+                    b, nloc, Value(arith::AddIOp::create(b, nloc, args[2], one)));
+              })
+              .getResult(0);
+      Value empty = emptyTensor(rewriter, loc, {g, s}, i32);
+      order = forRange(
+                  rewriter, loc, g, empty,
+                  [&](OpBuilder &b, Location nloc, Value gi, ValueRange it) {
+                    return SmallVector<Value>{
+                        forRange(b, nloc, s, it[0],
+                                 [&](OpBuilder &nb, Location l, Value si,
+                                     ValueRange inner) {
+                                   Value r = tensor::ExtractOp::create(
+                                       nb, l, rank, ValueRange{gi, si});
+                                   Value updated = tensor::InsertOp::create(
+                                       nb, l, toI32(nb, l, si), inner[0],
+                                       ValueRange{gi, toIndex(nb, l, r)});
+                                   return SmallVector<Value>{updated};
+                                 })
+                            .getResult(0)};
+                  })
+                  .getResult(0);
+    }
+
+    // Rounds over choices, tokens in order; an expert's next free slot is
+    // its count so far.
+    Value table = filledTensor(rewriter, loc, tableType.getShape(),
+                               rewriter.getI32IntegerAttr(-1));
+    Value tokenSlot = filledTensor(rewriter, loc, choicesType.getShape(),
+                                   rewriter.getI32IntegerAttr(-1));
+    Value counts =
+        filledTensor(rewriter, loc, {g, e}, rewriter.getI32IntegerAttr(0));
+    auto groups = forRange(
+        rewriter, loc, g, ValueRange{table, tokenSlot, counts},
+        [&](OpBuilder &b, Location l, Value gi, ValueRange git) {
+          auto rounds = forRange(
+              b, l, k, git,
+              [&](OpBuilder &b2, Location l2, Value ri, ValueRange rit) {
+                auto tokens = forRange(
+                    b2, l2, s, rit,
+                    [&](OpBuilder &nb, Location nl, Value ii, ValueRange it) {
+                      Value si = ii;
+                      if (order)
+                        si = toIndex(nb, nl,
+                                     tensor::ExtractOp::create(
+                                         nb, nl, order, ValueRange{gi, ii}));
+                      Value expert = toIndex(
+                          nb, nl,
+                          tensor::ExtractOp::create(nb, nl, choices,
+                                                    ValueRange{gi, si, ri}));
+                      Value count = tensor::ExtractOp::create(
+                          nb, nl, it[2], ValueRange{gi, expert});
+                      Value hasRoom = arith::CmpIOp::create(
+                          nb, nl, arith::CmpIPredicate::slt, count,
+                          i32Constant(nb, nl, c));
+                      auto ifOp = scf::IfOp::create(
+                          nb, nl, hasRoom,
+                          [&](OpBuilder &tb, Location tl) {
+                            Value slot = toIndex(tb, tl, count);
+                            Value newTable = tensor::InsertOp::create(
+                                tb, tl, toI32(tb, tl, si), it[0],
+                                ValueRange{gi, expert, slot});
+                            Value flat = arith::AddIOp::create(
+                                tb, tl,
+                                arith::MulIOp::create(tb, tl, expert,
+                                                      indexConstant(tb, tl, c)),
+                                slot);
+                            Value newTokenSlot = tensor::InsertOp::create(
+                                tb, tl, toI32(tb, tl, flat), it[1],
+                                ValueRange{gi, si, ri});
+                            Value next = arith::AddIOp::create(
+                                tb, tl, count, i32Constant(tb, tl, 1));
+                            Value newCounts = tensor::InsertOp::create(
+                                tb, tl, next, it[2], ValueRange{gi, expert});
+                            scf::YieldOp::create(
+                                tb, tl,
+                                ValueRange{newTable, newTokenSlot, newCounts});
+                          },
+                          [&](OpBuilder &eb, Location el) {
+                            // Full: the choice is dropped (token_slot stays -1).
+                            scf::YieldOp::create(eb, el, it);
+                          });
+                      return SmallVector<Value>(ifOp.getResults());
+                    });
+                return SmallVector<Value>(tokens.getResults());
+              });
+          return SmallVector<Value>(rounds.getResults());
+        });
+    rewriter.replaceOp(op, {groups.getResult(0), groups.getResult(1)});
+    return success();
+  }
+};
+
+struct LowerInvertSlots : OpRewritePattern<InvertSlotsOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(InvertSlotsOp op,
+                                PatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    auto tableType = op.getSlotToken().getType();
+    int64_t g = tableType.getDimSize(0), e = tableType.getDimSize(1),
+            c = tableType.getDimSize(2);
+    Value table = op.getSlotToken();
+    Value init = filledTensor(rewriter, loc,
+                              op.getTokenSlot().getType().getShape(),
+                              rewriter.getI32IntegerAttr(-1));
+    auto loop = forRange(
+        rewriter, loc, g * e * c, init,
+        [&](OpBuilder &b, Location l, Value flat, ValueRange it) {
+          Value perGroup = indexConstant(b, l, e * c);
+          Value gi = arith::DivUIOp::create(b, l, flat, perGroup);
+          Value slotFlat = arith::RemUIOp::create(b, l, flat, perGroup);
+          Value cv = indexConstant(b, l, c);
+          Value ei = arith::DivUIOp::create(b, l, slotFlat, cv);
+          Value ci = arith::RemUIOp::create(b, l, slotFlat, cv);
+          Value token =
+              tensor::ExtractOp::create(b, l, table, ValueRange{gi, ei, ci});
+          Value taken = arith::CmpIOp::create(b, l, arith::CmpIPredicate::sge,
+                                              token, i32Constant(b, l, 0));
+          auto ifOp = scf::IfOp::create(
+              b, l, taken,
+              [&](OpBuilder &tb, Location tl) {
+                Value updated = tensor::InsertOp::create(
+                    tb, tl, toI32(tb, tl, slotFlat), it[0],
+                    ValueRange{gi, toIndex(tb, tl, token), ei});
+                scf::YieldOp::create(tb, tl, updated);
+              },
+              [&](OpBuilder &eb, Location el) {
+                scf::YieldOp::create(eb, el, it[0]);
+              });
+          return SmallVector<Value>{ifOp.getResult(0)};
+        });
+    rewriter.replaceOp(op, loop.getResult(0));
+    return success();
+  }
+};
+
+struct MoELowerToLinalgPass
+    : impl::MoELowerToLinalgBase<MoELowerToLinalgPass> {
+  void runOnOperation() override {
+    MLIRContext *context = &getContext();
+    RewritePatternSet patterns(context);
+    patterns.add<LowerGate, LowerExperts, LowerGatherRows, LowerCombineRows,
+                 LowerTopK, LowerSinkhorn, LowerAssignSlots, LowerInvertSlots>(
+        context);
+    GreedyRewriteConfig config;
+    config.enableFolding(false).setRegionSimplificationLevel(
+        GreedySimplifyRegionLevel::Disabled);
+    if (failed(applyPatternsGreedily(getOperation(), std::move(patterns),
+                                     config)))
+      return signalPassFailure();
+    bool left = false;
+    getOperation()->walk([&](Operation *op) {
+      if (!isa<MoEDialect>(op->getDialect()) || isa<YieldOp>(op))
+        return;
+      left = true;
+      op->emitOpError() << "has no lowering to linalg; run "
+                           "moe-expand-route and moe-materialize-plan first";
+    });
+    if (left)
+      signalPassFailure();
+  }
+};
+
+} // namespace
+} // namespace mlir::moe

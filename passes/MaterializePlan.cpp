@@ -1,0 +1,301 @@
+//===- MaterializePlan.cpp - Plan users onto the plan's layout ------------===//
+//
+// `moe-materialize-plan`: once `moe-expand-route` has given each plan a
+// concrete layout, the ops that consume the plan (dispatch, combine,
+// route_stats) are rewritten onto the layout's tensors. After this pass no
+// `!moe.plan` value is used any more.
+//
+//===----------------------------------------------------------------------===//
+
+#include "passes/Passes.h"
+#include "passes/TensorBuilders.h"
+
+#include "mlir/IR/PatternMatch.h"
+#include "mlir/Transforms/GreedyPatternRewriteDriver.h"
+
+namespace mlir::moe {
+#define GEN_PASS_DEF_MOEMATERIALIZEPLAN
+#include "passes/Passes.h.inc"
+
+namespace {
+
+/// Adds two scalars of the same float type.
+Value addF(OpBuilder &b, Location loc, Value x, Value y) {
+  return arith::AddFOp::create(b, loc, x, y);
+}
+
+/// `weight` converted to the element type of `like` (f32 weights with f16
+/// or bf16 activations).
+Value castTo(OpBuilder &b, Location loc, Value weight, Type type) {
+  if (weight.getType() == type)
+    return weight;
+  return arith::TruncFOp::create(b, loc, type, weight);
+}
+
+struct DispatchOnSlotTable : OpRewritePattern<DispatchOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(DispatchOp op,
+                                PatternRewriter &rewriter) const override {
+    auto plan = op.getPlan().getDefiningOp<SlotPlanOp>();
+    if (!plan)
+      return failure();
+    rewriter.replaceOpWithNewOp<GatherRowsOp>(
+        op, op.getSlots().getType(), op.getInput(), plan.getSlotToken());
+    return success();
+  }
+};
+
+struct CombineOnSlotTable : OpRewritePattern<CombineOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(CombineOp op,
+                                PatternRewriter &rewriter) const override {
+    auto plan = op.getPlan().getDefiningOp<SlotPlanOp>();
+    if (!plan)
+      return failure();
+    rewriter.replaceOpWithNewOp<CombineRowsOp>(
+        op, op.getOutput().getType(), op.getSlots(), plan.getTokenSlot(),
+        plan.getTokenWeight());
+    return success();
+  }
+};
+
+/// `[G, S, E * p]` weights viewed as `[G, S, E, p]`.
+Value splitSlots(OpBuilder &b, Location loc, Value weights, int64_t experts,
+                 int64_t slotsPerExpert) {
+  auto type = cast<RankedTensorType>(weights.getType());
+  auto split = RankedTensorType::get(
+      {type.getDimSize(0), type.getDimSize(1), experts, slotsPerExpert},
+      type.getElementType());
+  return tensor::ExpandShapeOp::create(
+      b, loc, split, weights,
+      ArrayRef<ReassociationIndices>{{0}, {1}, {2, 3}});
+}
+
+/// `affine_map<(d...) -> (dims...)>` over `numDims` loop dimensions.
+AffineMap loopMap(OpBuilder &b, int64_t numDims, ArrayRef<unsigned> dims) {
+  SmallVector<AffineExpr> exprs;
+  for (unsigned d : dims)
+    exprs.push_back(b.getAffineDimExpr(d));
+  return AffineMap::get(numDims, 0, exprs, b.getContext());
+}
+
+struct DispatchOnSoftWeights : OpRewritePattern<DispatchOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(DispatchOp op,
+                                PatternRewriter &rewriter) const override {
+    auto plan = op.getPlan().getDefiningOp<SoftPlanOp>();
+    if (!plan)
+      return failure();
+    Location loc = op.getLoc();
+    PlanType planType = plan.getPlan().getType();
+    int64_t g = planType.getGroups(), e = planType.getExperts(),
+            p = planType.getCapacity();
+    auto inputType = op.getInput().getType();
+    int64_t d = inputType.getDimSize(2);
+    Type elementType = inputType.getElementType();
+    Value weights = splitSlots(rewriter, loc, plan.getDispatch(), e, p);
+    // slots4[e, g, q, i] = sum_s D[g, s, e, q] * x[g, s, i]
+    // loops (e, g, q, i, s)
+    Value init = filledTensor(rewriter, loc, {e, g, p, d},
+                              rewriter.getFloatAttr(elementType, 0.0));
+    SmallVector<utils::IteratorType> iterators(4,
+                                               utils::IteratorType::parallel);
+    iterators.push_back(utils::IteratorType::reduction);
+    auto generic = linalg::GenericOp::create(
+        rewriter, loc, init.getType(), ValueRange{weights, op.getInput()},
+        init,
+        SmallVector<AffineMap>{loopMap(rewriter, 5, {1, 4, 0, 2}),
+                               loopMap(rewriter, 5, {1, 4, 3}),
+                               loopMap(rewriter, 5, {0, 1, 2, 3})},
+        iterators, [&](OpBuilder &b, Location nloc, ValueRange args) {
+          Value w = castTo(b, nloc, args[0], elementType);
+          Value prod = arith::MulFOp::create(b, nloc, w, args[1]);
+          linalg::YieldOp::create(b, nloc, addF(b, nloc, args[2], prod));
+        });
+    rewriter.replaceOpWithNewOp<tensor::CollapseShapeOp>(
+        op, op.getSlots().getType(), generic.getResult(0),
+        ArrayRef<ReassociationIndices>{{0}, {1, 2}, {3}});
+    return success();
+  }
+};
+
+struct CombineOnSoftWeights : OpRewritePattern<CombineOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(CombineOp op,
+                                PatternRewriter &rewriter) const override {
+    auto plan = op.getPlan().getDefiningOp<SoftPlanOp>();
+    if (!plan)
+      return failure();
+    Location loc = op.getLoc();
+    PlanType planType = plan.getPlan().getType();
+    int64_t g = planType.getGroups(), s = planType.getTokens(),
+            e = planType.getExperts(), p = planType.getCapacity();
+    auto slotsType = op.getSlots().getType();
+    int64_t d = slotsType.getDimSize(2);
+    Type elementType = slotsType.getElementType();
+    Value weights = splitSlots(rewriter, loc, plan.getCombine(), e, p);
+    Value slots = tensor::ExpandShapeOp::create(
+        rewriter, loc, RankedTensorType::get({e, g, p, d}, elementType),
+        op.getSlots(), ArrayRef<ReassociationIndices>{{0}, {1, 2}, {3}});
+    // out[g, s, i] = sum_{e, q} W[g, s, e, q] * slots4[e, g, q, i]
+    // loops (g, s, i, e, q): experts added in increasing order.
+    Value init = filledTensor(rewriter, loc, {g, s, d},
+                              rewriter.getFloatAttr(elementType, 0.0));
+    SmallVector<utils::IteratorType> iterators(3,
+                                               utils::IteratorType::parallel);
+    iterators.append(2, utils::IteratorType::reduction);
+    auto generic = linalg::GenericOp::create(
+        rewriter, loc, init.getType(), ValueRange{weights, slots}, init,
+        SmallVector<AffineMap>{loopMap(rewriter, 5, {0, 1, 3, 4}),
+                               loopMap(rewriter, 5, {3, 0, 4, 2}),
+                               loopMap(rewriter, 5, {0, 1, 2})},
+        iterators, [&](OpBuilder &b, Location nloc, ValueRange args) {
+          Value w = castTo(b, nloc, args[0], elementType);
+          Value prod = arith::MulFOp::create(b, nloc, w, args[1]);
+          linalg::YieldOp::create(b, nloc, addF(b, nloc, args[2], prod));
+        });
+    rewriter.replaceOp(op, generic.getResult(0));
+    return success();
+  }
+};
+
+/// Counts, over `dim`, the elements of an i32 tensor for which `pred(x, 0)`
+/// holds, as i64.
+Value countWhere(OpBuilder &b, Location loc, Value input, int64_t dim,
+                 arith::CmpIPredicate pred) {
+  return reduceDim(
+      b, loc, input, dim, b.getI64IntegerAttr(0),
+      [pred](OpBuilder &nb, Location nloc, ValueRange args) -> Value {
+        Value hit = arith::CmpIOp::create(nb, nloc, pred, args[1],
+                                          i32Constant(nb, nloc, 0));
+        Value one = arith::ExtUIOp::create(nb, nloc, nb.getI64Type(), hit);
+        return arith::AddIOp::create(nb, nloc, args[0], one);
+      });
+}
+
+/// Sums an i64 tensor over `dim`.
+Value sumI64(OpBuilder &b, Location loc, Value input, int64_t dim) {
+  return reduceDim(b, loc, input, dim, b.getI64IntegerAttr(0),
+                   [](OpBuilder &nb, Location nloc, ValueRange args) -> Value {
+                     return arith::AddIOp::create(nb, nloc, args[0], args[1]);
+                   });
+}
+
+Value sumF32(OpBuilder &b, Location loc, Value input, int64_t dim) {
+  return reduceDim(b, loc, input, dim, b.getF32FloatAttr(0.0),
+                   [](OpBuilder &nb, Location nloc, ValueRange args) -> Value {
+                     return arith::AddFOp::create(nb, nloc, args[0], args[1]);
+                   });
+}
+
+/// `CV(Imp)^2` per group, `Imp_e = sum_s softmax(logits)[s, e]`, population
+/// variance (ROUTERS.md §5).
+Value importanceLoss(OpBuilder &b, Location loc, Value logits) {
+  auto type = cast<RankedTensorType>(logits.getType());
+  double numExperts = static_cast<double>(type.getDimSize(2));
+  Value importance = sumF32(b, loc, softmax(b, loc, logits, 2), 1); // [G, E]
+  auto scaleBy = [&](Value v, double factor) {
+    return mapElementwise(
+        b, loc, v, b.getF32Type(),
+        [factor](OpBuilder &nb, Location nloc, ValueRange args) -> Value {
+          return arith::MulFOp::create(nb, nloc, args[0],
+                                       f32Constant(nb, nloc, factor));
+        });
+  };
+  Value mean = scaleBy(sumF32(b, loc, importance, 1), 1.0 / numExperts);
+  Value squaredDeviation = mapWithReduced(
+      b, loc, importance, mean, 1, b.getF32Type(),
+      [](OpBuilder &nb, Location nloc, ValueRange args) -> Value {
+        Value dev = arith::SubFOp::create(nb, nloc, args[0], args[1]);
+        return arith::MulFOp::create(nb, nloc, dev, dev);
+      });
+  Value variance =
+      scaleBy(sumF32(b, loc, squaredDeviation, 1), 1.0 / numExperts);
+  return mapElementwise(
+      b, loc, {variance, mean}, b.getF32Type(),
+      [](OpBuilder &nb, Location nloc, ValueRange args) -> Value {
+        Value meanSquared = arith::MulFOp::create(nb, nloc, args[1], args[1]);
+        return arith::DivFOp::create(nb, nloc, args[0], meanSquared);
+      });
+}
+
+struct StatsOnSlotTable : OpRewritePattern<RouteStatsOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(RouteStatsOp op,
+                                PatternRewriter &rewriter) const override {
+    auto plan = op.getPlan().getDefiningOp<SlotPlanOp>();
+    if (!plan)
+      return failure();
+    Location loc = op.getLoc();
+    Value loss = importanceLoss(rewriter, loc, op.getLogits());
+    Value load = countWhere(rewriter, loc, plan.getSlotToken(), 2,
+                            arith::CmpIPredicate::sge); // [G, E]
+    Value tokenSlot = plan.getTokenSlot();
+    // Expert choice drops no choice: a -1 there is an expert that did not
+    // pick the token.
+    Value dropped;
+    if (plan.getExpertChoice()) {
+      dropped = filledTensor(rewriter, loc, {op.getPlan().getType().getGroups()},
+                             rewriter.getI64IntegerAttr(0));
+    } else {
+      dropped = sumI64(rewriter, loc,
+                       countWhere(rewriter, loc, tokenSlot, 2,
+                                  arith::CmpIPredicate::slt),
+                       1);
+    }
+    // A token is lost when none of its assignments was kept.
+    Value keptPerToken =
+        countWhere(rewriter, loc, tokenSlot, 2, arith::CmpIPredicate::sge);
+    Value lostTokens = reduceDim(
+        rewriter, loc, keptPerToken, 1, rewriter.getI64IntegerAttr(0),
+        [](OpBuilder &nb, Location nloc, ValueRange args) -> Value {
+          Value none = arith::CmpIOp::create(
+              nb, nloc, arith::CmpIPredicate::eq, args[1],
+              arith::ConstantOp::create(nb, nloc, nb.getI64IntegerAttr(0)));
+          Value one = arith::ExtUIOp::create(nb, nloc, nb.getI64Type(), none);
+          return arith::AddIOp::create(nb, nloc, args[0], one);
+        });
+    rewriter.replaceOp(op, {loss, load, dropped, lostTokens});
+    return success();
+  }
+};
+
+struct MoEMaterializePlanPass
+    : impl::MoEMaterializePlanBase<MoEMaterializePlanPass> {
+  void runOnOperation() override {
+    MLIRContext *context = &getContext();
+    RewritePatternSet patterns(context);
+    patterns.add<DispatchOnSlotTable, CombineOnSlotTable, DispatchOnSoftWeights,
+                 CombineOnSoftWeights, StatsOnSlotTable>(context);
+    GreedyRewriteConfig config;
+    config.enableFolding(false).setRegionSimplificationLevel(
+        GreedySimplifyRegionLevel::Disabled);
+    if (failed(applyPatternsGreedily(getOperation(), std::move(patterns),
+                                     config)))
+      return signalPassFailure();
+    // Whatever still uses a plan has no layout to go to.
+    bool failedAny = false;
+    getOperation()->walk([&](Operation *op) {
+      if (!isa<DispatchOp, CombineOp, RouteStatsOp>(op))
+        return;
+      failedAny = true;
+      Value plan = op->getOperand(1);
+      if (isa_and_nonnull<SoftPlanOp>(plan.getDefiningOp()))
+        op->emitOpError() << "statistics of a Soft MoE plan are not defined "
+                             "(ROUTERS.md §5 covers sparse routers)";
+      else
+        op->emitOpError() << "its plan has no concrete layout; run "
+                             "moe-expand-route first";
+    });
+    if (failedAny)
+      return signalPassFailure();
+    // The packed plans are dead now.
+    getOperation()->walk([](Operation *op) {
+      if (isa<SlotPlanOp, SoftPlanOp>(op) && op->use_empty())
+        op->erase();
+    });
+  }
+};
+
+} // namespace
+} // namespace mlir::moe

@@ -1,0 +1,165 @@
+//===- TensorBuilders.cpp - Small linalg/tensor building blocks -----------===//
+
+#include "passes/TensorBuilders.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+
+using namespace mlir;
+
+namespace mlir::moe {
+
+Value emptyTensor(OpBuilder &b, Location loc, ArrayRef<int64_t> shape,
+                  Type elementType) {
+  return tensor::EmptyOp::create(b, loc, shape, elementType);
+}
+
+Value filledTensor(OpBuilder &b, Location loc, ArrayRef<int64_t> shape,
+                   TypedAttr value) {
+  Value empty = emptyTensor(b, loc, shape, value.getType());
+  Value scalar = arith::ConstantOp::create(b, loc, value);
+  return linalg::FillOp::create(b, loc, scalar, empty).getResult(0);
+}
+
+Value f32Constant(OpBuilder &b, Location loc, double value) {
+  return arith::ConstantOp::create(b, loc, b.getF32FloatAttr(value));
+}
+
+Value i32Constant(OpBuilder &b, Location loc, int32_t value) {
+  return arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(value));
+}
+
+Value indexConstant(OpBuilder &b, Location loc, int64_t value) {
+  return arith::ConstantIndexOp::create(b, loc, value);
+}
+
+Value mapElementwise(OpBuilder &b, Location loc, ValueRange inputs,
+                     Type resultElementType, const ScalarFn &fn) {
+  Value shapeSource = *llvm::find_if(inputs, [](Value v) {
+    return cast<RankedTensorType>(v.getType()).getRank() > 0;
+  });
+  auto shape = cast<RankedTensorType>(shapeSource.getType()).getShape();
+  int64_t rank = shape.size();
+  Value init = emptyTensor(b, loc, shape, resultElementType);
+  SmallVector<AffineMap> maps;
+  for (Value input : inputs) {
+    if (cast<RankedTensorType>(input.getType()).getRank() == 0)
+      maps.push_back(AffineMap::get(rank, 0, {}, b.getContext()));
+    else
+      maps.push_back(b.getMultiDimIdentityMap(rank));
+  }
+  maps.push_back(b.getMultiDimIdentityMap(rank));
+  SmallVector<utils::IteratorType> iterators(rank,
+                                             utils::IteratorType::parallel);
+  auto generic = linalg::GenericOp::create(
+      b, loc, init.getType(), inputs, init, maps, iterators,
+      [&](OpBuilder &nb, Location nloc, ValueRange args) {
+        Value result = fn(nb, nloc, args.drop_back());
+        linalg::YieldOp::create(nb, nloc, result);
+      });
+  return generic.getResult(0);
+}
+
+/// The identity map of `rank` dimensions without `dim`.
+static AffineMap dropDimMap(OpBuilder &b, int64_t rank, int64_t dim) {
+  SmallVector<AffineExpr> exprs;
+  for (int64_t i = 0; i < rank; ++i)
+    if (i != dim)
+      exprs.push_back(b.getAffineDimExpr(i));
+  return AffineMap::get(rank, 0, exprs, b.getContext());
+}
+
+Value reduceDim(OpBuilder &b, Location loc, Value input, int64_t dim,
+                TypedAttr init, const ScalarFn &fn) {
+  auto type = cast<RankedTensorType>(input.getType());
+  int64_t rank = type.getRank();
+  SmallVector<int64_t> shape;
+  for (int64_t i = 0; i < rank; ++i)
+    if (i != dim)
+      shape.push_back(type.getDimSize(i));
+  Value acc = filledTensor(b, loc, shape, init);
+  SmallVector<AffineMap> maps = {b.getMultiDimIdentityMap(rank),
+                                 dropDimMap(b, rank, dim)};
+  SmallVector<utils::IteratorType> iterators(rank,
+                                             utils::IteratorType::parallel);
+  iterators[dim] = utils::IteratorType::reduction;
+  auto generic = linalg::GenericOp::create(
+      b, loc, acc.getType(), input, acc, maps, iterators,
+      [&](OpBuilder &nb, Location nloc, ValueRange args) {
+        linalg::YieldOp::create(nb, nloc, fn(nb, nloc, {args[1], args[0]}));
+      });
+  return generic.getResult(0);
+}
+
+Value mapWithReduced(OpBuilder &b, Location loc, Value input, Value reduced,
+                     int64_t dim, Type resultElementType, const ScalarFn &fn) {
+  auto type = cast<RankedTensorType>(input.getType());
+  int64_t rank = type.getRank();
+  Value init = emptyTensor(b, loc, type.getShape(), resultElementType);
+  SmallVector<AffineMap> maps = {b.getMultiDimIdentityMap(rank),
+                                 dropDimMap(b, rank, dim),
+                                 b.getMultiDimIdentityMap(rank)};
+  SmallVector<utils::IteratorType> iterators(rank,
+                                             utils::IteratorType::parallel);
+  auto generic = linalg::GenericOp::create(
+      b, loc, init.getType(), ValueRange{input, reduced}, init, maps,
+      iterators, [&](OpBuilder &nb, Location nloc, ValueRange args) {
+        linalg::YieldOp::create(nb, nloc,
+                                fn(nb, nloc, {args[0], args[1]}));
+      });
+  return generic.getResult(0);
+}
+
+Value softmax(OpBuilder &b, Location loc, Value input, int64_t dim) {
+  Type f32 = b.getF32Type();
+  Value max = reduceDim(
+      b, loc, input, dim,
+      b.getFloatAttr(f32, -std::numeric_limits<float>::infinity()),
+      [](OpBuilder &nb, Location nloc, ValueRange args) -> Value {
+        return arith::MaximumFOp::create(nb, nloc, args[0], args[1]);
+      });
+  Value exps = mapWithReduced(
+      b, loc, input, max, dim, f32,
+      [](OpBuilder &nb, Location nloc, ValueRange args) -> Value {
+        Value shifted = arith::SubFOp::create(nb, nloc, args[0], args[1]);
+        return math::ExpOp::create(nb, nloc, shifted);
+      });
+  Value sum = reduceDim(
+      b, loc, exps, dim, b.getFloatAttr(f32, 0.0),
+      [](OpBuilder &nb, Location nloc, ValueRange args) -> Value {
+        return arith::AddFOp::create(nb, nloc, args[0], args[1]);
+      });
+  return mapWithReduced(
+      b, loc, exps, sum, dim, f32,
+      [](OpBuilder &nb, Location nloc, ValueRange args) -> Value {
+        return arith::DivFOp::create(nb, nloc, args[0], args[1]);
+      });
+}
+
+Value takeAlongLastDim(OpBuilder &b, Location loc, Value input,
+                       Value indices) {
+  auto indexType = cast<RankedTensorType>(indices.getType());
+  auto inputType = cast<RankedTensorType>(input.getType());
+  int64_t rank = indexType.getRank();
+  Value init =
+      emptyTensor(b, loc, indexType.getShape(), inputType.getElementType());
+  SmallVector<AffineMap> maps(2, b.getMultiDimIdentityMap(rank));
+  SmallVector<utils::IteratorType> iterators(rank,
+                                             utils::IteratorType::parallel);
+  auto generic = linalg::GenericOp::create(
+      b, loc, init.getType(), indices, init, maps, iterators,
+      [&](OpBuilder &nb, Location nloc, ValueRange args) {
+        SmallVector<Value> at;
+        for (int64_t i = 0; i + 1 < rank; ++i)
+          at.push_back(linalg::IndexOp::create(nb, nloc, i));
+        at.push_back(arith::IndexCastOp::create(nb, nloc, nb.getIndexType(),
+                                                args[0]));
+        Value v = tensor::ExtractOp::create(nb, nloc, input, at);
+        linalg::YieldOp::create(nb, nloc, v);
+      });
+  return generic.getResult(0);
+}
+
+} // namespace mlir::moe
