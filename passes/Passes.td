@@ -117,4 +117,47 @@ def MoELowerToLinalg : Pass<"moe-lower-to-linalg"> {
                            "::mlir::math::MathDialect"];
 }
 
+def MoEPrepareEntry : Pass<"moe-prepare-entry", "::mlir::ModuleOp"> {
+  let summary = "Record the entry function's signature for the artifact ABI";
+  let description = [{
+    Finds the module's entry (its one public function with a body), records
+    its signature (names from `moe.input` / `moe.weight` / `moe.output`,
+    roles, dtypes, static shapes) as JSON in the module attribute
+    `moe.signature`, and marks it `llvm.emit_c_interface`. Runs on tensors,
+    before bufferization. Two tensors with one name, a dynamic shape or a
+    module with no or several public functions are errors.
+
+    ```mlir
+    // Before
+    func.func @f(%x: tensor<2x4xf32> {moe.input = "x"}) -> (tensor<2x4xf32> {moe.output = "y"})
+    // After
+    // (signature abridged: one object per argument and per result)
+    module attributes {moe.entry = @f, moe.signature = "{\"args\":[...],\"entry\":\"f\",...}"} {
+      func.func @f(%x: tensor<2x4xf32>) -> tensor<2x4xf32> attributes {llvm.emit_c_interface}
+    ```
+  }];
+}
+
+def MoEEmitEntry : Pass<"moe-emit-entry", "::mlir::ModuleOp"> {
+  let summary = "Emit moe_entry and moe_signature_json in the LLVM dialect";
+  let description = [{
+    After conversion to the LLVM dialect, emits the two symbols of the
+    artifact ABI (docs/artifact-abi.md): the global
+    `moe_signature_json` (the signature recorded by `moe-prepare-entry`) and
+    `void moe_entry(ptr %args)`, which loads one memref descriptor pointer
+    per argument and result from `%args` and calls the entry's C interface.
+
+    ```mlir
+    llvm.mlir.global external constant @moe_signature_json("{...}\00")
+    llvm.func @moe_entry(%args: !llvm.ptr) {
+      %p0 = llvm.getelementptr %args[0] : (!llvm.ptr) -> !llvm.ptr, !llvm.ptr
+      %d0 = llvm.load %p0 : !llvm.ptr -> !llvm.ptr
+      llvm.call @_mlir_ciface_f(%d0, ...) : (!llvm.ptr, ...) -> ()
+      llvm.return
+    }
+    ```
+  }];
+  let dependentDialects = ["::mlir::LLVM::LLVMDialect"];
+}
+
 #endif // MOE_PASSES_PASSES_TD

@@ -1,0 +1,63 @@
+//===- Pipelines.cpp - The named moe pipelines ----------------------------===//
+//
+// `moe-to-cpu`: level-1 moe IR to the LLVM dialect with the artifact ABI
+// (docs/artifact-abi.md). The pipeline is written as text so it reads like
+// the `moe-opt` command line that reproduces any step of it.
+//
+//===----------------------------------------------------------------------===//
+
+#include "passes/Pipelines.h"
+
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Pass/PassRegistry.h"
+#include "llvm/Support/raw_ostream.h"
+
+namespace mlir::moe {
+
+/// The passes, in order. Routing and the plan layout first (target-neutral,
+/// on tensors), then bufferization with results written into the caller's
+/// buffers, then loops and the LLVM dialect.
+static constexpr llvm::StringLiteral kMoEToCPUPipeline =
+    "moe-prepare-entry,"
+    "moe-canonicalize,"
+    "moe-expand-route,"
+    "moe-materialize-plan,"
+    "moe-lower-to-linalg,"
+    "canonicalize,cse,"
+    "one-shot-bufferize{bufferize-function-boundaries "
+    "function-boundary-type-conversion=identity-layout-map "
+    "allow-return-allocs-from-loops},"
+    "buffer-results-to-out-params{hoist-static-allocs modify-public-functions},"
+    "buffer-deallocation-pipeline,"
+    "convert-linalg-to-loops,"
+    "convert-bufferization-to-memref,"
+    "lower-affine,"
+    "expand-strided-metadata,"
+    "convert-scf-to-cf,"
+    "convert-math-to-libm,"
+    "finalize-memref-to-llvm,"
+    "convert-math-to-llvm,"
+    "convert-arith-to-llvm,"
+    "convert-index-to-llvm,"
+    "convert-cf-to-llvm,"
+    "convert-func-to-llvm,"
+    "moe-emit-entry,"
+    "reconcile-unrealized-casts";
+
+LogicalResult buildMoEToCPUPipeline(OpPassManager &pm,
+                                    llvm::raw_ostream &errors) {
+  return parsePassPipeline(kMoEToCPUPipeline, pm, errors);
+}
+
+void registerMoEPipelines() {
+  PassPipelineRegistration<>(
+      "moe-to-cpu",
+      "Compile level-1 moe IR to the LLVM dialect for the CPU, with the "
+      "artifact ABI (moe_entry, moe_signature_json)",
+      [](OpPassManager &pm) {
+        if (failed(buildMoEToCPUPipeline(pm, llvm::errs())))
+          llvm::report_fatal_error("the moe-to-cpu pipeline does not parse");
+      });
+}
+
+} // namespace mlir::moe

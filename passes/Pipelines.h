@@ -1,0 +1,21 @@
+//===- Pipelines.h - The named moe pipelines --------------------*- C++ -*-===//
+
+#ifndef MOE_PASSES_PIPELINES_H
+#define MOE_PASSES_PIPELINES_H
+
+#include "mlir/Pass/PassManager.h"
+#include "llvm/Support/raw_ostream.h"
+
+namespace mlir::moe {
+
+/// Adds the `moe-to-cpu` passes to `pm` (anchored on builtin.module). The
+/// upstream passes it names must be registered (registerAllPasses).
+LogicalResult buildMoEToCPUPipeline(OpPassManager &pm,
+                                    llvm::raw_ostream &errors);
+
+/// Registers `moe-to-cpu` for moe-opt's command line.
+void registerMoEPipelines();
+
+} // namespace mlir::moe
+
+#endif // MOE_PASSES_PIPELINES_H
