@@ -70,7 +70,9 @@ Value l2Normalize(OpBuilder &b, Location loc, Value x, int64_t dim) {
       [](OpBuilder &nb, Location nloc, ValueRange args) -> Value {
         Value sum = arith::AddFOp::create(nb, nloc, args[1],
                                           f32Constant(nb, nloc, 1e-6));
-        Value inv = math::RsqrtOp::create(nb, nloc, sum);
+        // 1 / sqrt, not math.rsqrt: libm has no rsqrtf to lower it to.
+        Value inv = arith::DivFOp::create(nb, nloc, f32Constant(nb, nloc, 1.0),
+                                          math::SqrtOp::create(nb, nloc, sum));
         return arith::MulFOp::create(nb, nloc,
                                      extendToF32(nb, nloc, args[0]), inv);
       });

@@ -15,13 +15,22 @@ config.test_exec_root = os.path.join(config.moe_obj_root, "test")
 config.excludes = ["CMakeLists.txt", "lit.cfg.py", "lit.site.cfg.py", "reference", "unit"]
 
 config.substitutions.append(("%moe_src_root", config.moe_src_root))
+config.substitutions.append(("%moe_obj_root", config.moe_obj_root))
 config.substitutions.append(("%docs", os.path.join(config.moe_src_root, "docs")))
 config.substitutions.append(("%python", config.python_executable))
 config.substitutions.append(("%examples", os.path.join(config.moe_src_root, "examples")))
+# Hand-written shared objects that follow docs/artifact-abi.md (test/unit/artifacts).
+config.substitutions.append(
+    ("%test_artifacts", os.path.join(config.moe_obj_root, "test", "unit", "artifacts"))
+)
 
 llvm_config.with_system_environment(["HOME", "INCLUDE", "LIB", "TMP", "TEMP"])
 llvm_config.use_default_substitutions()
+# The external shell runs `not` at the start of a RUN line from PATH (the
+# default substitutions only rewrite `| not`).
+llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
 
 tool_dirs = [config.moe_tools_dir, config.llvm_tools_dir]
-tools = [ToolSubst("moe-opt", unresolved="fatal")]
+tools = [ToolSubst("moe-opt", unresolved="fatal"), ToolSubst("moe-run", unresolved="fatal"),
+         ToolSubst("moe-compile", unresolved="fatal")]
 llvm_config.add_tool_substitutions(tools, tool_dirs)

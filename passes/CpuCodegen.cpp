@@ -1,0 +1,191 @@
+//===- CpuCodegen.cpp - From level-1 IR to CPU code -----------------------===//
+
+#include "passes/CpuCodegen.h"
+
+#include "dialect/MoEOps.h"
+#include "passes/Passes.h"
+#include "passes/Pipelines.h"
+
+#include "mlir/ExecutionEngine/ExecutionEngine.h"
+#include "mlir/ExecutionEngine/OptUtils.h"
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/InitAllDialects.h"
+#include "mlir/InitAllExtensions.h"
+#include "mlir/InitAllPasses.h"
+#include "mlir/Parser/Parser.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Target/LLVMIR/Dialect/All.h"
+#include "mlir/Target/LLVMIR/Export.h"
+#include "llvm/IR/LegacyPassManager.h"
+#include "llvm/IR/Module.h"
+#include "llvm/MC/TargetRegistry.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/Program.h"
+#include "llvm/Support/TargetSelect.h"
+#include "llvm/Support/raw_ostream.h"
+#include "llvm/Target/TargetMachine.h"
+#include "llvm/TargetParser/Host.h"
+
+#include <mutex>
+
+namespace mlir::moe {
+
+void registerCpuCodegen(DialectRegistry &registry) {
+  static std::once_flag passesRegistered;
+  std::call_once(passesRegistered, [] {
+    registerAllPasses();
+    registerMoEPasses();
+    registerMoEPipelines();
+  });
+  registerAllDialects(registry);
+  registerAllExtensions(registry);
+  registerAllToLLVMIRTranslations(registry);
+  registry.insert<MoEDialect>();
+}
+
+OwningOpRef<ModuleOp> parseModuleFile(MLIRContext &context,
+                                      const std::string &path) {
+  return parseSourceFile<ModuleOp>(path, &context);
+}
+
+LogicalResult lowerToLLVMDialect(ModuleOp module) {
+  PassManager pm(module.getContext());
+  std::string errors;
+  llvm::raw_string_ostream os(errors);
+  if (failed(buildMoEToCPUPipeline(pm, os))) {
+    module.emitError() << "the moe-to-cpu pipeline does not parse: " << errors;
+    return failure();
+  }
+  return pm.run(module);
+}
+
+/// A target machine for this host, with its CPU's features.
+static std::unique_ptr<llvm::TargetMachine> hostTargetMachine(
+    std::string &error) {
+  llvm::InitializeNativeTarget();
+  llvm::InitializeNativeTargetAsmPrinter();
+  llvm::Triple triple(llvm::sys::getProcessTriple());
+  const llvm::Target *target =
+      llvm::TargetRegistry::lookupTarget(triple, error);
+  if (!target)
+    return nullptr;
+  llvm::SubtargetFeatures features;
+  for (const auto &[feature, enabled] : llvm::sys::getHostCPUFeatures())
+    features.AddFeature(feature, enabled);
+  llvm::TargetOptions options;
+  return std::unique_ptr<llvm::TargetMachine>(target->createTargetMachine(
+      triple, llvm::sys::getHostCPUName(), features.getString(), options,
+      llvm::Reloc::PIC_, std::nullopt, llvm::CodeGenOptLevel::Aggressive));
+}
+
+LogicalResult emitSharedObject(ModuleOp module, const std::string &outputPath,
+                               std::string &error) {
+  std::unique_ptr<llvm::TargetMachine> machine = hostTargetMachine(error);
+  if (!machine)
+    return failure();
+  llvm::LLVMContext llvmContext;
+  std::unique_ptr<llvm::Module> llvmModule =
+      translateModuleToLLVMIR(module, llvmContext, "moe");
+  if (!llvmModule) {
+    error = "translation to LLVM IR failed";
+    return failure();
+  }
+  llvmModule->setDataLayout(machine->createDataLayout());
+  llvmModule->setTargetTriple(machine->getTargetTriple());
+  auto optimize = makeOptimizingTransformer(3, 0, machine.get());
+  if (llvm::Error err = optimize(llvmModule.get())) {
+    error = llvm::toString(std::move(err));
+    return failure();
+  }
+
+  // Object file next to the output, then the system linker makes the .so.
+  std::string objectPath = outputPath + ".o";
+  {
+    std::error_code ec;
+    llvm::raw_fd_ostream object(objectPath, ec, llvm::sys::fs::OF_None);
+    if (ec) {
+      error = "cannot write '" + objectPath + "': " + ec.message();
+      return failure();
+    }
+    llvm::legacy::PassManager codegen;
+    if (machine->addPassesToEmitFile(codegen, object, nullptr,
+                                     llvm::CodeGenFileType::ObjectFile)) {
+      error = "the target cannot emit object files";
+      return failure();
+    }
+    codegen.run(*llvmModule);
+  }
+  llvm::ErrorOr<std::string> cc = llvm::sys::findProgramByName("cc");
+  if (!cc) {
+    error = "no C compiler driver 'cc' on PATH to link the shared object";
+    return failure();
+  }
+  // memref copies of strided views call memrefCopy from MLIR's C runner
+  // utilities.
+  std::string libDir = MOE_MLIR_LIBRARY_DIR;
+  std::vector<std::string> argStrings = {*cc,
+                                         "-shared",
+                                         "-o",
+                                         outputPath,
+                                         objectPath,
+                                         "-lm",
+                                         "-L" + libDir,
+                                         "-lmlir_c_runner_utils",
+                                         "-Wl,-rpath," + libDir};
+  SmallVector<StringRef> args(argStrings.begin(), argStrings.end());
+  std::string linkError;
+  int rc = llvm::sys::ExecuteAndWait(*cc, args, std::nullopt, {}, 0, 0,
+                                     &linkError);
+  llvm::sys::fs::remove(objectPath);
+  if (rc != 0) {
+    error = "linking '" + outputPath + "' failed" +
+            (linkError.empty() ? "" : ": " + linkError);
+    return failure();
+  }
+  return success();
+}
+
+namespace {
+class EngineArtifact : public JitArtifact {
+public:
+  EngineArtifact(std::unique_ptr<ExecutionEngine> engine, const char *signature,
+                 void (*entry)(void **))
+      : engine(std::move(engine)), signature(signature), entryFn(entry) {}
+  const char *signatureJson() const override { return signature; }
+  void (*entry() const)(void **) override { return entryFn; }
+
+private:
+  std::unique_ptr<ExecutionEngine> engine;
+  const char *signature;
+  void (*entryFn)(void **);
+};
+} // namespace
+
+std::unique_ptr<JitArtifact> compileJit(ModuleOp module, std::string &error) {
+  llvm::InitializeNativeTarget();
+  llvm::InitializeNativeTargetAsmPrinter();
+  std::string runnerUtils =
+      std::string(MOE_MLIR_LIBRARY_DIR) + "/libmlir_c_runner_utils.so";
+  SmallVector<StringRef> libraries = {runnerUtils};
+  ExecutionEngineOptions options;
+  options.transformer = makeOptimizingTransformer(3, 0, nullptr);
+  options.sharedLibPaths = libraries;
+  auto engine = ExecutionEngine::create(module, options);
+  if (!engine) {
+    error = llvm::toString(engine.takeError());
+    return nullptr;
+  }
+  auto entry = (*engine)->lookup("moe_entry");
+  auto signature = (*engine)->lookup("moe_signature_json");
+  if (!entry || !signature) {
+    error = "the compiled module lacks moe_entry or moe_signature_json";
+    llvm::consumeError(entry.takeError());
+    llvm::consumeError(signature.takeError());
+    return nullptr;
+  }
+  return std::make_unique<EngineArtifact>(
+      std::move(*engine), reinterpret_cast<const char *>(*signature),
+      reinterpret_cast<void (*)(void **)>(*entry));
+}
+
+} // namespace mlir::moe

@@ -1,0 +1,54 @@
+//===- CpuCodegen.h - From level-1 IR to CPU code ---------------*- C++ -*-===//
+//
+// The CPU back end shared by moe-compile (ahead of time: a shared object)
+// and moe-run (just in time: an ExecutionEngine). Both run `moe-to-cpu` and
+// give code with the artifact ABI (docs/artifact-abi.md).
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef MOE_PASSES_CPUCODEGEN_H
+#define MOE_PASSES_CPUCODEGEN_H
+
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/DialectRegistry.h"
+#include "mlir/IR/OwningOpRef.h"
+
+#include <functional>
+#include <memory>
+#include <string>
+
+namespace mlir::moe {
+
+/// Everything the CPU back end needs registered: the moe dialect, upstream
+/// dialects, passes and the LLVM IR translations.
+void registerCpuCodegen(DialectRegistry &registry);
+
+/// Parses `path` (a level-1 .mlir file) into `context`; diagnostics go to
+/// the context's handler.
+OwningOpRef<ModuleOp> parseModuleFile(MLIRContext &context,
+                                      const std::string &path);
+
+/// Runs the `moe-to-cpu` pipeline on `module` (in place).
+LogicalResult lowerToLLVMDialect(ModuleOp module);
+
+/// Lowers `module` (already in the LLVM dialect) to native code for this
+/// host at -O3 and links it into the shared object `outputPath`. `error`
+/// says what failed.
+LogicalResult emitSharedObject(ModuleOp module, const std::string &outputPath,
+                               std::string &error);
+
+/// A module compiled just in time: the artifact ABI's two symbols, alive as
+/// long as this object.
+class JitArtifact {
+public:
+  virtual ~JitArtifact() = default;
+  virtual const char *signatureJson() const = 0;
+  virtual void (*entry() const)(void **) = 0;
+};
+
+/// Compiles `module` (already in the LLVM dialect) in memory.
+std::unique_ptr<JitArtifact> compileJit(ModuleOp module, std::string &error);
+
+} // namespace mlir::moe
+
+#endif // MOE_PASSES_CPUCODEGEN_H

@@ -1,0 +1,456 @@
+//===- ModelTest.cpp - Loading, binding and running models ----------------===//
+
+#include "runtime/Model.h"
+
+#include "runtime/Npy.h"
+
+#include "ArtifactFiles.h"
+#include "TestFiles.h"
+
+#include <gtest/gtest.h>
+
+#include <cstring>
+
+using namespace moe;
+using namespace moe::test;
+
+namespace {
+
+class ModelTest : public TempDirTest {
+protected:
+  Model loadAffine() {
+    Expected<Model> model = Model::load(artifactPath("affine"));
+    EXPECT_TRUE(model.ok()) << model.message();
+    return std::move(*model);
+  }
+
+  /// affine.so with its weights bound from a file.
+  Model loadAffineWithWeights() {
+    Model model = loadAffine();
+    std::string weights = path("w.safetensors");
+    writeAffineWeights(weights);
+    Status s = model.bindWeights(weights);
+    EXPECT_TRUE(s.ok()) << s.message();
+    return model;
+  }
+};
+
+void expectAffineResult(const Model &model) {
+  ASSERT_EQ(model.results().size(), 1u);
+  const HostTensor *out = model.findResult("out");
+  ASSERT_NE(out, nullptr);
+  ASSERT_EQ(out->typeString(), "f32 [2, 3, 4]");
+  std::vector<float> expected = affineExpected();
+  for (int i = 0; i < 24; ++i)
+    EXPECT_EQ(out->data<float>()[i], expected[i]) << "element " << i;
+}
+
+/// Expects `status` to fail with exactly `message`.
+void expectError(const Status &status, const std::string &message) {
+  ASSERT_FALSE(status.ok()) << "no error, expected: " << message;
+  EXPECT_EQ(status.message(), message);
+}
+
+//===----------------------------------------------------------------------===//
+// Loading
+//===----------------------------------------------------------------------===//
+
+TEST_F(ModelTest, LoadsTheSignature) {
+  Model model = loadAffine();
+  const Signature &signature = model.signature();
+  EXPECT_EQ(signature.entry, "affine");
+  ASSERT_EQ(signature.args.size(), 3u);
+  EXPECT_EQ(signature.args[0].name, "x");
+  EXPECT_EQ(signature.args[0].role, ArgRole::Input);
+  EXPECT_EQ(signature.args[2].typeString(), "f32 [4]");
+  EXPECT_EQ(signature.args[2].role, ArgRole::Weight);
+  ASSERT_EQ(signature.results.size(), 1u);
+  EXPECT_TRUE(model.results().empty());
+  EXPECT_EQ(model.findResult("out"), nullptr);
+}
+
+TEST_F(ModelTest, FailsOnAMissingFile) {
+  std::string missing = path("missing.so");
+  Expected<Model> model = Model::load(missing);
+  ASSERT_FALSE(model.ok());
+  EXPECT_EQ(model.message().rfind("model '" + missing + "': cannot load: ", 0),
+            0u)
+      << model.message();
+  EXPECT_NE(model.message().find("No such file"), std::string::npos)
+      << model.message();
+}
+
+TEST_F(ModelTest, FailsOnAFileThatIsNotASharedObject) {
+  std::string text = path("model.so");
+  // Longer than an ELF header, so the loader checks the magic number.
+  writeBytes(text, std::string(1024, 'x'));
+  Expected<Model> model = Model::load(text);
+  ASSERT_FALSE(model.ok());
+  EXPECT_EQ(model.message().rfind("model '" + text + "': cannot load: ", 0), 0u)
+      << model.message();
+  EXPECT_NE(model.message().find("invalid ELF header"), std::string::npos)
+      << model.message();
+}
+
+TEST_F(ModelTest, FailsOnMissingSymbols) {
+  std::string noEntry = artifactPath("no-entry");
+  Expected<Model> model = Model::load(noEntry);
+  ASSERT_FALSE(model.ok());
+  EXPECT_EQ(model.message().rfind("model '" + noEntry +
+                                      "': not a moe artifact: missing symbol "
+                                      "'moe_entry': ",
+                                  0),
+            0u)
+      << model.message();
+  EXPECT_NE(model.message().find("undefined symbol: moe_entry"),
+            std::string::npos)
+      << model.message();
+
+  std::string noSignature = artifactPath("no-signature");
+  model = Model::load(noSignature);
+  ASSERT_FALSE(model.ok());
+  EXPECT_EQ(model.message().rfind("model '" + noSignature +
+                                      "': not a moe artifact: missing symbol "
+                                      "'moe_signature_json': ",
+                                  0),
+            0u)
+      << model.message();
+}
+
+TEST_F(ModelTest, FailsOnABadSignature) {
+  std::string bad = artifactPath("bad-signature");
+  Expected<Model> model = Model::load(bad);
+  ASSERT_FALSE(model.ok());
+  EXPECT_EQ(model.message().rfind(
+                "model '" + bad + "': signature: malformed JSON at byte ", 0),
+            0u)
+      << model.message();
+}
+
+TEST_F(ModelTest, DoesNotReadPastAnUnterminatedSignature) {
+  std::string bad = artifactPath("unterminated-signature");
+  Expected<Model> model = Model::load(bad);
+  ASSERT_FALSE(model.ok());
+  EXPECT_EQ(model.message(),
+            "model '" + bad +
+                "': not a moe artifact: symbol 'moe_signature_json' (2 "
+                "bytes) is not NUL-terminated");
+}
+
+TEST_F(ModelTest, LoadsARelativePathFromTheWorkingDirectory) {
+  // "affine.so" is not on the library path: it must be found as ./affine.so.
+  std::filesystem::path previous = std::filesystem::current_path();
+  std::filesystem::current_path(MOE_TEST_ARTIFACTS_DIR);
+  Expected<Model> model = Model::load("affine.so");
+  std::filesystem::current_path(previous);
+  EXPECT_TRUE(model.ok()) << model.message();
+}
+
+//===----------------------------------------------------------------------===//
+// Running
+//===----------------------------------------------------------------------===//
+
+TEST_F(ModelTest, RunsWithWeightsFromAFile) {
+  Model model = loadAffineWithWeights();
+  ASSERT_TRUE(model.bindInput("x", affineX()).ok());
+  Status s = model.run();
+  ASSERT_TRUE(s.ok()) << s.message();
+  expectAffineResult(model);
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(model.results()[0].bytes()) %
+                HostTensor::kAlignment,
+            0u);
+}
+
+TEST_F(ModelTest, RebindsInputsAndReusesResultBuffers) {
+  Model model = loadAffineWithWeights();
+  ASSERT_TRUE(model.bindInput("x", rampF32({2, 3, 4}, 0, 0)).ok());
+  ASSERT_TRUE(model.run().ok());
+  const std::byte *first = model.results()[0].bytes();
+  EXPECT_EQ(model.results()[0].data<float>()[1], -0.5f); // 0 * w + bias[1]
+
+  ASSERT_TRUE(model.bindInput("x", affineX()).ok());
+  ASSERT_TRUE(model.run().ok());
+  EXPECT_EQ(model.results()[0].bytes(), first);
+  expectAffineResult(model);
+}
+
+TEST_F(ModelTest, SharesOneWeightFileBetweenModels) {
+  std::string weights = path("w.safetensors");
+  writeAffineWeights(weights);
+  Expected<SafeTensorsFile> file = readSafeTensors(weights);
+  ASSERT_TRUE(file.ok()) << file.message();
+  auto shared = std::make_shared<const SafeTensorsFile>(std::move(*file));
+  Model a = loadAffine(), b = loadAffine();
+  ASSERT_TRUE(a.bindWeights(shared).ok());
+  ASSERT_TRUE(b.bindWeights(shared).ok());
+  shared.reset(); // the models keep the file alive
+  for (Model *model : {&a, &b}) {
+    ASSERT_TRUE(model->bindInput("x", affineX()).ok());
+    ASSERT_TRUE(model->run().ok());
+    expectAffineResult(*model);
+  }
+}
+
+TEST_F(ModelTest, BindsWeightsHeldInMemory) {
+  Model model = loadAffine();
+  ASSERT_TRUE(model.bindWeight("w", affineW()).ok());
+  ASSERT_TRUE(model.bindWeight("bias", affineBias()).ok());
+  ASSERT_TRUE(model.bindInput("x", affineX()).ok());
+  ASSERT_TRUE(model.run().ok());
+  expectAffineResult(model);
+}
+
+TEST_F(ModelTest, BindsNpyInputs) {
+  std::string x = path("x.npy");
+  ASSERT_TRUE(writeNpy(x, affineX()).ok());
+  Model model = loadAffineWithWeights();
+  Status s = model.bindInputNpy(x);
+  ASSERT_TRUE(s.ok()) << s.message();
+  ASSERT_TRUE(model.run().ok());
+  expectAffineResult(model);
+
+  Model named = loadAffineWithWeights();
+  s = named.bindInputNpy("x", x);
+  ASSERT_TRUE(s.ok()) << s.message();
+  ASSERT_TRUE(named.run().ok());
+  expectAffineResult(named);
+}
+
+TEST_F(ModelTest, RunsRankZeroArgumentsAndI64Results) {
+  Expected<Model> model = Model::load(artifactPath("router-stats"));
+  ASSERT_TRUE(model.ok()) << model.message();
+  // Tokens 0-3 prefer expert 1, token 4 expert 2, token 5 expert 0.
+  HostTensor logits = rampF32({6, 3}, 0, 0);
+  float *l = logits.data<float>();
+  for (int t = 0; t < 4; ++t)
+    l[t * 3 + 1] = 1;
+  l[4 * 3 + 2] = 2;
+  l[5 * 3 + 0] = 3;
+  HostTensor scale = rampF32({}, 0.5f, 0);
+  ASSERT_TRUE(model->bindWeight("scale", std::move(scale)).ok());
+  ASSERT_TRUE(model->bindInput("logits", std::move(logits)).ok());
+  Status s = model->run();
+  ASSERT_TRUE(s.ok()) << s.message();
+
+  const HostTensor *load = model->findResult("expert_load");
+  ASSERT_NE(load, nullptr);
+  ASSERT_EQ(load->typeString(), "i64 [1, 3]");
+  EXPECT_EQ(load->data<int64_t>()[0], 1);
+  EXPECT_EQ(load->data<int64_t>()[1], 4);
+  EXPECT_EQ(load->data<int64_t>()[2], 1);
+  const HostTensor *dropped = model->findResult("dropped_tokens");
+  ASSERT_NE(dropped, nullptr);
+  ASSERT_EQ(dropped->typeString(), "i64 []");
+  EXPECT_EQ(dropped->data<int64_t>()[0], 2);
+  const HostTensor *scaled = model->findResult("scaled");
+  ASSERT_NE(scaled, nullptr);
+  EXPECT_EQ(scaled->data<float>()[5 * 3], 1.5f);
+  // importance = [1.5, 2, 1]: mean 1.5, variance 1/6.
+  const HostTensor *loss = model->findResult("importance_loss");
+  ASSERT_NE(loss, nullptr);
+  EXPECT_NEAR(loss->data<float>()[0], (1.0f / 6) / 2.25f, 1e-6f);
+}
+
+//===----------------------------------------------------------------------===//
+// Binding errors
+//===----------------------------------------------------------------------===//
+
+TEST_F(ModelTest, ReportsAMissingWeight) {
+  std::string weights = path("w.safetensors");
+  std::map<std::string, HostTensor> tensors;
+  tensors["w"] = affineW();
+  ASSERT_TRUE(writeSafeTensors(weights, tensors).ok());
+  Model model = loadAffine();
+  expectError(model.bindWeights(weights),
+              "weight 'bias' is missing from '" + weights + "' (it has: 'w')");
+}
+
+TEST_F(ModelTest, ReportsAWeightOfTheWrongShape) {
+  std::string weights = path("w.safetensors");
+  std::map<std::string, HostTensor> tensors;
+  tensors["w"] = rampF32({3, 5}, 0, 1);
+  tensors["bias"] = affineBias();
+  ASSERT_TRUE(writeSafeTensors(weights, tensors).ok());
+  Model model = loadAffine();
+  expectError(model.bindWeights(weights),
+              "weight 'w' in '" + weights +
+                  "': expected f32 [3, 4], got f32 [3, 5]");
+}
+
+TEST_F(ModelTest, ReportsAWeightOfTheWrongDType) {
+  std::string weights = path("w.safetensors");
+  std::map<std::string, HostTensor> tensors;
+  tensors["w"] = affineW();
+  tensors["bias"] = patternTensor(DType::F64, {4});
+  ASSERT_TRUE(writeSafeTensors(weights, tensors).ok());
+  Model model = loadAffine();
+  expectError(model.bindWeights(weights),
+              "weight 'bias' in '" + weights +
+                  "': expected f32 [4], got f64 [4]");
+}
+
+TEST_F(ModelTest, BindsNoWeightWhenOneFails) {
+  std::string weights = path("w.safetensors");
+  std::map<std::string, HostTensor> tensors;
+  tensors["w"] = affineW();
+  tensors["bias"] = rampF32({5}, 0, 1);
+  ASSERT_TRUE(writeSafeTensors(weights, tensors).ok());
+  Model model = loadAffine();
+  ASSERT_FALSE(model.bindWeights(weights).ok());
+  ASSERT_TRUE(model.bindInput("x", affineX()).ok());
+  expectError(model.run(), "2 arguments are not bound: weight 'w', weight "
+                           "'bias'");
+}
+
+TEST_F(ModelTest, ReportsATruncatedWeightFile) {
+  std::string weights = path("w.safetensors");
+  writeAffineWeights(weights);
+  std::string bytes = readBytes(weights);
+  writeBytes(weights, bytes.substr(0, bytes.size() - 3));
+  Model model = loadAffine();
+  Status s = model.bindWeights(weights);
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.message().rfind("safetensors file '" + weights + "': ", 0), 0u)
+      << s.message();
+  EXPECT_NE(s.message().find("extend past the"), std::string::npos)
+      << s.message();
+}
+
+TEST_F(ModelTest, ReportsUnboundArguments) {
+  Model model = loadAffineWithWeights();
+  expectError(model.run(), "input 'x' is not bound");
+  EXPECT_TRUE(model.results().empty());
+
+  Model bare = loadAffine();
+  expectError(bare.run(), "3 arguments are not bound: input 'x', weight 'w', "
+                          "weight 'bias'");
+}
+
+TEST_F(ModelTest, ReportsUnknownAndMisusedNames) {
+  Model model = loadAffine();
+  expectError(model.bindInput("y", affineX()),
+              "no input named 'y' (inputs: 'x')");
+  expectError(model.bindInput("w", affineW()),
+              "'w' is a weight, not an input (inputs: 'x')");
+  expectError(model.bindWeight("x", affineX()),
+              "'x' is an input, not a weight (weights: 'w', 'bias')");
+  expectError(model.bindWeight("out", affineX()),
+              "no weight named 'out' (weights: 'w', 'bias')");
+  expectError(model.bindInputNpy("y", path("x.npy")),
+              "no input named 'y' (inputs: 'x')");
+}
+
+TEST_F(ModelTest, ReportsInputsOfTheWrongType) {
+  Model model = loadAffine();
+  expectError(model.bindInput("x", rampF32({2, 3, 5}, 0, 1)),
+              "input 'x': expected f32 [2, 3, 4], got f32 [2, 3, 5]");
+  expectError(model.bindInput("x", patternTensor(DType::I32, {2, 3, 4})),
+              "input 'x': expected f32 [2, 3, 4], got i32 [2, 3, 4]");
+  std::string x = path("x.npy");
+  ASSERT_TRUE(writeNpy(x, patternTensor(DType::F64, {2, 3, 4})).ok());
+  expectError(model.bindInputNpy(x), "input 'x' from '" + x +
+                                         "': expected f32 [2, 3, 4], got f64 "
+                                         "[2, 3, 4]");
+  expectError(model.bindInputNpy(path("missing.npy")),
+              "npy file '" + path("missing.npy") +
+                  "': cannot open: No such file or directory");
+}
+
+//===----------------------------------------------------------------------===//
+// Models made from an entry function (the JIT path)
+//===----------------------------------------------------------------------===//
+
+// What recordingEntry saw: the words of each descriptor.
+std::vector<std::vector<int64_t>> recorded;
+// The ranks of the arguments and results of kRecordingSignature.
+const size_t kRecordingRanks[] = {0, 1, 2, 2, 3};
+
+const char *kRecordingSignature =
+    R"({"entry":"record","args":[)"
+    R"({"name":"s","role":"input","dtype":"f32","shape":[]},)"
+    R"({"name":"v","role":"weight","dtype":"i32","shape":[5]},)"
+    R"({"name":"m","role":"input","dtype":"f64","shape":[2,3]}],)"
+    R"("results":[{"name":"t","dtype":"i64","shape":[2,3]},)"
+    R"({"name":"empty","dtype":"f32","shape":[4,0,2]}]})";
+
+/// Records every descriptor, and writes t = int64(m).
+void recordingEntry(void **args) {
+  recorded.clear();
+  for (size_t i = 0; i < 5; ++i) {
+    const auto *words = static_cast<const int64_t *>(args[i]);
+    recorded.emplace_back(words, words + 3 + 2 * kRecordingRanks[i]);
+  }
+  auto *m = reinterpret_cast<const double *>(recorded[2][1]);
+  auto *t = reinterpret_cast<int64_t *>(recorded[3][1]);
+  for (int i = 0; i < 6; ++i)
+    t[i] = static_cast<int64_t>(m[i]);
+}
+
+TEST(ModelFromEntryTest, PassesMLIRMemRefDescriptors) {
+  bool released = false;
+  std::shared_ptr<void> keepAlive(new int(0), [&](void *p) {
+    released = true;
+    delete static_cast<int *>(p);
+  });
+  Expected<Model> made =
+      Model::fromEntry(kRecordingSignature, recordingEntry, keepAlive);
+  ASSERT_TRUE(made.ok()) << made.message();
+  keepAlive.reset();
+  Model model = std::move(*made); // moving keeps the code alive
+  EXPECT_FALSE(released);
+
+  HostTensor s = rampF32({}, 1, 0);
+  HostTensor v = *HostTensor::create(DType::I32, {5});
+  HostTensor m = *HostTensor::create(DType::F64, {2, 3});
+  for (int i = 0; i < 6; ++i)
+    m.data<double>()[i] = 10.5 * i;
+  auto address = [](const HostTensor &t) {
+    return reinterpret_cast<int64_t>(t.bytes());
+  };
+  const int64_t sAddress = address(s), vAddress = address(v),
+                mAddress = address(m);
+  ASSERT_TRUE(model.bindInput("s", std::move(s)).ok());
+  ASSERT_TRUE(model.bindWeight("v", std::move(v)).ok());
+  ASSERT_TRUE(model.bindInput("m", std::move(m)).ok());
+  Status status = model.run();
+  ASSERT_TRUE(status.ok()) << status.message();
+
+  // {allocated, aligned, offset, sizes..., strides...}, dense row-major.
+  int64_t tAddress = address(model.results()[0]);
+  ASSERT_EQ(recorded.size(), 5u);
+  EXPECT_EQ(recorded[0], (std::vector<int64_t>{sAddress, sAddress, 0}));
+  EXPECT_EQ(recorded[1], (std::vector<int64_t>{vAddress, vAddress, 0, 5, 1}));
+  EXPECT_EQ(recorded[2],
+            (std::vector<int64_t>{mAddress, mAddress, 0, 2, 3, 3, 1}));
+  EXPECT_EQ(recorded[3],
+            (std::vector<int64_t>{tAddress, tAddress, 0, 2, 3, 3, 1}));
+  EXPECT_EQ(std::vector<int64_t>(recorded[4].begin() + 2, recorded[4].end()),
+            (std::vector<int64_t>{0, 4, 0, 2, 0, 2, 1}));
+  const HostTensor *t = model.findResult("t");
+  ASSERT_NE(t, nullptr);
+  EXPECT_EQ(t->data<int64_t>()[5], 52);
+  EXPECT_EQ(model.findResult("empty")->typeString(), "f32 [4, 0, 2]");
+
+  model = *Model::fromEntry(kRecordingSignature, recordingEntry, nullptr);
+  EXPECT_TRUE(released);
+}
+
+TEST(ModelFromEntryTest, RejectsANullEntryAndBadSignatures) {
+  Expected<Model> model = Model::fromEntry(kRecordingSignature, nullptr, {});
+  ASSERT_FALSE(model.ok());
+  EXPECT_EQ(model.message(), "the entry function is null");
+  model = Model::fromEntry("{}", recordingEntry, {});
+  ASSERT_FALSE(model.ok());
+  EXPECT_EQ(model.message(), "signature: missing field 'entry'");
+}
+
+TEST(ModelFromEntryTest, NeedsANameForANpyFileWhenThereAreSeveralInputs) {
+  Expected<Model> model =
+      Model::fromEntry(kRecordingSignature, recordingEntry, {});
+  ASSERT_TRUE(model.ok()) << model.message();
+  expectError(model->bindInputNpy("m.npy"),
+              "'m.npy' does not name the input it binds, but the model has 2 "
+              "inputs ('s', 'm')");
+}
+
+} // namespace

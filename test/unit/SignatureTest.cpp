@@ -1,0 +1,155 @@
+//===- SignatureTest.cpp - Artifact signature parsing ---------------------===//
+
+#include "runtime/Signature.h"
+
+#include <gtest/gtest.h>
+
+using namespace moe;
+
+namespace {
+
+const char *kL1Signature =
+    R"({"entry":"l1","args":[)"
+    R"({"name":"x","role":"input","dtype":"f32","shape":[1,1576,768]},)"
+    R"({"name":"w_gate","role":"weight","dtype":"f32","shape":[768,8]}],)"
+    R"("results":[{"name":"out","dtype":"f32","shape":[1,1576,768]},)"
+    R"({"name":"expert_load","dtype":"i64","shape":[1,8]}]})";
+
+/// A signature with one argument and one result, whose JSON objects are
+/// `arg` and `result`.
+std::string withArg(
+    const std::string &arg,
+    const std::string &result = R"({"name":"out","dtype":"f32","shape":[]})") {
+  return R"({"entry":"f","args":[)" + arg + R"(],"results":[)" + result + "]}";
+}
+
+/// Expects parsing `json` to fail with exactly `message` after "signature: ".
+void expectError(const std::string &json, const std::string &message) {
+  Expected<Signature> signature = parseSignature(json);
+  ASSERT_FALSE(signature.ok()) << "no error, expected: " << message;
+  EXPECT_EQ(signature.message(), "signature: " + message);
+}
+
+TEST(SignatureTest, ParsesTheL1Example) {
+  Expected<Signature> signature = parseSignature(kL1Signature);
+  ASSERT_TRUE(signature.ok()) << signature.message();
+  EXPECT_EQ(signature->entry, "l1");
+  ASSERT_EQ(signature->args.size(), 2u);
+  EXPECT_EQ(signature->args[0].name, "x");
+  EXPECT_EQ(signature->args[0].role, ArgRole::Input);
+  EXPECT_EQ(signature->args[0].typeString(), "f32 [1, 1576, 768]");
+  EXPECT_EQ(signature->args[1].name, "w_gate");
+  EXPECT_EQ(signature->args[1].role, ArgRole::Weight);
+  ASSERT_EQ(signature->results.size(), 2u);
+  EXPECT_EQ(signature->results[1].name, "expert_load");
+  EXPECT_EQ(signature->results[1].typeString(), "i64 [1, 8]");
+  EXPECT_EQ(signature->count(ArgRole::Input), 1u);
+  EXPECT_EQ(signature->count(ArgRole::Weight), 1u);
+  EXPECT_EQ(signature->findArg("w_gate"), &signature->args[1]);
+  EXPECT_EQ(signature->findArg("out"), nullptr);
+}
+
+TEST(SignatureTest, AcceptsRankZeroNoArgsAndUnknownKeys) {
+  Expected<Signature> signature = parseSignature(
+      R"({"entry":"","version":3,"args":[],"results":[)"
+      R"({"name":"loss","dtype":"bf16","shape":[],"layout":"dense"}]})");
+  ASSERT_TRUE(signature.ok()) << signature.message();
+  EXPECT_TRUE(signature->args.empty());
+  EXPECT_EQ(signature->results[0].typeString(), "bf16 []");
+}
+
+TEST(SignatureTest, MatchesTensorsByDTypeAndShape) {
+  Expected<Signature> signature = parseSignature(kL1Signature);
+  ASSERT_TRUE(signature.ok());
+  const TensorSpec &load = signature->results[1];
+  EXPECT_TRUE(load.matches(*HostTensor::create(DType::I64, {1, 8})));
+  EXPECT_FALSE(load.matches(*HostTensor::create(DType::I32, {1, 8})));
+  EXPECT_FALSE(load.matches(*HostTensor::create(DType::I64, {8})));
+}
+
+TEST(SignatureTest, RejectsMalformedJson) {
+  Expected<Signature> signature = parseSignature(R"({"entry":"f",})");
+  ASSERT_FALSE(signature.ok());
+  EXPECT_EQ(signature.message().rfind("signature: malformed JSON at byte", 0),
+            0u)
+      << signature.message();
+}
+
+TEST(SignatureTest, RejectsAWrongTopLevel) {
+  expectError("[]", "must be a JSON object, got array");
+  expectError(R"({"args":[],"results":[]})", "missing field 'entry'");
+  expectError(R"({"entry":1,"args":[],"results":[]})",
+              "field 'entry' must be string, got number");
+  expectError(R"({"entry":"f","results":[]})", "missing field 'args'");
+  expectError(R"({"entry":"f","args":{},"results":[]})",
+              "field 'args' must be array, got object");
+  expectError(R"({"entry":"f","args":[]})", "missing field 'results'");
+  expectError(R"({"entry":"f","args":[],"results":[]})", "'results' is empty");
+}
+
+TEST(SignatureTest, RejectsBadArguments) {
+  expectError(withArg("7"), "args[0]: must be an object, got number");
+  expectError(withArg(R"({"role":"input","dtype":"f32","shape":[]})"),
+              "args[0]: missing field 'name'");
+  expectError(withArg(R"({"name":"","role":"input","dtype":"f32",)"
+                      R"("shape":[]})"),
+              "args[0]: field 'name' is empty");
+  expectError(withArg(R"({"name":"x","dtype":"f32","shape":[]})"),
+              "args[0] ('x'): missing field 'role'");
+  expectError(withArg(R"({"name":"x","role":"output","dtype":"f32",)"
+                      R"("shape":[]})"),
+              "args[0] ('x'): unknown role 'output' (expected 'input' or "
+              "'weight')");
+  expectError(withArg(R"({"name":"x","role":"input","shape":[]})"),
+              "args[0] ('x'): missing field 'dtype'");
+  expectError(withArg(R"({"name":"x","role":"input","dtype":"f32"})"),
+              "args[0] ('x'): missing field 'shape'");
+  expectError(withArg(R"({"name":"x","role":"input","dtype":"f32",)"
+                      R"("shape":4})"),
+              "args[0] ('x'): field 'shape' must be array, got number");
+}
+
+TEST(SignatureTest, RejectsUnknownDTypes) {
+  expectError(withArg(R"({"name":"w","role":"weight","dtype":"f33",)"
+                      R"("shape":[2]})"),
+              "args[0] ('w'): unknown dtype 'f33' (known: f16 bf16 f32 f64 "
+              "i8 i16 i32 i64 u8 u16 u32 u64 bool)");
+  expectError(withArg(R"({"name":"x","role":"input","dtype":"f32",)"
+                      R"("shape":[]})",
+                      R"({"name":"y","dtype":"F32","shape":[]})"),
+              "results[0] ('y'): unknown dtype 'F32' (known: f16 bf16 f32 "
+              "f64 i8 i16 i32 i64 u8 u16 u32 u64 bool)");
+}
+
+TEST(SignatureTest, RejectsNegativeAndNonIntegerDimensions) {
+  expectError(withArg(R"({"name":"x","role":"input","dtype":"f32",)"
+                      R"("shape":[2,-1]})"),
+              "args[0] ('x'): shape must hold non-negative integers, got -1");
+  expectError(withArg(R"({"name":"x","role":"input","dtype":"f32",)"
+                      R"("shape":[2.5]})"),
+              "args[0] ('x'): shape must hold non-negative integers, got 2.5");
+  expectError(withArg(R"({"name":"x","role":"input","dtype":"f32",)"
+                      R"("shape":["?"]})"),
+              "args[0] ('x'): shape must hold non-negative integers, got "
+              "string");
+  expectError(withArg(R"({"name":"x","role":"input","dtype":"f32",)"
+                      R"("shape":[9223372036854775808]})"),
+              "args[0] ('x'): shape must hold non-negative integers, got "
+              "9223372036854775808");
+}
+
+TEST(SignatureTest, RejectsShapesTooLargeToAllocate) {
+  expectError(withArg(R"({"name":"x","role":"input","dtype":"f32",)"
+                      R"("shape":[4294967296,4294967296]})"),
+              "args[0] ('x'): shape [4294967296, 4294967296] of f32 is too "
+              "large");
+}
+
+TEST(SignatureTest, RejectsDuplicateNames) {
+  expectError(withArg(R"({"name":"out","role":"input","dtype":"f32",)"
+                      R"("shape":[]})"),
+              "results[0] ('out'): duplicate name 'out' (argument and result "
+              "names must be unique)");
+}
+
+} // namespace

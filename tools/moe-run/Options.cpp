@@ -1,0 +1,208 @@
+//===- Options.cpp - moe-run's command line -------------------------------===//
+
+#include "Options.h"
+
+#include <cerrno>
+#include <cmath>
+#include <cstdlib>
+#include <optional>
+#include <string_view>
+
+using namespace moe;
+
+namespace {
+// Bound on --bench, so a typo cannot start a run of hours.
+constexpr int64_t kMaxBenchRuns = 1000000;
+
+/// Splits "a=x.npy,b=y.npy" (or a bare "x.npy") into NamedPaths.
+Status parseList(std::string_view option, const std::string &value,
+                 std::vector<NamedPath> &list) {
+  std::string_view rest = value;
+  bool bare = false;
+  while (true) {
+    size_t comma = rest.find(',');
+    std::string_view item = rest.substr(0, comma);
+    size_t equals = item.find('=');
+    NamedPath entry;
+    if (equals == std::string_view::npos) {
+      entry.path = std::string(item);
+      bare = true;
+    } else {
+      entry.name = std::string(item.substr(0, equals));
+      entry.path = std::string(item.substr(equals + 1));
+      if (entry.name.empty())
+        return Status::failure(option, ": empty name in ", quote(value));
+    }
+    if (entry.path.empty())
+      return Status::failure(option, ": empty path in ", quote(value));
+    list.push_back(std::move(entry));
+    if (comma == std::string_view::npos)
+      break;
+    rest = rest.substr(comma + 1);
+  }
+  // A bare path stands for the one default tensor, so it cannot be combined
+  // with others.
+  if (bare && list.size() > 1)
+    return Status::failure(option, ": a path without 'name=' must be the only "
+                                   "one; write name=path for each");
+  return Status::success();
+}
+
+Expected<double> parseTolerance(std::string_view option,
+                                const std::string &value) {
+  char *end = nullptr;
+  errno = 0;
+  double number = std::strtod(value.c_str(), &end);
+  if (value.empty() || *end != '\0' || errno == ERANGE ||
+      !std::isfinite(number) || number < 0)
+    return Status::failure(option, " expects a non-negative number, got ",
+                           quote(value));
+  return number;
+}
+
+Expected<int64_t> parseRuns(std::string_view option, const std::string &value) {
+  char *end = nullptr;
+  errno = 0;
+  long long number = std::strtoll(value.c_str(), &end, 10);
+  if (value.empty() || *end != '\0' || errno == ERANGE || number < 1 ||
+      number > kMaxBenchRuns)
+    return Status::failure(option, " expects a number of runs from 1 to ",
+                           kMaxBenchRuns, ", got ", quote(value));
+  return static_cast<int64_t>(number);
+}
+
+Status setOnce(std::string_view option, std::string &slot,
+               const std::string &value) {
+  if (!slot.empty())
+    return Status::failure(option, " is given twice");
+  if (value.empty())
+    return Status::failure(option, " expects a path");
+  slot = value;
+  return Status::success();
+}
+} // namespace
+
+Expected<Options> moe::parseOptions(int argc, const char *const *argv) {
+  Options options;
+  bool sawAtol = false, sawRtol = false, sawBench = false;
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (arg.size() < 2 || arg.compare(0, 2, "--") != 0) {
+      if (arg.size() > 1 && arg[0] == '-')
+        return Status::failure("unknown option ", quote(arg), " (see --help)");
+      if (!options.model.empty())
+        return Status::failure("more than one model given: ",
+                               quote(options.model), " and ", quote(arg));
+      options.model = arg;
+      continue;
+    }
+    std::string name = arg, value;
+    bool hasValue = false;
+    if (size_t equals = arg.find('='); equals != std::string::npos) {
+      name = arg.substr(0, equals);
+      value = arg.substr(equals + 1);
+      hasValue = true;
+    }
+
+    // Flags.
+    bool *flag = name == "--stats"        ? &options.stats
+                 : name == "--entry-info" ? &options.entryInfo
+                 : name == "--help"       ? &options.help
+                                          : nullptr;
+    if (flag) {
+      if (hasValue)
+        return Status::failure(name, " takes no value");
+      *flag = true;
+      continue;
+    }
+
+    // Options with a value.
+    static const char *const kValued[] = {
+        "--weights", "--inputs", "--output", "--output-dir",
+        "--check",   "--atol",   "--rtol",   "--bench"};
+    bool known = false;
+    for (const char *valued : kValued)
+      known |= name == valued;
+    if (!known)
+      return Status::failure("unknown option ", quote(name), " (see --help)");
+    if (!hasValue) {
+      if (i + 1 == argc)
+        return Status::failure(name, " expects a value");
+      value = argv[++i];
+    }
+
+    Status s = Status::success();
+    if (name == "--weights") {
+      s = setOnce(name, options.weights, value);
+    } else if (name == "--output-dir") {
+      s = setOnce(name, options.outputDir, value);
+    } else if (name == "--inputs") {
+      s = parseList(name, value, options.inputs);
+    } else if (name == "--output") {
+      s = parseList(name, value, options.outputs);
+    } else if (name == "--check") {
+      s = parseList(name, value, options.checks);
+    } else if (name == "--bench") {
+      if (sawBench)
+        return Status::failure(name, " is given twice");
+      sawBench = true;
+      Expected<int64_t> runs = parseRuns(name, value);
+      if (!runs)
+        return runs.status();
+      options.benchRuns = *runs;
+    } else {
+      bool &seen = name == "--atol" ? sawAtol : sawRtol;
+      if (seen)
+        return Status::failure(name, " is given twice");
+      seen = true;
+      Expected<double> tolerance = parseTolerance(name, value);
+      if (!tolerance)
+        return tolerance.status();
+      (name == "--atol" ? options.atol : options.rtol) = *tolerance;
+    }
+    if (!s.ok())
+      return s;
+  }
+
+  if (options.help)
+    return options;
+  if (options.model.empty())
+    return Status::failure("no model given (see --help)");
+  if (!options.outputs.empty() && !options.outputDir.empty())
+    return Status::failure("--output and --output-dir cannot be combined");
+  if ((sawAtol || sawRtol) && options.checks.empty())
+    return Status::failure("--atol and --rtol need --check");
+  return options;
+}
+
+const char *moe::usage() {
+  return R"(moe-run: run a compiled MoE model, check and time it.
+
+usage: moe-run MODEL [options]
+
+MODEL is a CPU artifact (.so) built by moe-compile; .mlir models run through
+the JIT where it is built in.
+
+  --weights FILE.safetensors   bind every weight of the model by name
+  --inputs X.npy | NAME=X.npy[,NAME=X.npy]
+                               bind inputs (a bare path: the only input)
+  --output Y.npy | NAME=Y.npy[,NAME=Y.npy]
+                               write results (a bare path: the first result)
+  --output-dir DIR             write every result to DIR/NAME.npy
+  --check REF.npy | NAME=REF.npy[,NAME=REF.npy]
+                               compare results (a bare path: the first result)
+                               and print max abs/rel errors; exit 1 on FAIL
+  --atol A, --rtol R           PASS if |got - ref| <= A + R * |ref| for every
+                               element (defaults 1e-5 and 1e-4)
+  --stats                      print the routing statistics results:
+                               expert_load (per expert), dropped_tokens,
+                               dropped_assignments, importance_loss
+  --bench N                    time N runs after one warm-up; print median
+                               and min milliseconds
+  --entry-info                 print the entry's signature and exit
+  --help                       print this text and exit
+
+Exit status: 0 success, 1 a check failed, 2 an error (one line on stderr,
+"moe-run: error: ..."). moe-run never overwrites a file given as an input.
+)";
+}

@@ -1,0 +1,377 @@
+//===- moe-run.cpp - Run, check and time a compiled MoE model -------------===//
+//
+// A thin driver over the runtime (runtime/Model.h): it binds the files named
+// on the command line, runs the model, and reports. Everything that can be
+// checked before running is (names, shapes, output paths), so a bad command
+// line fails fast with one line on stderr and exit status 2.
+//
+//===----------------------------------------------------------------------===//
+
+#include "Compare.h"
+#include "ElementValues.h"
+#include "LoadModel.h"
+#include "Options.h"
+#include "RoutingStats.h"
+
+#include "runtime/Npy.h"
+
+#include <algorithm>
+#include <cctype>
+#include <chrono>
+#include <cmath>
+#include <exception>
+#include <filesystem>
+#include <iomanip>
+#include <iostream>
+#include <set>
+
+using namespace moe;
+
+namespace {
+constexpr int kExitSuccess = 0;
+constexpr int kExitCheckFailed = 1;
+constexpr int kExitError = 2;
+
+namespace fs = std::filesystem;
+
+/// A file that holds, or will hold, one result.
+struct ResultFile {
+  size_t result;
+  std::string path;
+};
+
+/// A reference output for --check.
+struct Check {
+  size_t result;
+  std::string path;
+  HostTensor ref;
+};
+
+/// The result `entry` names: the first one for a bare path.
+Expected<size_t> resultIndex(const Signature &signature, const char *option,
+                             const NamedPath &entry) {
+  if (entry.name.empty())
+    return size_t(0);
+  for (size_t i = 0; i < signature.results.size(); ++i)
+    if (signature.results[i].name == entry.name)
+      return i;
+  return Status::failure(option, ": no result named ", quote(entry.name),
+                         " (results: ", signature.resultNames(), ")");
+}
+
+/// Resolves `list` to result indices, each named at most once.
+Expected<std::vector<ResultFile>>
+resolveResults(const Signature &signature, const char *option,
+               const std::vector<NamedPath> &list) {
+  std::vector<ResultFile> files;
+  std::set<size_t> seen;
+  for (const NamedPath &entry : list) {
+    Expected<size_t> index = resultIndex(signature, option, entry);
+    if (!index)
+      return index.status();
+    if (!seen.insert(*index).second)
+      return Status::failure(option, ": result ",
+                             quote(signature.results[*index].name),
+                             " is given twice");
+    files.push_back({*index, entry.path});
+  }
+  return files;
+}
+
+/// Whether `name` can be used as a file name as is: no separators, no
+/// leading dot, nothing a shell would need quoted.
+bool isPlainFileName(const std::string &name) {
+  if (name.empty() || name[0] == '.')
+    return false;
+  return std::all_of(name.begin(), name.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '_' ||
+           c == '-' || c == '.';
+  });
+}
+
+/// The files --output or --output-dir asks for.
+Expected<std::vector<ResultFile>> outputFiles(const Options &options,
+                                              const Signature &signature) {
+  if (options.outputDir.empty())
+    return resolveResults(signature, "--output", options.outputs);
+  std::vector<ResultFile> files;
+  for (size_t i = 0; i < signature.results.size(); ++i) {
+    const std::string &name = signature.results[i].name;
+    if (!isPlainFileName(name))
+      return Status::failure("--output-dir: result name ", quote(name),
+                             " is not a plain file name; write it with "
+                             "--output NAME=PATH instead");
+    files.push_back(
+        {i, (fs::path(options.outputDir) / (name + ".npy")).string()});
+  }
+  return files;
+}
+
+/// Refuses outputs that would overwrite a file the user gave as an input
+/// (model, weights, inputs, references), or collide with each other.
+Status checkOutputsAreSafe(const std::vector<ResultFile> &outputs,
+                           const Options &options, const Signature &signature) {
+  std::vector<std::string> inputs = {options.model};
+  if (!options.weights.empty())
+    inputs.push_back(options.weights);
+  for (const std::vector<NamedPath> *list : {&options.inputs, &options.checks})
+    for (const NamedPath &entry : *list)
+      inputs.push_back(entry.path);
+
+  std::set<std::string> targets;
+  for (const ResultFile &output : outputs) {
+    const std::string &name = signature.results[output.result].name;
+    std::error_code ec;
+    // equivalent() sees through links and different spellings of a path; it
+    // is false when either file does not exist, and then nothing is lost.
+    for (const std::string &input : inputs)
+      if (fs::equivalent(output.path, input, ec))
+        return Status::failure("refusing to write result ", quote(name), " to ",
+                               quote(output.path), ": it is an input file (",
+                               quote(input), ")");
+    std::string target = fs::weakly_canonical(fs::absolute(output.path, ec), ec)
+                             .lexically_normal()
+                             .string();
+    if (!targets.insert(target).second)
+      return Status::failure("two results would be written to ",
+                             quote(output.path));
+  }
+  return Status::success();
+}
+
+Status bindFiles(Model &model, const Options &options) {
+  const Signature &signature = model.signature();
+  if (!options.weights.empty()) {
+    if (Status s = model.bindWeights(options.weights); !s.ok())
+      return s;
+  } else if (size_t weights = signature.count(ArgRole::Weight)) {
+    return Status::failure("the model has ", weights,
+                           weights == 1 ? " weight (" : " weights (",
+                           signature.argNames(ArgRole::Weight),
+                           "); pass --weights FILE.safetensors");
+  }
+
+  std::set<std::string> bound;
+  for (const NamedPath &input : options.inputs) {
+    Status s = input.name.empty() ? model.bindInputNpy(input.path)
+                                  : model.bindInputNpy(input.name, input.path);
+    if (!s.ok())
+      return s.withPrefix("--inputs: ");
+    // bindInputNpy succeeded, so a bare path bound the only input.
+    std::string name = input.name;
+    for (const ArgSpec &arg : signature.args)
+      if (name.empty() && arg.role == ArgRole::Input)
+        name = arg.name;
+    if (!bound.insert(name).second)
+      return Status::failure("--inputs: input ", quote(name),
+                             " is given twice");
+  }
+  for (const ArgSpec &arg : signature.args)
+    if (arg.role == ArgRole::Input && !bound.count(arg.name))
+      return Status::failure(
+          "input ", quote(arg.name), " is not bound; pass --inputs ",
+          signature.count(ArgRole::Input) == 1 ? "FILE.npy"
+                                               : arg.name + "=FILE.npy");
+  return Status::success();
+}
+
+Expected<std::vector<Check>> loadChecks(const Options &options,
+                                        const Signature &signature) {
+  Expected<std::vector<ResultFile>> files =
+      resolveResults(signature, "--check", options.checks);
+  if (!files)
+    return files.status();
+  std::vector<Check> checks;
+  for (ResultFile &file : *files) {
+    Expected<HostTensor> ref = readNpy(file.path);
+    if (!ref)
+      return ref.status().withPrefix("--check: ");
+    const TensorSpec &result = signature.results[file.result];
+    if (ref->shape() != result.shape)
+      return Status::failure("--check: reference ", quote(file.path),
+                             " for result ", quote(result.name), " has shape ",
+                             ref->shapeString(), ", expected ",
+                             shapeString(result.shape));
+    checks.push_back({file.result, std::move(file.path), std::move(*ref)});
+  }
+  return checks;
+}
+
+void printSignature(const Signature &signature, std::ostream &os) {
+  size_t width = 0;
+  for (const ArgSpec &arg : signature.args)
+    width = std::max(width, arg.name.size());
+  for (const TensorSpec &result : signature.results)
+    width = std::max(width, result.name.size());
+  auto pad = [&](const std::string &name) {
+    return name + std::string(width - name.size(), ' ');
+  };
+  os << "entry: " << signature.entry << "\n";
+  os << "args:\n";
+  for (const ArgSpec &arg : signature.args)
+    os << "  " << pad(arg.name) << "  " << std::left << std::setw(8)
+       << argRoleName(arg.role) << std::right << arg.typeString() << "\n";
+  os << "results:\n";
+  for (const TensorSpec &result : signature.results)
+    os << "  " << pad(result.name) << "  " << result.typeString() << "\n";
+}
+
+void printSummary(const std::string &name, const HostTensor &tensor,
+                  std::ostream &os) {
+  os << "result " << name << ": " << tensor.typeString();
+  if (tensor.numElements() == 0) {
+    os << "  (no elements)\n";
+    return;
+  }
+  if (tensor.numElements() == 1) {
+    os << "  value " << formatNumber(elementAt(tensor, 0)) << "\n";
+    return;
+  }
+  double lowest = INFINITY, highest = -INFINITY, sum = 0;
+  int64_t nans = 0;
+  for (int64_t i = 0; i < tensor.numElements(); ++i) {
+    double value = elementAt(tensor, i);
+    if (std::isnan(value)) {
+      ++nans;
+      continue;
+    }
+    lowest = std::min(lowest, value);
+    highest = std::max(highest, value);
+    sum += value;
+  }
+  if (nans < tensor.numElements())
+    os << "  min " << formatNumber(lowest) << "  max " << formatNumber(highest)
+       << "  mean "
+       << formatNumber(sum / static_cast<double>(tensor.numElements() - nans));
+  if (nans)
+    os << "  NaN " << nans;
+  os << "\n";
+}
+
+/// Prints the check of one result; returns whether it passed.
+bool reportCheck(const Check &check, const Model &model, const Options &options,
+                 std::ostream &os) {
+  const std::string &name = model.signature().results[check.result].name;
+  const HostTensor &got = model.results()[check.result];
+  Comparison comparison =
+      compareTensors(got, check.ref, options.atol, options.rtol);
+  os << "check " << name << ": max abs err "
+     << formatNumber(comparison.maxAbsError) << ", max rel err "
+     << formatNumber(comparison.maxRelError) << " (atol "
+     << formatNumber(options.atol) << ", rtol " << formatNumber(options.rtol)
+     << "): " << (comparison.passed() ? "PASS" : "FAIL");
+  if (!comparison.passed()) {
+    int64_t worst = comparison.worstIndex;
+    os << ", " << comparison.mismatches << " of " << got.numElements()
+       << " elements out of tolerance; worst at "
+       << indexString(got.shape(), worst) << ": got "
+       << formatNumber(elementAt(got, worst)) << ", expected "
+       << formatNumber(elementAt(check.ref, worst));
+  }
+  os << "\n";
+  return comparison.passed();
+}
+
+/// Runs `runs` more times, timed, and prints the median and minimum.
+Status bench(Model &model, int64_t runs, std::ostream &os) {
+  std::vector<double> millis;
+  millis.reserve(static_cast<size_t>(runs));
+  for (int64_t i = 0; i < runs; ++i) {
+    auto start = std::chrono::steady_clock::now();
+    if (Status s = model.run(); !s.ok())
+      return s;
+    std::chrono::duration<double, std::milli> elapsed =
+        std::chrono::steady_clock::now() - start;
+    millis.push_back(elapsed.count());
+  }
+  std::sort(millis.begin(), millis.end());
+  size_t n = millis.size();
+  double median =
+      n % 2 ? millis[n / 2] : (millis[n / 2 - 1] + millis[n / 2]) / 2;
+  os << "bench: " << runs << (runs == 1 ? " run" : " runs")
+     << " after 1 warm-up: median " << formatNumber(median) << " ms, min "
+     << formatNumber(millis.front()) << " ms\n";
+  return Status::success();
+}
+
+/// The exit status, or the error to report (exit status 2).
+Expected<int> runTool(const Options &options) {
+  Expected<Model> model = loadModelFromPath(options.model);
+  if (!model)
+    return model.status();
+  const Signature &signature = model->signature();
+  if (options.entryInfo) {
+    printSignature(signature, std::cout);
+    return kExitSuccess;
+  }
+
+  Expected<std::vector<ResultFile>> outputs = outputFiles(options, signature);
+  if (!outputs)
+    return outputs.status();
+  if (Status s = checkOutputsAreSafe(*outputs, options, signature); !s.ok())
+    return s;
+  if (Status s = bindFiles(*model, options); !s.ok())
+    return s;
+  Expected<std::vector<Check>> checks = loadChecks(options, signature);
+  if (!checks)
+    return checks.status();
+
+  // With --bench this first run is the warm-up; its results are reported
+  // (every run computes the same).
+  if (Status s = model->run(); !s.ok())
+    return s;
+  for (size_t i = 0; i < signature.results.size(); ++i)
+    printSummary(signature.results[i].name, model->results()[i], std::cout);
+
+  if (!options.outputDir.empty()) {
+    std::error_code ec;
+    fs::create_directories(options.outputDir, ec);
+    if (ec)
+      return Status::failure("--output-dir: cannot create ",
+                             quote(options.outputDir), ": ", ec.message());
+  }
+  for (const ResultFile &output : *outputs) {
+    if (Status s = writeNpy(output.path, model->results()[output.result]);
+        !s.ok())
+      return s;
+    std::cout << "wrote " << signature.results[output.result].name << " to "
+              << output.path << "\n";
+  }
+
+  if (options.stats)
+    printRoutingStats(*model, std::cout);
+  bool passed = true;
+  for (const Check &check : *checks)
+    passed &= reportCheck(check, *model, options, std::cout);
+  if (options.benchRuns)
+    if (Status s = bench(*model, options.benchRuns, std::cout); !s.ok())
+      return s;
+  return passed ? kExitSuccess : kExitCheckFailed;
+}
+
+int reportError(const std::string &message) {
+  std::cout.flush();
+  std::cerr << "moe-run: error: " << message << "\n";
+  return kExitError;
+}
+} // namespace
+
+int main(int argc, char **argv) {
+  try {
+    Expected<Options> options = parseOptions(argc, argv);
+    if (!options)
+      return reportError(options.message());
+    if (options->help) {
+      std::cout << usage();
+      return kExitSuccess;
+    }
+    Expected<int> status = runTool(*options);
+    if (!status)
+      return reportError(status.message());
+    return *status;
+  } catch (const std::exception &e) {
+    // Only allocation failures and the like get here; still one line, not a
+    // crash.
+    return reportError(std::string("internal error: ") + e.what());
+  }
+}
