@@ -1,0 +1,45 @@
+// RUN: moe-opt %s --moe-lower-to-linalg | FileCheck %s
+
+// Every moe op becomes linalg/tensor/scf on tensors.
+// CHECK-LABEL: func.func @lower
+// CHECK-NOT: moe.
+// Gate: an f32 contraction over d.
+// CHECK: linalg.generic {{.*}}iterator_types = ["parallel", "parallel", "parallel", "reduction"]
+// Top-k: k arg-max passes in a loop.
+// CHECK: scf.for
+// CHECK: linalg.generic {{.*}}iterator_types = ["parallel", "parallel", "reduction"]
+// Slot assignment: groups, rounds, tokens.
+// CHECK: scf.for
+// CHECK: scf.for
+// CHECK: scf.for
+// CHECK: scf.if
+// Expert MLP: batched matmuls around the activation (exact GELU: erf).
+// CHECK: linalg.batch_matmul
+// CHECK: math.erf
+// CHECK: linalg.batch_matmul
+// CHECK: return
+func.func @lower(%x: tensor<1x8x16xf32>, %wg: tensor<16x4xf32>, %w1: tensor<4x16x32xf32>, %w2: tensor<4x32x16xf32>)
+    -> tensor<1x8x16xf32> {
+  %l = moe.gate %x, %wg : tensor<1x8x16xf32>, tensor<16x4xf32> -> tensor<1x8x4xf32>
+  %v, %i = moe.topk %l {k = 2 : i64} : tensor<1x8x4xf32> -> tensor<1x8x2xf32>, tensor<1x8x2xi32>
+  %st, %ts = moe.assign_slots %i : tensor<1x8x2xi32> -> tensor<1x4x4xi32>, tensor<1x8x2xi32>
+  %s = moe.gather_rows %x, %st : tensor<1x8x16xf32>, tensor<1x4x4xi32> -> tensor<4x4x16xf32>
+  %y = moe.experts %s mlp(gelu) up %w1 down %w2 : (tensor<4x4x16xf32>, tensor<4x16x32xf32>, tensor<4x32x16xf32>) -> tensor<4x4x16xf32>
+  %o = moe.combine_rows %y, %ts, %v : tensor<4x4x16xf32>, tensor<1x8x2xi32>, tensor<1x8x2xf32> -> tensor<1x8x16xf32>
+  return %o : tensor<1x8x16xf32>
+}
+
+// The region form becomes a loop over experts on their [M, d] slots.
+// CHECK-LABEL: func.func @region
+// CHECK: scf.for %[[E:.*]] = %{{.*}} to %{{.*}} step
+// CHECK: tensor.extract_slice %{{.*}}[%[[E]], 0, 0] [1, 4, 16] [1, 1, 1] : tensor<3x4x16xf32> to tensor<4x16xf32>
+// CHECK: math.tanh
+// CHECK: tensor.insert_slice
+func.func @region(%s: tensor<3x4x16xf32>) -> tensor<3x4x16xf32> {
+  %y = moe.experts %s : (tensor<3x4x16xf32>) -> tensor<3x4x16xf32> {
+  ^bb0(%e: index, %rows: tensor<4x16xf32>):
+    %t = math.tanh %rows : tensor<4x16xf32>
+    moe.yield %t : tensor<4x16xf32>
+  }
+  return %y : tensor<3x4x16xf32>
+}
