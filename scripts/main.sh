@@ -1,13 +1,9 @@
 #!/usr/bin/env bash
-# The main job: installs what is missing, builds, and compiles an example MoE
-# layer (V-MoE-B/16, examples/L1.mlir by default) through moe-opt, printing
-# the verified level-1 IR and the routing plan the router produces.
+# The main job: installs what is missing, builds, compiles the V-MoE-B/16
+# layer (examples/L1.mlir) for the CPU with deterministic random weights,
+# runs it, and prints its check against the NumPy reference, the routing
+# statistics and the time. Another example: scripts/main.sh examples/L4.mlir
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 "$root/scripts/build.sh" >/dev/null
-build=${MOE_BUILD_DIR:-$root/build}
-example=${1:-$root/examples/L1.mlir}
-echo "== $example: verified and canonicalized by moe-opt"
-"$build/bin/moe-opt" "$example" --verify-roundtrip --moe-canonicalize
-echo "== routing plans"
-"$build/bin/moe-opt" "$example" | grep -o 'moe.route .*' | sed 's/^/  /'
+exec "$root/scripts/run-example.sh" "${1:-$root/examples/L1.mlir}" "${2:-1}"
