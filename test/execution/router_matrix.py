@@ -45,6 +45,10 @@ CASES = [
 ]
 
 
+# Also run through moe-run's JIT (the .mlir file directly).
+JIT_CASE = "tc_bpr"
+
+
 def layer_text(name, router_text, g, s, d, e, h, act, biases, stats):
     router = moe_ir.parse_router(router_text)
     c = make_example_data.plan_capacity(router, s, e)
@@ -114,12 +118,19 @@ def run_case(case, build, work, seed):
     if compile_.returncode != 0:
         return False, f"moe-compile failed:\n{compile_.stderr}"
     check = ",".join(f"{r}={os.path.join(case_dir, 'expected', r + '.npy')}" for r in results)
-    run = subprocess.run([os.path.join(build, "bin", "moe-run"), so,
-                          "--weights", os.path.join(case_dir, "weights.safetensors"),
-                          "--inputs", os.path.join(case_dir, "inputs", "x.npy"),
-                          "--check", check, "--rtol", "1e-4", "--atol", "1e-5"],
-                         capture_output=True, text=True)
-    return run.returncode == 0, run.stdout + run.stderr
+    log = ""
+    # The shared object, and for one case the same model through the JIT.
+    models = [so, mlir] if name == JIT_CASE else [so]
+    for model in models:
+        run = subprocess.run([os.path.join(build, "bin", "moe-run"), model,
+                              "--weights", os.path.join(case_dir, "weights.safetensors"),
+                              "--inputs", os.path.join(case_dir, "inputs", "x.npy"),
+                              "--check", check, "--rtol", "1e-4", "--atol", "1e-5"],
+                             capture_output=True, text=True)
+        log += f"$ moe-run {model}\n" + run.stdout + run.stderr
+        if run.returncode != 0:
+            return False, log
+    return True, log
 
 
 def main():

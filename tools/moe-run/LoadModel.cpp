@@ -2,6 +2,10 @@
 
 #include "LoadModel.h"
 
+#include "passes/CpuCodegen.h"
+
+#include "mlir/IR/MLIRContext.h"
+
 using namespace moe;
 
 namespace {
@@ -10,12 +14,27 @@ bool hasSuffix(const std::string &text, const std::string &suffix) {
          text.compare(text.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
-/// The JIT hook. Wiring it in means: parse `path`, run the moe-compile CPU
-/// pipeline, build an mlir::ExecutionEngine, look up the entry and its
-/// signature string, and return Model::fromEntry(signature, entry, engine),
-/// the engine being the keep-alive handle (docs/artifact-abi.md).
+/// The JIT: parse `path`, run the moe-to-cpu pipeline, compile it in memory
+/// and make a Model of the entry, the compiled code being the keep-alive
+/// handle (docs/artifact-abi.md). Compiler diagnostics (with their IR
+/// locations) go to stderr as the MLIR context prints them.
 Expected<Model> loadMlirModel(const std::string &path) {
-  return Status::failure("JIT of .mlir is not built in yet");
+  mlir::DialectRegistry registry;
+  mlir::moe::registerCpuCodegen(registry);
+  mlir::MLIRContext context(registry);
+  mlir::OwningOpRef<mlir::ModuleOp> module =
+      mlir::moe::parseModuleFile(context, path);
+  if (!module)
+    return Status::failure("model '" + path + "' does not parse");
+  if (failed(mlir::moe::lowerToLLVMDialect(*module)))
+    return Status::failure("model '" + path + "' does not compile");
+  std::string error;
+  std::shared_ptr<mlir::moe::JitArtifact> artifact =
+      mlir::moe::compileJit(*module, error);
+  if (!artifact)
+    return Status::failure("model '" + path + "': JIT failed: " + error);
+  return Model::fromEntry(artifact->signatureJson(), artifact->entry(),
+                          artifact);
 }
 } // namespace
 

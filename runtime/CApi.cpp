@@ -1,0 +1,225 @@
+//===- CApi.cpp - C API of the moe-mlir runtime ---------------------------===//
+//
+// A thin layer over moe::Model: it converts between C and C++ types and turns
+// every failure, including a C++ exception, into MOE_ERROR and a message, so
+// nothing unwinds into C callers.
+//
+//===----------------------------------------------------------------------===//
+
+#include "runtime/moe_runtime.h"
+
+#include "runtime/Model.h"
+
+#include <cstring>
+#include <exception>
+#include <optional>
+
+using namespace moe;
+
+struct moe_model {
+  explicit moe_model(Model model) : model(std::move(model)) {}
+
+  Model model;
+  // Written by calls that take a const model (the accessors), which may fail.
+  mutable std::string error;
+};
+
+namespace {
+// Errors of calls that have no model to hold them: loading, or a NULL model.
+thread_local std::string threadError;
+
+struct DTypePair {
+  moe_dtype_t c;
+  DType dtype;
+};
+
+constexpr DTypePair kDTypes[] = {
+    {MOE_DTYPE_F16, DType::F16},  {MOE_DTYPE_BF16, DType::BF16},
+    {MOE_DTYPE_F32, DType::F32},  {MOE_DTYPE_F64, DType::F64},
+    {MOE_DTYPE_I8, DType::I8},    {MOE_DTYPE_I16, DType::I16},
+    {MOE_DTYPE_I32, DType::I32},  {MOE_DTYPE_I64, DType::I64},
+    {MOE_DTYPE_U8, DType::U8},    {MOE_DTYPE_U16, DType::U16},
+    {MOE_DTYPE_U32, DType::U32},  {MOE_DTYPE_U64, DType::U64},
+    {MOE_DTYPE_BOOL, DType::Bool}};
+
+moe_dtype_t toC(DType dtype) {
+  for (const DTypePair &pair : kDTypes)
+    if (pair.dtype == dtype)
+      return pair.c;
+  return MOE_DTYPE_F32; // unreachable: kDTypes lists every DType
+}
+
+std::optional<DType> fromC(moe_dtype_t dtype) {
+  for (const DTypePair &pair : kDTypes)
+    if (pair.c == dtype)
+      return pair.dtype;
+  return std::nullopt;
+}
+
+moe_status_t fail(const moe_model_t *model, const std::string &message) {
+  (model ? model->error : threadError) = message;
+  return MOE_ERROR;
+}
+
+/// Runs `body` (returning a moe::Status) on behalf of `model`.
+template <typename Body>
+moe_status_t guarded(const moe_model_t *model, Body &&body) {
+  if (!model)
+    return fail(nullptr, "the model is NULL");
+  try {
+    Status status = body();
+    return status.ok() ? MOE_OK : fail(model, status.message());
+  } catch (const std::exception &e) {
+    return fail(model, std::string("internal error: ") + e.what());
+  }
+}
+
+/// A copy of the tensor the caller describes.
+Expected<HostTensor> copyTensor(moe_dtype_t dtype, size_t rank,
+                                const int64_t *shape, const void *data) {
+  std::optional<DType> elementType = fromC(dtype);
+  if (!elementType)
+    return Status::failure("unknown moe_dtype_t value ",
+                           static_cast<int>(dtype));
+  if (rank && !shape)
+    return Status::failure("the shape is NULL for a rank-", rank, " tensor");
+  std::vector<int64_t> dims(shape, shape + rank);
+  Expected<HostTensor> tensor = HostTensor::create(*elementType, dims);
+  if (!tensor)
+    return tensor.status();
+  if (tensor->byteSize() && !data)
+    return Status::failure("the data is NULL for a ", tensor->typeString(),
+                           " tensor");
+  if (tensor->byteSize())
+    std::memcpy(tensor->bytes(), data, tensor->byteSize());
+  if (Status s = tensor->checkBoolBytes(); !s.ok())
+    return s;
+  return tensor;
+}
+
+void setIf(const char **out, const std::string &name) {
+  if (out)
+    *out = name.c_str();
+}
+
+void setShape(const TensorSpec &spec, moe_dtype_t *dtype, size_t *rank,
+              const int64_t **shape) {
+  if (dtype)
+    *dtype = toC(spec.dtype);
+  if (rank)
+    *rank = spec.shape.size();
+  if (shape)
+    *shape = spec.shape.data();
+}
+} // namespace
+
+moe_model_t *moe_model_load(const char *path) {
+  if (!path) {
+    threadError = "the path is NULL";
+    return nullptr;
+  }
+  try {
+    Expected<Model> model = Model::load(path);
+    if (!model) {
+      threadError = model.message();
+      return nullptr;
+    }
+    return new moe_model(std::move(*model));
+  } catch (const std::exception &e) {
+    threadError = std::string("internal error: ") + e.what();
+    return nullptr;
+  }
+}
+
+void moe_model_free(moe_model_t *model) { delete model; }
+
+const char *moe_model_last_error(const moe_model_t *model) {
+  return model ? model->error.c_str() : threadError.c_str();
+}
+
+size_t moe_model_num_args(const moe_model_t *model) {
+  return model ? model->model.signature().args.size() : 0;
+}
+
+moe_status_t moe_model_arg(const moe_model_t *model, size_t index,
+                           const char **name, moe_arg_role_t *role,
+                           moe_dtype_t *dtype, size_t *rank,
+                           const int64_t **shape) {
+  return guarded(model, [&] {
+    const std::vector<ArgSpec> &args = model->model.signature().args;
+    if (index >= args.size())
+      return Status::failure("argument index ", index, " is out of range (",
+                             args.size(),
+                             args.size() == 1 ? " argument)" : " arguments)");
+    const ArgSpec &arg = args[index];
+    setIf(name, arg.name);
+    if (role)
+      *role = arg.role == ArgRole::Input ? MOE_ROLE_INPUT : MOE_ROLE_WEIGHT;
+    setShape(arg, dtype, rank, shape);
+    return Status::success();
+  });
+}
+
+moe_status_t moe_model_bind_weights_file(moe_model_t *model, const char *path) {
+  return guarded(model, [&] {
+    if (!path)
+      return Status::failure("the path is NULL");
+    return model->model.bindWeights(std::string(path));
+  });
+}
+
+moe_status_t moe_model_bind_input(moe_model_t *model, const char *name,
+                                  moe_dtype_t dtype, size_t rank,
+                                  const int64_t *shape, const void *data) {
+  return guarded(model, [&] {
+    if (!name)
+      return Status::failure("the input name is NULL");
+    Expected<HostTensor> tensor = copyTensor(dtype, rank, shape, data);
+    if (!tensor)
+      return tensor.status().withPrefix("input " + quote(name) + ": ");
+    return model->model.bindInput(name, std::move(*tensor));
+  });
+}
+
+moe_status_t moe_model_bind_weight(moe_model_t *model, const char *name,
+                                   moe_dtype_t dtype, size_t rank,
+                                   const int64_t *shape, const void *data) {
+  return guarded(model, [&] {
+    if (!name)
+      return Status::failure("the weight name is NULL");
+    Expected<HostTensor> tensor = copyTensor(dtype, rank, shape, data);
+    if (!tensor)
+      return tensor.status().withPrefix("weight " + quote(name) + ": ");
+    return model->model.bindWeight(name, std::move(*tensor));
+  });
+}
+
+moe_status_t moe_model_run(moe_model_t *model) {
+  return guarded(model, [&] { return model->model.run(); });
+}
+
+size_t moe_model_num_results(const moe_model_t *model) {
+  return model ? model->model.signature().results.size() : 0;
+}
+
+moe_status_t moe_model_result(const moe_model_t *model, size_t index,
+                              const char **name, moe_dtype_t *dtype,
+                              size_t *rank, const int64_t **shape,
+                              const void **data) {
+  return guarded(model, [&] {
+    const std::vector<TensorSpec> &specs = model->model.signature().results;
+    const std::vector<HostTensor> &results = model->model.results();
+    if (index >= specs.size())
+      return Status::failure("result index ", index, " is out of range (",
+                             specs.size(),
+                             specs.size() == 1 ? " result)" : " results)");
+    if (results.empty())
+      return Status::failure("no results yet: moe_model_run has not "
+                             "succeeded");
+    setIf(name, specs[index].name);
+    setShape(specs[index], dtype, rank, shape);
+    if (data)
+      *data = results[index].bytes();
+    return Status::success();
+  });
+}

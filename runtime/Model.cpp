@@ -1,0 +1,212 @@
+//===- Model.cpp - A compiled entry point with its bound tensors ----------===//
+
+#include "runtime/Model.h"
+
+#include "runtime/MemRefDescriptor.h"
+#include "runtime/Npy.h"
+#include "runtime/SharedObject.h"
+
+using namespace moe;
+
+namespace {
+// The symbols every CPU artifact exports (docs/artifact-abi.md).
+constexpr const char *kSignatureSymbol = "moe_signature_json";
+constexpr const char *kEntrySymbol = "moe_entry";
+
+// Messages listing unbound arguments name at most this many.
+constexpr size_t kMaxListedArgs = 10;
+
+std::string argLabel(const ArgSpec &arg) {
+  return std::string(argRoleName(arg.role)) + " " + quote(arg.name);
+}
+} // namespace
+
+Model::Model(Signature signature, EntryFn entry,
+             std::shared_ptr<void> keepAlive)
+    : code(std::move(keepAlive)), sig(std::move(signature)), entryFn(entry),
+      bound(sig.args.size()) {}
+
+Expected<Model> Model::load(const std::string &path) {
+  auto loadImpl = [&]() -> Expected<Model> {
+    Expected<std::shared_ptr<SharedObject>> object = SharedObject::open(path);
+    if (!object)
+      return object.status();
+    Expected<std::string_view> json = (*object)->cString(kSignatureSymbol);
+    if (!json)
+      return json.status().withPrefix("not a moe artifact: ");
+    Expected<void *> entry = (*object)->symbol(kEntrySymbol);
+    if (!entry)
+      return entry.status().withPrefix("not a moe artifact: ");
+    return fromEntry(*json, reinterpret_cast<EntryFn>(*entry),
+                     std::move(*object));
+  };
+  Expected<Model> model = loadImpl();
+  if (!model)
+    return model.status().withPrefix("model " + quote(path) + ": ");
+  return model;
+}
+
+Expected<Model> Model::fromEntry(std::string_view signatureJson, EntryFn entry,
+                                 std::shared_ptr<void> keepAlive) {
+  if (!entry)
+    return Status::failure("the entry function is null");
+  Expected<Signature> signature = parseSignature(signatureJson);
+  if (!signature)
+    return signature.status();
+  return Model(std::move(*signature), entry, std::move(keepAlive));
+}
+
+Status Model::bind(size_t index, std::shared_ptr<const HostTensor> tensor,
+                   const std::string &origin) {
+  const ArgSpec &arg = sig.args[index];
+  if (!arg.matches(*tensor))
+    return Status::failure(
+        argLabel(arg), origin.empty() ? "" : " from " + quote(origin),
+        ": expected ", arg.typeString(), ", got ", tensor->typeString());
+  bound[index] = std::move(tensor);
+  return Status::success();
+}
+
+Status Model::bindWeights(std::shared_ptr<const SafeTensorsFile> file) {
+  if (!file)
+    return Status::failure("the weight file is null");
+  // Check every weight before binding any, so a failure leaves the model as
+  // it was.
+  std::vector<std::pair<size_t, const HostTensor *>> found;
+  for (size_t i = 0; i < sig.args.size(); ++i) {
+    const ArgSpec &arg = sig.args[i];
+    if (arg.role != ArgRole::Weight)
+      continue;
+    Expected<const HostTensor *> tensor =
+        getTensor(*file, arg.name, arg.dtype, arg.shape);
+    if (!tensor)
+      return tensor.status();
+    found.emplace_back(i, *tensor);
+  }
+  // Each binding shares ownership of the whole file (the aliasing
+  // constructor), so the file lives as long as any of its tensors is bound.
+  for (auto [index, tensor] : found)
+    bound[index] = std::shared_ptr<const HostTensor>(file, tensor);
+  return Status::success();
+}
+
+Status Model::bindWeights(SafeTensorsFile file) {
+  return bindWeights(std::make_shared<const SafeTensorsFile>(std::move(file)));
+}
+
+Status Model::bindWeights(const std::string &path) {
+  Expected<SafeTensorsFile> file = readSafeTensors(path);
+  if (!file)
+    return file.status();
+  return bindWeights(std::move(*file));
+}
+
+Status Model::bindWeight(const std::string &name, HostTensor tensor) {
+  const ArgSpec *arg = sig.findArg(name);
+  if (!arg || arg->role != ArgRole::Weight) {
+    std::string weights = sig.argNames(ArgRole::Weight);
+    return Status::failure(arg ? quote(name) + " is an input, not a weight"
+                               : "no weight named " + quote(name),
+                           " (weights: ", weights.empty() ? "none" : weights,
+                           ")");
+  }
+  return bind(static_cast<size_t>(arg - sig.args.data()),
+              std::make_shared<const HostTensor>(std::move(tensor)), "");
+}
+
+Expected<size_t> Model::inputIndex(const std::string &name) const {
+  const ArgSpec *arg = sig.findArg(name);
+  if (arg && arg->role == ArgRole::Input)
+    return static_cast<size_t>(arg - sig.args.data());
+  std::string inputs = sig.argNames(ArgRole::Input);
+  return Status::failure(arg ? quote(name) + " is a weight, not an input"
+                             : "no input named " + quote(name),
+                         " (inputs: ", inputs.empty() ? "none" : inputs, ")");
+}
+
+Status Model::bindInput(const std::string &name, HostTensor tensor) {
+  Expected<size_t> index = inputIndex(name);
+  if (!index)
+    return index.status();
+  return bind(*index, std::make_shared<const HostTensor>(std::move(tensor)),
+              "");
+}
+
+Status Model::bindInputNpy(const std::string &name, const std::string &path) {
+  Expected<size_t> index = inputIndex(name);
+  if (!index)
+    return index.status();
+  Expected<HostTensor> tensor = readNpy(path);
+  if (!tensor)
+    return tensor.status();
+  return bind(*index, std::make_shared<const HostTensor>(std::move(*tensor)),
+              path);
+}
+
+Status Model::bindInputNpy(const std::string &path) {
+  size_t inputs = sig.count(ArgRole::Input);
+  if (inputs != 1)
+    return Status::failure(
+        quote(path), " does not name the input it binds, but the model has ",
+        inputs == 0 ? "no inputs"
+                    : std::to_string(inputs) + " inputs (" +
+                          sig.argNames(ArgRole::Input) + ")");
+  for (const ArgSpec &arg : sig.args)
+    if (arg.role == ArgRole::Input)
+      return bindInputNpy(arg.name, path);
+  return Status::success();
+}
+
+Status Model::run() {
+  std::vector<const ArgSpec *> unbound;
+  for (size_t i = 0; i < sig.args.size(); ++i)
+    if (!bound[i])
+      unbound.push_back(&sig.args[i]);
+  if (unbound.size() == 1)
+    return Status::failure(argLabel(*unbound.front()), " is not bound");
+  if (!unbound.empty()) {
+    std::string list;
+    for (size_t i = 0; i < unbound.size() && i < kMaxListedArgs; ++i)
+      list += (i ? ", " : "") + argLabel(*unbound[i]);
+    if (unbound.size() > kMaxListedArgs)
+      list +=
+          ", and " + std::to_string(unbound.size() - kMaxListedArgs) + " more";
+    return Status::failure(unbound.size(), " arguments are not bound: ", list);
+  }
+
+  if (outputs.empty()) {
+    std::vector<HostTensor> allocated;
+    for (const TensorSpec &result : sig.results) {
+      Expected<HostTensor> tensor =
+          HostTensor::create(result.dtype, result.shape);
+      if (!tensor)
+        return tensor.status().withPrefix("result " + quote(result.name) +
+                                          ": ");
+      allocated.push_back(std::move(*tensor));
+    }
+    outputs = std::move(allocated);
+  }
+
+  std::vector<MemRefDescriptor> descriptors;
+  descriptors.reserve(bound.size() + outputs.size());
+  // The ABI passes non-const pointers, but entries only read their arguments
+  // (docs/artifact-abi.md), which is what lets models share weights.
+  for (const std::shared_ptr<const HostTensor> &tensor : bound)
+    descriptors.emplace_back(const_cast<std::byte *>(tensor->bytes()),
+                             tensor->shape());
+  for (HostTensor &tensor : outputs)
+    descriptors.emplace_back(tensor.bytes(), tensor.shape());
+  std::vector<void *> args;
+  args.reserve(descriptors.size());
+  for (MemRefDescriptor &descriptor : descriptors)
+    args.push_back(descriptor.get());
+  entryFn(args.data());
+  return Status::success();
+}
+
+const HostTensor *Model::findResult(std::string_view name) const {
+  for (size_t i = 0; i < outputs.size(); ++i)
+    if (sig.results[i].name == name)
+      return &outputs[i];
+  return nullptr;
+}

@@ -1,0 +1,106 @@
+//===- Model.h - A compiled entry point with its bound tensors --*- C++ -*-===//
+//
+// A Model is one compiled entry point (docs/artifact-abi.md) plus the tensors
+// bound to its arguments and the buffers of its results:
+//
+//   Expected<Model> model = Model::load("l1.so");
+//   if (!model) return model.status();
+//   if (Status s = model->bindWeights("l1.safetensors"); !s.ok()) return s;
+//   if (Status s = model->bindInput("x", std::move(x)); !s.ok()) return s;
+//   if (Status s = model->run(); !s.ok()) return s;
+//   const HostTensor *out = model->findResult("out");
+//
+// Binding checks names, dtypes and shapes against the signature, so run()
+// only ever hands the entry buffers of exactly the types it was compiled for.
+// A Model is not thread-safe; load one per thread (the shared object and any
+// weight file may be shared between them).
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef MOE_RUNTIME_MODEL_H
+#define MOE_RUNTIME_MODEL_H
+
+#include "runtime/SafeTensors.h"
+#include "runtime/Signature.h"
+#include "runtime/Status.h"
+#include "runtime/Tensor.h"
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace moe {
+
+class Model {
+public:
+  /// The entry point: args[i] is the memref descriptor of the i-th argument,
+  /// then of each result.
+  using EntryFn = void (*)(void **args);
+
+  /// Loads a CPU artifact: dlopens `path` (RTLD_NOW | RTLD_LOCAL) and reads its
+  /// `moe_signature_json` and `moe_entry` symbols. A path without a '/' is
+  /// taken relative to the working directory, not searched for like a system
+  /// library. Failures start with "model '<path>': ".
+  static Expected<Model> load(const std::string &path);
+
+  /// A model whose code lives elsewhere (e.g. a JIT): `keepAlive` owns
+  /// whatever keeps `entry` valid (an ExecutionEngine, say; null for code that
+  /// is always loaded) and is released when the model is destroyed.
+  static Expected<Model> fromEntry(std::string_view signatureJson,
+                                   EntryFn entry,
+                                   std::shared_ptr<void> keepAlive);
+
+  const Signature &signature() const { return sig; }
+
+  /// Binds every weight argument to the tensor of the same name in `file`,
+  /// which the model keeps alive (several models may share one file). Other
+  /// tensors in the file are ignored. All or nothing: on failure (a missing
+  /// tensor, a wrong dtype or shape) nothing is bound.
+  Status bindWeights(std::shared_ptr<const SafeTensorsFile> file);
+  Status bindWeights(SafeTensorsFile file);
+  Status bindWeights(const std::string &path);
+
+  /// Binds the weight `name` to a tensor held in memory.
+  Status bindWeight(const std::string &name, HostTensor tensor);
+
+  /// Binds the input `name`; fails for names that are not inputs.
+  Status bindInput(const std::string &name, HostTensor tensor);
+  /// Binds the input `name` to the array in the .npy file at `path`.
+  Status bindInputNpy(const std::string &name, const std::string &path);
+  /// Binds the .npy file at `path` to the model's only input.
+  Status bindInputNpy(const std::string &path);
+
+  /// Calls the entry with every argument. Fails, naming them, if arguments
+  /// are unbound. Result buffers are allocated by the first run and reused
+  /// (overwritten) by later ones.
+  Status run();
+
+  /// The results of the last successful run(), in signature order; empty
+  /// before one.
+  const std::vector<HostTensor> &results() const { return outputs; }
+  /// The result `name` of the last successful run(), or null.
+  const HostTensor *findResult(std::string_view name) const;
+
+private:
+  Model(Signature signature, EntryFn entry, std::shared_ptr<void> keepAlive);
+
+  /// Binds argument `index` after checking `tensor`'s type; `origin` (a file)
+  /// is named in the message when it is not empty.
+  Status bind(size_t index, std::shared_ptr<const HostTensor> tensor,
+              const std::string &origin);
+  Expected<size_t> inputIndex(const std::string &name) const;
+
+  // Declared first so that it is released last: it keeps `entryFn` valid.
+  std::shared_ptr<void> code;
+  Signature sig;
+  EntryFn entryFn;
+  /// One per argument; null while unbound. Shared so that weights loaded
+  /// once can back several models without copies.
+  std::vector<std::shared_ptr<const HostTensor>> bound;
+  std::vector<HostTensor> outputs;
+};
+
+} // namespace moe
+
+#endif // MOE_RUNTIME_MODEL_H

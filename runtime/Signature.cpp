@@ -1,0 +1,217 @@
+//===- Signature.cpp - What a compiled entry point takes and returns ------===//
+
+#include "runtime/Signature.h"
+
+#include "runtime/Json.h"
+
+#include <set>
+
+using namespace moe;
+
+namespace {
+
+std::string knownDTypes() {
+  std::string names;
+  for (DType dtype : kAllDTypes)
+    names +=
+        std::string(names.empty() ? "" : " ") + std::string(dtypeName(dtype));
+  return names;
+}
+
+/// The member `key` of `object` as a value of `kind`, or a failure naming it.
+Expected<const JsonValue *>
+getField(const JsonValue &object, std::string_view key, JsonValue::Kind kind) {
+  const JsonValue *value = object.find(key);
+  if (!value)
+    return Status::failure("missing field ", quote(key));
+  if (value->kind != kind)
+    return Status::failure("field ", quote(key), " must be ",
+                           JsonValue::kindName(kind), ", got ",
+                           JsonValue::kindName(value->kind));
+  return value;
+}
+
+Status parseShape(const JsonValue &value, std::vector<int64_t> &shape) {
+  for (const JsonValue &dim : value.elements) {
+    std::optional<uint64_t> d = dim.asUint64();
+    if (!d || *d > static_cast<uint64_t>(INT64_MAX))
+      return Status::failure("shape must hold non-negative integers, got ",
+                             dim.kind == JsonValue::Kind::Number
+                                 ? dim.text
+                                 : JsonValue::kindName(dim.kind));
+    shape.push_back(static_cast<int64_t>(*d));
+  }
+  return Status::success();
+}
+
+/// Fills the name, dtype and shape of `spec` from `object`.
+Status parseTensorSpec(const JsonValue &object, TensorSpec &spec) {
+  if (object.kind != JsonValue::Kind::Object)
+    return Status::failure("must be an object, got ",
+                           JsonValue::kindName(object.kind));
+  Expected<const JsonValue *> name =
+      getField(object, "name", JsonValue::Kind::String);
+  if (!name)
+    return name.status();
+  if ((*name)->text.empty())
+    return Status::failure("field 'name' is empty");
+  spec.name = (*name)->text;
+
+  Expected<const JsonValue *> dtype =
+      getField(object, "dtype", JsonValue::Kind::String);
+  if (!dtype)
+    return dtype.status();
+  std::optional<DType> parsed = dtypeFromName((*dtype)->text);
+  if (!parsed)
+    return Status::failure("unknown dtype ", quote((*dtype)->text),
+                           " (known: ", knownDTypes(), ")");
+  spec.dtype = *parsed;
+
+  Expected<const JsonValue *> shape =
+      getField(object, "shape", JsonValue::Kind::Array);
+  if (!shape)
+    return shape.status();
+  if (Status s = parseShape(**shape, spec.shape); !s.ok())
+    return s;
+  // The runtime allocates results and checks inputs by this size, so a shape
+  // whose size overflows is rejected here rather than at run time.
+  if (Expected<size_t> bytes = denseByteSize(spec.dtype, spec.shape); !bytes)
+    return bytes.status();
+  return Status::success();
+}
+
+Status parseArg(const JsonValue &object, ArgSpec &arg) {
+  if (Status s = parseTensorSpec(object, arg); !s.ok())
+    return s;
+  Expected<const JsonValue *> role =
+      getField(object, "role", JsonValue::Kind::String);
+  if (!role)
+    return role.status();
+  if ((*role)->text == "input")
+    arg.role = ArgRole::Input;
+  else if ((*role)->text == "weight")
+    arg.role = ArgRole::Weight;
+  else
+    return Status::failure("unknown role ", quote((*role)->text),
+                           " (expected 'input' or 'weight')");
+  return Status::success();
+}
+
+/// "args[1] ('w_gate'): " or "args[1]: " when the entry has no usable name.
+std::string entryPrefix(const char *list, size_t index,
+                        const JsonValue &object) {
+  std::string prefix = std::string(list) + "[" + std::to_string(index) + "]";
+  if (object.kind == JsonValue::Kind::Object)
+    if (const JsonValue *name = object.find("name");
+        name && name->kind == JsonValue::Kind::String && !name->text.empty())
+      prefix += " (" + quote(name->text) + ")";
+  return prefix + ": ";
+}
+
+Expected<Signature> parseSignatureImpl(std::string_view text) {
+  Expected<JsonValue> json = parseJson(text);
+  if (!json)
+    return json.status().withPrefix("malformed JSON ");
+  if (json->kind != JsonValue::Kind::Object)
+    return Status::failure("must be a JSON object, got ",
+                           JsonValue::kindName(json->kind));
+  Signature signature;
+  Expected<const JsonValue *> entry =
+      getField(*json, "entry", JsonValue::Kind::String);
+  if (!entry)
+    return entry.status();
+  signature.entry = (*entry)->text;
+
+  Expected<const JsonValue *> args =
+      getField(*json, "args", JsonValue::Kind::Array);
+  if (!args)
+    return args.status();
+  Expected<const JsonValue *> results =
+      getField(*json, "results", JsonValue::Kind::Array);
+  if (!results)
+    return results.status();
+
+  std::set<std::string> names;
+  auto checkUnique = [&](const std::string &name) {
+    return names.insert(name).second
+               ? Status::success()
+               : Status::failure("duplicate name ", quote(name),
+                                 " (argument and result names must be "
+                                 "unique)");
+  };
+  for (size_t i = 0; i < (*args)->elements.size(); ++i) {
+    const JsonValue &object = (*args)->elements[i];
+    ArgSpec arg;
+    Status s = parseArg(object, arg);
+    if (s.ok())
+      s = checkUnique(arg.name);
+    if (!s.ok())
+      return s.withPrefix(entryPrefix("args", i, object));
+    signature.args.push_back(std::move(arg));
+  }
+  for (size_t i = 0; i < (*results)->elements.size(); ++i) {
+    const JsonValue &object = (*results)->elements[i];
+    TensorSpec result;
+    Status s = parseTensorSpec(object, result);
+    if (s.ok())
+      s = checkUnique(result.name);
+    if (!s.ok())
+      return s.withPrefix(entryPrefix("results", i, object));
+    signature.results.push_back(std::move(result));
+  }
+  // An entry point writes its results into caller buffers; with none it
+  // could have no observable effect, which means a broken artifact.
+  if (signature.results.empty())
+    return Status::failure("'results' is empty");
+  return signature;
+}
+
+} // namespace
+
+std::string_view moe::argRoleName(ArgRole role) {
+  return role == ArgRole::Input ? "input" : "weight";
+}
+
+std::string TensorSpec::typeString() const {
+  return std::string(dtypeName(dtype)) + " " + shapeString(shape);
+}
+
+bool TensorSpec::matches(const HostTensor &tensor) const {
+  return tensor.dtype() == dtype && tensor.shape() == shape;
+}
+
+const ArgSpec *Signature::findArg(std::string_view name) const {
+  for (const ArgSpec &arg : args)
+    if (arg.name == name)
+      return &arg;
+  return nullptr;
+}
+
+size_t Signature::count(ArgRole role) const {
+  size_t n = 0;
+  for (const ArgSpec &arg : args)
+    n += arg.role == role;
+  return n;
+}
+
+std::string Signature::argNames(ArgRole role) const {
+  std::string names;
+  for (const ArgSpec &arg : args)
+    if (arg.role == role)
+      names += (names.empty() ? "" : ", ") + quote(arg.name);
+  return names;
+}
+
+std::string Signature::resultNames() const {
+  std::string names;
+  for (const TensorSpec &result : results)
+    names += (names.empty() ? "" : ", ") + quote(result.name);
+  return names;
+}
+
+Expected<Signature> moe::parseSignature(std::string_view json) {
+  Expected<Signature> signature = parseSignatureImpl(json);
+  if (!signature)
+    return signature.status().withPrefix("signature: ");
+  return signature;
+}

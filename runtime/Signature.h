@@ -1,0 +1,84 @@
+//===- Signature.h - Entry point arguments and results ----------*- C++ -*-===//
+//
+// Every artifact describes its entry point with a JSON string (see
+// docs/artifact-abi.md):
+//
+//   {"entry": "l1",
+//    "args": [{"name": "x", "role": "input", "dtype": "f32",
+//              "shape": [1, 1576, 768]}, ...],
+//    "results": [{"name": "out", "dtype": "f32", "shape": [1, 1576, 768]},
+//                ...]}
+//
+// parseSignature validates it completely, so the rest of the runtime can
+// trust every name, dtype and shape: the JSON is strict (Json.h), every
+// required field is present with the right kind, dtypes are known, shapes are
+// static with non-negative dimensions whose byte size fits the host, and names
+// are non-empty and unique across args and results (they are how callers bind
+// tensors and name output files). Unknown keys are ignored, so the compiler can
+// add fields without breaking older runtimes.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef MOE_RUNTIME_SIGNATURE_H
+#define MOE_RUNTIME_SIGNATURE_H
+
+#include "runtime/Status.h"
+#include "runtime/Tensor.h"
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace moe {
+
+/// How the caller supplies an argument: per call (an input such as the
+/// activations) or once per model (a weight, bound from a .safetensors file).
+enum class ArgRole { Input, Weight };
+
+/// "input" or "weight".
+std::string_view argRoleName(ArgRole role);
+
+/// A named tensor of static type: one argument or result of an entry point.
+struct TensorSpec {
+  std::string name;
+  DType dtype = DType::F32;
+  std::vector<int64_t> shape;
+
+  /// "f32 [8, 768, 3072]": the form used in messages.
+  std::string typeString() const;
+  /// Whether `tensor` has exactly this dtype and shape.
+  bool matches(const HostTensor &tensor) const;
+};
+
+struct ArgSpec : TensorSpec {
+  ArgRole role = ArgRole::Input;
+};
+
+/// The calling convention of one entry point: arguments in the order the
+/// entry receives them, then results in the order it writes them.
+struct Signature {
+  /// The name of the entry in the source program (informational).
+  std::string entry;
+  std::vector<ArgSpec> args;
+  std::vector<TensorSpec> results;
+
+  /// The argument named `name`, or null.
+  const ArgSpec *findArg(std::string_view name) const;
+  /// The number of arguments with `role`.
+  size_t count(ArgRole role) const;
+  /// "'x', 'y'": the quoted names of the arguments with `role`, for messages.
+  std::string argNames(ArgRole role) const;
+  /// "'out', 'expert_load'": the quoted names of the results, for messages.
+  std::string resultNames() const;
+};
+
+/// Parses and validates a signature. Failures are one line starting with
+/// "signature: ", e.g.
+///   args[1] ('w_gate'): unknown dtype 'f33' (known: f16 bf16 f32 ...)
+///   results[0] ('out'): shape must hold non-negative integers, got -1
+Expected<Signature> parseSignature(std::string_view json);
+
+} // namespace moe
+
+#endif // MOE_RUNTIME_SIGNATURE_H
