@@ -37,8 +37,8 @@ LogicalResult MoEDialect::verifyRegionArgAttribute(Operation *op,
     return verifyTensorName(op, attr, "argument #" + std::to_string(argIndex));
   if (name == kOutputAttrName)
     return op->emitError() << "'" << name << "' names a result; on argument #"
-                           << argIndex << " use '" << kInputAttrName
-                           << "' or '" << kWeightAttrName << "'";
+                           << argIndex << " use '" << kInputAttrName << "' or '"
+                           << kWeightAttrName << "'";
   return op->emitError() << "unknown moe argument attribute '" << name
                          << "'; expected '" << kInputAttrName << "' or '"
                          << kWeightAttrName << "'";

@@ -34,9 +34,8 @@ LogicalResult SinkhornOp::verify() {
 LogicalResult AssignSlotsOp::verify() {
   ArrayRef<int64_t> experts = shapeOf(getExperts());
   ArrayRef<int64_t> slots = shapeOf(getSlotToken());
-  if (getPriority() &&
-      failed(checkShape(*this, "priority", getPriority(),
-                        {experts[0], experts[1]})))
+  if (getPriority() && failed(checkShape(*this, "priority", getPriority(),
+                                         {experts[0], experts[1]})))
     return failure();
   if (slots[0] != experts[0])
     return emitOpError() << "slot_token has " << slots[0]

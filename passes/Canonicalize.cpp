@@ -1,6 +1,7 @@
 //===- Canonicalize.cpp - The moe-canonicalize pass -----------------------===//
 
 #include "passes/Passes.h"
+#include "passes/RewriteDriver.h"
 
 #include "mlir/IR/PatternMatch.h"
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
@@ -10,8 +11,7 @@ namespace mlir::moe {
 #include "passes/Passes.h.inc"
 
 namespace {
-struct MoECanonicalizePass
-    : impl::MoECanonicalizeBase<MoECanonicalizePass> {
+struct MoECanonicalizePass : impl::MoECanonicalizeBase<MoECanonicalizePass> {
   void runOnOperation() override {
     MLIRContext *context = &getContext();
     auto *dialect = context->getLoadedDialect<MoEDialect>();
@@ -21,11 +21,7 @@ struct MoECanonicalizePass
         name.getCanonicalizationPatterns(patterns, context);
     // Only the moe patterns: no folding, CSE or region simplification of the
     // surrounding IR.
-    GreedyRewriteConfig config;
-    config.enableFolding(false).enableConstantCSE(false)
-        .setRegionSimplificationLevel(GreedySimplifyRegionLevel::Disabled);
-    if (failed(applyPatternsGreedily(getOperation(), std::move(patterns),
-                                     config)))
+    if (failed(applyMoEPatterns(getOperation(), std::move(patterns))))
       signalPassFailure();
   }
 };

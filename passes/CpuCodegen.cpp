@@ -60,8 +60,8 @@ LogicalResult lowerToLLVMDialect(ModuleOp module) {
 }
 
 /// A target machine for this host, with its CPU's features.
-static std::unique_ptr<llvm::TargetMachine> hostTargetMachine(
-    std::string &error) {
+static std::unique_ptr<llvm::TargetMachine>
+hostTargetMachine(std::string &error) {
   llvm::InitializeNativeTarget();
   llvm::InitializeNativeTargetAsmPrinter();
   llvm::Triple triple(llvm::sys::getProcessTriple());
@@ -134,8 +134,8 @@ LogicalResult emitSharedObject(ModuleOp module, const std::string &outputPath,
                                          "-Wl,-rpath," + libDir};
   SmallVector<StringRef> args(argStrings.begin(), argStrings.end());
   std::string linkError;
-  int rc = llvm::sys::ExecuteAndWait(*cc, args, std::nullopt, {}, 0, 0,
-                                     &linkError);
+  int rc =
+      llvm::sys::ExecuteAndWait(*cc, args, std::nullopt, {}, 0, 0, &linkError);
   llvm::sys::fs::remove(objectPath);
   if (rc != 0) {
     error = "linking '" + outputPath + "' failed" +

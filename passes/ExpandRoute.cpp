@@ -10,6 +10,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "passes/Passes.h"
+#include "passes/RewriteDriver.h"
 #include "passes/TensorBuilders.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -69,11 +70,11 @@ Value sigmoid(OpBuilder &b, Location loc, Value logits) {
 
 /// Divides each token's k weights by their sum.
 Value renormalize(OpBuilder &b, Location loc, Value weights) {
-  Value sum = reduceDim(
-      b, loc, weights, 2, b.getF32FloatAttr(0.0),
-      [](OpBuilder &nb, Location nloc, ValueRange args) -> Value {
-        return arith::AddFOp::create(nb, nloc, args[0], args[1]);
-      });
+  Value sum =
+      reduceDim(b, loc, weights, 2, b.getF32FloatAttr(0.0),
+                [](OpBuilder &nb, Location nloc, ValueRange args) -> Value {
+                  return arith::AddFOp::create(nb, nloc, args[0], args[1]);
+                });
   return mapWithReduced(
       b, loc, weights, sum, 2, b.getF32Type(),
       [](OpBuilder &nb, Location nloc, ValueRange args) -> Value {
@@ -115,18 +116,19 @@ struct ExpandTokenChoice : OpRewritePattern<RouteOp> {
     if (isa<SigmoidScoreAttr>(score)) {
       scores = sigmoid(rewriter, loc, logits);
     } else if (auto sinkhorn = dyn_cast<SinkhornScoreAttr>(score)) {
-      scores = SinkhornOp::create(rewriter, loc, logitsType, logits,
-                                  rewriter.getI64IntegerAttr(sinkhorn.getIterations()),
-                                  rewriter.getF64FloatAttr(sinkhorn.getEpsilonValue()));
+      scores = SinkhornOp::create(
+          rewriter, loc, logitsType, logits,
+          rewriter.getI64IntegerAttr(sinkhorn.getIterations()),
+          rewriter.getF64FloatAttr(sinkhorn.getEpsilonValue()));
       gates = softmax(rewriter, loc, logits, 2);
     } else {
       scores = softmax(rewriter, loc, logits, 2);
     }
     auto topk =
         TopKOp::create(rewriter, loc, valuesType, indicesType, scores, k);
-    Value weights = gates ? takeAlongLastDim(rewriter, loc, gates,
-                                             topk.getIndices())
-                          : topk.getValues();
+    Value weights =
+        gates ? takeAlongLastDim(rewriter, loc, gates, topk.getIndices())
+              : topk.getValues();
     // Renormalisation is over the k choices, before any is dropped.
     if (router.getRenormalize())
       weights = renormalize(rewriter, loc, weights);
@@ -168,15 +170,16 @@ struct ExpandExpertChoice : OpRewritePattern<RouteOp> {
     Value gates = softmax(rewriter, loc, logits, 2);
     Value scores = gates;
     if (auto sinkhorn = dyn_cast<SinkhornScoreAttr>(score))
-      scores = SinkhornOp::create(rewriter, loc, logitsType, logits,
-                                  rewriter.getI64IntegerAttr(sinkhorn.getIterations()),
-                                  rewriter.getF64FloatAttr(sinkhorn.getEpsilonValue()));
+      scores = SinkhornOp::create(
+          rewriter, loc, logitsType, logits,
+          rewriter.getI64IntegerAttr(sinkhorn.getIterations()),
+          rewriter.getF64FloatAttr(sinkhorn.getEpsilonValue()));
     // Each expert ranks the tokens: top-C along tokens of [G, E, S].
-    Value byExpert = linalg::TransposeOp::create(
-                         rewriter, loc, scores,
-                         emptyTensor(rewriter, loc, {g, e, s}, f32),
-                         ArrayRef<int64_t>{0, 2, 1})
-                         .getResult()[0];
+    Value byExpert =
+        linalg::TransposeOp::create(rewriter, loc, scores,
+                                    emptyTensor(rewriter, loc, {g, e, s}, f32),
+                                    ArrayRef<int64_t>{0, 2, 1})
+            .getResult()[0];
     auto topk = TopKOp::create(rewriter, loc, tensorType({g, e, c}, f32),
                                tensorType({g, e, c}, i32), byExpert, c);
     Value slotToken = topk.getIndices();
@@ -219,9 +222,8 @@ Value poolItems(OpBuilder &b, Location loc, Value logits, int64_t tokensPerItem,
     SmallVector<OpFoldResult> offsets(3, b.getIndexAttr(0));
     SmallVector<OpFoldResult> sizes = {b.getIndexAttr(g), b.getIndexAttr(items),
                                        b.getIndexAttr(e)};
-    SmallVector<OpFoldResult> strides = {b.getIndexAttr(1),
-                                         b.getIndexAttr(tokensPerItem),
-                                         b.getIndexAttr(1)};
+    SmallVector<OpFoldResult> strides = {
+        b.getIndexAttr(1), b.getIndexAttr(tokensPerItem), b.getIndexAttr(1)};
     return tensor::ExtractSliceOp::create(b, loc, pooledType, logits, offsets,
                                           sizes, strides);
   }
@@ -230,11 +232,11 @@ Value poolItems(OpBuilder &b, Location loc, Value logits, int64_t tokensPerItem,
   Value byItem = tensor::ExpandShapeOp::create(
       b, loc, itemsType, logits,
       ArrayRef<ReassociationIndices>{{0}, {1, 2}, {3}});
-  Value sum = reduceDim(
-      b, loc, byItem, 2, b.getF32FloatAttr(0.0),
-      [](OpBuilder &nb, Location nloc, ValueRange args) -> Value {
-        return arith::AddFOp::create(nb, nloc, args[0], args[1]);
-      });
+  Value sum =
+      reduceDim(b, loc, byItem, 2, b.getF32FloatAttr(0.0),
+                [](OpBuilder &nb, Location nloc, ValueRange args) -> Value {
+                  return arith::AddFOp::create(nb, nloc, args[0], args[1]);
+                });
   double scale = 1.0 / static_cast<double>(tokensPerItem);
   return mapElementwise(
       b, loc, sum, b.getF32Type(),
@@ -284,8 +286,8 @@ struct ExpandPerImage : OpRewritePattern<RouteOp> {
     Value gates = softmax(rewriter, loc, pooled, 2);
     auto topk = TopKOp::create(rewriter, loc, tensorType({g, items, k}, f32),
                                tensorType({g, items, k}, i32), gates, k);
-    auto [slotItem, itemSlot] = assignSlots(
-        rewriter, loc, topk.getIndices(), Value(), e, itemCapacity);
+    auto [slotItem, itemSlot] =
+        assignSlots(rewriter, loc, topk.getIndices(), Value(), e, itemCapacity);
 
     // Expand items to their tokens: item slot ci of expert e holds token
     // slots [ci * T, (ci + 1) * T).
@@ -304,14 +306,15 @@ struct ExpandPerImage : OpRewritePattern<RouteOp> {
           Value tv = idx(nb, nloc, t);
           Value ci = arith::DivUIOp::create(nb, nloc, at[2], tv);
           Value within = arith::RemUIOp::create(nb, nloc, at[2], tv);
-          Value item = tensor::ExtractOp::create(
-              nb, nloc, slotItem, ValueRange{at[0], at[1], ci});
-          Value first = arith::MulIOp::create(nb, nloc, toIndex(nb, nloc, item),
-                                              tv);
-          Value token = toI32(nb, nloc,
-                              arith::AddIOp::create(nb, nloc, first, within));
-          Value empty = arith::CmpIOp::create(
-              nb, nloc, arith::CmpIPredicate::slt, item, i32Constant(nb, nloc, 0));
+          Value item = tensor::ExtractOp::create(nb, nloc, slotItem,
+                                                 ValueRange{at[0], at[1], ci});
+          Value first =
+              arith::MulIOp::create(nb, nloc, toIndex(nb, nloc, item), tv);
+          Value token =
+              toI32(nb, nloc, arith::AddIOp::create(nb, nloc, first, within));
+          Value empty =
+              arith::CmpIOp::create(nb, nloc, arith::CmpIPredicate::slt, item,
+                                    i32Constant(nb, nloc, 0));
           return arith::SelectOp::create(nb, nloc, empty, item, token);
         });
     Value tokenSlot = generateI32(
@@ -329,11 +332,11 @@ struct ExpandPerImage : OpRewritePattern<RouteOp> {
           Value flat = arith::AddIOp::create(
               nb, nloc,
               arith::MulIOp::create(nb, nloc, expert, idx(nb, nloc, c)),
-              arith::AddIOp::create(nb, nloc,
-                                    arith::MulIOp::create(nb, nloc, ci, tv),
-                                    within));
-          Value dropped = arith::CmpIOp::create(
-              nb, nloc, arith::CmpIPredicate::slt, slot, i32Constant(nb, nloc, 0));
+              arith::AddIOp::create(
+                  nb, nloc, arith::MulIOp::create(nb, nloc, ci, tv), within));
+          Value dropped =
+              arith::CmpIOp::create(nb, nloc, arith::CmpIPredicate::slt, slot,
+                                    i32Constant(nb, nloc, 0));
           return arith::SelectOp::create(nb, nloc, dropped, slot,
                                          toI32(nb, nloc, flat));
         });
@@ -362,23 +365,18 @@ struct ExpandPerImage : OpRewritePattern<RouteOp> {
   }
 };
 
-struct MoEExpandRoutePass
-    : impl::MoEExpandRouteBase<MoEExpandRoutePass> {
+struct MoEExpandRoutePass : impl::MoEExpandRouteBase<MoEExpandRoutePass> {
   void runOnOperation() override {
     MLIRContext *context = &getContext();
     RewritePatternSet patterns(context);
-    patterns.add<ExpandTokenChoice, ExpandExpertChoice, ExpandSoft,
-                 ExpandPerImage>(context);
-    GreedyRewriteConfig config;
-    config.enableFolding(false).setRegionSimplificationLevel(
-        GreedySimplifyRegionLevel::Disabled);
-    if (failed(applyPatternsGreedily(getOperation(), std::move(patterns),
-                                     config)))
+    patterns
+        .add<ExpandTokenChoice, ExpandExpertChoice, ExpandSoft, ExpandPerImage>(
+            context);
+    if (failed(applyMoEPatterns(getOperation(), std::move(patterns))))
       return signalPassFailure();
     // A route left over has a router without a lowering: say so, at it.
     WalkResult result = getOperation()->walk([](RouteOp op) {
-      op.emitOpError() << "router " << op.getRouter()
-                       << " has no lowering yet";
+      op.emitOpError() << "router " << op.getRouter() << " has no lowering yet";
       return WalkResult::interrupt();
     });
     if (result.wasInterrupted())

@@ -66,15 +66,14 @@ FailureOr<llvm::json::Object> describe(Location loc, Type type, StringRef name,
   llvm::json::Array shape;
   for (int64_t dim : tensor.getShape())
     shape.push_back(dim);
-  llvm::json::Object object{{"name", name.str()}, {"dtype", *dtype},
-                            {"shape", std::move(shape)}};
+  llvm::json::Object object{
+      {"name", name.str()}, {"dtype", *dtype}, {"shape", std::move(shape)}};
   if (!role.empty())
     object["role"] = role.str();
   return object;
 }
 
-struct MoEPrepareEntryPass
-    : impl::MoEPrepareEntryBase<MoEPrepareEntryPass> {
+struct MoEPrepareEntryPass : impl::MoEPrepareEntryBase<MoEPrepareEntryPass> {
   void runOnOperation() override {
     ModuleOp module = getOperation();
     SmallVector<func::FuncOp> entries;
@@ -87,8 +86,8 @@ struct MoEPrepareEntryPass
                                    "function with a body (its entry), found "
                                 << entries.size();
       for (func::FuncOp func : entries)
-        diag.attachNote(func.getLoc()) << "public function '"
-                                       << func.getSymName() << "'";
+        diag.attachNote(func.getLoc())
+            << "public function '" << func.getSymName() << "'";
       return signalPassFailure();
     }
     func::FuncOp entry = entries.front();
@@ -189,8 +188,8 @@ struct MoEEmitEntryPass : impl::MoEEmitEntryBase<MoEEmitEntryPass> {
                            b.getStringAttr(text));
 
     // void moe_entry(void **args) { ciface(args[0], args[1], ...); }
-    auto entryType = LLVM::LLVMFunctionType::get(
-        LLVM::LLVMVoidType::get(context), {ptr});
+    auto entryType =
+        LLVM::LLVMFunctionType::get(LLVM::LLVMVoidType::get(context), {ptr});
     auto entry = LLVM::LLVMFuncOp::create(b, loc, "moe_entry", entryType);
     Block *body = entry.addEntryBlock(b);
     b.setInsertionPointToStart(body);

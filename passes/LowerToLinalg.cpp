@@ -12,6 +12,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "passes/Passes.h"
+#include "passes/RewriteDriver.h"
 #include "passes/TensorBuilders.h"
 
 #include "mlir/IR/IRMapping.h"
@@ -58,13 +59,13 @@ Value extendToF32(OpBuilder &b, Location loc, Value x) {
 
 /// `x * rsqrt(sum_dim x^2 + 1e-6)`, as f32.
 Value l2Normalize(OpBuilder &b, Location loc, Value x, int64_t dim) {
-  Value sumSquares = reduceDim(
-      b, loc, x, dim, b.getF32FloatAttr(0.0),
-      [](OpBuilder &nb, Location nloc, ValueRange args) -> Value {
-        Value v = extendToF32(nb, nloc, args[1]);
-        Value sq = arith::MulFOp::create(nb, nloc, v, v);
-        return arith::AddFOp::create(nb, nloc, args[0], sq);
-      });
+  Value sumSquares =
+      reduceDim(b, loc, x, dim, b.getF32FloatAttr(0.0),
+                [](OpBuilder &nb, Location nloc, ValueRange args) -> Value {
+                  Value v = extendToF32(nb, nloc, args[1]);
+                  Value sq = arith::MulFOp::create(nb, nloc, v, v);
+                  return arith::AddFOp::create(nb, nloc, args[0], sq);
+                });
   return mapWithReduced(
       b, loc, x, sumSquares, dim, b.getF32Type(),
       [](OpBuilder &nb, Location nloc, ValueRange args) -> Value {
@@ -73,8 +74,8 @@ Value l2Normalize(OpBuilder &b, Location loc, Value x, int64_t dim) {
         // 1 / sqrt, not math.rsqrt: libm has no rsqrtf to lower it to.
         Value inv = arith::DivFOp::create(nb, nloc, f32Constant(nb, nloc, 1.0),
                                           math::SqrtOp::create(nb, nloc, sum));
-        return arith::MulFOp::create(nb, nloc,
-                                     extendToF32(nb, nloc, args[0]), inv);
+        return arith::MulFOp::create(nb, nloc, extendToF32(nb, nloc, args[0]),
+                                     inv);
       });
 }
 
@@ -105,7 +106,8 @@ struct LowerGate : OpRewritePattern<GateOp> {
     SmallVector<utils::IteratorType> iterators(rank,
                                                utils::IteratorType::parallel);
     iterators.push_back(utils::IteratorType::reduction);
-    Value init = filledTensor(rewriter, loc, shape, rewriter.getF32FloatAttr(0));
+    Value init =
+        filledTensor(rewriter, loc, shape, rewriter.getF32FloatAttr(0));
     Value logits =
         linalg::GenericOp::create(
             rewriter, loc, init.getType(), ValueRange{x, w}, init,
@@ -114,11 +116,12 @@ struct LowerGate : OpRewritePattern<GateOp> {
                                    loopMap(rewriter, numLoops, outDims)},
             iterators,
             [](OpBuilder &b, Location nloc, ValueRange args) {
-              Value prod = arith::MulFOp::create(
-                  b, nloc, extendToF32(b, nloc, args[0]),
-                  extendToF32(b, nloc, args[1]));
+              Value prod =
+                  arith::MulFOp::create(b, nloc, extendToF32(b, nloc, args[0]),
+                                        extendToF32(b, nloc, args[1]));
               linalg::YieldOp::create(
-                  b, nloc, Value(arith::AddFOp::create(b, nloc, args[2], prod)));
+                  b, nloc,
+                  Value(arith::AddFOp::create(b, nloc, args[2], prod)));
             })
             .getResult(0);
     if (op.isNormalized()) {
@@ -178,8 +181,7 @@ Value biasInit(OpBuilder &b, Location loc, ArrayRef<int64_t> shape,
              b, loc, init.getType(), bias, init,
              SmallVector<AffineMap>{loopMap(b, 3, {0, 2}),
                                     b.getMultiDimIdentityMap(3)},
-             SmallVector<utils::IteratorType>(3,
-                                              utils::IteratorType::parallel),
+             SmallVector<utils::IteratorType>(3, utils::IteratorType::parallel),
              [](OpBuilder &nb, Location nloc, ValueRange args) {
                linalg::YieldOp::create(nb, nloc, args[0]);
              })
@@ -214,9 +216,9 @@ Value lowerMLP(OpBuilder &b, ExpertsOp op) {
       SmallVector<OpFoldResult> sizes = {b.getIndexAttr(e), b.getIndexAttr(m),
                                          b.getIndexAttr(h)};
       SmallVector<OpFoldResult> strides(3, b.getIndexAttr(1));
-      return tensor::ExtractSliceOp::create(
-          b, loc, tensorType({e, m, h}, elementType), hidden, offsets, sizes,
-          strides);
+      return tensor::ExtractSliceOp::create(b, loc,
+                                            tensorType({e, m, h}, elementType),
+                                            hidden, offsets, sizes, strides);
     };
     hidden = mapElementwise(
         b, loc, {half(0), half(h)}, elementType,
@@ -241,8 +243,8 @@ Value lowerRegion(OpBuilder &b, ExpertsOp op) {
   auto resultType = op.getResult().getType();
   int64_t e = inputType.getDimSize(0), m = inputType.getDimSize(1);
   Block &body = op.getBody().front();
-  Value init = emptyTensor(b, loc, resultType.getShape(),
-                           resultType.getElementType());
+  Value init =
+      emptyTensor(b, loc, resultType.getShape(), resultType.getElementType());
   auto loop = scf::ForOp::create(
       b, loc, indexConstant(b, loc, 0), indexConstant(b, loc, e),
       indexConstant(b, loc, 1), ValueRange{init},
@@ -250,9 +252,9 @@ Value lowerRegion(OpBuilder &b, ExpertsOp op) {
         auto rowsOf = [&](RankedTensorType type) {
           SmallVector<OpFoldResult> offsets = {expert, nb.getIndexAttr(0),
                                                nb.getIndexAttr(0)};
-          SmallVector<OpFoldResult> sizes = {nb.getIndexAttr(1),
-                                             nb.getIndexAttr(m),
-                                             nb.getIndexAttr(type.getDimSize(2))};
+          SmallVector<OpFoldResult> sizes = {
+              nb.getIndexAttr(1), nb.getIndexAttr(m),
+              nb.getIndexAttr(type.getDimSize(2))};
           SmallVector<OpFoldResult> strides(3, nb.getIndexAttr(1));
           return std::make_tuple(offsets, sizes, strides);
         };
@@ -279,8 +281,8 @@ struct LowerExperts : OpRewritePattern<ExpertsOp> {
   using OpRewritePattern::OpRewritePattern;
   LogicalResult matchAndRewrite(ExpertsOp op,
                                 PatternRewriter &rewriter) const override {
-    Value result = op.isMLP() ? lowerMLP(rewriter, op)
-                              : lowerRegion(rewriter, op);
+    Value result =
+        op.isMLP() ? lowerMLP(rewriter, op) : lowerRegion(rewriter, op);
     rewriter.replaceOp(op, result);
     return success();
   }
@@ -314,13 +316,13 @@ struct LowerGatherRows : OpRewritePattern<GatherRowsOp> {
           Value slot = arith::RemUIOp::create(b, nloc, row, cv);
           Value token =
               tensor::ExtractOp::create(b, nloc, table, ValueRange{g, e, slot});
-          Value empty = arith::CmpIOp::create(
-              b, nloc, arith::CmpIPredicate::slt, token, i32Constant(b, nloc, 0));
+          Value empty =
+              arith::CmpIOp::create(b, nloc, arith::CmpIPredicate::slt, token,
+                                    i32Constant(b, nloc, 0));
           Value safe = arith::SelectOp::create(b, nloc, empty,
                                                i32Constant(b, nloc, 0), token);
           Value v = tensor::ExtractOp::create(
-              b, nloc, op.getInput(),
-              ValueRange{g, toIndex(b, nloc, safe), i});
+              b, nloc, op.getInput(), ValueRange{g, toIndex(b, nloc, safe), i});
           Value zero = arith::ConstantOp::create(
               b, nloc, b.getFloatAttr(elementType, 0.0));
           linalg::YieldOp::create(
@@ -348,34 +350,35 @@ struct LowerCombineRows : OpRewritePattern<CombineRowsOp> {
     iterators.push_back(utils::IteratorType::reduction);
     Value slots = op.getSlots();
     auto generic = linalg::GenericOp::create(
-        rewriter, loc, outType, ValueRange{op.getTokenSlot(), op.getTokenWeight()},
-        init,
+        rewriter, loc, outType,
+        ValueRange{op.getTokenSlot(), op.getTokenWeight()}, init,
         SmallVector<AffineMap>{loopMap(rewriter, 4, {0, 1, 3}),
                                loopMap(rewriter, 4, {0, 1, 3}),
                                loopMap(rewriter, 4, {0, 1, 2})},
         iterators, [&](OpBuilder &b, Location nloc, ValueRange args) {
           Value g = linalg::IndexOp::create(b, nloc, 0);
           Value i = linalg::IndexOp::create(b, nloc, 2);
-          Value kept = arith::CmpIOp::create(
-              b, nloc, arith::CmpIPredicate::sge, args[0], i32Constant(b, nloc, 0));
-          Value flat = toIndex(
-              b, nloc,
-              arith::SelectOp::create(b, nloc, kept, args[0],
-                                      i32Constant(b, nloc, 0)));
+          Value kept = arith::CmpIOp::create(b, nloc, arith::CmpIPredicate::sge,
+                                             args[0], i32Constant(b, nloc, 0));
+          Value flat =
+              toIndex(b, nloc,
+                      arith::SelectOp::create(b, nloc, kept, args[0],
+                                              i32Constant(b, nloc, 0)));
           Value cv = indexConstant(b, nloc, c);
           Value e = arith::DivUIOp::create(b, nloc, flat, cv);
           Value slot = arith::RemUIOp::create(b, nloc, flat, cv);
           Value row = arith::AddIOp::create(
               b, nloc, arith::MulIOp::create(b, nloc, g, cv), slot);
-          Value y = tensor::ExtractOp::create(b, nloc, slots,
-                                              ValueRange{e, row, i});
+          Value y =
+              tensor::ExtractOp::create(b, nloc, slots, ValueRange{e, row, i});
           Value w = args[1];
           if (w.getType() != elementType)
             w = arith::TruncFOp::create(b, nloc, elementType, w);
           Value sum = arith::AddFOp::create(
               b, nloc, args[2], arith::MulFOp::create(b, nloc, w, y));
           linalg::YieldOp::create(
-              b, nloc, Value(arith::SelectOp::create(b, nloc, kept, sum, args[2])));
+              b, nloc,
+              Value(arith::SelectOp::create(b, nloc, kept, sum, args[2])));
         });
     rewriter.replaceOp(op, generic.getResult(0));
     return success();
@@ -392,7 +395,8 @@ Value ranksBefore(OpBuilder &b, Location loc, Value va, Value ia, Value vb,
                   Value ib) {
   Value greater =
       arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OGT, va, vb);
-  Value equal = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OEQ, va, vb);
+  Value equal =
+      arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OEQ, va, vb);
   Value bothNaN = arith::AndIOp::create(
       b, loc, arith::CmpFOp::create(b, loc, arith::CmpFPredicate::UNO, va, va),
       arith::CmpFOp::create(b, loc, arith::CmpFPredicate::UNO, vb, vb));
@@ -400,8 +404,9 @@ Value ranksBefore(OpBuilder &b, Location loc, Value va, Value ia, Value vb,
   Value aNaN = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::UNO, va, va);
   Value aNumberBNaN = arith::AndIOp::create(
       b, loc, bNaN,
-      arith::XOrIOp::create(b, loc, aNaN,
-                            arith::ConstantOp::create(b, loc, b.getBoolAttr(true))));
+      arith::XOrIOp::create(
+          b, loc, aNaN,
+          arith::ConstantOp::create(b, loc, b.getBoolAttr(true))));
   Value tie = arith::OrIOp::create(b, loc, equal, bothNaN);
   Value lowerIndex =
       arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt, ia, ib);
@@ -428,12 +433,14 @@ struct LowerTopK : OpRewritePattern<TopKOp> {
         rewriter.getF32FloatAttr(std::numeric_limits<float>::infinity()));
     Value firstPrevIndex =
         filledTensor(rewriter, loc, {g, r}, rewriter.getI32IntegerAttr(-1));
-    Value values = emptyTensor(rewriter, loc, op.getValues().getType().getShape(), f32);
+    Value values =
+        emptyTensor(rewriter, loc, op.getValues().getType().getShape(), f32);
     Value indices =
         emptyTensor(rewriter, loc, op.getIndices().getType().getShape(), i32);
     auto loop = scf::ForOp::create(
         rewriter, loc, indexConstant(rewriter, loc, 0),
-        indexConstant(rewriter, loc, op.getK()), indexConstant(rewriter, loc, 1),
+        indexConstant(rewriter, loc, op.getK()),
+        indexConstant(rewriter, loc, 1),
         ValueRange{values, indices, firstPrevValue, firstPrevIndex},
         [&](OpBuilder &b, Location nloc, Value j, ValueRange it) {
           Value prevValue = it[2], prevIndex = it[3];
@@ -449,16 +456,18 @@ struct LowerTopK : OpRewritePattern<TopKOp> {
               b, nloc, TypeRange{rowType, rowIndexType},
               ValueRange{input, prevValue, prevIndex},
               ValueRange{bestValue, bestIndex},
-              SmallVector<AffineMap>{loopMap(b, 3, {0, 1, 2}),
-                                     loopMap(b, 3, {0, 1}), loopMap(b, 3, {0, 1}),
-                                     loopMap(b, 3, {0, 1}), loopMap(b, 3, {0, 1})},
+              SmallVector<AffineMap>{
+                  loopMap(b, 3, {0, 1, 2}), loopMap(b, 3, {0, 1}),
+                  loopMap(b, 3, {0, 1}), loopMap(b, 3, {0, 1}),
+                  loopMap(b, 3, {0, 1})},
               iterators, [&](OpBuilder &nb, Location l, ValueRange args) {
                 Value v = args[0], pv = args[1], pi = args[2];
                 Value bv = args[3], bi = args[4];
                 Value n = toI32(nb, l, linalg::IndexOp::create(nb, l, 2));
                 Value eligible = ranksBefore(nb, l, pv, pi, v, n);
-                Value noBest = arith::CmpIOp::create(
-                    nb, l, arith::CmpIPredicate::slt, bi, i32Constant(nb, l, 0));
+                Value noBest =
+                    arith::CmpIOp::create(nb, l, arith::CmpIPredicate::slt, bi,
+                                          i32Constant(nb, l, 0));
                 Value better = arith::OrIOp::create(
                     nb, l, noBest, ranksBefore(nb, l, v, n, bv, bi));
                 Value take = arith::AndIOp::create(nb, l, eligible, better);
@@ -470,8 +479,8 @@ struct LowerTopK : OpRewritePattern<TopKOp> {
           Value pickValue = pass.getResult(0), pickIndex = pass.getResult(1);
           SmallVector<OpFoldResult> offsets = {b.getIndexAttr(0),
                                                b.getIndexAttr(0), j};
-          SmallVector<OpFoldResult> sizes = {b.getIndexAttr(g), b.getIndexAttr(r),
-                                             b.getIndexAttr(1)};
+          SmallVector<OpFoldResult> sizes = {
+              b.getIndexAttr(g), b.getIndexAttr(r), b.getIndexAttr(1)};
           SmallVector<OpFoldResult> strides(3, b.getIndexAttr(1));
           Value newValues = tensor::InsertSliceOp::create(
               b, nloc, pickValue, it[0], offsets, sizes, strides);
@@ -487,20 +496,20 @@ struct LowerTopK : OpRewritePattern<TopKOp> {
 
 /// `log sum_dim exp(x)` of a 3-d f32 tensor, stable.
 Value logSumExp(OpBuilder &b, Location loc, Value x, int64_t dim) {
-  Value max = reduceDim(
-      b, loc, x, dim,
-      b.getF32FloatAttr(-std::numeric_limits<float>::infinity()),
-      [](OpBuilder &nb, Location nloc, ValueRange args) -> Value {
-        return arith::MaximumFOp::create(nb, nloc, args[0], args[1]);
-      });
+  Value max =
+      reduceDim(b, loc, x, dim,
+                b.getF32FloatAttr(-std::numeric_limits<float>::infinity()),
+                [](OpBuilder &nb, Location nloc, ValueRange args) -> Value {
+                  return arith::MaximumFOp::create(nb, nloc, args[0], args[1]);
+                });
   Value sum = reduceDim(
       b, loc,
-      mapWithReduced(b, loc, x, max, dim, b.getF32Type(),
-                     [](OpBuilder &nb, Location nloc, ValueRange args) -> Value {
-                       return math::ExpOp::create(
-                           nb, nloc,
-                           arith::SubFOp::create(nb, nloc, args[0], args[1]));
-                     }),
+      mapWithReduced(
+          b, loc, x, max, dim, b.getF32Type(),
+          [](OpBuilder &nb, Location nloc, ValueRange args) -> Value {
+            return math::ExpOp::create(
+                nb, nloc, arith::SubFOp::create(nb, nloc, args[0], args[1]));
+          }),
       dim, b.getF32FloatAttr(0.0),
       [](OpBuilder &nb, Location nloc, ValueRange args) -> Value {
         return arith::AddFOp::create(nb, nloc, args[0], args[1]);
@@ -515,20 +524,21 @@ Value logSumExp(OpBuilder &b, Location loc, Value x, int64_t dim) {
 
 /// `x[g, s, e] + y[g, (s|e)]`, with `y` broadcast over `dim`.
 Value addBroadcast(OpBuilder &b, Location loc, Value x, Value y, int64_t dim) {
-  return mapWithReduced(b, loc, x, y, dim, b.getF32Type(),
-                        [](OpBuilder &nb, Location nloc, ValueRange args) -> Value {
-                          return arith::AddFOp::create(nb, nloc, args[0],
-                                                       args[1]);
-                        });
+  return mapWithReduced(
+      b, loc, x, y, dim, b.getF32Type(),
+      [](OpBuilder &nb, Location nloc, ValueRange args) -> Value {
+        return arith::AddFOp::create(nb, nloc, args[0], args[1]);
+      });
 }
 
 /// `c - x`, element-wise.
 Value constantMinus(OpBuilder &b, Location loc, double c, Value x) {
-  return mapElementwise(b, loc, x, b.getF32Type(),
-                        [c](OpBuilder &nb, Location nloc, ValueRange args) -> Value {
-                          return arith::SubFOp::create(
-                              nb, nloc, f32Constant(nb, nloc, c), args[0]);
-                        });
+  return mapElementwise(
+      b, loc, x, b.getF32Type(),
+      [c](OpBuilder &nb, Location nloc, ValueRange args) -> Value {
+        return arith::SubFOp::create(nb, nloc, f32Constant(nb, nloc, c),
+                                     args[0]);
+      });
 }
 
 struct LowerSinkhorn : OpRewritePattern<SinkhornOp> {
@@ -551,15 +561,18 @@ struct LowerSinkhorn : OpRewritePattern<SinkhornOp> {
           return arith::MulFOp::create(nb, nloc, args[0],
                                        f32Constant(nb, nloc, invEpsilon));
         });
-    Value logV0 = filledTensor(rewriter, loc, {g, e}, rewriter.getF32FloatAttr(0));
-    Value logU0 = filledTensor(rewriter, loc, {g, s}, rewriter.getF32FloatAttr(0));
+    Value logV0 =
+        filledTensor(rewriter, loc, {g, e}, rewriter.getF32FloatAttr(0));
+    Value logU0 =
+        filledTensor(rewriter, loc, {g, s}, rewriter.getF32FloatAttr(0));
     auto loop = scf::ForOp::create(
         rewriter, loc, indexConstant(rewriter, loc, 0),
         indexConstant(rewriter, loc, op.getIterations()),
         indexConstant(rewriter, loc, 1), ValueRange{logU0, logV0},
         [&](OpBuilder &b, Location nloc, Value, ValueRange it) {
           Value logU = constantMinus(
-              b, nloc, 0.0, logSumExp(b, nloc, addBroadcast(b, nloc, logK, it[1], 1), 2));
+              b, nloc, 0.0,
+              logSumExp(b, nloc, addBroadcast(b, nloc, logK, it[1], 1), 2));
           Value logV = constantMinus(
               b, nloc, logB,
               logSumExp(b, nloc, addBroadcast(b, nloc, logK, logU, 2), 1));
@@ -578,10 +591,10 @@ struct LowerSinkhorn : OpRewritePattern<SinkhornOp> {
 };
 
 /// `scf.for %i = 0 to n` with tensors carried through.
-scf::ForOp forRange(OpBuilder &b, Location loc, int64_t n, ValueRange iterArgs,
-                    function_ref<SmallVector<Value>(OpBuilder &, Location, Value,
-                                                    ValueRange)>
-                        body) {
+scf::ForOp forRange(
+    OpBuilder &b, Location loc, int64_t n, ValueRange iterArgs,
+    function_ref<SmallVector<Value>(OpBuilder &, Location, Value, ValueRange)>
+        body) {
   return scf::ForOp::create(
       b, loc, indexConstant(b, loc, 0), indexConstant(b, loc, n),
       indexConstant(b, loc, 1), iterArgs,
@@ -607,7 +620,8 @@ struct LowerAssignSlots : OpRewritePattern<AssignSlotsOp> {
     // rank[g, s] = #{t : p[t] ranks before p[s]}, then order[g, rank] = s.
     Value order;
     if (Value priority = op.getPriority()) {
-      Value zero = filledTensor(rewriter, loc, {g, s}, rewriter.getI32IntegerAttr(0));
+      Value zero =
+          filledTensor(rewriter, loc, {g, s}, rewriter.getI32IntegerAttr(0));
       SmallVector<utils::IteratorType> iterators(2,
                                                  utils::IteratorType::parallel);
       iterators.push_back(utils::IteratorType::reduction);
@@ -620,33 +634,37 @@ struct LowerAssignSlots : OpRewritePattern<AssignSlotsOp> {
                                      loopMap(rewriter, 3, {0, 1})},
               iterators,
               [](OpBuilder &b, Location nloc, ValueRange args) {
-                Value self = toI32(b, nloc, linalg::IndexOp::create(b, nloc, 1));
-                Value other = toI32(b, nloc, linalg::IndexOp::create(b, nloc, 2));
+                Value self =
+                    toI32(b, nloc, linalg::IndexOp::create(b, nloc, 1));
+                Value other =
+                    toI32(b, nloc, linalg::IndexOp::create(b, nloc, 2));
                 Value before =
                     ranksBefore(b, nloc, args[1], other, args[0], self);
-                Value one = arith::ExtUIOp::create(b, nloc, b.getI32Type(), before);
+                Value one =
+                    arith::ExtUIOp::create(b, nloc, b.getI32Type(), before);
                 linalg::YieldOp::create(
-                    b, nloc, Value(arith::AddIOp::create(b, nloc, args[2], one)));
+                    b, nloc,
+                    Value(arith::AddIOp::create(b, nloc, args[2], one)));
               })
               .getResult(0);
       Value empty = emptyTensor(rewriter, loc, {g, s}, i32);
-      order = forRange(
-                  rewriter, loc, g, empty,
-                  [&](OpBuilder &b, Location nloc, Value gi, ValueRange it) {
-                    return SmallVector<Value>{
-                        forRange(b, nloc, s, it[0],
-                                 [&](OpBuilder &nb, Location l, Value si,
-                                     ValueRange inner) {
-                                   Value r = tensor::ExtractOp::create(
-                                       nb, l, rank, ValueRange{gi, si});
-                                   Value updated = tensor::InsertOp::create(
-                                       nb, l, toI32(nb, l, si), inner[0],
-                                       ValueRange{gi, toIndex(nb, l, r)});
-                                   return SmallVector<Value>{updated};
-                                 })
-                            .getResult(0)};
-                  })
-                  .getResult(0);
+      order =
+          forRange(rewriter, loc, g, empty,
+                   [&](OpBuilder &b, Location nloc, Value gi, ValueRange it) {
+                     return SmallVector<Value>{
+                         forRange(b, nloc, s, it[0],
+                                  [&](OpBuilder &nb, Location l, Value si,
+                                      ValueRange inner) {
+                                    Value r = tensor::ExtractOp::create(
+                                        nb, l, rank, ValueRange{gi, si});
+                                    Value updated = tensor::InsertOp::create(
+                                        nb, l, toI32(nb, l, si), inner[0],
+                                        ValueRange{gi, toIndex(nb, l, r)});
+                                    return SmallVector<Value>{updated};
+                                  })
+                             .getResult(0)};
+                   })
+              .getResult(0);
     }
 
     // Rounds over choices, tokens in order; an expert's next free slot is
@@ -671,10 +689,10 @@ struct LowerAssignSlots : OpRewritePattern<AssignSlotsOp> {
                         si = toIndex(nb, nl,
                                      tensor::ExtractOp::create(
                                          nb, nl, order, ValueRange{gi, ii}));
-                      Value expert = toIndex(
-                          nb, nl,
-                          tensor::ExtractOp::create(nb, nl, choices,
-                                                    ValueRange{gi, si, ri}));
+                      Value expert =
+                          toIndex(nb, nl,
+                                  tensor::ExtractOp::create(
+                                      nb, nl, choices, ValueRange{gi, si, ri}));
                       Value count = tensor::ExtractOp::create(
                           nb, nl, it[2], ValueRange{gi, expert});
                       Value hasRoom = arith::CmpIOp::create(
@@ -704,7 +722,8 @@ struct LowerAssignSlots : OpRewritePattern<AssignSlotsOp> {
                                 ValueRange{newTable, newTokenSlot, newCounts});
                           },
                           [&](OpBuilder &eb, Location el) {
-                            // Full: the choice is dropped (token_slot stays -1).
+                            // Full: the choice is dropped (token_slot stays
+                            // -1).
                             scf::YieldOp::create(eb, el, it);
                           });
                       return SmallVector<Value>(ifOp.getResults());
@@ -727,9 +746,9 @@ struct LowerInvertSlots : OpRewritePattern<InvertSlotsOp> {
     int64_t g = tableType.getDimSize(0), e = tableType.getDimSize(1),
             c = tableType.getDimSize(2);
     Value table = op.getSlotToken();
-    Value init = filledTensor(rewriter, loc,
-                              op.getTokenSlot().getType().getShape(),
-                              rewriter.getI32IntegerAttr(-1));
+    Value init =
+        filledTensor(rewriter, loc, op.getTokenSlot().getType().getShape(),
+                     rewriter.getI32IntegerAttr(-1));
     auto loop = forRange(
         rewriter, loc, g * e * c, init,
         [&](OpBuilder &b, Location l, Value flat, ValueRange it) {
@@ -761,19 +780,14 @@ struct LowerInvertSlots : OpRewritePattern<InvertSlotsOp> {
   }
 };
 
-struct MoELowerToLinalgPass
-    : impl::MoELowerToLinalgBase<MoELowerToLinalgPass> {
+struct MoELowerToLinalgPass : impl::MoELowerToLinalgBase<MoELowerToLinalgPass> {
   void runOnOperation() override {
     MLIRContext *context = &getContext();
     RewritePatternSet patterns(context);
     patterns.add<LowerGate, LowerExperts, LowerGatherRows, LowerCombineRows,
                  LowerTopK, LowerSinkhorn, LowerAssignSlots, LowerInvertSlots>(
         context);
-    GreedyRewriteConfig config;
-    config.enableFolding(false).setRegionSimplificationLevel(
-        GreedySimplifyRegionLevel::Disabled);
-    if (failed(applyPatternsGreedily(getOperation(), std::move(patterns),
-                                     config)))
+    if (failed(applyMoEPatterns(getOperation(), std::move(patterns))))
       return signalPassFailure();
     bool left = false;
     getOperation()->walk([&](Operation *op) {

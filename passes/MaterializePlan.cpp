@@ -8,6 +8,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "passes/Passes.h"
+#include "passes/RewriteDriver.h"
 #include "passes/TensorBuilders.h"
 
 #include "mlir/IR/PatternMatch.h"
@@ -67,8 +68,7 @@ Value splitSlots(OpBuilder &b, Location loc, Value weights, int64_t experts,
       {type.getDimSize(0), type.getDimSize(1), experts, slotsPerExpert},
       type.getElementType());
   return tensor::ExpandShapeOp::create(
-      b, loc, split, weights,
-      ArrayRef<ReassociationIndices>{{0}, {1}, {2, 3}});
+      b, loc, split, weights, ArrayRef<ReassociationIndices>{{0}, {1}, {2, 3}});
 }
 
 /// `affine_map<(d...) -> (dims...)>` over `numDims` loop dimensions.
@@ -102,8 +102,7 @@ struct DispatchOnSoftWeights : OpRewritePattern<DispatchOp> {
                                                utils::IteratorType::parallel);
     iterators.push_back(utils::IteratorType::reduction);
     auto generic = linalg::GenericOp::create(
-        rewriter, loc, init.getType(), ValueRange{weights, op.getInput()},
-        init,
+        rewriter, loc, init.getType(), ValueRange{weights, op.getInput()}, init,
         SmallVector<AffineMap>{loopMap(rewriter, 5, {1, 4, 0, 2}),
                                loopMap(rewriter, 5, {1, 4, 3}),
                                loopMap(rewriter, 5, {0, 1, 2, 3})},
@@ -235,13 +234,14 @@ struct StatsOnSlotTable : OpRewritePattern<RouteStatsOp> {
     // pick the token.
     Value dropped;
     if (plan.getExpertChoice()) {
-      dropped = filledTensor(rewriter, loc, {op.getPlan().getType().getGroups()},
-                             rewriter.getI64IntegerAttr(0));
+      dropped =
+          filledTensor(rewriter, loc, {op.getPlan().getType().getGroups()},
+                       rewriter.getI64IntegerAttr(0));
     } else {
-      dropped = sumI64(rewriter, loc,
-                       countWhere(rewriter, loc, tokenSlot, 2,
-                                  arith::CmpIPredicate::slt),
-                       1);
+      dropped = sumI64(
+          rewriter, loc,
+          countWhere(rewriter, loc, tokenSlot, 2, arith::CmpIPredicate::slt),
+          1);
     }
     // A token is lost when none of its assignments was kept.
     Value keptPerToken =
@@ -267,11 +267,7 @@ struct MoEMaterializePlanPass
     RewritePatternSet patterns(context);
     patterns.add<DispatchOnSlotTable, CombineOnSlotTable, DispatchOnSoftWeights,
                  CombineOnSoftWeights, StatsOnSlotTable>(context);
-    GreedyRewriteConfig config;
-    config.enableFolding(false).setRegionSimplificationLevel(
-        GreedySimplifyRegionLevel::Disabled);
-    if (failed(applyPatternsGreedily(getOperation(), std::move(patterns),
-                                     config)))
+    if (failed(applyMoEPatterns(getOperation(), std::move(patterns))))
       return signalPassFailure();
     // Whatever still uses a plan has no layout to go to.
     bool failedAny = false;

@@ -104,33 +104,32 @@ Value mapWithReduced(OpBuilder &b, Location loc, Value input, Value reduced,
   SmallVector<utils::IteratorType> iterators(rank,
                                              utils::IteratorType::parallel);
   auto generic = linalg::GenericOp::create(
-      b, loc, init.getType(), ValueRange{input, reduced}, init, maps,
-      iterators, [&](OpBuilder &nb, Location nloc, ValueRange args) {
-        linalg::YieldOp::create(nb, nloc,
-                                fn(nb, nloc, {args[0], args[1]}));
+      b, loc, init.getType(), ValueRange{input, reduced}, init, maps, iterators,
+      [&](OpBuilder &nb, Location nloc, ValueRange args) {
+        linalg::YieldOp::create(nb, nloc, fn(nb, nloc, {args[0], args[1]}));
       });
   return generic.getResult(0);
 }
 
 Value softmax(OpBuilder &b, Location loc, Value input, int64_t dim) {
   Type f32 = b.getF32Type();
-  Value max = reduceDim(
-      b, loc, input, dim,
-      b.getFloatAttr(f32, -std::numeric_limits<float>::infinity()),
-      [](OpBuilder &nb, Location nloc, ValueRange args) -> Value {
-        return arith::MaximumFOp::create(nb, nloc, args[0], args[1]);
-      });
+  Value max =
+      reduceDim(b, loc, input, dim,
+                b.getFloatAttr(f32, -std::numeric_limits<float>::infinity()),
+                [](OpBuilder &nb, Location nloc, ValueRange args) -> Value {
+                  return arith::MaximumFOp::create(nb, nloc, args[0], args[1]);
+                });
   Value exps = mapWithReduced(
       b, loc, input, max, dim, f32,
       [](OpBuilder &nb, Location nloc, ValueRange args) -> Value {
         Value shifted = arith::SubFOp::create(nb, nloc, args[0], args[1]);
         return math::ExpOp::create(nb, nloc, shifted);
       });
-  Value sum = reduceDim(
-      b, loc, exps, dim, b.getFloatAttr(f32, 0.0),
-      [](OpBuilder &nb, Location nloc, ValueRange args) -> Value {
-        return arith::AddFOp::create(nb, nloc, args[0], args[1]);
-      });
+  Value sum =
+      reduceDim(b, loc, exps, dim, b.getFloatAttr(f32, 0.0),
+                [](OpBuilder &nb, Location nloc, ValueRange args) -> Value {
+                  return arith::AddFOp::create(nb, nloc, args[0], args[1]);
+                });
   return mapWithReduced(
       b, loc, exps, sum, dim, f32,
       [](OpBuilder &nb, Location nloc, ValueRange args) -> Value {
@@ -138,8 +137,7 @@ Value softmax(OpBuilder &b, Location loc, Value input, int64_t dim) {
       });
 }
 
-Value takeAlongLastDim(OpBuilder &b, Location loc, Value input,
-                       Value indices) {
+Value takeAlongLastDim(OpBuilder &b, Location loc, Value input, Value indices) {
   auto indexType = cast<RankedTensorType>(indices.getType());
   auto inputType = cast<RankedTensorType>(input.getType());
   int64_t rank = indexType.getRank();
@@ -154,8 +152,8 @@ Value takeAlongLastDim(OpBuilder &b, Location loc, Value input,
         SmallVector<Value> at;
         for (int64_t i = 0; i + 1 < rank; ++i)
           at.push_back(linalg::IndexOp::create(nb, nloc, i));
-        at.push_back(arith::IndexCastOp::create(nb, nloc, nb.getIndexType(),
-                                                args[0]));
+        at.push_back(
+            arith::IndexCastOp::create(nb, nloc, nb.getIndexType(), args[0]));
         Value v = tensor::ExtractOp::create(nb, nloc, input, at);
         linalg::YieldOp::create(nb, nloc, v);
       });
