@@ -26,10 +26,6 @@ namespace mlir::moe {
 
 namespace {
 
-RankedTensorType tensorType(ArrayRef<int64_t> shape, Type elementType) {
-  return RankedTensorType::get(shape, elementType);
-}
-
 /// `[G, S, k]` values, keeping position `j` only: `[G, S]`.
 Value sliceLastDim(OpBuilder &b, Location loc, Value input, int64_t j) {
   auto type = cast<RankedTensorType>(input.getType());
@@ -68,18 +64,29 @@ Value sigmoid(OpBuilder &b, Location loc, Value logits) {
       });
 }
 
-/// Divides each token's k weights by their sum.
-Value renormalize(OpBuilder &b, Location loc, Value weights) {
-  Value sum =
-      reduceDim(b, loc, weights, 2, b.getF32FloatAttr(0.0),
-                [](OpBuilder &nb, Location nloc, ValueRange args) -> Value {
-                  return arith::AddFOp::create(nb, nloc, args[0], args[1]);
-                });
-  return mapWithReduced(
-      b, loc, weights, sum, 2, b.getF32Type(),
-      [](OpBuilder &nb, Location nloc, ValueRange args) -> Value {
-        return arith::DivFOp::create(nb, nloc, args[0], args[1]);
-      });
+/// The `k` best entries of each row of `[G, R, N]` scores and their indices.
+TopKOp topK(OpBuilder &b, Location loc, Value scores, int64_t k) {
+  auto type = cast<RankedTensorType>(scores.getType());
+  SmallVector<int64_t> shape = {type.getDimSize(0), type.getDimSize(1), k};
+  return TopKOp::create(b, loc, tensorType(shape, b.getF32Type()),
+                        tensorType(shape, b.getI32Type()), scores, k);
+}
+
+/// The Sinkhorn plan of `logits` with the score's parameters.
+Value sinkhornPlan(OpBuilder &b, Location loc, Value logits,
+                   SinkhornScoreAttr score) {
+  return SinkhornOp::create(b, loc, logits.getType(), logits,
+                            b.getI64IntegerAttr(score.getIterations()),
+                            b.getF64FloatAttr(score.getEpsilonValue()));
+}
+
+/// Replaces the route `op` by the slot-table plan of the assignment, whose
+/// combine weights are `weights` where the assignment was kept, else 0.
+void replaceWithSlotPlan(PatternRewriter &rewriter, RouteOp op, Value slotToken,
+                         Value tokenSlot, Value weights, bool expertChoice) {
+  Value tokenWeight = keptWeights(rewriter, op.getLoc(), tokenSlot, weights);
+  rewriter.replaceOpWithNewOp<SlotPlanOp>(op, op.getPlan().getType(), slotToken,
+                                          tokenSlot, tokenWeight, expertChoice);
 }
 
 /// The slot assignment of token choice over `[G, S, k]` choices; returns the
@@ -104,11 +111,6 @@ struct ExpandTokenChoice : OpRewritePattern<RouteOp> {
     Location loc = op.getLoc();
     PlanType plan = op.getPlan().getType();
     Value logits = op.getLogits();
-    int64_t k = router.getK();
-    auto logitsType = cast<RankedTensorType>(logits.getType());
-    int64_t g = logitsType.getDimSize(0), s = logitsType.getDimSize(1);
-    auto valuesType = tensorType({g, s, k}, rewriter.getF32Type());
-    auto indicesType = tensorType({g, s, k}, rewriter.getI32Type());
 
     // The score top-k ranks, and the gates the combine weights come from.
     Value scores, gates;
@@ -116,22 +118,18 @@ struct ExpandTokenChoice : OpRewritePattern<RouteOp> {
     if (isa<SigmoidScoreAttr>(score)) {
       scores = sigmoid(rewriter, loc, logits);
     } else if (auto sinkhorn = dyn_cast<SinkhornScoreAttr>(score)) {
-      scores = SinkhornOp::create(
-          rewriter, loc, logitsType, logits,
-          rewriter.getI64IntegerAttr(sinkhorn.getIterations()),
-          rewriter.getF64FloatAttr(sinkhorn.getEpsilonValue()));
+      scores = sinkhornPlan(rewriter, loc, logits, sinkhorn);
       gates = softmax(rewriter, loc, logits, 2);
     } else {
       scores = softmax(rewriter, loc, logits, 2);
     }
-    auto topk =
-        TopKOp::create(rewriter, loc, valuesType, indicesType, scores, k);
+    TopKOp topk = topK(rewriter, loc, scores, router.getK());
     Value weights =
         gates ? takeAlongLastDim(rewriter, loc, gates, topk.getIndices())
               : topk.getValues();
     // Renormalisation is over the k choices, before any is dropped.
     if (router.getRenormalize())
-      weights = renormalize(rewriter, loc, weights);
+      weights = normalizeBySum(rewriter, loc, weights, 2);
     // BPR ranks tokens by their top-1 score (for Sinkhorn: max_e P[s, e]).
     Value priority;
     if (router.getPriority() == Priority::bpr)
@@ -140,10 +138,8 @@ struct ExpandTokenChoice : OpRewritePattern<RouteOp> {
     auto [slotToken, tokenSlot] =
         assignSlots(rewriter, loc, topk.getIndices(), priority,
                     plan.getExperts(), plan.getCapacity());
-    Value tokenWeight = keptWeights(rewriter, loc, tokenSlot, weights);
-    rewriter.replaceOpWithNewOp<SlotPlanOp>(op, plan, slotToken, tokenSlot,
-                                            tokenWeight,
-                                            /*expert_choice=*/false);
+    replaceWithSlotPlan(rewriter, op, slotToken, tokenSlot, weights,
+                        /*expertChoice=*/false);
     return success();
   }
 };
@@ -170,25 +166,19 @@ struct ExpandExpertChoice : OpRewritePattern<RouteOp> {
     Value gates = softmax(rewriter, loc, logits, 2);
     Value scores = gates;
     if (auto sinkhorn = dyn_cast<SinkhornScoreAttr>(score))
-      scores = SinkhornOp::create(
-          rewriter, loc, logitsType, logits,
-          rewriter.getI64IntegerAttr(sinkhorn.getIterations()),
-          rewriter.getF64FloatAttr(sinkhorn.getEpsilonValue()));
+      scores = sinkhornPlan(rewriter, loc, logits, sinkhorn);
     // Each expert ranks the tokens: top-C along tokens of [G, E, S].
     Value byExpert =
         linalg::TransposeOp::create(rewriter, loc, scores,
                                     emptyTensor(rewriter, loc, {g, e, s}, f32),
                                     ArrayRef<int64_t>{0, 2, 1})
             .getResult()[0];
-    auto topk = TopKOp::create(rewriter, loc, tensorType({g, e, c}, f32),
-                               tensorType({g, e, c}, i32), byExpert, c);
+    TopKOp topk = topK(rewriter, loc, byExpert, c);
     Value slotToken = topk.getIndices();
     Value tokenSlot = InvertSlotsOp::create(
         rewriter, loc, tensorType({g, s, e}, i32), slotToken);
-    Value tokenWeight = keptWeights(rewriter, loc, tokenSlot, gates);
-    rewriter.replaceOpWithNewOp<SlotPlanOp>(op, plan, slotToken, tokenSlot,
-                                            tokenWeight,
-                                            /*expert_choice=*/true);
+    replaceWithSlotPlan(rewriter, op, slotToken, tokenSlot, gates,
+                        /*expertChoice=*/true);
     return success();
   }
 };
@@ -232,38 +222,8 @@ Value poolItems(OpBuilder &b, Location loc, Value logits, int64_t tokensPerItem,
   Value byItem = tensor::ExpandShapeOp::create(
       b, loc, itemsType, logits,
       ArrayRef<ReassociationIndices>{{0}, {1, 2}, {3}});
-  Value sum =
-      reduceDim(b, loc, byItem, 2, b.getF32FloatAttr(0.0),
-                [](OpBuilder &nb, Location nloc, ValueRange args) -> Value {
-                  return arith::AddFOp::create(nb, nloc, args[0], args[1]);
-                });
-  double scale = 1.0 / static_cast<double>(tokensPerItem);
-  return mapElementwise(
-      b, loc, sum, b.getF32Type(),
-      [scale](OpBuilder &nb, Location nloc, ValueRange args) -> Value {
-        return arith::MulFOp::create(nb, nloc, args[0],
-                                     f32Constant(nb, nloc, scale));
-      });
-}
-
-/// Builds `linalg.generic` over the index space of `shape` whose i32 result
-/// element is `fn(indices...)`.
-Value generateI32(OpBuilder &b, Location loc, ArrayRef<int64_t> shape,
-                  function_ref<Value(OpBuilder &, Location, ValueRange)> fn) {
-  Value init = emptyTensor(b, loc, shape, b.getI32Type());
-  int64_t rank = shape.size();
-  SmallVector<utils::IteratorType> iterators(rank,
-                                             utils::IteratorType::parallel);
-  auto generic = linalg::GenericOp::create(
-      b, loc, init.getType(), ValueRange{}, init,
-      SmallVector<AffineMap>{b.getMultiDimIdentityMap(rank)}, iterators,
-      [&](OpBuilder &nb, Location nloc, ValueRange) {
-        SmallVector<Value> at;
-        for (int64_t i = 0; i < rank; ++i)
-          at.push_back(linalg::IndexOp::create(nb, nloc, i));
-        linalg::YieldOp::create(nb, nloc, fn(nb, nloc, at));
-      });
-  return generic.getResult(0);
+  Value sum = sumDim(b, loc, byItem, 2);
+  return scaleBy(b, loc, sum, 1.0 / static_cast<double>(tokensPerItem));
 }
 
 struct ExpandPerImage : OpRewritePattern<RouteOp> {
@@ -277,15 +237,14 @@ struct ExpandPerImage : OpRewritePattern<RouteOp> {
     PlanType plan = op.getPlan().getType();
     int64_t t = router.getTokensPerItem(), k = router.getK();
     int64_t g = plan.getGroups(), s = plan.getTokens(), e = plan.getExperts();
-    int64_t items = s / t, c = plan.getCapacity(), itemCapacity = c / t;
+    int64_t c = plan.getCapacity(), itemCapacity = c / t;
     Type f32 = rewriter.getF32Type(), i32 = rewriter.getI32Type();
 
     // Route the items as softmax token choice with position priority.
     Value pooled =
         poolItems(rewriter, loc, op.getLogits(), t, router.getPooling());
     Value gates = softmax(rewriter, loc, pooled, 2);
-    auto topk = TopKOp::create(rewriter, loc, tensorType({g, items, k}, f32),
-                               tensorType({g, items, k}, i32), gates, k);
+    TopKOp topk = topK(rewriter, loc, gates, k);
     auto [slotItem, itemSlot] =
         assignSlots(rewriter, loc, topk.getIndices(), Value(), e, itemCapacity);
 
@@ -294,14 +253,8 @@ struct ExpandPerImage : OpRewritePattern<RouteOp> {
     auto idx = [&](OpBuilder &nb, Location nloc, int64_t v) {
       return indexConstant(nb, nloc, v);
     };
-    auto toI32 = [](OpBuilder &nb, Location nloc, Value v) -> Value {
-      return arith::IndexCastOp::create(nb, nloc, nb.getI32Type(), v);
-    };
-    auto toIndex = [](OpBuilder &nb, Location nloc, Value v) -> Value {
-      return arith::IndexCastOp::create(nb, nloc, nb.getIndexType(), v);
-    };
-    Value slotToken = generateI32(
-        rewriter, loc, {g, e, c},
+    Value slotToken = generateTensor(
+        rewriter, loc, {g, e, c}, i32,
         [&](OpBuilder &nb, Location nloc, ValueRange at) -> Value {
           Value tv = idx(nb, nloc, t);
           Value ci = arith::DivUIOp::create(nb, nloc, at[2], tv);
@@ -317,8 +270,8 @@ struct ExpandPerImage : OpRewritePattern<RouteOp> {
                                     i32Constant(nb, nloc, 0));
           return arith::SelectOp::create(nb, nloc, empty, item, token);
         });
-    Value tokenSlot = generateI32(
-        rewriter, loc, {g, s, k},
+    Value tokenSlot = generateTensor(
+        rewriter, loc, {g, s, k}, i32,
         [&](OpBuilder &nb, Location nloc, ValueRange at) -> Value {
           Value tv = idx(nb, nloc, t);
           Value item = arith::DivUIOp::create(nb, nloc, at[1], tv);
@@ -342,25 +295,16 @@ struct ExpandPerImage : OpRewritePattern<RouteOp> {
         });
     // Every token of an item has the item's gate as its weight.
     Value itemWeights = topk.getValues();
-    Value empty = emptyTensor(rewriter, loc, {g, s, k}, f32);
-    auto tokenWeights = linalg::GenericOp::create(
-        rewriter, loc, empty.getType(), ValueRange{}, empty,
-        SmallVector<AffineMap>{rewriter.getMultiDimIdentityMap(3)},
-        SmallVector<utils::IteratorType>(3, utils::IteratorType::parallel),
-        [&](OpBuilder &nb, Location nloc, ValueRange) {
-          Value gi = linalg::IndexOp::create(nb, nloc, 0);
-          Value si = linalg::IndexOp::create(nb, nloc, 1);
-          Value ji = linalg::IndexOp::create(nb, nloc, 2);
-          Value item = arith::DivUIOp::create(nb, nloc, si, idx(nb, nloc, t));
-          Value w = tensor::ExtractOp::create(nb, nloc, itemWeights,
-                                              ValueRange{gi, item, ji});
-          linalg::YieldOp::create(nb, nloc, w);
+    Value tokenWeights = generateTensor(
+        rewriter, loc, {g, s, k}, f32,
+        [&](OpBuilder &nb, Location nloc, ValueRange at) -> Value {
+          Value item =
+              arith::DivUIOp::create(nb, nloc, at[1], idx(nb, nloc, t));
+          return tensor::ExtractOp::create(nb, nloc, itemWeights,
+                                           ValueRange{at[0], item, at[2]});
         });
-    Value tokenWeight =
-        keptWeights(rewriter, loc, tokenSlot, tokenWeights.getResult(0));
-    rewriter.replaceOpWithNewOp<SlotPlanOp>(op, plan, slotToken, tokenSlot,
-                                            tokenWeight,
-                                            /*expert_choice=*/false);
+    replaceWithSlotPlan(rewriter, op, slotToken, tokenSlot, tokenWeights,
+                        /*expertChoice=*/false);
     return success();
   }
 };

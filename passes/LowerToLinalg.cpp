@@ -27,30 +27,9 @@ namespace mlir::moe {
 
 namespace {
 
-RankedTensorType tensorType(ArrayRef<int64_t> shape, Type elementType) {
-  return RankedTensorType::get(shape, elementType);
-}
-
-AffineMap loopMap(OpBuilder &b, int64_t numDims, ArrayRef<unsigned> dims) {
-  SmallVector<AffineExpr> exprs;
-  for (unsigned d : dims)
-    exprs.push_back(b.getAffineDimExpr(d));
-  return AffineMap::get(numDims, 0, exprs, b.getContext());
-}
-
-Value toIndex(OpBuilder &b, Location loc, Value v) {
-  return arith::IndexCastOp::create(b, loc, b.getIndexType(), v);
-}
-
-Value toI32(OpBuilder &b, Location loc, Value v) {
-  return arith::IndexCastOp::create(b, loc, b.getI32Type(), v);
-}
-
 /// `x` as f32 (extending f16/bf16 for accumulation).
-Value extendToF32(OpBuilder &b, Location loc, Value x) {
-  if (x.getType().isF32())
-    return x;
-  return arith::ExtFOp::create(b, loc, b.getF32Type(), x);
+Value toF32(OpBuilder &b, Location loc, Value x) {
+  return convertFloat(b, loc, x, b.getF32Type());
 }
 
 //===----------------------------------------------------------------------===//
@@ -62,7 +41,7 @@ Value l2Normalize(OpBuilder &b, Location loc, Value x, int64_t dim) {
   Value sumSquares =
       reduceDim(b, loc, x, dim, b.getF32FloatAttr(0.0),
                 [](OpBuilder &nb, Location nloc, ValueRange args) -> Value {
-                  Value v = extendToF32(nb, nloc, args[1]);
+                  Value v = toF32(nb, nloc, args[1]);
                   Value sq = arith::MulFOp::create(nb, nloc, v, v);
                   return arith::AddFOp::create(nb, nloc, args[0], sq);
                 });
@@ -74,8 +53,7 @@ Value l2Normalize(OpBuilder &b, Location loc, Value x, int64_t dim) {
         // 1 / sqrt, not math.rsqrt: libm has no rsqrtf to lower it to.
         Value inv = arith::DivFOp::create(nb, nloc, f32Constant(nb, nloc, 1.0),
                                           math::SqrtOp::create(nb, nloc, sum));
-        return arith::MulFOp::create(nb, nloc, extendToF32(nb, nloc, args[0]),
-                                     inv);
+        return arith::MulFOp::create(nb, nloc, toF32(nb, nloc, args[0]), inv);
       });
 }
 
@@ -103,27 +81,10 @@ struct LowerGate : OpRewritePattern<GateOp> {
       wDims.push_back(d);
     for (unsigned d = 0; d < rank; ++d)
       outDims.push_back(d);
-    SmallVector<utils::IteratorType> iterators(rank,
-                                               utils::IteratorType::parallel);
-    iterators.push_back(utils::IteratorType::reduction);
     Value init =
         filledTensor(rewriter, loc, shape, rewriter.getF32FloatAttr(0));
-    Value logits =
-        linalg::GenericOp::create(
-            rewriter, loc, init.getType(), ValueRange{x, w}, init,
-            SmallVector<AffineMap>{loopMap(rewriter, numLoops, xDims),
-                                   loopMap(rewriter, numLoops, wDims),
-                                   loopMap(rewriter, numLoops, outDims)},
-            iterators,
-            [](OpBuilder &b, Location nloc, ValueRange args) {
-              Value prod =
-                  arith::MulFOp::create(b, nloc, extendToF32(b, nloc, args[0]),
-                                        extendToF32(b, nloc, args[1]));
-              linalg::YieldOp::create(
-                  b, nloc,
-                  Value(arith::AddFOp::create(b, nloc, args[2], prod)));
-            })
-            .getResult(0);
+    Value logits = multiplyAccumulate(rewriter, loc, x, w, init, numLoops, rank,
+                                      xDims, wDims, outDims);
     if (op.isNormalized()) {
       // [G, S, E, p] -> [G, S, E * p], times the learned scale.
       logits = tensor::CollapseShapeOp::create(
@@ -301,16 +262,11 @@ struct LowerGatherRows : OpRewritePattern<GatherRowsOp> {
     Value table = op.getSlotToken();
     int64_t c = cast<RankedTensorType>(table.getType()).getDimSize(2);
     Type elementType = slotsType.getElementType();
-    Value init = emptyTensor(rewriter, loc, slotsType.getShape(), elementType);
     // slots[e, g*C + c, i] = slot_token[g, e, c] < 0 ? 0 : x[g, token, i]
-    auto generic = linalg::GenericOp::create(
-        rewriter, loc, slotsType, ValueRange{}, init,
-        SmallVector<AffineMap>{rewriter.getMultiDimIdentityMap(3)},
-        SmallVector<utils::IteratorType>(3, utils::IteratorType::parallel),
-        [&](OpBuilder &b, Location nloc, ValueRange) {
-          Value e = linalg::IndexOp::create(b, nloc, 0);
-          Value row = linalg::IndexOp::create(b, nloc, 1);
-          Value i = linalg::IndexOp::create(b, nloc, 2);
+    Value slots = generateTensor(
+        rewriter, loc, slotsType.getShape(), elementType,
+        [&](OpBuilder &b, Location nloc, ValueRange at) -> Value {
+          Value e = at[0], row = at[1], i = at[2];
           Value cv = indexConstant(b, nloc, c);
           Value g = arith::DivUIOp::create(b, nloc, row, cv);
           Value slot = arith::RemUIOp::create(b, nloc, row, cv);
@@ -325,10 +281,9 @@ struct LowerGatherRows : OpRewritePattern<GatherRowsOp> {
               b, nloc, op.getInput(), ValueRange{g, toIndex(b, nloc, safe), i});
           Value zero = arith::ConstantOp::create(
               b, nloc, b.getFloatAttr(elementType, 0.0));
-          linalg::YieldOp::create(
-              b, nloc, Value(arith::SelectOp::create(b, nloc, empty, zero, v)));
+          return arith::SelectOp::create(b, nloc, empty, zero, v);
         });
-    rewriter.replaceOp(op, generic.getResult(0));
+    rewriter.replaceOp(op, slots);
     return success();
   }
 };
@@ -371,9 +326,7 @@ struct LowerCombineRows : OpRewritePattern<CombineRowsOp> {
               b, nloc, arith::MulIOp::create(b, nloc, g, cv), slot);
           Value y =
               tensor::ExtractOp::create(b, nloc, slots, ValueRange{e, row, i});
-          Value w = args[1];
-          if (w.getType() != elementType)
-            w = arith::TruncFOp::create(b, nloc, elementType, w);
+          Value w = convertFloat(b, nloc, args[1], elementType);
           Value sum = arith::AddFOp::create(
               b, nloc, args[2], arith::MulFOp::create(b, nloc, w, y));
           linalg::YieldOp::create(
@@ -393,20 +346,18 @@ struct LowerCombineRows : OpRewritePattern<CombineRowsOp> {
 /// NaN ranks after every number.
 Value ranksBefore(OpBuilder &b, Location loc, Value va, Value ia, Value vb,
                   Value ib) {
+  auto isNaN = [&](Value v) -> Value {
+    return arith::CmpFOp::create(b, loc, arith::CmpFPredicate::UNO, v, v);
+  };
+  Value aNaN = isNaN(va), bNaN = isNaN(vb);
   Value greater =
       arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OGT, va, vb);
   Value equal =
       arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OEQ, va, vb);
-  Value bothNaN = arith::AndIOp::create(
-      b, loc, arith::CmpFOp::create(b, loc, arith::CmpFPredicate::UNO, va, va),
-      arith::CmpFOp::create(b, loc, arith::CmpFPredicate::UNO, vb, vb));
-  Value bNaN = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::UNO, vb, vb);
-  Value aNaN = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::UNO, va, va);
-  Value aNumberBNaN = arith::AndIOp::create(
-      b, loc, bNaN,
-      arith::XOrIOp::create(
-          b, loc, aNaN,
-          arith::ConstantOp::create(b, loc, b.getBoolAttr(true))));
+  Value notANaN = arith::XOrIOp::create(
+      b, loc, aNaN, arith::ConstantOp::create(b, loc, b.getBoolAttr(true)));
+  Value aNumberBNaN = arith::AndIOp::create(b, loc, bNaN, notANaN);
+  Value bothNaN = arith::AndIOp::create(b, loc, aNaN, bNaN);
   Value tie = arith::OrIOp::create(b, loc, equal, bothNaN);
   Value lowerIndex =
       arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt, ia, ib);
@@ -496,26 +447,9 @@ struct LowerTopK : OpRewritePattern<TopKOp> {
 
 /// `log sum_dim exp(x)` of a 3-d f32 tensor, stable.
 Value logSumExp(OpBuilder &b, Location loc, Value x, int64_t dim) {
-  Value max =
-      reduceDim(b, loc, x, dim,
-                b.getF32FloatAttr(-std::numeric_limits<float>::infinity()),
-                [](OpBuilder &nb, Location nloc, ValueRange args) -> Value {
-                  return arith::MaximumFOp::create(nb, nloc, args[0], args[1]);
-                });
-  Value sum = reduceDim(
-      b, loc,
-      mapWithReduced(
-          b, loc, x, max, dim, b.getF32Type(),
-          [](OpBuilder &nb, Location nloc, ValueRange args) -> Value {
-            return math::ExpOp::create(
-                nb, nloc, arith::SubFOp::create(nb, nloc, args[0], args[1]));
-          }),
-      dim, b.getF32FloatAttr(0.0),
-      [](OpBuilder &nb, Location nloc, ValueRange args) -> Value {
-        return arith::AddFOp::create(nb, nloc, args[0], args[1]);
-      });
+  auto [max, exps] = expMinusMax(b, loc, x, dim);
   return mapElementwise(
-      b, loc, {max, sum}, b.getF32Type(),
+      b, loc, {max, sumDim(b, loc, exps, dim)}, b.getF32Type(),
       [](OpBuilder &nb, Location nloc, ValueRange args) -> Value {
         return arith::AddFOp::create(nb, nloc, args[0],
                                      math::LogOp::create(nb, nloc, args[1]));

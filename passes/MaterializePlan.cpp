@@ -20,19 +20,6 @@ namespace mlir::moe {
 
 namespace {
 
-/// Adds two scalars of the same float type.
-Value addF(OpBuilder &b, Location loc, Value x, Value y) {
-  return arith::AddFOp::create(b, loc, x, y);
-}
-
-/// `weight` converted to the element type of `like` (f32 weights with f16
-/// or bf16 activations).
-Value castTo(OpBuilder &b, Location loc, Value weight, Type type) {
-  if (weight.getType() == type)
-    return weight;
-  return arith::TruncFOp::create(b, loc, type, weight);
-}
-
 struct DispatchOnSlotTable : OpRewritePattern<DispatchOp> {
   using OpRewritePattern::OpRewritePattern;
   LogicalResult matchAndRewrite(DispatchOp op,
@@ -71,14 +58,6 @@ Value splitSlots(OpBuilder &b, Location loc, Value weights, int64_t experts,
       b, loc, split, weights, ArrayRef<ReassociationIndices>{{0}, {1}, {2, 3}});
 }
 
-/// `affine_map<(d...) -> (dims...)>` over `numDims` loop dimensions.
-AffineMap loopMap(OpBuilder &b, int64_t numDims, ArrayRef<unsigned> dims) {
-  SmallVector<AffineExpr> exprs;
-  for (unsigned d : dims)
-    exprs.push_back(b.getAffineDimExpr(d));
-  return AffineMap::get(numDims, 0, exprs, b.getContext());
-}
-
 struct DispatchOnSoftWeights : OpRewritePattern<DispatchOp> {
   using OpRewritePattern::OpRewritePattern;
   LogicalResult matchAndRewrite(DispatchOp op,
@@ -98,21 +77,11 @@ struct DispatchOnSoftWeights : OpRewritePattern<DispatchOp> {
     // loops (e, g, q, i, s)
     Value init = filledTensor(rewriter, loc, {e, g, p, d},
                               rewriter.getFloatAttr(elementType, 0.0));
-    SmallVector<utils::IteratorType> iterators(4,
-                                               utils::IteratorType::parallel);
-    iterators.push_back(utils::IteratorType::reduction);
-    auto generic = linalg::GenericOp::create(
-        rewriter, loc, init.getType(), ValueRange{weights, op.getInput()}, init,
-        SmallVector<AffineMap>{loopMap(rewriter, 5, {1, 4, 0, 2}),
-                               loopMap(rewriter, 5, {1, 4, 3}),
-                               loopMap(rewriter, 5, {0, 1, 2, 3})},
-        iterators, [&](OpBuilder &b, Location nloc, ValueRange args) {
-          Value w = castTo(b, nloc, args[0], elementType);
-          Value prod = arith::MulFOp::create(b, nloc, w, args[1]);
-          linalg::YieldOp::create(b, nloc, addF(b, nloc, args[2], prod));
-        });
+    Value slots4 = multiplyAccumulate(rewriter, loc, weights, op.getInput(),
+                                      init, /*numLoops=*/5, /*numParallel=*/4,
+                                      {1, 4, 0, 2}, {1, 4, 3}, {0, 1, 2, 3});
     rewriter.replaceOpWithNewOp<tensor::CollapseShapeOp>(
-        op, op.getSlots().getType(), generic.getResult(0),
+        op, op.getSlots().getType(), slots4,
         ArrayRef<ReassociationIndices>{{0}, {1, 2}, {3}});
     return success();
   }
@@ -140,50 +109,28 @@ struct CombineOnSoftWeights : OpRewritePattern<CombineOp> {
     // loops (g, s, i, e, q): experts added in increasing order.
     Value init = filledTensor(rewriter, loc, {g, s, d},
                               rewriter.getFloatAttr(elementType, 0.0));
-    SmallVector<utils::IteratorType> iterators(3,
-                                               utils::IteratorType::parallel);
-    iterators.append(2, utils::IteratorType::reduction);
-    auto generic = linalg::GenericOp::create(
-        rewriter, loc, init.getType(), ValueRange{weights, slots}, init,
-        SmallVector<AffineMap>{loopMap(rewriter, 5, {0, 1, 3, 4}),
-                               loopMap(rewriter, 5, {3, 0, 4, 2}),
-                               loopMap(rewriter, 5, {0, 1, 2})},
-        iterators, [&](OpBuilder &b, Location nloc, ValueRange args) {
-          Value w = castTo(b, nloc, args[0], elementType);
-          Value prod = arith::MulFOp::create(b, nloc, w, args[1]);
-          linalg::YieldOp::create(b, nloc, addF(b, nloc, args[2], prod));
-        });
-    rewriter.replaceOp(op, generic.getResult(0));
+    Value output = multiplyAccumulate(
+        rewriter, loc, weights, slots, init, /*numLoops=*/5,
+        /*numParallel=*/3, {0, 1, 3, 4}, {3, 0, 4, 2}, {0, 1, 2});
+    rewriter.replaceOp(op, output);
     return success();
   }
 };
 
-/// Counts, over `dim`, the elements of an i32 tensor for which `pred(x, 0)`
-/// holds, as i64.
+/// Counts, over `dim`, the elements of an integer tensor for which
+/// `pred(x, 0)` holds, as i64.
 Value countWhere(OpBuilder &b, Location loc, Value input, int64_t dim,
                  arith::CmpIPredicate pred) {
-  return reduceDim(
-      b, loc, input, dim, b.getI64IntegerAttr(0),
-      [pred](OpBuilder &nb, Location nloc, ValueRange args) -> Value {
-        Value hit = arith::CmpIOp::create(nb, nloc, pred, args[1],
-                                          i32Constant(nb, nloc, 0));
-        Value one = arith::ExtUIOp::create(nb, nloc, nb.getI64Type(), hit);
-        return arith::AddIOp::create(nb, nloc, args[0], one);
-      });
-}
-
-/// Sums an i64 tensor over `dim`.
-Value sumI64(OpBuilder &b, Location loc, Value input, int64_t dim) {
+  Type elementType = cast<RankedTensorType>(input.getType()).getElementType();
   return reduceDim(b, loc, input, dim, b.getI64IntegerAttr(0),
-                   [](OpBuilder &nb, Location nloc, ValueRange args) -> Value {
-                     return arith::AddIOp::create(nb, nloc, args[0], args[1]);
-                   });
-}
-
-Value sumF32(OpBuilder &b, Location loc, Value input, int64_t dim) {
-  return reduceDim(b, loc, input, dim, b.getF32FloatAttr(0.0),
-                   [](OpBuilder &nb, Location nloc, ValueRange args) -> Value {
-                     return arith::AddFOp::create(nb, nloc, args[0], args[1]);
+                   [=](OpBuilder &nb, Location nloc, ValueRange args) -> Value {
+                     Value zero = arith::ConstantOp::create(
+                         nb, nloc, nb.getIntegerAttr(elementType, 0));
+                     Value hit =
+                         arith::CmpIOp::create(nb, nloc, pred, args[1], zero);
+                     Value one =
+                         arith::ExtUIOp::create(nb, nloc, nb.getI64Type(), hit);
+                     return arith::AddIOp::create(nb, nloc, args[0], one);
                    });
 }
 
@@ -192,16 +139,8 @@ Value sumF32(OpBuilder &b, Location loc, Value input, int64_t dim) {
 Value importanceLoss(OpBuilder &b, Location loc, Value logits) {
   auto type = cast<RankedTensorType>(logits.getType());
   double numExperts = static_cast<double>(type.getDimSize(2));
-  Value importance = sumF32(b, loc, softmax(b, loc, logits, 2), 1); // [G, E]
-  auto scaleBy = [&](Value v, double factor) {
-    return mapElementwise(
-        b, loc, v, b.getF32Type(),
-        [factor](OpBuilder &nb, Location nloc, ValueRange args) -> Value {
-          return arith::MulFOp::create(nb, nloc, args[0],
-                                       f32Constant(nb, nloc, factor));
-        });
-  };
-  Value mean = scaleBy(sumF32(b, loc, importance, 1), 1.0 / numExperts);
+  Value importance = sumDim(b, loc, softmax(b, loc, logits, 2), 1); // [G, E]
+  Value mean = scaleBy(b, loc, sumDim(b, loc, importance, 1), 1.0 / numExperts);
   Value squaredDeviation = mapWithReduced(
       b, loc, importance, mean, 1, b.getF32Type(),
       [](OpBuilder &nb, Location nloc, ValueRange args) -> Value {
@@ -209,7 +148,7 @@ Value importanceLoss(OpBuilder &b, Location loc, Value logits) {
         return arith::MulFOp::create(nb, nloc, dev, dev);
       });
   Value variance =
-      scaleBy(sumF32(b, loc, squaredDeviation, 1), 1.0 / numExperts);
+      scaleBy(b, loc, sumDim(b, loc, squaredDeviation, 1), 1.0 / numExperts);
   return mapElementwise(
       b, loc, {variance, mean}, b.getF32Type(),
       [](OpBuilder &nb, Location nloc, ValueRange args) -> Value {
@@ -238,7 +177,7 @@ struct StatsOnSlotTable : OpRewritePattern<RouteStatsOp> {
           filledTensor(rewriter, loc, {op.getPlan().getType().getGroups()},
                        rewriter.getI64IntegerAttr(0));
     } else {
-      dropped = sumI64(
+      dropped = sumDim(
           rewriter, loc,
           countWhere(rewriter, loc, tokenSlot, 2, arith::CmpIPredicate::slt),
           1);
@@ -246,15 +185,8 @@ struct StatsOnSlotTable : OpRewritePattern<RouteStatsOp> {
     // A token is lost when none of its assignments was kept.
     Value keptPerToken =
         countWhere(rewriter, loc, tokenSlot, 2, arith::CmpIPredicate::sge);
-    Value lostTokens = reduceDim(
-        rewriter, loc, keptPerToken, 1, rewriter.getI64IntegerAttr(0),
-        [](OpBuilder &nb, Location nloc, ValueRange args) -> Value {
-          Value none = arith::CmpIOp::create(
-              nb, nloc, arith::CmpIPredicate::eq, args[1],
-              arith::ConstantOp::create(nb, nloc, nb.getI64IntegerAttr(0)));
-          Value one = arith::ExtUIOp::create(nb, nloc, nb.getI64Type(), none);
-          return arith::AddIOp::create(nb, nloc, args[0], one);
-        });
+    Value lostTokens =
+        countWhere(rewriter, loc, keptPerToken, 1, arith::CmpIPredicate::eq);
     rewriter.replaceOp(op, {loss, load, dropped, lostTokens});
     return success();
   }

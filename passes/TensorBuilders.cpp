@@ -23,6 +23,100 @@ Value filledTensor(OpBuilder &b, Location loc, ArrayRef<int64_t> shape,
   return linalg::FillOp::create(b, loc, scalar, empty).getResult(0);
 }
 
+RankedTensorType tensorType(ArrayRef<int64_t> shape, Type elementType) {
+  return RankedTensorType::get(shape, elementType);
+}
+
+AffineMap loopMap(OpBuilder &b, int64_t numDims, ArrayRef<unsigned> dims) {
+  SmallVector<AffineExpr> exprs;
+  for (unsigned d : dims)
+    exprs.push_back(b.getAffineDimExpr(d));
+  return AffineMap::get(numDims, 0, exprs, b.getContext());
+}
+
+Value generateTensor(
+    OpBuilder &b, Location loc, ArrayRef<int64_t> shape, Type elementType,
+    function_ref<Value(OpBuilder &, Location, ValueRange)> fn) {
+  Value init = emptyTensor(b, loc, shape, elementType);
+  int64_t rank = shape.size();
+  SmallVector<utils::IteratorType> iterators(rank,
+                                             utils::IteratorType::parallel);
+  auto generic = linalg::GenericOp::create(
+      b, loc, init.getType(), ValueRange{}, init,
+      SmallVector<AffineMap>{b.getMultiDimIdentityMap(rank)}, iterators,
+      [&](OpBuilder &nb, Location nloc, ValueRange) {
+        SmallVector<Value> at;
+        for (int64_t i = 0; i < rank; ++i)
+          at.push_back(linalg::IndexOp::create(nb, nloc, i));
+        linalg::YieldOp::create(nb, nloc, fn(nb, nloc, at));
+      });
+  return generic.getResult(0);
+}
+
+Value sumDim(OpBuilder &b, Location loc, Value input, int64_t dim) {
+  Type elementType = cast<RankedTensorType>(input.getType()).getElementType();
+  bool isFloat = isa<FloatType>(elementType);
+  TypedAttr zero = isFloat ? TypedAttr(b.getFloatAttr(elementType, 0.0))
+                           : TypedAttr(b.getIntegerAttr(elementType, 0));
+  return reduceDim(
+      b, loc, input, dim, zero,
+      [isFloat](OpBuilder &nb, Location nloc, ValueRange args) -> Value {
+        if (isFloat)
+          return arith::AddFOp::create(nb, nloc, args[0], args[1]);
+        return arith::AddIOp::create(nb, nloc, args[0], args[1]);
+      });
+}
+
+Value scaleBy(OpBuilder &b, Location loc, Value input, double factor) {
+  return mapElementwise(
+      b, loc, input, b.getF32Type(),
+      [factor](OpBuilder &nb, Location nloc, ValueRange args) -> Value {
+        return arith::MulFOp::create(nb, nloc, args[0],
+                                     f32Constant(nb, nloc, factor));
+      });
+}
+
+Value convertFloat(OpBuilder &b, Location loc, Value value, Type type) {
+  unsigned from = value.getType().getIntOrFloatBitWidth();
+  unsigned to = type.getIntOrFloatBitWidth();
+  if (value.getType() == type)
+    return value;
+  if (from < to)
+    return arith::ExtFOp::create(b, loc, type, value);
+  return arith::TruncFOp::create(b, loc, type, value);
+}
+
+Value multiplyAccumulate(OpBuilder &b, Location loc, Value lhs, Value rhs,
+                         Value init, int64_t numLoops, int64_t numParallel,
+                         ArrayRef<unsigned> lhsDims, ArrayRef<unsigned> rhsDims,
+                         ArrayRef<unsigned> outDims) {
+  SmallVector<utils::IteratorType> iterators(numLoops,
+                                             utils::IteratorType::reduction);
+  std::fill_n(iterators.begin(), numParallel, utils::IteratorType::parallel);
+  auto generic = linalg::GenericOp::create(
+      b, loc, init.getType(), ValueRange{lhs, rhs}, init,
+      SmallVector<AffineMap>{loopMap(b, numLoops, lhsDims),
+                             loopMap(b, numLoops, rhsDims),
+                             loopMap(b, numLoops, outDims)},
+      iterators, [](OpBuilder &nb, Location nloc, ValueRange args) {
+        Type accType = args[2].getType();
+        Value prod = arith::MulFOp::create(
+            nb, nloc, convertFloat(nb, nloc, args[0], accType),
+            convertFloat(nb, nloc, args[1], accType));
+        linalg::YieldOp::create(
+            nb, nloc, Value(arith::AddFOp::create(nb, nloc, args[2], prod)));
+      });
+  return generic.getResult(0);
+}
+
+Value toIndex(OpBuilder &b, Location loc, Value value) {
+  return arith::IndexCastOp::create(b, loc, b.getIndexType(), value);
+}
+
+Value toI32(OpBuilder &b, Location loc, Value value) {
+  return arith::IndexCastOp::create(b, loc, b.getI32Type(), value);
+}
+
 Value f32Constant(OpBuilder &b, Location loc, double value) {
   return arith::ConstantOp::create(b, loc, b.getF32FloatAttr(value));
 }
@@ -111,7 +205,8 @@ Value mapWithReduced(OpBuilder &b, Location loc, Value input, Value reduced,
   return generic.getResult(0);
 }
 
-Value softmax(OpBuilder &b, Location loc, Value input, int64_t dim) {
+std::pair<Value, Value> expMinusMax(OpBuilder &b, Location loc, Value input,
+                                    int64_t dim) {
   Type f32 = b.getF32Type();
   Value max =
       reduceDim(b, loc, input, dim,
@@ -125,13 +220,17 @@ Value softmax(OpBuilder &b, Location loc, Value input, int64_t dim) {
         Value shifted = arith::SubFOp::create(nb, nloc, args[0], args[1]);
         return math::ExpOp::create(nb, nloc, shifted);
       });
-  Value sum =
-      reduceDim(b, loc, exps, dim, b.getFloatAttr(f32, 0.0),
-                [](OpBuilder &nb, Location nloc, ValueRange args) -> Value {
-                  return arith::AddFOp::create(nb, nloc, args[0], args[1]);
-                });
+  return {max, exps};
+}
+
+Value softmax(OpBuilder &b, Location loc, Value input, int64_t dim) {
+  return normalizeBySum(b, loc, expMinusMax(b, loc, input, dim).second, dim);
+}
+
+Value normalizeBySum(OpBuilder &b, Location loc, Value input, int64_t dim) {
+  Value sum = sumDim(b, loc, input, dim);
   return mapWithReduced(
-      b, loc, exps, sum, dim, f32,
+      b, loc, input, sum, dim, b.getF32Type(),
       [](OpBuilder &nb, Location nloc, ValueRange args) -> Value {
         return arith::DivFOp::create(nb, nloc, args[0], args[1]);
       });
@@ -152,8 +251,7 @@ Value takeAlongLastDim(OpBuilder &b, Location loc, Value input, Value indices) {
         SmallVector<Value> at;
         for (int64_t i = 0; i + 1 < rank; ++i)
           at.push_back(linalg::IndexOp::create(nb, nloc, i));
-        at.push_back(
-            arith::IndexCastOp::create(nb, nloc, nb.getIndexType(), args[0]));
+        at.push_back(toIndex(nb, nloc, args[0]));
         Value v = tensor::ExtractOp::create(nb, nloc, input, at);
         linalg::YieldOp::create(nb, nloc, v);
       });

@@ -17,8 +17,8 @@
 
 namespace mlir::moe {
 
-/// The body of an element-wise map: the scalars of the inputs (in order) and
-/// the current output element (for accumulation), returning the new one.
+/// The scalar body of a map or reduction: the scalars it combines, returning
+/// the result element.
 using ScalarFn =
     std::function<Value(OpBuilder &, Location, ValueRange /*args*/)>;
 
@@ -45,11 +45,51 @@ Value reduceDim(OpBuilder &b, Location loc, Value input, int64_t dim,
 Value mapWithReduced(OpBuilder &b, Location loc, Value input, Value reduced,
                      int64_t dim, Type resultElementType, const ScalarFn &fn);
 
+/// `max_dim input` and `exp(input - max)` (max broadcast along `dim`): the
+/// stable start of softmax and log-sum-exp over an f32 tensor.
+std::pair<Value, Value> expMinusMax(OpBuilder &b, Location loc, Value input,
+                                    int64_t dim);
+
+/// `input / sum_dim input`, with the sum broadcast along `dim`.
+Value normalizeBySum(OpBuilder &b, Location loc, Value input, int64_t dim);
+
 /// Numerically stable softmax of an f32 tensor along `dim`.
 Value softmax(OpBuilder &b, Location loc, Value input, int64_t dim);
 
 /// `input[g, s, indices[g, s, j]]`: gathers along the last dimension.
 Value takeAlongLastDim(OpBuilder &b, Location loc, Value input, Value indices);
+
+/// A ranked tensor type.
+RankedTensorType tensorType(ArrayRef<int64_t> shape, Type elementType);
+
+/// `affine_map<(d0, ..., d{numDims-1}) -> (d{dims[0]}, d{dims[1]}, ...)>`.
+AffineMap loopMap(OpBuilder &b, int64_t numDims, ArrayRef<unsigned> dims);
+
+/// A tensor of `shape` whose element at `indices` is `fn(indices)`.
+Value generateTensor(OpBuilder &b, Location loc, ArrayRef<int64_t> shape,
+                     Type elementType,
+                     function_ref<Value(OpBuilder &, Location, ValueRange)> fn);
+
+/// `input * factor`, element-wise, for an f32 tensor.
+Value scaleBy(OpBuilder &b, Location loc, Value input, double factor);
+
+/// The sum of `input` over `dim` (float or integer elements).
+Value sumDim(OpBuilder &b, Location loc, Value input, int64_t dim);
+
+/// `init[out] += lhs[lhsDims] * rhs[rhsDims]` over `numLoops` loops, the
+/// first `numParallel` parallel and the rest reductions; the operands are
+/// converted to the accumulator's float type before multiplying.
+Value multiplyAccumulate(OpBuilder &b, Location loc, Value lhs, Value rhs,
+                         Value init, int64_t numLoops, int64_t numParallel,
+                         ArrayRef<unsigned> lhsDims, ArrayRef<unsigned> rhsDims,
+                         ArrayRef<unsigned> outDims);
+
+/// A float scalar converted to the float type `type` (extended or truncated).
+Value convertFloat(OpBuilder &b, Location loc, Value value, Type type);
+
+/// Integer-index conversions of a scalar.
+Value toIndex(OpBuilder &b, Location loc, Value value);
+Value toI32(OpBuilder &b, Location loc, Value value);
 
 /// An f32 / i32 / index constant.
 Value f32Constant(OpBuilder &b, Location loc, double value);
