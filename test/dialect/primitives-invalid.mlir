@@ -1,0 +1,183 @@
+// RUN: moe-opt %s -split-input-file -verify-diagnostics
+
+func.func @topk_k_too_large(%s: tensor<1x8x4xf32>) {
+  // expected-error@+1 {{k = 5 exceeds the 4 entries per row}}
+  %v, %i = moe.topk %s {k = 5 : i64} : tensor<1x8x4xf32> -> tensor<1x8x5xf32>, tensor<1x8x5xi32>
+  return
+}
+
+// -----
+
+func.func @topk_k_zero(%s: tensor<1x8x4xf32>) {
+  // expected-error@+1 {{attribute 'k' failed to satisfy constraint}}
+  %v, %i = moe.topk %s {k = 0 : i64} : tensor<1x8x4xf32> -> tensor<1x8x0xf32>, tensor<1x8x0xi32>
+  return
+}
+
+// -----
+
+func.func @topk_values_shape(%s: tensor<1x8x4xf32>) {
+  // expected-error@+1 {{values must have shape [1, 8, 2], got [1, 8, 3]}}
+  %v, %i = moe.topk %s {k = 2 : i64} : tensor<1x8x4xf32> -> tensor<1x8x3xf32>, tensor<1x8x2xi32>
+  return
+}
+
+// -----
+
+func.func @topk_indices_shape(%s: tensor<1x8x4xf32>) {
+  // expected-error@+1 {{indices must have shape [1, 8, 2], got [1, 7, 2]}}
+  %v, %i = moe.topk %s {k = 2 : i64} : tensor<1x8x4xf32> -> tensor<1x8x2xf32>, tensor<1x7x2xi32>
+  return
+}
+
+// -----
+
+func.func @sinkhorn_epsilon(%l: tensor<1x8x4xf32>) {
+  // expected-error@+1 {{epsilon must be > 0, got 0}}
+  %p = moe.sinkhorn %l {iterations = 3 : i64, epsilon = 0.0 : f64} : tensor<1x8x4xf32> -> tensor<1x8x4xf32>
+  return
+}
+
+// -----
+
+func.func @sinkhorn_iterations(%l: tensor<1x8x4xf32>) {
+  // expected-error@+1 {{attribute 'iterations' failed to satisfy constraint}}
+  %p = moe.sinkhorn %l {iterations = 0 : i64, epsilon = 1.0 : f64} : tensor<1x8x4xf32> -> tensor<1x8x4xf32>
+  return
+}
+
+// -----
+
+func.func @sinkhorn_shape(%l: tensor<1x8x4xf32>) {
+  // expected-error@+1 {{plan must have shape [1, 8, 4], got [1, 8, 3]}}
+  %p = moe.sinkhorn %l {iterations = 3 : i64, epsilon = 1.0 : f64} : tensor<1x8x4xf32> -> tensor<1x8x3xf32>
+  return
+}
+
+// -----
+
+func.func @assign_priority_shape(%i: tensor<1x8x2xi32>, %p: tensor<1x7xf32>) {
+  // expected-error@+1 {{priority must have shape [1, 8], got [1, 7]}}
+  %st, %ts = moe.assign_slots %i priority %p : tensor<1x8x2xi32>, tensor<1x7xf32> -> tensor<1x4x3xi32>, tensor<1x8x2xi32>
+  return
+}
+
+// -----
+
+func.func @assign_groups(%i: tensor<1x8x2xi32>) {
+  // expected-error@+1 {{slot_token has 2 groups, the choices 1}}
+  %st, %ts = moe.assign_slots %i : tensor<1x8x2xi32> -> tensor<2x4x3xi32>, tensor<1x8x2xi32>
+  return
+}
+
+// -----
+
+func.func @assign_token_slot_shape(%i: tensor<1x8x2xi32>) {
+  // expected-error@+1 {{token_slot must have shape [1, 8, 2], got [1, 8, 1]}}
+  %st, %ts = moe.assign_slots %i : tensor<1x8x2xi32> -> tensor<1x4x3xi32>, tensor<1x8x1xi32>
+  return
+}
+
+// -----
+
+func.func @invert_shape(%st: tensor<1x4x3xi32>) {
+  // expected-error@+1 {{token_slot must have shape [1, 8, 4], got [1, 8, 3]}}
+  %ts = moe.invert_slots %st : tensor<1x4x3xi32> -> tensor<1x8x3xi32>
+  return
+}
+
+// -----
+
+func.func @slot_plan_table(%st: tensor<1x4x2xi32>, %ts: tensor<1x8x2xi32>, %w: tensor<1x8x2xf32>) {
+  // expected-error@+1 {{slot_token must have shape [1, 4, 3], got [1, 4, 2]}}
+  %p = moe.slot_plan %st, %ts, %w : tensor<1x4x2xi32>, tensor<1x8x2xi32>, tensor<1x8x2xf32> -> !moe.plan<groups = 1, tokens = 8, experts = 4, capacity = 3>
+  return
+}
+
+// -----
+
+func.func @slot_plan_tokens(%st: tensor<1x4x3xi32>, %ts: tensor<1x9x2xi32>, %w: tensor<1x9x2xf32>) {
+  // expected-error@+1 {{token_slot shape [1, 9, 2] does not match the plan's 1 groups of 8 tokens}}
+  %p = moe.slot_plan %st, %ts, %w : tensor<1x4x3xi32>, tensor<1x9x2xi32>, tensor<1x9x2xf32> -> !moe.plan<groups = 1, tokens = 8, experts = 4, capacity = 3>
+  return
+}
+
+// -----
+
+func.func @slot_plan_weights(%st: tensor<1x4x3xi32>, %ts: tensor<1x8x2xi32>, %w: tensor<1x8x1xf32>) {
+  // expected-error@+1 {{token_weight must have shape [1, 8, 2], got [1, 8, 1]}}
+  %p = moe.slot_plan %st, %ts, %w : tensor<1x4x3xi32>, tensor<1x8x2xi32>, tensor<1x8x1xf32> -> !moe.plan<groups = 1, tokens = 8, experts = 4, capacity = 3>
+  return
+}
+
+// -----
+
+func.func @soft_plan_dispatch(%d: tensor<1x8x5xf32>, %c: tensor<1x8x6xf32>) {
+  // expected-error@+1 {{dispatch weights must have shape [1, 8, 6], got [1, 8, 5]}}
+  %p = moe.soft_plan %d, %c : tensor<1x8x5xf32>, tensor<1x8x6xf32> -> !moe.plan<groups = 1, tokens = 8, experts = 3, capacity = 2>
+  return
+}
+
+// -----
+
+func.func @soft_plan_combine(%d: tensor<1x8x6xf32>, %c: tensor<2x8x6xf32>) {
+  // expected-error@+1 {{combine weights must have shape [1, 8, 6], got [2, 8, 6]}}
+  %p = moe.soft_plan %d, %c : tensor<1x8x6xf32>, tensor<2x8x6xf32> -> !moe.plan<groups = 1, tokens = 8, experts = 3, capacity = 2>
+  return
+}
+
+// -----
+
+func.func @gather_groups(%x: tensor<2x8x16xf32>, %st: tensor<1x4x3xi32>) {
+  // expected-error@+1 {{slot_token has 1 groups, the input 2}}
+  %s = moe.gather_rows %x, %st : tensor<2x8x16xf32>, tensor<1x4x3xi32> -> tensor<4x3x16xf32>
+  return
+}
+
+// -----
+
+func.func @gather_element_type(%x: tensor<1x8x16xf32>, %st: tensor<1x4x3xi32>) {
+  // expected-error@+1 {{slots element type 'f16' differs from 'f32'}}
+  %s = moe.gather_rows %x, %st : tensor<1x8x16xf32>, tensor<1x4x3xi32> -> tensor<4x3x16xf16>
+  return
+}
+
+// -----
+
+func.func @gather_shape(%x: tensor<2x8x16xf32>, %st: tensor<2x4x3xi32>) {
+  // expected-error@+1 {{slots must have shape [4, 6, 16], got [4, 3, 16]}}
+  %s = moe.gather_rows %x, %st : tensor<2x8x16xf32>, tensor<2x4x3xi32> -> tensor<4x3x16xf32>
+  return
+}
+
+// -----
+
+func.func @combine_weights(%y: tensor<4x3x16xf32>, %ts: tensor<1x8x2xi32>, %w: tensor<1x8x3xf32>) {
+  // expected-error@+1 {{token_weight must have shape [1, 8, 2], got [1, 8, 3]}}
+  %o = moe.combine_rows %y, %ts, %w : tensor<4x3x16xf32>, tensor<1x8x2xi32>, tensor<1x8x3xf32> -> tensor<1x8x16xf32>
+  return
+}
+
+// -----
+
+func.func @combine_rows_per_group(%y: tensor<4x5x16xf32>, %ts: tensor<2x8x2xi32>, %w: tensor<2x8x2xf32>) {
+  // expected-error@+1 {{slots have 5 rows per expert, not a multiple of the 2 groups}}
+  %o = moe.combine_rows %y, %ts, %w : tensor<4x5x16xf32>, tensor<2x8x2xi32>, tensor<2x8x2xf32> -> tensor<2x8x16xf32>
+  return
+}
+
+// -----
+
+func.func @combine_element_type(%y: tensor<4x3x16xf32>, %ts: tensor<1x8x2xi32>, %w: tensor<1x8x2xf32>) {
+  // expected-error@+1 {{output element type 'bf16' differs from 'f32'}}
+  %o = moe.combine_rows %y, %ts, %w : tensor<4x3x16xf32>, tensor<1x8x2xi32>, tensor<1x8x2xf32> -> tensor<1x8x16xbf16>
+  return
+}
+
+// -----
+
+func.func @combine_shape(%y: tensor<4x3x16xf32>, %ts: tensor<1x8x2xi32>, %w: tensor<1x8x2xf32>) {
+  // expected-error@+1 {{output must have shape [1, 8, 16], got [1, 8, 15]}}
+  %o = moe.combine_rows %y, %ts, %w : tensor<4x3x16xf32>, tensor<1x8x2xi32>, tensor<1x8x2xf32> -> tensor<1x8x15xf32>
+  return
+}
