@@ -70,8 +70,7 @@ verifyCapacitySpec(function_ref<InFlightDiagnostic()> emitError,
 static FailureOr<int64_t>
 slotsFromCapacitySpec(function_ref<InFlightDiagnostic()> emitError,
                       int64_t numItems, int64_t k, int64_t numExperts,
-                      FloatAttr capacityFactor,
-                      std::optional<int64_t> capacity,
+                      FloatAttr capacityFactor, std::optional<int64_t> capacity,
                       CapacityRounding rounding, int64_t multipleOf) {
   if (capacity)
     return *capacity;
@@ -130,15 +129,16 @@ KSparseOTScoreAttr::verify(function_ref<InFlightDiagnostic()> emitError,
 // TokenChoiceAttr
 //===----------------------------------------------------------------------===//
 
-LogicalResult TokenChoiceAttr::verify(
-    function_ref<InFlightDiagnostic()> emitError, int64_t k,
-    FloatAttr capacityFactor, std::optional<int64_t> capacity, bool dropless,
-    CapacityRounding rounding, int64_t multipleOf, Priority priority,
-    Attribute score, bool renormalize) {
+LogicalResult
+TokenChoiceAttr::verify(function_ref<InFlightDiagnostic()> emitError, int64_t k,
+                        FloatAttr capacityFactor,
+                        std::optional<int64_t> capacity, bool dropless,
+                        CapacityRounding rounding, int64_t multipleOf,
+                        Priority priority, Attribute score, bool renormalize) {
   if (k < 1)
     return emitError() << "k must be >= 1, got " << k;
-  if (failed(verifyCapacitySpec(emitError, capacityFactor, capacity,
-                                multipleOf)))
+  if (failed(
+          verifyCapacitySpec(emitError, capacityFactor, capacity, multipleOf)))
     return failure();
   if (dropless && (capacityFactor || capacity))
     return emitError() << "dropless routing takes no capacity_factor or "
@@ -179,8 +179,8 @@ LogicalResult ExpertChoiceAttr::verify(
     function_ref<InFlightDiagnostic()> emitError, FloatAttr capacityFactor,
     std::optional<int64_t> capacity, CapacityRounding rounding,
     int64_t multipleOf, Attribute score) {
-  if (failed(verifyCapacitySpec(emitError, capacityFactor, capacity,
-                                multipleOf)))
+  if (failed(
+          verifyCapacitySpec(emitError, capacityFactor, capacity, multipleOf)))
     return failure();
   if (!capacityFactor && !capacity)
     return emitError() << "expert choice needs capacity_factor or capacity";
@@ -204,9 +204,8 @@ FailureOr<int64_t> ExpertChoiceAttr::computeSlotsPerExpert(
   if (failed(slots))
     return failure();
   if (*slots > tokensPerGroup)
-    return emitError() << "expert choice capacity " << *slots
-                       << " exceeds the " << tokensPerGroup
-                       << " tokens of a group";
+    return emitError() << "expert choice capacity " << *slots << " exceeds the "
+                       << tokensPerGroup << " tokens of a group";
   return slots;
 }
 
@@ -240,14 +239,14 @@ bool SoftAttr::isSparse() const { return false; }
 // PerImageAttr
 //===----------------------------------------------------------------------===//
 
-LogicalResult PerImageAttr::verify(
-    function_ref<InFlightDiagnostic()> emitError, int64_t tokensPerItem,
-    int64_t k, Pooling pooling, FloatAttr capacityFactor,
-    std::optional<int64_t> capacity, CapacityRounding rounding,
-    int64_t multipleOf) {
+LogicalResult PerImageAttr::verify(function_ref<InFlightDiagnostic()> emitError,
+                                   int64_t tokensPerItem, int64_t k,
+                                   Pooling pooling, FloatAttr capacityFactor,
+                                   std::optional<int64_t> capacity,
+                                   CapacityRounding rounding,
+                                   int64_t multipleOf) {
   if (tokensPerItem < 1)
-    return emitError() << "tokens_per_item must be >= 1, got "
-                       << tokensPerItem;
+    return emitError() << "tokens_per_item must be >= 1, got " << tokensPerItem;
   if (k < 1)
     return emitError() << "k must be >= 1, got " << k;
   return verifyCapacitySpec(emitError, capacityFactor, capacity, multipleOf);
@@ -271,8 +270,8 @@ FailureOr<int64_t> PerImageAttr::computeSlotsPerExpert(
   if (!getCapacityFactor() && !getCapacity())
     return tokensPerGroup;
   FailureOr<int64_t> itemSlots = slotsFromCapacitySpec(
-      emitError, items, getK(), numExperts, getCapacityFactor(),
-      getCapacity(), getRounding(), getMultipleOf());
+      emitError, items, getK(), numExperts, getCapacityFactor(), getCapacity(),
+      getRounding(), getMultipleOf());
   if (failed(itemSlots))
     return failure();
   return *itemSlots * tokensPerItem;

@@ -16,7 +16,6 @@ using namespace mlir::moe::detail;
 // Shape checks shared by the verifiers
 //===----------------------------------------------------------------------===//
 
-
 //===----------------------------------------------------------------------===//
 // GateOp
 //===----------------------------------------------------------------------===//
@@ -62,8 +61,8 @@ LogicalResult RouteOp::verify() {
     return failure();
   if (*capacity != plan.getCapacity())
     return emitOpError() << "plan capacity " << plan.getCapacity()
-                         << " differs from the router's capacity "
-                         << *capacity << "; expected "
+                         << " differs from the router's capacity " << *capacity
+                         << "; expected "
                          << PlanType::get(getContext(), plan.getGroups(),
                                           plan.getTokens(), plan.getExperts(),
                                           *capacity);
@@ -168,9 +167,7 @@ void ExpertsOp::build(OpBuilder &builder, OperationState &state,
   block->addArgument(slotsType, state.location);
 }
 
-int64_t ExpertsOp::getHiddenSize() {
-  return shapeOf(getDownWeight())[1];
-}
+int64_t ExpertsOp::getHiddenSize() { return shapeOf(getDownWeight())[1]; }
 
 LogicalResult ExpertsOp::verify() {
   ArrayRef<int64_t> x = shapeOf(getInput());
@@ -199,8 +196,7 @@ LogicalResult ExpertsOp::verify() {
         {"down weight", getDownWeight()},
         {"down bias", getDownBias()},
         {"result", getResult()}}) {
-    if (value &&
-        failed(checkSameElementType(*this, what, value, elementType)))
+    if (value && failed(checkSameElementType(*this, what, value, elementType)))
       return failure();
   }
   int64_t numExperts = x[0];
@@ -228,11 +224,11 @@ LogicalResult ExpertsOp::verify() {
   if (down[2] != y[2])
     return emitOpError() << "down weight has " << down[2]
                          << " columns but the result has d_out = " << y[2];
-  if (getUpBias() &&
-      failed(checkShape(*this, "up bias", getUpBias(), {numExperts, upColumns})))
+  if (getUpBias() && failed(checkShape(*this, "up bias", getUpBias(),
+                                       {numExperts, upColumns})))
     return failure();
-  if (getDownBias() && failed(checkShape(*this, "down bias", getDownBias(),
-                                         {numExperts, y[2]})))
+  if (getDownBias() &&
+      failed(checkShape(*this, "down bias", getDownBias(), {numExperts, y[2]})))
     return failure();
   return success();
 }
@@ -258,9 +254,9 @@ LogicalResult ExpertsOp::verifyRegions() {
   auto expected = RankedTensorType::get(result.getShape().drop_front(),
                                         result.getElementType());
   if (yield.getValue().getType() != expected)
-    return yield.emitOpError() << "yields " << yield.getValue().getType()
-                               << " but one expert's result must be "
-                               << expected;
+    return yield.emitOpError()
+           << "yields " << yield.getValue().getType()
+           << " but one expert's result must be " << expected;
   return success();
 }
 
@@ -280,9 +276,8 @@ ParseResult ExpertsOp::parse(OpAsmParser &parser, OperationState &result) {
       return failure();
     std::optional<Activation> activation = symbolizeActivation(word);
     if (!activation)
-      return parser.emitError(loc)
-             << "unknown activation '" << word
-             << "', expected gelu, relu, silu or swiglu";
+      return parser.emitError(loc) << "unknown activation '" << word
+                                   << "', expected gelu, relu, silu or swiglu";
     props.activation = ActivationAttr::get(parser.getContext(), *activation);
     // `up %w [up_bias %b] down %w [down_bias %b]`, in this order.
     for (auto [index, keyword, optional] :

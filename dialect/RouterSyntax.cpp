@@ -291,8 +291,8 @@ Attribute SinkhornScoreAttr::parse(AsmParser &parser, Type) {
   double epsilon = kDefaultSinkhornEpsilon;
   if (parseIterativeScore(parser, "sinkhorn", "epsilon", iterations, epsilon))
     return {};
-  return getChecked([&] { return parser.emitError(loc); },
-                    parser.getContext(), iterations, APFloat(epsilon));
+  return getChecked([&] { return parser.emitError(loc); }, parser.getContext(),
+                    iterations, APFloat(epsilon));
 }
 
 void SinkhornScoreAttr::print(AsmPrinter &printer) const {
@@ -307,8 +307,8 @@ Attribute KSparseOTScoreAttr::parse(AsmParser &parser, Type) {
   if (parseIterativeScore(parser, "ksparse_ot", "learning_rate", iterations,
                           learningRate))
     return {};
-  return getChecked([&] { return parser.emitError(loc); },
-                    parser.getContext(), iterations, APFloat(learningRate));
+  return getChecked([&] { return parser.emitError(loc); }, parser.getContext(),
+                    iterations, APFloat(learningRate));
 }
 
 void KSparseOTScoreAttr::print(AsmPrinter &printer) const {
@@ -445,8 +445,8 @@ Attribute SoftAttr::parse(AsmParser &parser, Type) {
     parser.emitError(loc) << "soft needs 'slots_per_expert = <p>'";
     return {};
   }
-  return getChecked([&] { return parser.emitError(loc); },
-                    parser.getContext(), *slotsPerExpert);
+  return getChecked([&] { return parser.emitError(loc); }, parser.getContext(),
+                    *slotsPerExpert);
 }
 
 void SoftAttr::print(AsmPrinter &printer) const {
@@ -495,10 +495,9 @@ Attribute PerImageAttr::parse(AsmParser &parser, Type) {
         << "dropless routing takes no capacity_factor or capacity";
     return {};
   }
-  return getChecked([&] { return parser.emitError(loc); },
-                    parser.getContext(), *tokensPerItem, *k, pooling,
-                    cap.capacityFactor, cap.capacity, cap.rounding,
-                    cap.multipleOf);
+  return getChecked([&] { return parser.emitError(loc); }, parser.getContext(),
+                    *tokensPerItem, *k, pooling, cap.capacityFactor,
+                    cap.capacity, cap.rounding, cap.multipleOf);
 }
 
 void PerImageAttr::print(AsmPrinter &printer) const {
