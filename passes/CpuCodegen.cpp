@@ -149,15 +149,15 @@ namespace {
 class EngineArtifact : public JitArtifact {
 public:
   EngineArtifact(std::unique_ptr<ExecutionEngine> engine, const char *signature,
-                 void (*entry)(void **))
+                 EntryFn entry)
       : engine(std::move(engine)), signature(signature), entryFn(entry) {}
   const char *signatureJson() const override { return signature; }
-  void (*entry() const)(void **) override { return entryFn; }
+  EntryFn entry() const override { return entryFn; }
 
 private:
   std::unique_ptr<ExecutionEngine> engine;
   const char *signature;
-  void (*entryFn)(void **);
+  EntryFn entryFn;
 };
 } // namespace
 
@@ -185,7 +185,7 @@ std::unique_ptr<JitArtifact> compileJit(ModuleOp module, std::string &error) {
   }
   return std::make_unique<EngineArtifact>(
       std::move(*engine), reinterpret_cast<const char *>(*signature),
-      reinterpret_cast<void (*)(void **)>(*entry));
+      reinterpret_cast<JitArtifact::EntryFn>(*entry));
 }
 
 } // namespace mlir::moe

@@ -41,9 +41,12 @@ LogicalResult emitSharedObject(ModuleOp module, const std::string &outputPath,
 /// long as this object.
 class JitArtifact {
 public:
+  /// `void moe_entry(void **args)`.
+  using EntryFn = void (*)(void **);
+
   virtual ~JitArtifact() = default;
   virtual const char *signatureJson() const = 0;
-  virtual void (*entry() const)(void **) = 0;
+  virtual EntryFn entry() const = 0;
 };
 
 /// Compiles `module` (already in the LLVM dialect) in memory.
