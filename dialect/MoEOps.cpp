@@ -362,6 +362,20 @@ LogicalResult RouteStatsOp::verify() {
 }
 
 //===----------------------------------------------------------------------===//
+// PlanSlotsOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult PlanSlotsOp::verify() {
+  PlanType plan = getPlan().getType();
+  SmallVector<int64_t> table = {plan.getGroups(), plan.getExperts(),
+                                plan.getCapacity()};
+  if (failed(checkShape(*this, "slot_token", getSlotToken(), table)) ||
+      failed(checkShape(*this, "slot_weight", getSlotWeight(), table)))
+    return failure();
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
 // Router attribute in the assembly of moe.route
 //===----------------------------------------------------------------------===//
 

@@ -278,6 +278,38 @@ def MoE_RouteStatsOp : MoE_Op<"route_stats", [Pure]> {
   let hasVerifier = 1;
 }
 
+def MoE_PlanSlotsOp : MoE_Op<"plan_slots", [Pure]> {
+  let summary = "the slot table of a sparse plan: which token sits in which slot";
+  let description = [{
+    Makes a sparse routing plan visible as tensors, per group:
+    - `slot_token[g, e, c]`: the token in slot `c` of expert `e`, or `-1` if
+      the slot is empty;
+    - `slot_weight[g, e, c]`: that token's combine weight for this slot
+      (`W[s, e, c]` of ROUTERS.md §3), `0` for an empty slot.
+
+    Slots fill in the router's order (ROUTERS.md §4), so two plans are equal
+    exactly when their tables are: this is how a compiled router is checked
+    slot by slot against the reference, and how a user reads the routing
+    decision out of a model (e.g. the per-image router's choice). For
+    dropless routing the table has `C = S` slots per expert, filled in front.
+    A Soft MoE plan has no slot table (its weights are dense).
+
+    ```mlir
+    %slot_token, %slot_weight = moe.plan_slots %plan
+        : !moe.plan<groups = 1, tokens = 1576, experts = 8, capacity = 416>
+        -> tensor<1x8x416xi64>, tensor<1x8x416xf32>
+    ```
+  }];
+  let arguments = (ins MoE_PlanType:$plan);
+  let results = (outs RankedTensorOf<[I64]>:$slot_token,
+                      RankedTensorOf<[F32]>:$slot_weight);
+  let assemblyFormat = [{
+    $plan attr-dict `:` qualified(type($plan)) `->` type($slot_token) `,`
+    type($slot_weight)
+  }];
+  let hasVerifier = 1;
+}
+
 include "dialect/MoEPrimitiveOps.td"
 
 #endif // MOE_DIALECT_MOEOPS_TD

@@ -11,6 +11,7 @@
 #include "passes/RewriteDriver.h"
 #include "passes/TensorBuilders.h"
 
+#include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/IR/PatternMatch.h"
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
 
@@ -192,23 +193,107 @@ struct StatsOnSlotTable : OpRewritePattern<RouteStatsOp> {
   }
 };
 
+/// The combine weight of the token in each slot of a slot table, 0 where the
+/// slot is empty: `[G, E, C]`.
+Value slotWeights(OpBuilder &b, Location loc, SlotPlanOp plan) {
+  PlanType planType = plan.getPlan().getType();
+  int64_t g = planType.getGroups(), e = planType.getExperts(),
+          c = planType.getCapacity();
+  auto choicesType = cast<RankedTensorType>(plan.getTokenSlot().getType());
+  int64_t choices = choicesType.getDimSize(2);
+  Value slotToken = plan.getSlotToken(), tokenSlot = plan.getTokenSlot(),
+        tokenWeight = plan.getTokenWeight();
+  bool expertChoice = plan.getExpertChoice();
+  return generateTensor(
+      b, loc, {g, e, c}, b.getF32Type(),
+      [&](OpBuilder &nb, Location nloc, ValueRange at) -> Value {
+        Value token = tensor::ExtractOp::create(nb, nloc, slotToken, at);
+        Value zero = f32Constant(nb, nloc, 0.0);
+        Value empty =
+            arith::CmpIOp::create(nb, nloc, arith::CmpIPredicate::slt, token,
+                                  i32Constant(nb, nloc, 0));
+        // An empty slot reads token 0's entries and discards them.
+        Value s = toIndex(nb, nloc,
+                          arith::MaxSIOp::create(nb, nloc, token,
+                                                 i32Constant(nb, nloc, 0)));
+        Value weight;
+        if (expertChoice) {
+          // Expert e's assignment of a token is its entry e.
+          weight = tensor::ExtractOp::create(nb, nloc, tokenWeight,
+                                             ValueRange{at[0], s, at[1]});
+        } else {
+          // The token's choice that landed in this slot.
+          Value flat = toI32(
+              nb, nloc,
+              arith::AddIOp::create(
+                  nb, nloc,
+                  arith::MulIOp::create(nb, nloc, at[1],
+                                        indexConstant(nb, nloc, c)),
+                  at[2]));
+          auto loop = scf::ForOp::create(
+              nb, nloc, indexConstant(nb, nloc, 0),
+              indexConstant(nb, nloc, choices), indexConstant(nb, nloc, 1),
+              ValueRange{zero},
+              [&](OpBuilder &lb, Location lloc, Value j, ValueRange acc) {
+                Value slot = tensor::ExtractOp::create(
+                    lb, lloc, tokenSlot, ValueRange{at[0], s, j});
+                Value here = arith::CmpIOp::create(
+                    lb, lloc, arith::CmpIPredicate::eq, slot, flat);
+                Value w = tensor::ExtractOp::create(lb, lloc, tokenWeight,
+                                                    ValueRange{at[0], s, j});
+                scf::YieldOp::create(
+                    lb, lloc,
+                    ValueRange{
+                        arith::SelectOp::create(lb, lloc, here, w, acc[0])});
+              });
+          weight = loop.getResult(0);
+        }
+        return arith::SelectOp::create(nb, nloc, empty, zero, weight);
+      });
+}
+
+struct PlanSlotsOnSlotTable : OpRewritePattern<PlanSlotsOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(PlanSlotsOp op,
+                                PatternRewriter &rewriter) const override {
+    auto plan = op.getPlan().getDefiningOp<SlotPlanOp>();
+    if (!plan)
+      return failure();
+    Location loc = op.getLoc();
+    Value tokens = mapElementwise(
+        rewriter, loc, plan.getSlotToken(), rewriter.getI64Type(),
+        [](OpBuilder &nb, Location nloc, ValueRange args) -> Value {
+          return arith::ExtSIOp::create(nb, nloc, nb.getI64Type(), args[0]);
+        });
+    rewriter.replaceOp(op, {tokens, slotWeights(rewriter, loc, plan)});
+    return success();
+  }
+};
+
 struct MoEMaterializePlanPass
     : impl::MoEMaterializePlanBase<MoEMaterializePlanPass> {
   void runOnOperation() override {
     MLIRContext *context = &getContext();
     RewritePatternSet patterns(context);
     patterns.add<DispatchOnSlotTable, CombineOnSlotTable, DispatchOnSoftWeights,
-                 CombineOnSoftWeights, StatsOnSlotTable>(context);
+                 CombineOnSoftWeights, StatsOnSlotTable,
+                 PlanSlotsOnSlotTable>(context);
     if (failed(applyMoEPatterns(getOperation(), std::move(patterns))))
       return signalPassFailure();
     // Whatever still uses a plan has no layout to go to.
     bool failedAny = false;
     getOperation()->walk([&](Operation *op) {
-      if (!isa<DispatchOp, CombineOp, RouteStatsOp>(op))
+      if (!isa<DispatchOp, CombineOp, RouteStatsOp, PlanSlotsOp>(op))
         return;
       failedAny = true;
-      Value plan = op->getOperand(1);
-      if (isa_and_nonnull<SoftPlanOp>(plan.getDefiningOp()))
+      auto planOperand = llvm::find_if(op->getOperands(), [](Value v) {
+        return isa<PlanType>(v.getType());
+      });
+      Operation *producer = (*planOperand).getDefiningOp();
+      if (isa_and_nonnull<SoftPlanOp>(producer) && isa<PlanSlotsOp>(op))
+        op->emitOpError() << "a Soft MoE plan has no slot table (its dispatch "
+                             "and combine weights are dense)";
+      else if (isa_and_nonnull<SoftPlanOp>(producer))
         op->emitOpError() << "statistics of a Soft MoE plan are not defined "
                              "(ROUTERS.md §5 covers sparse routers)";
       else

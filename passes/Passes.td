@@ -75,7 +75,9 @@ def MoEMaterializePlan : Pass<"moe-materialize-plan"> {
       order: deterministic, no atomics);
     - dense soft weights: dispatch and combine become `linalg.generic`
       contractions with the weights;
-    - `moe.route_stats` becomes linalg reductions (ROUTERS.md §5).
+    - `moe.route_stats` becomes linalg reductions (ROUTERS.md §5);
+    - `moe.plan_slots` reads the slot table (a Soft MoE plan has none: an
+      error at the op).
     Plans whose producer is not a concrete layout (run `moe-expand-route`
     first) are an error at the using op.
 
@@ -90,7 +92,8 @@ def MoEMaterializePlan : Pass<"moe-materialize-plan"> {
   let dependentDialects = ["::mlir::moe::MoEDialect",
                            "::mlir::linalg::LinalgDialect",
                            "::mlir::tensor::TensorDialect",
-                           "::mlir::arith::ArithDialect"];
+                           "::mlir::arith::ArithDialect",
+                           "::mlir::scf::SCFDialect"];
 }
 
 def MoELowerToLinalg : Pass<"moe-lower-to-linalg"> {

@@ -645,6 +645,34 @@ func.func @combine_element_type(%y: tensor<4x8x8xf32>, %p: !moe.plan<groups = 2,
 // -----
 
 //===----------------------------------------------------------------------===//
+// moe.plan_slots
+//===----------------------------------------------------------------------===//
+
+func.func @plan_slots_token_shape(%p: !moe.plan<groups = 2, tokens = 16, experts = 4, capacity = 4>) {
+  // expected-error@+1 {{'moe.plan_slots' op slot_token must have shape [2, 4, 4], got [2, 4, 16]}}
+  %0:2 = moe.plan_slots %p : !moe.plan<groups = 2, tokens = 16, experts = 4, capacity = 4> -> tensor<2x4x16xi64>, tensor<2x4x4xf32>
+  return
+}
+
+// -----
+
+func.func @plan_slots_weight_shape(%p: !moe.plan<groups = 2, tokens = 16, experts = 4, capacity = 4>) {
+  // expected-error@+1 {{'moe.plan_slots' op slot_weight must have shape [2, 4, 4], got [4, 4]}}
+  %0:2 = moe.plan_slots %p : !moe.plan<groups = 2, tokens = 16, experts = 4, capacity = 4> -> tensor<2x4x4xi64>, tensor<4x4xf32>
+  return
+}
+
+// -----
+
+func.func @plan_slots_token_type(%p: !moe.plan<groups = 2, tokens = 16, experts = 4, capacity = 4>) {
+  // expected-error@+1 {{'moe.plan_slots' op result #0 must be ranked tensor of 64-bit signless integer values, but got 'tensor<2x4x4xi32>'}}
+  %0:2 = moe.plan_slots %p : !moe.plan<groups = 2, tokens = 16, experts = 4, capacity = 4> -> tensor<2x4x4xi32>, tensor<2x4x4xf32>
+  return
+}
+
+// -----
+
+//===----------------------------------------------------------------------===//
 // moe.route_stats
 //===----------------------------------------------------------------------===//
 

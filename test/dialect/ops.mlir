@@ -60,6 +60,16 @@ func.func @layer(%x: tensor<2x16x8xf32>, %wg: tensor<8x4xf32>,
       : tensor<2x16x8xf32>, tensor<2xf32>, tensor<2x4xi64>, tensor<2xi64>, tensor<2xi64>
 }
 
+// The slot table of a plan, as tensors.
+// CHECK-LABEL: func.func @plan_slots
+// CHECK: moe.plan_slots %{{.+}} : !moe.plan<groups = 2, tokens = 16, experts = 4, capacity = 8> -> tensor<2x4x8xi64>, tensor<2x4x8xf32>{{$}}
+func.func @plan_slots(%p: !moe.plan<groups = 2, tokens = 16, experts = 4, capacity = 8>)
+    -> (tensor<2x4x8xi64>, tensor<2x4x8xf32>) {
+  %t, %w = moe.plan_slots %p : !moe.plan<groups = 2, tokens = 16, experts = 4, capacity = 8>
+      -> tensor<2x4x8xi64>, tensor<2x4x8xf32>
+  return %t, %w : tensor<2x4x8xi64>, tensor<2x4x8xf32>
+}
+
 //===----------------------------------------------------------------------===//
 // moe.experts: named MLP form, every activation, with and without biases
 //===----------------------------------------------------------------------===//

@@ -3,9 +3,10 @@ against the NumPy reference of ROUTERS.md on fresh random inputs.
 
 For each case a small level-1 layer is written, compiled with moe-compile,
 given random weights and inputs by make_example_data.py (a new seed per run,
-printed, or --seed to replay), run with moe-run, and every result (layer
-output and routing statistics) is compared: fp32 output within 1e-4
-relative error, integer statistics exactly.
+printed, or --seed to replay), run with moe-run, and every result is
+compared: the layer output within 1e-4 relative error (fp32), the slot
+table of sparse routers (moe.plan_slots: the token in each slot exactly,
+its combine weight within 1e-4) and the routing statistics exactly.
 
 usage: router_matrix.py --build BUILD_DIR --work DIR [--seed N] [--filter TEXT]
 """
@@ -80,6 +81,10 @@ def layer_text(name, router_text, g, s, d, e, h, act, biases, stats):
     if stats:
         results += [(f"tensor<{g}xf32>", "importance_loss"), (f"tensor<{g}x{e}xi64>", "expert_load"),
                     (f"tensor<{g}xi64>", "dropped_assignments"), (f"tensor<{g}xi64>", "dropped_tokens")]
+    # Sparse plans are compared slot by slot: the token in each slot and its weight.
+    slots = not soft
+    if slots:
+        results += [(f"tensor<{g}x{e}x{c}xi64>", "slot_token"), (f"tensor<{g}x{e}x{c}xf32>", "slot_weight")]
     if biases:
         mlp = f"mlp({act}) up %w_up up_bias %b_up down %w_down down_bias %b_down : ({sl}, {w1}, {b1}, {w2}, {b2}) -> {sl}"
     else:
@@ -93,12 +98,16 @@ def layer_text(name, router_text, g, s, d, e, h, act, biases, stats):
         f"  %y = moe.experts %slots {mlp}",
         f"  %out = moe.combine %y, %plan : {sl}, {plan} -> {x}",
     ]
+    returned = ["%out"]
     if stats:
         lines.append(f"  %imp, %load, %dropped, %lost = moe.route_stats %logits, %plan : {lg}, {plan} -> "
-                     + ", ".join(t for t, _ in results[1:]))
-        lines.append(f"  return %out, %imp, %load, %dropped, %lost : {', '.join(t for t, _ in results)}")
-    else:
-        lines.append(f"  return %out : {x}")
+                     + ", ".join(t for t, _ in results[1:5]))
+        returned += ["%imp", "%load", "%dropped", "%lost"]
+    if slots:
+        lines.append(f"  %slot_token, %slot_weight = moe.plan_slots %plan : {plan} -> "
+                     + ", ".join(t for t, _ in results[-2:]))
+        returned += ["%slot_token", "%slot_weight"]
+    lines.append(f"  return {', '.join(returned)} : {', '.join(t for t, _ in results)}")
     lines.append("}")
     return "\n".join(lines) + "\n", [n for _, n in results]
 

@@ -49,3 +49,57 @@ func.func @unexpanded(%x: tensor<1x8x16xf32>, %l: tensor<1x8x4xf32>) -> tensor<4
   %s = moe.dispatch %x, %p : tensor<1x8x16xf32>, !plan -> tensor<4x3x16xf32>
   return %s : tensor<4x3x16xf32>
 }
+
+// -----
+
+!plan = !moe.plan<groups = 1, tokens = 8, experts = 4, capacity = 3>
+
+// The slot table read back: tokens widened to i64; token choice finds the
+// weight of a slot among the token's k choices.
+// CHECK-LABEL: func.func @plan_slots_token_choice
+// CHECK-SAME: (%[[ST:.*]]: tensor<1x4x3xi32>, %[[TS:.*]]: tensor<1x8x2xi32>, %[[W:.*]]: tensor<1x8x2xf32>)
+// CHECK: linalg.generic {{.*}} ins(%[[ST]] : tensor<1x4x3xi32>)
+// CHECK: arith.extsi %{{.*}} : i32 to i64
+// CHECK: linalg.generic
+// CHECK: tensor.extract %[[ST]]
+// CHECK: scf.for %[[J:.*]] = %{{.*}} to %{{.*}} step
+// CHECK: tensor.extract %[[TS]][%{{.*}}, %{{.*}}, %[[J]]]
+// CHECK: tensor.extract %[[W]][%{{.*}}, %{{.*}}, %[[J]]]
+// CHECK-NOT: moe.
+func.func @plan_slots_token_choice(%st: tensor<1x4x3xi32>, %ts: tensor<1x8x2xi32>, %w: tensor<1x8x2xf32>)
+    -> (tensor<1x4x3xi64>, tensor<1x4x3xf32>) {
+  %p = moe.slot_plan %st, %ts, %w : tensor<1x4x3xi32>, tensor<1x8x2xi32>, tensor<1x8x2xf32> -> !plan
+  %t, %sw = moe.plan_slots %p : !plan -> tensor<1x4x3xi64>, tensor<1x4x3xf32>
+  return %t, %sw : tensor<1x4x3xi64>, tensor<1x4x3xf32>
+}
+
+// -----
+
+!plan = !moe.plan<groups = 1, tokens = 8, experts = 4, capacity = 3>
+
+// Expert choice: expert e's weight of a token is the token's entry e.
+// CHECK-LABEL: func.func @plan_slots_expert_choice
+// CHECK-SAME: (%[[ST:.*]]: tensor<1x4x3xi32>, %[[TS:.*]]: tensor<1x8x4xi32>, %[[W:.*]]: tensor<1x8x4xf32>)
+// CHECK: linalg.generic
+// CHECK: ^bb0(%{{.*}}: f32):
+// CHECK: %[[G:.*]] = linalg.index 0
+// CHECK: %[[E:.*]] = linalg.index 1
+// CHECK-NOT: scf.for
+// CHECK: tensor.extract %[[W]][%[[G]], %{{.*}}, %[[E]]]
+func.func @plan_slots_expert_choice(%st: tensor<1x4x3xi32>, %ts: tensor<1x8x4xi32>, %w: tensor<1x8x4xf32>)
+    -> (tensor<1x4x3xi64>, tensor<1x4x3xf32>) {
+  %p = moe.slot_plan %st, %ts, %w {expert_choice} : tensor<1x4x3xi32>, tensor<1x8x4xi32>, tensor<1x8x4xf32> -> !plan
+  %t, %sw = moe.plan_slots %p : !plan -> tensor<1x4x3xi64>, tensor<1x4x3xf32>
+  return %t, %sw : tensor<1x4x3xi64>, tensor<1x4x3xf32>
+}
+
+// -----
+
+!soft = !moe.plan<groups = 2, tokens = 8, experts = 3, capacity = 2>
+
+func.func @plan_slots_soft(%dw: tensor<2x8x6xf32>, %cw: tensor<2x8x6xf32>) -> tensor<2x3x2xi64> {
+  %p = moe.soft_plan %dw, %cw : tensor<2x8x6xf32>, tensor<2x8x6xf32> -> !soft
+  // expected-error@+1 {{a Soft MoE plan has no slot table (its dispatch and combine weights are dense)}}
+  %t, %w = moe.plan_slots %p : !soft -> tensor<2x3x2xi64>, tensor<2x3x2xf32>
+  return %t : tensor<2x3x2xi64>
+}

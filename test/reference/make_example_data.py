@@ -262,6 +262,8 @@ def reference_outputs(fn: MoEFunction, arrays: dict, route_only: bool = False) -
         logits = ref.soft_gate(x, arrays[gate.weight.name], arrays[gate.scale.name])
     plan = reference_plan(fn, logits)
     values = {"logits": logits}
+    if fn.router.sparse:
+        values["slot_token"], values["slot_weight"] = plan.token, plan.weight
     if fn.has_route_stats:
         values.update(ref.route_stats(logits, plan, k=_route_stats_k(fn)))
     wanted = {r.quantity for r in fn.results}
@@ -294,7 +296,8 @@ def write_example(mlir_path, out_dir, seed: int = 0, scale: float = 1.0,
     arrays = generate_arguments(fn, seed, scale)
     expected, plan = reference_outputs(fn, arrays, route_only)
     if route_only:
-        clash = {"slot_token", "slot_weight"} & set(expected)
+        clash = {r.name for r in fn.results
+                 if r.name in ("slot_token", "slot_weight") and r.quantity != r.name}
         if clash:
             raise MoEIRError(f"@{fn.name}: a result is named '{sorted(clash)[0]}', which "
                              "--route-only writes the plan to")

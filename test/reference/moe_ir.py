@@ -8,6 +8,7 @@ Handles one ``func.func`` whose body is the chain
     %y    = moe.experts %s mlp(act) up %w1 [up_bias %b1] down %w2 [down_bias %b2]
     %out  = moe.combine %y, %plan
     %a, %b, %c, %d = moe.route_stats %l, %plan   (optional)
+    %t, %w = moe.plan_slots %plan                 (optional)
     return ...
 
 and returns a ``MoEFunction``: the arguments with their tensor names and roles, the results
@@ -47,6 +48,7 @@ __all__ = [
 
 ACTIVATIONS = ("gelu", "relu", "silu", "swiglu")
 STATS = ("importance_loss", "expert_load", "dropped_assignments", "dropped_tokens")
+PLAN_SLOTS = ("slot_token", "slot_weight")
 
 
 class MoEIRError(ValueError):
@@ -368,8 +370,9 @@ class Result:
     """A function result.
 
     quantity says which value it is: "output" (moe.combine), "logits" (moe.gate), "slots"
-    (moe.dispatch), "expert_output" (moe.experts), or a route_stats output ("importance_loss",
-    "expert_load", "dropped_assignments", "dropped_tokens").
+    (moe.dispatch), "expert_output" (moe.experts), a route_stats output ("importance_loss",
+    "expert_load", "dropped_assignments", "dropped_tokens") or a plan_slots output
+    ("slot_token", "slot_weight").
     """
 
     index: int
@@ -661,13 +664,13 @@ def _collect_ops(fname: str, statements: list) -> tuple:
             raise MoEIRError(f"{where}: only the named MLP form 'mlp(act) up %w1 [up_bias %b1] "
                              "down %w2 [down_bias %b2]' is supported, not the region form")
         if st.op not in ("moe.gate", "moe.route", "moe.dispatch", "moe.experts", "moe.combine",
-                         "moe.route_stats"):
+                         "moe.route_stats", "moe.plan_slots"):
             raise MoEIRError(f"line {st.line}: unsupported op '{st.op}'; expected only moe.gate, "
                              "moe.route, moe.dispatch, moe.experts, moe.combine, "
-                             "moe.route_stats and return")
+                             "moe.route_stats, moe.plan_slots and return")
         if st.op in ops:
             raise MoEIRError(f"{where}: expected one {st.op}, found a second one")
-        expected_results = 4 if st.op == "moe.route_stats" else 1
+        expected_results = {"moe.route_stats": 4, "moe.plan_slots": 2}.get(st.op, 1)
         if len(st.results) != expected_results:
             raise MoEIRError(f"{where}: expected {expected_results} result(s), "
                              f"got {len(st.results)}")
@@ -681,7 +684,8 @@ def _collect_ops(fname: str, statements: list) -> tuple:
     return ops, ret
 
 
-def _check_shapes(fn: MoEFunction, slots_type, y_type, out_type, stats_types) -> None:
+def _check_shapes(fn: MoEFunction, slots_type, y_type, out_type, stats_types,
+                  plan_slots_types) -> None:
     """The shapes the generator relies on, consistent with the plan type."""
     router, plan, experts = fn.router, fn.plan, fn.experts
     gate_input, gate_weight, gate_scale = fn.gate.input, fn.gate.weight, fn.gate.scale
@@ -727,6 +731,8 @@ def _check_shapes(fn: MoEFunction, slots_type, y_type, out_type, stats_types) ->
     if stats_types:
         for stat, ttype, shape in zip(STATS, stats_types, ((G,), (G, E), (G,), (G,))):
             _expect_shape("moe.route_stats", stat, ttype, shape)
+    for what, ttype in zip(PLAN_SLOTS, plan_slots_types):
+        _expect_shape("moe.plan_slots", what, ttype, (G, E, C))
 
 
 def _results(fname: str, ret: _Statement, result_decls: list, values: dict,
@@ -744,7 +750,8 @@ def _results(fname: str, ret: _Statement, result_decls: list, values: dict,
             raise MoEIRError(f"{where}: result #{i} is the plan {value}, which is not a tensor")
         if value not in values:
             raise MoEIRError(f"{where}: result #{i} {value} is not a value of the moe chain "
-                             "(moe.combine, moe.route_stats, moe.gate, moe.dispatch or "
+                             "(moe.combine, moe.route_stats, moe.plan_slots, moe.gate, "
+                             "moe.dispatch or "
                              "moe.experts)")
         quantity, vtype = values[value]
         if vtype != ttype:
@@ -870,6 +877,21 @@ def _parse(text: str) -> MoEFunction:
         if len(stats_types) != 4:
             raise MoEIRError(f"{where}: expected 4 result types, got {len(stats_types)}")
 
+    # moe.plan_slots
+    plan_slots_types = []
+    if "moe.plan_slots" in ops:
+        st, where = ops["moe.plan_slots"]
+        operands, _, out_types = _operands_and_types(st, where)
+        (p_ssa,) = _ssa_list(operands, 1, where, "%plan")
+        if p_ssa != plan_ssa:
+            raise MoEIRError(f"{where}: plan {p_ssa} is not the result of moe.route "
+                             f"({plan_ssa})")
+        if not router.sparse:
+            raise MoEIRError(f"{where}: plan_slots needs a sparse router, not soft")
+        plan_slots_types = [_tensor_type(t, f"{where}: result") for t in _split_top(out_types)]
+        if len(plan_slots_types) != 2:
+            raise MoEIRError(f"{where}: expected 2 result types, got {len(plan_slots_types)}")
+
     # Which value of the chain each result is.
     values = {ops["moe.combine"][0].results[0]: ("output", out_type),
               ops["moe.gate"][0].results[0]: ("logits", logits_type),
@@ -877,6 +899,9 @@ def _parse(text: str) -> MoEFunction:
               ops["moe.experts"][0].results[0]: ("expert_output", y_type)}
     if "moe.route_stats" in ops:
         values.update(zip(ops["moe.route_stats"][0].results, zip(STATS, stats_types)))
+    if "moe.plan_slots" in ops:
+        values.update(zip(ops["moe.plan_slots"][0].results,
+                          zip(PLAN_SLOTS, plan_slots_types)))
 
     fn = MoEFunction(
         name=fname,
@@ -888,5 +913,5 @@ def _parse(text: str) -> MoEFunction:
         experts=experts,
         has_route_stats="moe.route_stats" in ops,
     )
-    _check_shapes(fn, slots_type, y_type, out_type, stats_types)
+    _check_shapes(fn, slots_type, y_type, out_type, stats_types, plan_slots_types)
     return fn

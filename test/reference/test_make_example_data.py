@@ -439,6 +439,39 @@ def test_route_only_writes_the_plan(tmp_path):
         ref.gate(inputs["x"], weights["w_gate"]), plan, k=k)["expert_load"])
 
 
+def with_plan_slots(text, G, E, C, S=12):
+    """``text`` (from layer_ir) with the plan's slot table as two more results."""
+    table = f"tensor<{G}x{E}x{C}xi64>, tensor<{G}x{E}x{C}xf32>"
+    plan_t = f"!moe.plan<groups = {G}, tokens = {S}, experts = {E}, capacity = {C}>"
+    text = text.replace("  return ", f"  %st, %sw = moe.plan_slots %plan : {plan_t} -> {table}\n"
+                        "  return ", 1)
+    text = text.replace(") {\n", f',\n       tensor<{G}x{E}x{C}xi64> {{moe.output = "slot_token"}}, '
+                        f'tensor<{G}x{E}x{C}xf32> {{moe.output = "slot_weight"}}) {{\n', 1)
+    return re.sub(r"(return .*) : (.*)\n",
+                  lambda m: f"{m.group(1)}, %st, %sw : {m.group(2)}, {table}\n", text)
+
+
+def test_plan_slots_results_are_the_reference_plan(tmp_path):
+    router, C, extra, plan_of, _ = CASES["tc_bpr"]
+    text = with_plan_slots(layer_ir(router, C, **extra), 2, 4, C)
+    fn = moe_ir.parse_moe_function(text)
+    assert [r.quantity for r in fn.results][-2:] == ["slot_token", "slot_weight"]
+    med.write_example(write(tmp_path, text), tmp_path / "out", seed=2)
+    weights, inputs, expected, _ = load_dir(tmp_path / "out")
+    plan = plan_of(ref.gate(inputs["x"], weights["w_gate"]))
+    assert expected["slot_token"].dtype == np.int64
+    np.testing.assert_array_equal(expected["slot_token"], plan.token)
+    np.testing.assert_array_equal(expected["slot_weight"], plan.weight)
+    # The same names under --route-only are no clash: they are the plan.
+    med.write_example(write(tmp_path, text), tmp_path / "route", seed=2, route_only=True)
+
+
+def test_plan_slots_needs_a_sparse_router():
+    soft = with_plan_slots(layer_ir("soft<slots_per_expert = 2>", 2, soft_p=2), 2, 4, 2)
+    with pytest.raises(MoEIRError, match="plan_slots needs a sparse router, not soft"):
+        moe_ir.parse_moe_function(soft)
+
+
 def test_deterministic_per_seed(tmp_path):
     ir = write(tmp_path, layer_ir(*CASES["tc_bpr"][:2]))
     dirs = {}
