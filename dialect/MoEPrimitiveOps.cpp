@@ -31,6 +31,13 @@ LogicalResult SinkhornOp::verify() {
   return checkShape(*this, "plan", getPlan(), shapeOf(getLogits()));
 }
 
+LogicalResult KSparseOTOp::verify() {
+  if (!(getLearningRate().convertToDouble() > 0.0))
+    return emitOpError() << "learning_rate must be > 0, got "
+                         << getLearningRate().convertToDouble();
+  return checkShape(*this, "plan", getPlan(), shapeOf(getLogits()));
+}
+
 LogicalResult AssignSlotsOp::verify() {
   ArrayRef<int64_t> experts = shapeOf(getExperts());
   ArrayRef<int64_t> slots = shapeOf(getSlotToken());

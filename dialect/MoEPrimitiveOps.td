@@ -22,21 +22,23 @@ def MoE_I32Tensor : RankedTensorOf<[I32]>;
 // Routing primitives
 //===----------------------------------------------------------------------===//
 
-def MoE_TopKOp : MoE_Op<"topk", [Pure]> {
+def MoE_F32OrF64Tensor3D : RankedTensorOf<[F32, F64], [HasAnyRankOfPred<[3]>]>;
+
+def MoE_TopKOp : MoE_Op<"topk", [Pure, AllElementTypesMatch<["input", "values"]>]> {
   let summary = "the k largest entries along the last dimension";
   let description = [{
-    For every row of the last dimension of a `[G, R, N]` tensor, the `k`
-    largest values in descending order and their indices. Ties go to the
-    lower index (ROUTERS.md §1), so the result is deterministic. NaN is
-    ordered below every number.
+    For every row of the last dimension of a `[G, R, N]` tensor (f32 or
+    f64), the `k` largest values in descending order and their indices.
+    Ties go to the lower index (ROUTERS.md §1), so the result is
+    deterministic. NaN is ordered below every number.
 
     ```mlir
     %values, %indices = moe.topk %gates {k = 2 : i64}
         : tensor<1x400x8xf32> -> tensor<1x400x2xf32>, tensor<1x400x2xi32>
     ```
   }];
-  let arguments = (ins MoE_F32Tensor3D:$input, ConfinedAttr<I64Attr, [IntMinValue<1>]>:$k);
-  let results = (outs MoE_F32Tensor3D:$values,
+  let arguments = (ins MoE_F32OrF64Tensor3D:$input, ConfinedAttr<I64Attr, [IntMinValue<1>]>:$k);
+  let results = (outs MoE_F32OrF64Tensor3D:$values,
                       RankedTensorOf<[I32], [HasAnyRankOfPred<[3]>]>:$indices);
   let assemblyFormat = [{
     $input attr-dict `:` type($input) `->` type($values) `,` type($indices)
@@ -61,6 +63,40 @@ def MoE_SinkhornOp : MoE_Op<"sinkhorn", [Pure]> {
                        ConfinedAttr<I64Attr, [IntMinValue<1>]>:$iterations,
                        F64Attr:$epsilon);
   let results = (outs MoE_F32Tensor3D:$plan);
+  let assemblyFormat = "$logits attr-dict `:` type($logits) `->` type($plan)";
+  let hasVerifier = 1;
+}
+
+def MoE_KSparseOTOp : MoE_Op<"ksparse_ot", [Pure]> {
+  let summary = "the sparsity-constrained transport plan of router logits";
+  let description = [{
+    Per group of `[G, S, E]` logits (ROUTERS.md §4.4): similarity
+    `sim = softmax(l)` over experts, cost `-sim`, marginals `a = 1_S`,
+    `b = (S/E) 1_E`, quadratic regularisation `gamma = 1`. Starting from
+    token potentials `alpha = 0`, `iterations` bias-corrected Adam steps
+    (learning rate `learning_rate`, betas 0.9 and 0.999, eps 1e-8) on the
+    semi-dual with gradient `sum_e b_e p*_e - a`, where `p*_e` projects
+    `(alpha + sim[:, e]) / b_e` onto the `capacity`-sparse simplex (its
+    `capacity` largest entries, ties to the lower token, projected onto the
+    probability simplex, the rest 0). The result is `P[:, e] = b_e p*_e`
+    with the final `alpha`: at most `capacity` non-zeros per expert, each
+    column summing to `S/E`.
+
+    Computed, and returned, in f64: expert choice then takes the top-C
+    tokens of each column, and ties among them (the zeros above all) must
+    be decided on exact values.
+
+    ```mlir
+    %P = moe.ksparse_ot %logits {capacity = 52 : i64, iterations = 20 : i64,
+                                 learning_rate = 1.0e-02 : f64}
+        : tensor<1x1568x32xf32> -> tensor<1x1568x32xf64>
+    ```
+  }];
+  let arguments = (ins MoE_F32Tensor3D:$logits,
+                       ConfinedAttr<I64Attr, [IntMinValue<1>]>:$capacity,
+                       ConfinedAttr<I64Attr, [IntMinValue<1>]>:$iterations,
+                       F64Attr:$learning_rate);
+  let results = (outs RankedTensorOf<[F64], [HasAnyRankOfPred<[3]>]>:$plan);
   let assemblyFormat = "$logits attr-dict `:` type($logits) `->` type($plan)";
   let hasVerifier = 1;
 }

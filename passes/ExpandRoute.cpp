@@ -3,7 +3,8 @@
 // `moe-expand-route` replaces every `moe.route` by the computation of its
 // router (ROUTERS.md §4) out of level-2 primitives (`moe.topk`,
 // `moe.sinkhorn`, `moe.assign_slots`, `moe.invert_slots`) and linalg
-// element-wise ops, ending in a concrete plan layout: `moe.slot_plan` (the
+// element-wise ops (`moe.ksparse_ot` for the k-sparse transport plan), ending
+// in a concrete plan layout: `moe.slot_plan` (the
 // capacity-padded slot table) for the sparse routers, `moe.soft_plan` (dense
 // weights) for Soft MoE. No S x E x C tensor is ever built.
 //
@@ -68,7 +69,7 @@ Value sigmoid(OpBuilder &b, Location loc, Value logits) {
 TopKOp topK(OpBuilder &b, Location loc, Value scores, int64_t k) {
   auto type = cast<RankedTensorType>(scores.getType());
   SmallVector<int64_t> shape = {type.getDimSize(0), type.getDimSize(1), k};
-  return TopKOp::create(b, loc, tensorType(shape, b.getF32Type()),
+  return TopKOp::create(b, loc, tensorType(shape, type.getElementType()),
                         tensorType(shape, b.getI32Type()), scores, k);
 }
 
@@ -152,27 +153,32 @@ struct ExpandExpertChoice : OpRewritePattern<RouteOp> {
     if (!router)
       return failure();
     Attribute score = router.getScore();
-    if (isa<KSparseOTScoreAttr>(score))
-      return rewriter.notifyMatchFailure(
-          op, "the ksparse_ot score has no lowering yet");
     Location loc = op.getLoc();
     PlanType plan = op.getPlan().getType();
     Value logits = op.getLogits();
     auto logitsType = cast<RankedTensorType>(logits.getType());
     int64_t g = logitsType.getDimSize(0), s = logitsType.getDimSize(1),
             e = logitsType.getDimSize(2), c = plan.getCapacity();
-    Type f32 = rewriter.getF32Type(), i32 = rewriter.getI32Type();
+    Type i32 = rewriter.getI32Type();
 
     Value gates = softmax(rewriter, loc, logits, 2);
     Value scores = gates;
     if (auto sinkhorn = dyn_cast<SinkhornScoreAttr>(score))
       scores = sinkhornPlan(rewriter, loc, logits, sinkhorn);
-    // Each expert ranks the tokens: top-C along tokens of [G, E, S].
-    Value byExpert =
-        linalg::TransposeOp::create(rewriter, loc, scores,
-                                    emptyTensor(rewriter, loc, {g, e, s}, f32),
-                                    ArrayRef<int64_t>{0, 2, 1})
-            .getResult()[0];
+    else if (auto ksparse = dyn_cast<KSparseOTScoreAttr>(score))
+      scores = KSparseOTOp::create(
+          rewriter, loc, tensorType({g, s, e}, rewriter.getF64Type()), logits,
+          rewriter.getI64IntegerAttr(c),
+          rewriter.getI64IntegerAttr(ksparse.getIterations()),
+          rewriter.getF64FloatAttr(ksparse.getLearningRateValue()));
+    // Each expert ranks the tokens: top-C along tokens of [G, E, S] (f64
+    // for the k-sparse plan, whose zeros tie).
+    Type scoreType = cast<RankedTensorType>(scores.getType()).getElementType();
+    Value byExpert = linalg::TransposeOp::create(
+                         rewriter, loc, scores,
+                         emptyTensor(rewriter, loc, {g, e, s}, scoreType),
+                         ArrayRef<int64_t>{0, 2, 1})
+                         .getResult()[0];
     TopKOp topk = topK(rewriter, loc, byExpert, c);
     Value slotToken = topk.getIndices();
     Value tokenSlot = InvertSlotsOp::create(

@@ -11,6 +11,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "passes/LowerKSparseOT.h"
 #include "passes/Passes.h"
 #include "passes/RewriteDriver.h"
 #include "passes/TensorBuilders.h"
@@ -374,18 +375,18 @@ struct LowerTopK : OpRewritePattern<TopKOp> {
     Value input = op.getInput();
     auto type = op.getInput().getType();
     int64_t g = type.getDimSize(0), r = type.getDimSize(1);
-    Type f32 = rewriter.getF32Type(), i32 = rewriter.getI32Type();
-    auto rowType = tensorType({g, r}, f32);
+    Type valueType = type.getElementType(), i32 = rewriter.getI32Type();
+    auto rowType = tensorType({g, r}, valueType);
     auto rowIndexType = tensorType({g, r}, i32);
+    constexpr double inf = std::numeric_limits<double>::infinity();
     // Pick j is the best entry ranking after pick j - 1: k passes of an
     // arg-max reduction, parallel over rows, no sorting buffer.
-    Value firstPrevValue = filledTensor(
-        rewriter, loc, {g, r},
-        rewriter.getF32FloatAttr(std::numeric_limits<float>::infinity()));
+    Value firstPrevValue = filledTensor(rewriter, loc, {g, r},
+                                        rewriter.getFloatAttr(valueType, inf));
     Value firstPrevIndex =
         filledTensor(rewriter, loc, {g, r}, rewriter.getI32IntegerAttr(-1));
-    Value values =
-        emptyTensor(rewriter, loc, op.getValues().getType().getShape(), f32);
+    Value values = emptyTensor(
+        rewriter, loc, op.getValues().getType().getShape(), valueType);
     Value indices =
         emptyTensor(rewriter, loc, op.getIndices().getType().getShape(), i32);
     auto loop = scf::ForOp::create(
@@ -395,9 +396,8 @@ struct LowerTopK : OpRewritePattern<TopKOp> {
         ValueRange{values, indices, firstPrevValue, firstPrevIndex},
         [&](OpBuilder &b, Location nloc, Value j, ValueRange it) {
           Value prevValue = it[2], prevIndex = it[3];
-          Value bestValue = filledTensor(
-              b, nloc, {g, r},
-              b.getF32FloatAttr(-std::numeric_limits<float>::infinity()));
+          Value bestValue =
+              filledTensor(b, nloc, {g, r}, b.getFloatAttr(valueType, -inf));
           Value bestIndex =
               filledTensor(b, nloc, {g, r}, b.getI32IntegerAttr(-1));
           SmallVector<utils::IteratorType> iterators(
@@ -721,6 +721,7 @@ struct MoELowerToLinalgPass : impl::MoELowerToLinalgBase<MoELowerToLinalgPass> {
     patterns.add<LowerGate, LowerExperts, LowerGatherRows, LowerCombineRows,
                  LowerTopK, LowerSinkhorn, LowerAssignSlots, LowerInvertSlots>(
         context);
+    populateLowerKSparseOTPatterns(patterns);
     if (failed(applyMoEPatterns(getOperation(), std::move(patterns))))
       return signalPassFailure();
     bool left = false;

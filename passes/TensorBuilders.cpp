@@ -121,6 +121,10 @@ Value f32Constant(OpBuilder &b, Location loc, double value) {
   return arith::ConstantOp::create(b, loc, b.getF32FloatAttr(value));
 }
 
+Value f64Constant(OpBuilder &b, Location loc, double value) {
+  return arith::ConstantOp::create(b, loc, b.getF64FloatAttr(value));
+}
+
 Value i32Constant(OpBuilder &b, Location loc, int32_t value) {
   return arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(value));
 }
@@ -207,15 +211,16 @@ Value mapWithReduced(OpBuilder &b, Location loc, Value input, Value reduced,
 
 std::pair<Value, Value> expMinusMax(OpBuilder &b, Location loc, Value input,
                                     int64_t dim) {
-  Type f32 = b.getF32Type();
+  Type elementType = cast<RankedTensorType>(input.getType()).getElementType();
   Value max =
       reduceDim(b, loc, input, dim,
-                b.getFloatAttr(f32, -std::numeric_limits<float>::infinity()),
+                b.getFloatAttr(elementType,
+                               -std::numeric_limits<double>::infinity()),
                 [](OpBuilder &nb, Location nloc, ValueRange args) -> Value {
                   return arith::MaximumFOp::create(nb, nloc, args[0], args[1]);
                 });
   Value exps = mapWithReduced(
-      b, loc, input, max, dim, f32,
+      b, loc, input, max, dim, elementType,
       [](OpBuilder &nb, Location nloc, ValueRange args) -> Value {
         Value shifted = arith::SubFOp::create(nb, nloc, args[0], args[1]);
         return math::ExpOp::create(nb, nloc, shifted);
@@ -230,7 +235,8 @@ Value softmax(OpBuilder &b, Location loc, Value input, int64_t dim) {
 Value normalizeBySum(OpBuilder &b, Location loc, Value input, int64_t dim) {
   Value sum = sumDim(b, loc, input, dim);
   return mapWithReduced(
-      b, loc, input, sum, dim, b.getF32Type(),
+      b, loc, input, sum, dim,
+      cast<RankedTensorType>(input.getType()).getElementType(),
       [](OpBuilder &nb, Location nloc, ValueRange args) -> Value {
         return arith::DivFOp::create(nb, nloc, args[0], args[1]);
       });

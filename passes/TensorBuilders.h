@@ -46,14 +46,14 @@ Value mapWithReduced(OpBuilder &b, Location loc, Value input, Value reduced,
                      int64_t dim, Type resultElementType, const ScalarFn &fn);
 
 /// `max_dim input` and `exp(input - max)` (max broadcast along `dim`): the
-/// stable start of softmax and log-sum-exp over an f32 tensor.
+/// stable start of softmax and log-sum-exp over a float tensor.
 std::pair<Value, Value> expMinusMax(OpBuilder &b, Location loc, Value input,
                                     int64_t dim);
 
 /// `input / sum_dim input`, with the sum broadcast along `dim`.
 Value normalizeBySum(OpBuilder &b, Location loc, Value input, int64_t dim);
 
-/// Numerically stable softmax of an f32 tensor along `dim`.
+/// Numerically stable softmax of a float tensor along `dim`.
 Value softmax(OpBuilder &b, Location loc, Value input, int64_t dim);
 
 /// `input[g, s, indices[g, s, j]]`: gathers along the last dimension.
@@ -91,8 +91,9 @@ Value convertFloat(OpBuilder &b, Location loc, Value value, Type type);
 Value toIndex(OpBuilder &b, Location loc, Value value);
 Value toI32(OpBuilder &b, Location loc, Value value);
 
-/// An f32 / i32 / index constant.
+/// An f32 / f64 / i32 / index constant.
 Value f32Constant(OpBuilder &b, Location loc, double value);
+Value f64Constant(OpBuilder &b, Location loc, double value);
 Value i32Constant(OpBuilder &b, Location loc, int32_t value);
 Value indexConstant(OpBuilder &b, Location loc, int64_t value);
 

@@ -32,6 +32,54 @@ func.func @topk_indices_shape(%s: tensor<1x8x4xf32>) {
 
 // -----
 
+func.func @topk_value_type(%s: tensor<1x8x4xf64>) {
+  // expected-error@+1 {{failed to verify that all of {input, values} have same element type}}
+  %v, %i = moe.topk %s {k = 2 : i64} : tensor<1x8x4xf64> -> tensor<1x8x2xf32>, tensor<1x8x2xi32>
+  return
+}
+
+// -----
+
+func.func @topk_f16(%s: tensor<1x8x4xf16>) {
+  // expected-error@+1 {{operand #0 must be ranked tensor of 32-bit float or 64-bit float values}}
+  %v, %i = moe.topk %s {k = 2 : i64} : tensor<1x8x4xf16> -> tensor<1x8x2xf16>, tensor<1x8x2xi32>
+  return
+}
+
+// -----
+
+func.func @ksparse_learning_rate(%l: tensor<1x8x4xf32>) {
+  // expected-error@+1 {{learning_rate must be > 0, got 0}}
+  %p = moe.ksparse_ot %l {capacity = 2 : i64, iterations = 3 : i64, learning_rate = 0.0 : f64} : tensor<1x8x4xf32> -> tensor<1x8x4xf64>
+  return
+}
+
+// -----
+
+func.func @ksparse_capacity(%l: tensor<1x8x4xf32>) {
+  // expected-error@+1 {{attribute 'capacity' failed to satisfy constraint}}
+  %p = moe.ksparse_ot %l {capacity = 0 : i64, iterations = 3 : i64, learning_rate = 0.1 : f64} : tensor<1x8x4xf32> -> tensor<1x8x4xf64>
+  return
+}
+
+// -----
+
+func.func @ksparse_plan_type(%l: tensor<1x8x4xf32>) {
+  // expected-error@+1 {{result #0 must be ranked tensor of 64-bit float values}}
+  %p = moe.ksparse_ot %l {capacity = 2 : i64, iterations = 3 : i64, learning_rate = 0.1 : f64} : tensor<1x8x4xf32> -> tensor<1x8x4xf32>
+  return
+}
+
+// -----
+
+func.func @ksparse_shape(%l: tensor<1x8x4xf32>) {
+  // expected-error@+1 {{plan must have shape [1, 8, 4], got [1, 4, 8]}}
+  %p = moe.ksparse_ot %l {capacity = 2 : i64, iterations = 3 : i64, learning_rate = 0.1 : f64} : tensor<1x8x4xf32> -> tensor<1x4x8xf64>
+  return
+}
+
+// -----
+
 func.func @sinkhorn_epsilon(%l: tensor<1x8x4xf32>) {
   // expected-error@+1 {{epsilon must be > 0, got 0}}
   %p = moe.sinkhorn %l {iterations = 3 : i64, epsilon = 0.0 : f64} : tensor<1x8x4xf32> -> tensor<1x8x4xf32>

@@ -19,6 +19,16 @@ func.func @routing(%l: tensor<2x8x4xf32>, %prio: tensor<2x8xf32>) -> (tensor<2x4
   return %st, %ts, %st2, %inv : tensor<2x4x3xi32>, tensor<2x8x2xi32>, tensor<2x4x3xi32>, tensor<2x8x4xi32>
 }
 
+// The k-sparse transport plan, and top-k over f64 scores.
+// CHECK-LABEL: func.func @ksparse
+// CHECK: moe.ksparse_ot %{{.*}} {capacity = 3 : i64, iterations = 4 : i64, learning_rate = 1.000000e-02 : f64} : tensor<2x8x4xf32> -> tensor<2x8x4xf64>
+// CHECK: moe.topk %{{.*}} {k = 3 : i64} : tensor<2x8x4xf64> -> tensor<2x8x3xf64>, tensor<2x8x3xi32>
+func.func @ksparse(%l: tensor<2x8x4xf32>) -> tensor<2x8x3xi32> {
+  %p = moe.ksparse_ot %l {capacity = 3 : i64, iterations = 4 : i64, learning_rate = 0.01 : f64} : tensor<2x8x4xf32> -> tensor<2x8x4xf64>
+  %v, %i = moe.topk %p {k = 3 : i64} : tensor<2x8x4xf64> -> tensor<2x8x3xf64>, tensor<2x8x3xi32>
+  return %i : tensor<2x8x3xi32>
+}
+
 // CHECK-LABEL: func.func @layouts
 // CHECK: moe.slot_plan %{{.*}}, %{{.*}}, %{{.*}} : tensor<2x4x3xi32>, tensor<2x8x2xi32>, tensor<2x8x2xf32> -> !moe.plan<groups = 2, tokens = 8, experts = 4, capacity = 3>
 // CHECK: moe.slot_plan %{{.*}}, %{{.*}}, %{{.*}} {expert_choice} : tensor<2x4x3xi32>, tensor<2x8x4xi32>, tensor<2x8x4xf32> -> !moe.plan<groups = 2, tokens = 8, experts = 4, capacity = 3>

@@ -39,6 +39,10 @@ CASES = [
     ("ec_fixed", "expert_choice<capacity = 5>", 1, 23, 8, 3, 12, "silu", False, True),
     ("ec_sinkhorn", "expert_choice<capacity_factor = 2.0, score = sinkhorn<iterations = 8, epsilon = 0.5>>", 1, 30, 8, 4, 12, "gelu", True, True),
     ("ec_many_experts", "expert_choice<capacity_factor = 2.0, rounding = round, multiple_of = 1>", 1, 96, 8, 64, 8, "gelu", True, True),
+    ("ec_ksparse", "expert_choice<capacity_factor = 1.0, score = ksparse_ot<iterations = 20, learning_rate = 0.01>>", 2, 43, 12, 8, 16, "gelu", True, True),
+    ("ec_ksparse_fast", "expert_choice<capacity = 3, score = ksparse_ot<iterations = 7, learning_rate = 0.5>>", 1, 26, 8, 5, 12, "relu", False, True),
+    # S/E small against C: columns keep fewer than C non-zeros, so the last slots tie at 0.
+    ("ec_ksparse_zeros", "expert_choice<capacity = 8, score = ksparse_ot<iterations = 20, learning_rate = 0.05>>", 2, 21, 8, 16, 8, "gelu", True, True),
     ("soft_p1", "soft<slots_per_expert = 1>", 3, 17, 12, 8, 16, "gelu", True, False),
     ("soft_p2", "soft<slots_per_expert = 2>", 2, 21, 8, 5, 12, "relu", True, False),
     ("per_image_mean", "per_image<tokens_per_item = 5, k = 1, pooling = mean>", 1, 60, 8, 4, 12, "gelu", True, True),

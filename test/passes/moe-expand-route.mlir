@@ -68,8 +68,16 @@ func.func @per_image(%l: tensor<1x8x4xf32>) -> !moe.plan<groups = 1, tokens = 8,
 
 // -----
 
+// Sparsity-constrained expert choice: the k-sparse transport plan (f64),
+// ranked per expert in f64, combine weights from the softmax gates.
+// CHECK-LABEL: func.func @ksparse
+// CHECK: %[[G:.*]] = linalg.generic
+// CHECK: %[[P:.*]] = moe.ksparse_ot %{{.*}} {capacity = 2 : i64, iterations = 5 : i64, learning_rate = 1.000000e-01 : f64} : tensor<1x8x4xf32> -> tensor<1x8x4xf64>
+// CHECK: %[[T:.*]] = linalg.transpose ins(%[[P]] : tensor<1x8x4xf64>)
+// CHECK: %{{.*}}, %[[I:.*]] = moe.topk %[[T]] {k = 2 : i64} : tensor<1x4x8xf64> -> tensor<1x4x2xf64>, tensor<1x4x2xi32>
+// CHECK: moe.invert_slots %[[I]] : tensor<1x4x2xi32> -> tensor<1x8x4xi32>
+// CHECK: moe.slot_plan %[[I]], %{{.*}}, %{{.*}} {expert_choice}
 func.func @ksparse(%l: tensor<1x8x4xf32>) -> !moe.plan<groups = 1, tokens = 8, experts = 4, capacity = 2> {
-  // expected-error@+1 {{has no lowering yet}}
   %p = moe.route %l expert_choice<capacity = 2, score = ksparse_ot<iterations = 5, learning_rate = 0.1>> : tensor<1x8x4xf32> -> !moe.plan<groups = 1, tokens = 8, experts = 4, capacity = 2>
   return %p : !moe.plan<groups = 1, tokens = 8, experts = 4, capacity = 2>
 }

@@ -43,3 +43,27 @@ func.func @region(%s: tensor<3x4x16xf32>) -> tensor<3x4x16xf32> {
   }
   return %y : tensor<3x4x16xf32>
 }
+
+// The k-sparse transport plan: f64 softmax similarities per expert row, an
+// Adam loop over token potentials whose every step takes each expert's top-C
+// (arg-max passes) and the simplex threshold of the kept values, then the
+// final projection, transposed back to [G, S, E].
+// CHECK-LABEL: func.func @ksparse
+// CHECK-NOT: moe.
+// CHECK: arith.extf %{{.*}} : f32 to f64
+// CHECK: math.exp %{{.*}} : f64
+// CHECK: linalg.transpose ins(%{{.*}} : tensor<1x8x4xf64>) outs(%{{.*}} : tensor<1x4x8xf64>)
+// CHECK: scf.for %{{.*}} = %{{.*}} to %{{.*}} step %{{.*}} iter_args({{.*}}) -> (tensor<1x8xf64>, tensor<1x8xf64>, tensor<1x8xf64>)
+// CHECK:   scf.for {{.*}} -> (tensor<1x4x2xf64>, tensor<1x4x2xi32>, tensor<1x4xf64>, tensor<1x4xi32>)
+// CHECK:   scf.for {{.*}} -> (f64, index)
+// CHECK:   math.powf
+// CHECK:   math.powf
+// CHECK:   math.sqrt %{{.*}} : f64
+// CHECK: scf.yield %{{.*}}, %{{.*}}, %{{.*}} : tensor<1x8xf64>, tensor<1x8xf64>, tensor<1x8xf64>
+// CHECK: scf.for {{.*}} -> (tensor<1x4x2xf64>, tensor<1x4x2xi32>, tensor<1x4xf64>, tensor<1x4xi32>)
+// CHECK: linalg.transpose ins(%{{.*}} : tensor<1x4x8xf64>) outs(%{{.*}} : tensor<1x8x4xf64>)
+// CHECK-NOT: moe.
+func.func @ksparse(%l: tensor<1x8x4xf32>) -> tensor<1x8x4xf64> {
+  %p = moe.ksparse_ot %l {capacity = 2 : i64, iterations = 5 : i64, learning_rate = 0.1 : f64} : tensor<1x8x4xf32> -> tensor<1x8x4xf64>
+  return %p : tensor<1x8x4xf64>
+}
