@@ -1,6 +1,7 @@
 //===- MoEPrimitiveOps.cpp - Level-2 moe operations -----------------------===//
 //
-// Verifiers of the routing primitives, plan layouts and row movement ops.
+// Verifiers of the routing primitives, plan layouts, row movement and the
+// sorted layout's ops.
 // Their shapes are all derived from `[G, S, ...]` tokens, `E` experts and
 // `C` slots per expert and group.
 //
@@ -103,4 +104,71 @@ LogicalResult CombineRowsOp::verify() {
     return failure();
   return checkShape(*this, "output", getOutput(),
                     {assignments[0], assignments[1], slots[2]});
+}
+
+//===----------------------------------------------------------------------===//
+// The sorted layout
+//===----------------------------------------------------------------------===//
+
+LogicalResult SortSlotsOp::verify() {
+  ArrayRef<int64_t> table = shapeOf(getSlotToken());
+  ArrayRef<int64_t> assignments = shapeOf(getTokenSlot());
+  if (table[0] != assignments[0])
+    return emitOpError() << "slot_token has " << table[0]
+                         << " groups, token_slot " << assignments[0];
+  int64_t fillable = std::min(assignments[0] * assignments[1] * assignments[2],
+                              table[0] * table[1] * table[2]);
+  int64_t rows = shapeOf(getRowToken())[0];
+  if (rows < fillable)
+    return emitOpError() << "row_token has " << rows
+                         << " rows, fewer than the " << fillable
+                         << " slots the plan can fill";
+  if (failed(checkShape(*this, "expert_offsets", getExpertOffsets(),
+                        {table[1] + 1})))
+    return failure();
+  return checkShape(*this, "token_row", getTokenRow(), assignments);
+}
+
+LogicalResult GatherTokensOp::verify() {
+  if (failed(checkSameElementType(*this, "rows", getRows(),
+                                  getInput().getType().getElementType())))
+    return failure();
+  return checkShape(*this, "rows", getRows(),
+                    {shapeOf(getRowToken())[0], shapeOf(getInput())[2]});
+}
+
+LogicalResult GroupedMatmulOp::verify() {
+  ArrayRef<int64_t> input = shapeOf(getInput());
+  ArrayRef<int64_t> weight = shapeOf(getWeight());
+  if (weight[1] != input[1])
+    return emitOpError() << "weight has " << weight[1]
+                         << " rows but the input is " << input[1] << " wide";
+  if (getBias() &&
+      failed(checkShape(*this, "bias", getBias(), {weight[0], weight[2]})))
+    return failure();
+  if (failed(checkShape(*this, "expert_offsets", getExpertOffsets(),
+                        {weight[0] + 1})))
+    return failure();
+  int64_t width = weight[2];
+  if (getActivation() == Activation::swiglu) {
+    if (width % 2 != 0)
+      return emitOpError() << "swiglu needs an even weight width, got "
+                           << width;
+    width /= 2;
+  }
+  if (failed(checkSameElementType(*this, "output", getOutput(),
+                                  getInput().getType().getElementType())))
+    return failure();
+  return checkShape(*this, "output", getOutput(), {input[0], width});
+}
+
+LogicalResult CombineTokensOp::verify() {
+  ArrayRef<int64_t> assignments = shapeOf(getTokenRow());
+  if (failed(checkShape(*this, "token_weight", getTokenWeight(), assignments)))
+    return failure();
+  if (failed(checkSameElementType(*this, "output", getOutput(),
+                                  getRows().getType().getElementType())))
+    return failure();
+  return checkShape(*this, "output", getOutput(),
+                    {assignments[0], assignments[1], shapeOf(getRows())[1]});
 }

@@ -2,7 +2,8 @@
 //
 // Level 2 says *how*: the routing primitives `moe-expand-route` produces from
 // `moe.route`, the concrete plan layouts `moe-materialize-plan` chooses, and
-// the row gather/combine that move tokens between those layouts. Every op is
+// the row gather/combine that move tokens between those layouts (and the
+// grouped GEMMs of the sorted layout). Every op is
 // on tensors and target-neutral; `moe-lower-to-linalg` lowers them to
 // linalg/tensor/scf.
 //
@@ -258,6 +259,123 @@ def MoE_CombineRowsOp : MoE_Op<"combine_rows", [Pure]> {
   let assemblyFormat = [{
     $slots `,` $token_slot `,` $token_weight attr-dict `:` type($slots) `,`
     type($token_slot) `,` type($token_weight) `->` type($output)
+  }];
+  let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// The sorted (ragged) layout
+//===----------------------------------------------------------------------===//
+
+def MoE_SortSlotsOp : MoE_Op<"sort_slots", [Pure]> {
+  let summary = "compact a slot table into rows sorted by expert";
+  let description = [{
+    The sorted/ragged layout of a plan: its occupied slots as `N` rows,
+    sorted by expert, then group, then slot (the order of the
+    capacity-padded layout with the empty slots squeezed out), so the rows
+    of expert `e` are `[expert_offsets[e], expert_offsets[e + 1])`.
+    - `row_token[r]`: the token of row `r` as a flat index `g * S + s`, or
+      `-1` for the rows past `expert_offsets[E]` (unused);
+    - `expert_offsets`: `E + 1` prefix sums of the per-expert row counts;
+    - `token_row[g, s, j]`: the row of the token's assignment `j` (`-1` if
+      `token_slot[g, s, j]` is `-1`).
+
+    `N` must be at least the number of slots the plan can fill,
+    `min(G * S * J, G * E * C)`. Dropless token choice fills `G * S * k`
+    rows of a `G * E * S` slot table: the sorted layout does `k / E` of the
+    padded layout's expert work.
+
+    ```mlir
+    %row_token, %offsets, %token_row = moe.sort_slots %slot_token, %token_slot
+        : tensor<1x8x196xi32>, tensor<1x196x2xi32>
+        -> tensor<392xi32>, tensor<9xi32>, tensor<1x196x2xi32>
+    ```
+  }];
+  let arguments = (ins RankedTensorOf<[I32], [HasAnyRankOfPred<[3]>]>:$slot_token,
+                       RankedTensorOf<[I32], [HasAnyRankOfPred<[3]>]>:$token_slot);
+  let results = (outs RankedTensorOf<[I32], [HasAnyRankOfPred<[1]>]>:$row_token,
+                      RankedTensorOf<[I32], [HasAnyRankOfPred<[1]>]>:$expert_offsets,
+                      RankedTensorOf<[I32], [HasAnyRankOfPred<[3]>]>:$token_row);
+  let assemblyFormat = [{
+    $slot_token `,` $token_slot attr-dict `:` type($slot_token) `,`
+    type($token_slot) `->` type($row_token) `,` type($expert_offsets) `,`
+    type($token_row)
+  }];
+  let hasVerifier = 1;
+}
+
+def MoE_GatherTokensOp : MoE_Op<"gather_tokens", [Pure]> {
+  let summary = "copy tokens into the rows of the sorted layout";
+  let description = [{
+    `rows[r, :] = input[g, s, :]` for `row_token[r] = g * S + s`, zeros
+    where `row_token[r]` is `-1`. The dispatch of the sorted layout.
+
+    ```mlir
+    %rows = moe.gather_tokens %x, %row_token
+        : tensor<1x196x192xf32>, tensor<392xi32> -> tensor<392x192xf32>
+    ```
+  }];
+  let arguments = (ins MoE_FloatTensor3D:$input,
+                       RankedTensorOf<[I32], [HasAnyRankOfPred<[1]>]>:$row_token);
+  let results = (outs RankedTensorOf<[AnyFloat], [HasAnyRankOfPred<[2]>]>:$rows);
+  let assemblyFormat = [{
+    $input `,` $row_token attr-dict `:` type($input) `,` type($row_token)
+    `->` type($rows)
+  }];
+  let hasVerifier = 1;
+}
+
+def MoE_GroupedMatmulOp : MoE_Op<"grouped_matmul", [Pure]> {
+  let summary = "per-expert matrix product over ragged row groups";
+  let description = [{
+    For the rows `r` of expert `e` (`expert_offsets[e] <= r <
+    expert_offsets[e + 1]`): `z[r] = input[r] @ weight[e] (+ bias[e])`, then
+    the optional `activation` epilogue; rows past `expert_offsets[E]` are
+    zeros. `weight` is `[E, K, P]`; the result is `[N, P]`, or `[N, P / 2]`
+    for `swiglu` (`silu(z[:, :P/2]) * z[:, P/2:]`). The experts' GEMMs of
+    the sorted layout.
+
+    ```mlir
+    %h = moe.grouped_matmul %rows, %w1 offsets %offsets bias %b1 {activation = #moe<activation gelu>}
+        : tensor<392x192xf32>, tensor<8x192x768xf32>, tensor<9xi32>, tensor<8x768xf32>
+        -> tensor<392x768xf32>
+    ```
+  }];
+  let arguments = (ins RankedTensorOf<[AnyFloat], [HasAnyRankOfPred<[2]>]>:$input,
+                       MoE_FloatTensor3D:$weight,
+                       Optional<RankedTensorOf<[AnyFloat], [HasAnyRankOfPred<[2]>]>>:$bias,
+                       RankedTensorOf<[I32], [HasAnyRankOfPred<[1]>]>:$expert_offsets,
+                       OptionalAttr<MoE_ActivationAttr>:$activation);
+  let results = (outs RankedTensorOf<[AnyFloat], [HasAnyRankOfPred<[2]>]>:$output);
+  let assemblyFormat = [{
+    $input `,` $weight `offsets` $expert_offsets (`bias` $bias^)? attr-dict `:`
+    type($input) `,` type($weight) `,` type($expert_offsets)
+    (`,` type($bias)^)? `->` type($output)
+  }];
+  let hasVerifier = 1;
+}
+
+def MoE_CombineTokensOp : MoE_Op<"combine_tokens", [Pure]> {
+  let summary = "weighted sum of each token's rows of the sorted layout";
+  let description = [{
+    `output[g, s, :] = sum_j token_weight[g, s, j] * rows[token_row[g, s, j], :]`
+    over the assignments with `token_row >= 0`, added in increasing `j`
+    (deterministic, no atomics); zeros for a token with none. The combine of
+    the sorted layout.
+
+    ```mlir
+    %out = moe.combine_tokens %y, %token_row, %token_weight
+        : tensor<392x192xf32>, tensor<1x196x2xi32>, tensor<1x196x2xf32>
+        -> tensor<1x196x192xf32>
+    ```
+  }];
+  let arguments = (ins RankedTensorOf<[AnyFloat], [HasAnyRankOfPred<[2]>]>:$rows,
+                       RankedTensorOf<[I32], [HasAnyRankOfPred<[3]>]>:$token_row,
+                       MoE_F32Tensor3D:$token_weight);
+  let results = (outs MoE_FloatTensor3D:$output);
+  let assemblyFormat = [{
+    $rows `,` $token_row `,` $token_weight attr-dict `:` type($rows) `,`
+    type($token_row) `,` type($token_weight) `->` type($output)
   }];
   let hasVerifier = 1;
 }

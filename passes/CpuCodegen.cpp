@@ -48,11 +48,11 @@ OwningOpRef<ModuleOp> parseModuleFile(MLIRContext &context,
   return parseSourceFile<ModuleOp>(path, &context);
 }
 
-LogicalResult lowerToLLVMDialect(ModuleOp module) {
+LogicalResult lowerToLLVMDialect(ModuleOp module, StringRef planLayout) {
   PassManager pm(module.getContext());
   std::string errors;
   llvm::raw_string_ostream os(errors);
-  if (failed(buildMoEToCPUPipeline(pm, os))) {
+  if (failed(buildMoEToCPUPipeline(pm, planLayout, os))) {
     module.emitError() << "the moe-to-cpu pipeline does not parse: " << errors;
     return failure();
   }

@@ -28,8 +28,9 @@ void registerCpuCodegen(DialectRegistry &registry);
 OwningOpRef<ModuleOp> parseModuleFile(MLIRContext &context,
                                       const std::string &path);
 
-/// Runs the `moe-to-cpu` pipeline on `module` (in place).
-LogicalResult lowerToLLVMDialect(ModuleOp module);
+/// Runs the `moe-to-cpu` pipeline on `module` (in place); `planLayout` is
+/// moe-materialize-plan's layout (auto, padded or sorted).
+LogicalResult lowerToLLVMDialect(ModuleOp module, StringRef planLayout = "auto");
 
 /// Lowers `module` (already in the LLVM dialect) to native code for this
 /// host at -O3 and links it into the shared object `outputPath`. `error`

@@ -19,7 +19,7 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "passes/LowerKSparseOT.h"
+#include "passes/LoweringPatterns.h"
 #include "passes/Passes.h"
 #include "passes/TensorBuilders.h"
 

@@ -11,7 +11,8 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "passes/LowerKSparseOT.h"
+#include "passes/Activation.h"
+#include "passes/LoweringPatterns.h"
 #include "passes/Passes.h"
 #include "passes/RewriteDriver.h"
 #include "passes/TensorBuilders.h"
@@ -106,33 +107,6 @@ struct LowerGate : OpRewritePattern<GateOp> {
 // moe.experts
 //===----------------------------------------------------------------------===//
 
-Value activate(OpBuilder &b, Location loc, Activation activation, Value x) {
-  Type type = x.getType();
-  auto constant = [&](double v) -> Value {
-    return arith::ConstantOp::create(b, loc, b.getFloatAttr(type, v));
-  };
-  switch (activation) {
-  case Activation::relu:
-    return arith::MaximumFOp::create(b, loc, x, constant(0.0));
-  case Activation::gelu: {
-    // Exact: 0.5 x (1 + erf(x / sqrt 2)).
-    Value scaled = arith::MulFOp::create(b, loc, x, constant(M_SQRT1_2));
-    Value erf = math::ErfOp::create(b, loc, scaled);
-    Value onePlus = arith::AddFOp::create(b, loc, constant(1.0), erf);
-    Value half = arith::MulFOp::create(b, loc, x, constant(0.5));
-    return arith::MulFOp::create(b, loc, half, onePlus);
-  }
-  case Activation::silu:
-  case Activation::swiglu: {
-    Value neg = arith::NegFOp::create(b, loc, x);
-    Value e = math::ExpOp::create(b, loc, neg);
-    Value denom = arith::AddFOp::create(b, loc, constant(1.0), e);
-    return arith::DivFOp::create(b, loc, x, denom);
-  }
-  }
-  llvm_unreachable("unknown activation");
-}
-
 /// `[E, M, n]` filled with `bias[e, n]` (or zeros), to accumulate into.
 Value biasInit(OpBuilder &b, Location loc, ArrayRef<int64_t> shape,
                Type elementType, Value bias) {
@@ -166,35 +140,7 @@ Value lowerMLP(OpBuilder &b, ExpertsOp op) {
   Activation activation = *op.getActivation();
   Value hidden =
       batchedAffine(b, loc, op.getInput(), op.getUpWeight(), op.getUpBias());
-  auto hiddenType = cast<RankedTensorType>(hidden.getType());
-  Type elementType = hiddenType.getElementType();
-  if (activation == Activation::swiglu) {
-    // silu(z[:, :, :h]) * z[:, :, h:]
-    int64_t e = hiddenType.getDimSize(0), m = hiddenType.getDimSize(1),
-            h = hiddenType.getDimSize(2) / 2;
-    auto half = [&](int64_t offset) -> Value {
-      SmallVector<OpFoldResult> offsets = {b.getIndexAttr(0), b.getIndexAttr(0),
-                                           b.getIndexAttr(offset)};
-      SmallVector<OpFoldResult> sizes = {b.getIndexAttr(e), b.getIndexAttr(m),
-                                         b.getIndexAttr(h)};
-      SmallVector<OpFoldResult> strides(3, b.getIndexAttr(1));
-      return tensor::ExtractSliceOp::create(b, loc,
-                                            tensorType({e, m, h}, elementType),
-                                            hidden, offsets, sizes, strides);
-    };
-    hidden = mapElementwise(
-        b, loc, {half(0), half(h)}, elementType,
-        [](OpBuilder &nb, Location nloc, ValueRange args) -> Value {
-          Value gate = activate(nb, nloc, Activation::silu, args[0]);
-          return arith::MulFOp::create(nb, nloc, gate, args[1]);
-        });
-  } else {
-    hidden = mapElementwise(
-        b, loc, hidden, elementType,
-        [activation](OpBuilder &nb, Location nloc, ValueRange args) -> Value {
-          return activate(nb, nloc, activation, args[0]);
-        });
-  }
+  hidden = activateTensor(b, loc, activation, hidden);
   return batchedAffine(b, loc, hidden, op.getDownWeight(), op.getDownBias());
 }
 
@@ -722,6 +668,7 @@ struct MoELowerToLinalgPass : impl::MoELowerToLinalgBase<MoELowerToLinalgPass> {
                  LowerTopK, LowerSinkhorn, LowerAssignSlots, LowerInvertSlots>(
         context);
     populateLowerKSparseOTPatterns(patterns);
+    populateLowerSortedLayoutPatterns(patterns);
     if (failed(applyMoEPatterns(getOperation(), std::move(patterns))))
       return signalPassFailure();
     bool left = false;

@@ -2,8 +2,9 @@
 //
 // `moe-materialize-plan`: once `moe-expand-route` has given each plan a
 // concrete layout, the ops that consume the plan (dispatch, combine,
-// route_stats) are rewritten onto the layout's tensors. After this pass no
-// `!moe.plan` value is used any more.
+// route_stats, plan_slots) are rewritten onto the layout's tensors; a
+// slot-table plan's expert chain may take the sorted/ragged layout instead.
+// After this pass no `!moe.plan` value is used any more.
 //
 //===----------------------------------------------------------------------===//
 
@@ -270,10 +271,121 @@ struct PlanSlotsOnSlotTable : OpRewritePattern<PlanSlotsOp> {
   }
 };
 
+//===----------------------------------------------------------------------===//
+// The sorted layout
+//===----------------------------------------------------------------------===//
+
+/// The MLP chain `dispatch -> experts -> combine` of one slot-table plan.
+struct ExpertChain {
+  SlotPlanOp plan;
+  DispatchOp dispatch;
+  ExpertsOp experts;
+  CombineOp combine;
+};
+
+/// The chain ending in `combine` if the sorted layout can replace it: MLP
+/// experts whose weights share the tokens' element type, and no other user
+/// of the dispatched slots or the expert outputs.
+std::optional<ExpertChain> sortableChain(CombineOp combine) {
+  auto plan = combine.getPlan().getDefiningOp<SlotPlanOp>();
+  auto experts = combine.getSlots().getDefiningOp<ExpertsOp>();
+  if (!plan || !experts || !experts.isMLP() || !experts->hasOneUse())
+    return std::nullopt;
+  auto dispatch = experts.getInput().getDefiningOp<DispatchOp>();
+  if (!dispatch || dispatch.getPlan() != combine.getPlan() ||
+      !dispatch->hasOneUse())
+    return std::nullopt;
+  Type elementType = dispatch.getInput().getType().getElementType();
+  for (Value v : {experts.getUpWeight(), experts.getUpBias(),
+                  experts.getDownWeight(), experts.getDownBias()})
+    if (v && cast<RankedTensorType>(v.getType()).getElementType() !=
+                 elementType)
+      return std::nullopt;
+  return ExpertChain{plan, dispatch, experts, combine};
+}
+
+/// The most slots `plan` can fill: every assignment, or every slot.
+int64_t fillableSlots(SlotPlanOp plan) {
+  PlanType type = plan.getPlan().getType();
+  int64_t choices =
+      cast<RankedTensorType>(plan.getTokenSlot().getType()).getDimSize(2);
+  return std::min(type.getGroups() * type.getTokens() * choices,
+                  type.getGroups() * type.getExperts() * type.getCapacity());
+}
+
+bool prefersSorted(SlotPlanOp plan) {
+  PlanType type = plan.getPlan().getType();
+  int64_t padded = type.getGroups() * type.getExperts() * type.getCapacity();
+  return padded >= 2 * fillableSlots(plan);
+}
+
+/// Replaces the chain by the sorted layout's ops.
+void rewriteSorted(RewriterBase &rewriter, ExpertChain chain) {
+  SlotPlanOp plan = chain.plan;
+  ExpertsOp experts = chain.experts;
+  Location loc = chain.combine.getLoc();
+  rewriter.setInsertionPoint(chain.combine);
+  int64_t rows = fillableSlots(plan);
+  int64_t numExperts = plan.getPlan().getType().getExperts();
+  Type i32 = rewriter.getI32Type();
+  auto sort = SortSlotsOp::create(
+      rewriter, loc, tensorType({rows}, i32), tensorType({numExperts + 1}, i32),
+      plan.getTokenSlot().getType(), plan.getSlotToken(), plan.getTokenSlot());
+  TypedValue<RankedTensorType> x = chain.dispatch.getInput();
+  Type elementType = x.getType().getElementType();
+  int64_t d = x.getType().getDimSize(2);
+  Value gathered =
+      GatherTokensOp::create(rewriter, chain.dispatch.getLoc(),
+                             tensorType({rows, d}, elementType), x,
+                             sort.getRowToken());
+  Activation activation = *experts.getActivation();
+  auto upType = cast<RankedTensorType>(experts.getUpWeight().getType());
+  int64_t hidden = upType.getDimSize(2);
+  if (activation == Activation::swiglu)
+    hidden /= 2;
+  auto activationAttr = ActivationAttr::get(rewriter.getContext(), activation);
+  Value h = GroupedMatmulOp::create(
+      rewriter, experts.getLoc(), tensorType({rows, hidden}, elementType),
+      gathered, experts.getUpWeight(), experts.getUpBias(),
+      sort.getExpertOffsets(), activationAttr);
+  int64_t dOut = experts.getResult().getType().getDimSize(2);
+  Value y = GroupedMatmulOp::create(
+      rewriter, experts.getLoc(), tensorType({rows, dOut}, elementType), h,
+      experts.getDownWeight(), experts.getDownBias(), sort.getExpertOffsets(),
+      ActivationAttr());
+  rewriter.replaceOpWithNewOp<CombineTokensOp>(
+      chain.combine, chain.combine.getOutput().getType(), y, sort.getTokenRow(),
+      plan.getTokenWeight());
+  rewriter.eraseOp(experts);
+  rewriter.eraseOp(chain.dispatch);
+}
+
 struct MoEMaterializePlanPass
     : impl::MoEMaterializePlanBase<MoEMaterializePlanPass> {
+  using MoEMaterializePlanBase::MoEMaterializePlanBase;
+
+  LogicalResult initialize(MLIRContext *context) override {
+    if (layout == "auto" || layout == "padded" || layout == "sorted")
+      return success();
+    return emitError(UnknownLoc::get(context))
+           << "moe-materialize-plan: unknown layout '" << layout
+           << "'; expected auto, padded or sorted";
+  }
+
   void runOnOperation() override {
     MLIRContext *context = &getContext();
+    // Layout selection first: the sorted layout replaces whole chains.
+    if (layout != "padded") {
+      SmallVector<ExpertChain> chains;
+      getOperation()->walk([&](CombineOp combine) {
+        std::optional<ExpertChain> chain = sortableChain(combine);
+        if (chain && (layout == "sorted" || prefersSorted(chain->plan)))
+          chains.push_back(*chain);
+      });
+      IRRewriter rewriter(context);
+      for (ExpertChain chain : chains)
+        rewriteSorted(rewriter, chain);
+    }
     RewritePatternSet patterns(context);
     patterns.add<DispatchOnSlotTable, CombineOnSlotTable, DispatchOnSoftWeights,
                  CombineOnSoftWeights, StatsOnSlotTable,

@@ -81,6 +81,18 @@ def MoEMaterializePlan : Pass<"moe-materialize-plan"> {
     Plans whose producer is not a concrete layout (run `moe-expand-route`
     first) are an error at the using op.
 
+    A slot-table plan whose `moe.dispatch -> moe.experts (MLP form) ->
+    moe.combine` chain has no other users may instead take the
+    **sorted/ragged layout**: `moe.sort_slots` squeezes the empty slots out
+    (rows sorted by expert, per-expert offsets), `moe.gather_tokens` fills
+    the rows, two `moe.grouped_matmul` (bias and activation as epilogue) run
+    the experts on their own rows only, `moe.combine_tokens` sums each
+    token's rows. Option `layout`: `padded` (always the slot table),
+    `sorted` (wherever the chain allows it) or `auto` (default: sorted when
+    the slot table has at least twice the slots the plan can fill, e.g.
+    dropless token choice with `E >= 2k`, where the padded layout does
+    `E / k` times the expert work). Both layouts give the same results.
+
     ```mlir
     // Before
     %p = moe.slot_plan %st, %ts, %w : ... -> !moe.plan<groups = 1, tokens = 8, experts = 4, capacity = 4>
@@ -89,6 +101,10 @@ def MoEMaterializePlan : Pass<"moe-materialize-plan"> {
     %slots = moe.gather_rows %x, %st : tensor<1x8x16xf32>, tensor<1x4x4xi32> -> tensor<4x4x16xf32>
     ```
   }];
+  let options = [
+    Option<"layout", "layout", "std::string", /*default=*/"\"auto\"",
+           "Layout of slot-table plans: auto, padded or sorted">
+  ];
   let dependentDialects = ["::mlir::moe::MoEDialect",
                            "::mlir::linalg::LinalgDialect",
                            "::mlir::tensor::TensorDialect",

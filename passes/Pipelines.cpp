@@ -14,14 +14,15 @@
 
 namespace mlir::moe {
 
-/// The passes, in order. Routing and the plan layout first (target-neutral,
+/// The passes, in order (`@LAYOUT@`: the plan layout, see
+/// moe-materialize-plan). Routing and the plan layout first (target-neutral,
 /// on tensors), then bufferization with results written into the caller's
 /// buffers, then loops and the LLVM dialect.
 static constexpr llvm::StringLiteral kMoEToCPUPipeline =
     "moe-prepare-entry,"
     "moe-canonicalize,"
     "moe-expand-route,"
-    "moe-materialize-plan,"
+    "moe-materialize-plan{layout=@LAYOUT@},"
     "moe-lower-to-linalg,"
     "convert-elementwise-to-linalg,"
     "canonicalize,cse,"
@@ -45,18 +46,31 @@ static constexpr llvm::StringLiteral kMoEToCPUPipeline =
     "moe-emit-entry,"
     "reconcile-unrealized-casts";
 
-LogicalResult buildMoEToCPUPipeline(OpPassManager &pm,
+LogicalResult buildMoEToCPUPipeline(OpPassManager &pm, StringRef planLayout,
                                     llvm::raw_ostream &errors) {
-  return parsePassPipeline(kMoEToCPUPipeline, pm, errors);
+  std::string pipeline = kMoEToCPUPipeline.str();
+  constexpr llvm::StringLiteral placeholder = "@LAYOUT@";
+  pipeline.replace(pipeline.find(placeholder), placeholder.size(), planLayout);
+  return parsePassPipeline(pipeline, pm, errors);
 }
 
+namespace {
+struct MoEToCPUOptions : PassPipelineOptions<MoEToCPUOptions> {
+  Option<std::string> planLayout{
+      *this, "plan-layout",
+      llvm::cl::desc("layout of slot-table plans: auto, padded or sorted "
+                     "(moe-materialize-plan's layout option)"),
+      llvm::cl::init("auto")};
+};
+} // namespace
+
 void registerMoEPipelines() {
-  PassPipelineRegistration<>(
+  PassPipelineRegistration<MoEToCPUOptions>(
       "moe-to-cpu",
       "Compile level-1 moe IR to the LLVM dialect for the CPU, with the "
       "artifact ABI (moe_entry, moe_signature_json)",
-      [](OpPassManager &pm) {
-        if (failed(buildMoEToCPUPipeline(pm, llvm::errs())))
+      [](OpPassManager &pm, const MoEToCPUOptions &options) {
+        if (failed(buildMoEToCPUPipeline(pm, options.planLayout, llvm::errs())))
           llvm::report_fatal_error("the moe-to-cpu pipeline does not parse");
       });
 }

@@ -8,9 +8,10 @@
 
 namespace mlir::moe {
 
-/// Adds the `moe-to-cpu` passes to `pm` (anchored on builtin.module). The
+/// Adds the `moe-to-cpu` passes to `pm` (anchored on builtin.module), with
+/// `planLayout` (auto, padded or sorted) for moe-materialize-plan. The
 /// upstream passes it names must be registered (registerAllPasses).
-LogicalResult buildMoEToCPUPipeline(OpPassManager &pm,
+LogicalResult buildMoEToCPUPipeline(OpPassManager &pm, StringRef planLayout,
                                     llvm::raw_ostream &errors);
 
 /// Registers `moe-to-cpu` for moe-opt's command line.

@@ -229,3 +229,91 @@ func.func @combine_shape(%y: tensor<4x3x16xf32>, %ts: tensor<1x8x2xi32>, %w: ten
   %o = moe.combine_rows %y, %ts, %w : tensor<4x3x16xf32>, tensor<1x8x2xi32>, tensor<1x8x2xf32> -> tensor<1x8x15xf32>
   return
 }
+
+// -----
+
+func.func @sort_slots_too_few_rows(%st: tensor<2x4x8xi32>, %ts: tensor<2x8x2xi32>) {
+  // expected-error@+1 {{row_token has 31 rows, fewer than the 32 slots the plan can fill}}
+  %rt, %off, %tr = moe.sort_slots %st, %ts : tensor<2x4x8xi32>, tensor<2x8x2xi32> -> tensor<31xi32>, tensor<5xi32>, tensor<2x8x2xi32>
+  return
+}
+
+// -----
+
+func.func @sort_slots_groups(%st: tensor<1x4x8xi32>, %ts: tensor<2x8x2xi32>) {
+  // expected-error@+1 {{slot_token has 1 groups, token_slot 2}}
+  %rt, %off, %tr = moe.sort_slots %st, %ts : tensor<1x4x8xi32>, tensor<2x8x2xi32> -> tensor<32xi32>, tensor<5xi32>, tensor<2x8x2xi32>
+  return
+}
+
+// -----
+
+func.func @sort_slots_offsets(%st: tensor<2x4x8xi32>, %ts: tensor<2x8x2xi32>) {
+  // expected-error@+1 {{expert_offsets must have shape [5], got [4]}}
+  %rt, %off, %tr = moe.sort_slots %st, %ts : tensor<2x4x8xi32>, tensor<2x8x2xi32> -> tensor<32xi32>, tensor<4xi32>, tensor<2x8x2xi32>
+  return
+}
+
+// -----
+
+func.func @gather_tokens_width(%x: tensor<2x8x6xf32>, %rt: tensor<32xi32>) {
+  // expected-error@+1 {{rows must have shape [32, 6], got [32, 5]}}
+  %rows = moe.gather_tokens %x, %rt : tensor<2x8x6xf32>, tensor<32xi32> -> tensor<32x5xf32>
+  return
+}
+
+// -----
+
+func.func @grouped_matmul_inner(%r: tensor<32x6xf32>, %w: tensor<4x7x10xf32>, %off: tensor<5xi32>) {
+  // expected-error@+1 {{weight has 7 rows but the input is 6 wide}}
+  %h = moe.grouped_matmul %r, %w offsets %off : tensor<32x6xf32>, tensor<4x7x10xf32>, tensor<5xi32> -> tensor<32x10xf32>
+  return
+}
+
+// -----
+
+func.func @grouped_matmul_offsets(%r: tensor<32x6xf32>, %w: tensor<4x6x10xf32>, %off: tensor<4xi32>) {
+  // expected-error@+1 {{expert_offsets must have shape [5], got [4]}}
+  %h = moe.grouped_matmul %r, %w offsets %off : tensor<32x6xf32>, tensor<4x6x10xf32>, tensor<4xi32> -> tensor<32x10xf32>
+  return
+}
+
+// -----
+
+func.func @grouped_matmul_bias(%r: tensor<32x6xf32>, %w: tensor<4x6x10xf32>, %b: tensor<4x6xf32>, %off: tensor<5xi32>) {
+  // expected-error@+1 {{bias must have shape [4, 10], got [4, 6]}}
+  %h = moe.grouped_matmul %r, %w offsets %off bias %b : tensor<32x6xf32>, tensor<4x6x10xf32>, tensor<5xi32>, tensor<4x6xf32> -> tensor<32x10xf32>
+  return
+}
+
+// -----
+
+func.func @grouped_matmul_swiglu_width(%r: tensor<32x6xf32>, %w: tensor<4x6x10xf32>, %off: tensor<5xi32>) {
+  // expected-error@+1 {{output must have shape [32, 5], got [32, 10]}}
+  %h = moe.grouped_matmul %r, %w offsets %off {activation = #moe<activation swiglu>} : tensor<32x6xf32>, tensor<4x6x10xf32>, tensor<5xi32> -> tensor<32x10xf32>
+  return
+}
+
+// -----
+
+func.func @grouped_matmul_swiglu_odd(%r: tensor<32x6xf32>, %w: tensor<4x6x9xf32>, %off: tensor<5xi32>) {
+  // expected-error@+1 {{swiglu needs an even weight width, got 9}}
+  %h = moe.grouped_matmul %r, %w offsets %off {activation = #moe<activation swiglu>} : tensor<32x6xf32>, tensor<4x6x9xf32>, tensor<5xi32> -> tensor<32x4xf32>
+  return
+}
+
+// -----
+
+func.func @combine_tokens_shape(%y: tensor<32x6xf32>, %tr: tensor<2x8x2xi32>, %w: tensor<2x8x2xf32>) {
+  // expected-error@+1 {{output must have shape [2, 8, 6], got [2, 8, 7]}}
+  %o = moe.combine_tokens %y, %tr, %w : tensor<32x6xf32>, tensor<2x8x2xi32>, tensor<2x8x2xf32> -> tensor<2x8x7xf32>
+  return
+}
+
+// -----
+
+func.func @combine_tokens_weights(%y: tensor<32x6xf32>, %tr: tensor<2x8x2xi32>, %w: tensor<2x8x3xf32>) {
+  // expected-error@+1 {{token_weight must have shape [2, 8, 2], got [2, 8, 3]}}
+  %o = moe.combine_tokens %y, %tr, %w : tensor<32x6xf32>, tensor<2x8x2xi32>, tensor<2x8x3xf32> -> tensor<2x8x6xf32>
+  return
+}

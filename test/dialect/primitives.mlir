@@ -48,3 +48,20 @@ func.func @rows(%x: tensor<2x8x16xbf16>, %st: tensor<2x4x3xi32>, %ts: tensor<2x8
   %o = moe.combine_rows %s, %ts, %w : tensor<4x6x16xbf16>, tensor<2x8x2xi32>, tensor<2x8x2xf32> -> tensor<2x8x16xbf16>
   return %o : tensor<2x8x16xbf16>
 }
+
+// The sorted layout: row tables, gather, grouped GEMMs with epilogues, combine.
+// CHECK-LABEL: func.func @sorted_layout
+// CHECK: moe.sort_slots %{{.*}}, %{{.*}} : tensor<2x4x8xi32>, tensor<2x8x2xi32> -> tensor<32xi32>, tensor<5xi32>, tensor<2x8x2xi32>
+// CHECK: moe.gather_tokens %{{.*}}, %{{.*}} : tensor<2x8x6xf32>, tensor<32xi32> -> tensor<32x6xf32>
+// CHECK: moe.grouped_matmul %{{.*}}, %{{.*}} offsets %{{.*}} bias %{{.*}} {activation = #moe<activation swiglu>} : tensor<32x6xf32>, tensor<4x6x10xf32>, tensor<5xi32>, tensor<4x10xf32> -> tensor<32x5xf32>
+// CHECK: moe.grouped_matmul %{{.*}}, %{{.*}} offsets %{{.*}} : tensor<32x5xf32>, tensor<4x5x6xf32>, tensor<5xi32> -> tensor<32x6xf32>
+// CHECK: moe.combine_tokens %{{.*}}, %{{.*}}, %{{.*}} : tensor<32x6xf32>, tensor<2x8x2xi32>, tensor<2x8x2xf32> -> tensor<2x8x6xf32>
+func.func @sorted_layout(%x: tensor<2x8x6xf32>, %st: tensor<2x4x8xi32>, %ts: tensor<2x8x2xi32>, %w: tensor<2x8x2xf32>,
+                         %w1: tensor<4x6x10xf32>, %b1: tensor<4x10xf32>, %w2: tensor<4x5x6xf32>) -> tensor<2x8x6xf32> {
+  %rt, %off, %tr = moe.sort_slots %st, %ts : tensor<2x4x8xi32>, tensor<2x8x2xi32> -> tensor<32xi32>, tensor<5xi32>, tensor<2x8x2xi32>
+  %rows = moe.gather_tokens %x, %rt : tensor<2x8x6xf32>, tensor<32xi32> -> tensor<32x6xf32>
+  %h = moe.grouped_matmul %rows, %w1 offsets %off bias %b1 {activation = #moe<activation swiglu>} : tensor<32x6xf32>, tensor<4x6x10xf32>, tensor<5xi32>, tensor<4x10xf32> -> tensor<32x5xf32>
+  %y = moe.grouped_matmul %h, %w2 offsets %off : tensor<32x5xf32>, tensor<4x5x6xf32>, tensor<5xi32> -> tensor<32x6xf32>
+  %o = moe.combine_tokens %y, %tr, %w : tensor<32x6xf32>, tensor<2x8x2xi32>, tensor<2x8x2xf32> -> tensor<2x8x6xf32>
+  return %o : tensor<2x8x6xf32>
+}

@@ -22,8 +22,11 @@ sys.path.insert(0, os.path.join(HERE, "..", "reference"))
 import make_example_data  # noqa: E402
 import moe_ir  # noqa: E402
 
-# (name, router, G, S, d, E, h, activation, biases, stats)
-# Shapes are deliberately not multiples of tile sizes; E spans 2 to 128.
+# (name, router, G, S, d, E, h, activation, biases, stats[, plan layout])
+# Shapes are deliberately not multiples of tile sizes; E spans 2 to 128. The plan layout
+# (moe-compile --plan-layout) is "auto" unless given: dropless token choice then takes the
+# sorted layout, the others the capacity-padded slot table; the *_sorted / *_padded cases
+# force the other layout on the same routers, which must give the same results.
 CASES = [
     ("tc_vanilla", "token_choice<k = 2, capacity_factor = 1.0>", 1, 37, 12, 4, 20, "gelu", True, True),
     ("tc_bpr", "token_choice<k = 2, capacity_factor = 1.05, priority = bpr>", 2, 45, 16, 8, 24, "gelu", True, True),
@@ -35,6 +38,10 @@ CASES = [
     ("tc_sinkhorn", "token_choice<k = 2, capacity_factor = 1.05, priority = bpr, score = sinkhorn<iterations = 10, epsilon = 1.0>>", 2, 36, 12, 4, 16, "gelu", True, True),
     ("tc_two_experts", "token_choice<k = 1, capacity_factor = 1.0>", 4, 19, 6, 2, 10, "relu", True, True),
     ("tc_many_experts", "token_choice<k = 2, capacity_factor = 2.0>", 1, 70, 8, 128, 8, "gelu", True, True),
+    ("tc_dropless_groups", "token_choice<k = 2, dropless>", 3, 27, 10, 16, 12, "gelu", True, True),
+    ("tc_dropless_padded", "token_choice<k = 2, dropless, renormalize>", 1, 40, 16, 8, 12, "swiglu", False, True, "padded"),
+    ("tc_bpr_sorted", "token_choice<k = 2, capacity_factor = 1.05, priority = bpr>", 2, 45, 16, 8, 24, "gelu", True, True, "sorted"),
+    ("tc_top1_tight_sorted", "token_choice<k = 1, capacity = 3, priority = bpr>", 3, 29, 8, 5, 12, "relu", False, True, "sorted"),
     ("ec_softmax", "expert_choice<capacity_factor = 1.0>", 2, 41, 12, 8, 16, "gelu", True, True),
     ("ec_fixed", "expert_choice<capacity = 5>", 1, 23, 8, 3, 12, "silu", False, True),
     ("ec_sinkhorn", "expert_choice<capacity_factor = 2.0, score = sinkhorn<iterations = 8, epsilon = 0.5>>", 1, 30, 8, 4, 12, "gelu", True, True),
@@ -43,18 +50,20 @@ CASES = [
     ("ec_ksparse_fast", "expert_choice<capacity = 3, score = ksparse_ot<iterations = 7, learning_rate = 0.5>>", 1, 26, 8, 5, 12, "relu", False, True),
     # S/E small against C: columns keep fewer than C non-zeros, so the last slots tie at 0.
     ("ec_ksparse_zeros", "expert_choice<capacity = 8, score = ksparse_ot<iterations = 20, learning_rate = 0.05>>", 2, 21, 8, 16, 8, "gelu", True, True),
+    ("ec_sorted", "expert_choice<capacity_factor = 1.0>", 2, 41, 12, 8, 16, "silu", True, True, "sorted"),
     ("soft_p1", "soft<slots_per_expert = 1>", 3, 17, 12, 8, 16, "gelu", True, False),
     ("soft_p2", "soft<slots_per_expert = 2>", 2, 21, 8, 5, 12, "relu", True, False),
     ("per_image_mean", "per_image<tokens_per_item = 5, k = 1, pooling = mean>", 1, 60, 8, 4, 12, "gelu", True, True),
+    ("per_image_dropless", "per_image<tokens_per_item = 6, k = 2, pooling = mean>", 1, 42, 8, 6, 12, "gelu", True, True),
     ("per_image_cls_cap", "per_image<tokens_per_item = 7, k = 2, pooling = cls, capacity_factor = 1.0, multiple_of = 1>", 2, 49, 8, 5, 12, "gelu", True, True),
 ]
 
 
-# Also run through moe-run's JIT (the .mlir file directly).
-JIT_CASE = "tc_bpr"
+# Also run through moe-run's JIT (the .mlir file directly; plan layout auto).
+JIT_CASES = ("tc_bpr", "tc_dropless_swiglu")
 
 
-def layer_text(name, router_text, g, s, d, e, h, act, biases, stats):
+def layer_text(name, router_text, g, s, d, e, h, act, biases, stats, layout="auto"):
     router = moe_ir.parse_router(router_text)
     c = make_example_data.plan_capacity(router, s, e)
     soft = router.kind == "soft"
@@ -126,14 +135,16 @@ def run_case(case, build, work, seed):
         f.write(text)
     make_example_data.write_example(mlir, case_dir, seed=seed)
     so = os.path.join(case_dir, f"{name}.so")
-    compile_ = subprocess.run([os.path.join(build, "bin", "moe-compile"), mlir, "--target=cpu", "-o", so],
+    layout = case[10] if len(case) > 10 else "auto"
+    compile_ = subprocess.run([os.path.join(build, "bin", "moe-compile"), mlir, "--target=cpu",
+                               f"--plan-layout={layout}", "-o", so],
                               capture_output=True, text=True)
     if compile_.returncode != 0:
         return False, f"moe-compile failed:\n{compile_.stderr}"
     check = ",".join(f"{r}={os.path.join(case_dir, 'expected', r + '.npy')}" for r in results)
     log = ""
     # The shared object, and for one case the same model through the JIT.
-    models = [so, mlir] if name == JIT_CASE else [so]
+    models = [so, mlir] if name in JIT_CASES else [so]
     for model in models:
         run = subprocess.run([os.path.join(build, "bin", "moe-run"), model,
                               "--weights", os.path.join(case_dir, "weights.safetensors"),

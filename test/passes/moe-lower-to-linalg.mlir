@@ -67,3 +67,39 @@ func.func @ksparse(%l: tensor<1x8x4xf32>) -> tensor<1x8x4xf64> {
   %p = moe.ksparse_ot %l {capacity = 2 : i64, iterations = 5 : i64, learning_rate = 0.1 : f64} : tensor<1x8x4xf32> -> tensor<1x8x4xf64>
   return %p : tensor<1x8x4xf64>
 }
+
+// The sorted layout: per-(group, expert) row counts, prefix sums into the
+// expert offsets, a scatter of the occupied slots to their rows; gather,
+// grouped GEMMs (row -> expert from the offsets, bias init, the weight read
+// at the row's expert, swiglu epilogue on the two halves) and combine as
+// linalg.generic over static shapes.
+// CHECK-LABEL: func.func @sorted_layout
+// CHECK-NOT: moe.
+// CHECK: linalg.generic {{.*}}iterator_types = ["parallel", "parallel", "reduction"]} ins(%{{.*}} : tensor<2x4x8xi32>) outs(%{{.*}} : tensor<2x4xi32>)
+// CHECK: scf.for {{.*}} -> (tensor<5xi32>, i32)
+// CHECK: tensor.insert %{{.*}} : tensor<5xi32>
+// CHECK: scf.for {{.*}} -> (tensor<32xi32>)
+// CHECK: scf.for {{.*}} -> (tensor<32xi32>)
+// CHECK: scf.for {{.*}} -> (tensor<32xi32>)
+// CHECK: tensor.insert %{{.*}} : tensor<32xi32>
+// CHECK: linalg.generic {{.*}} outs(%{{.*}} : tensor<2x8x2xi32>)
+// CHECK: linalg.generic {{.*}} outs(%{{.*}} : tensor<32x6xf32>)
+// CHECK: linalg.generic {{.*}} outs(%{{.*}} : tensor<32xi32>)
+// CHECK: linalg.generic {{.*}}iterator_types = ["parallel", "parallel", "reduction"]} ins(%{{.*}}, %{{.*}} : tensor<32x6xf32>, tensor<32xi32>) outs(%{{.*}} : tensor<32x10xf32>)
+// CHECK: tensor.extract %{{.*}} : tensor<4x6x10xf32>
+// CHECK: tensor.extract_slice %{{.*}}[0, 0] [32, 5] [1, 1] : tensor<32x10xf32> to tensor<32x5xf32>
+// CHECK: tensor.extract_slice %{{.*}}[0, 5] [32, 5] [1, 1] : tensor<32x10xf32> to tensor<32x5xf32>
+// CHECK: math.exp
+// CHECK: linalg.generic {{.*}}iterator_types = ["parallel", "parallel", "reduction"]} ins(%{{.*}}, %{{.*}} : tensor<32x5xf32>, tensor<32xi32>) outs(%{{.*}} : tensor<32x6xf32>)
+// CHECK: linalg.generic {{.*}}iterator_types = ["parallel", "parallel", "parallel", "reduction"]} ins(%{{.*}}, %{{.*}} : tensor<2x8x2xi32>, tensor<2x8x2xf32>) outs(%{{.*}} : tensor<2x8x6xf32>)
+// CHECK: tensor.extract %{{.*}} : tensor<32x6xf32>
+// CHECK-NOT: moe.
+func.func @sorted_layout(%x: tensor<2x8x6xf32>, %st: tensor<2x4x8xi32>, %ts: tensor<2x8x2xi32>, %w: tensor<2x8x2xf32>,
+                         %w1: tensor<4x6x10xf32>, %b1: tensor<4x10xf32>, %w2: tensor<4x5x6xf32>) -> tensor<2x8x6xf32> {
+  %rt, %off, %tr = moe.sort_slots %st, %ts : tensor<2x4x8xi32>, tensor<2x8x2xi32> -> tensor<32xi32>, tensor<5xi32>, tensor<2x8x2xi32>
+  %rows = moe.gather_tokens %x, %rt : tensor<2x8x6xf32>, tensor<32xi32> -> tensor<32x6xf32>
+  %h = moe.grouped_matmul %rows, %w1 offsets %off bias %b1 {activation = #moe<activation swiglu>} : tensor<32x6xf32>, tensor<4x6x10xf32>, tensor<5xi32>, tensor<4x10xf32> -> tensor<32x5xf32>
+  %y = moe.grouped_matmul %h, %w2 offsets %off : tensor<32x5xf32>, tensor<4x5x6xf32>, tensor<5xi32> -> tensor<32x6xf32>
+  %o = moe.combine_tokens %y, %tr, %w : tensor<32x6xf32>, tensor<2x8x2xi32>, tensor<2x8x2xf32> -> tensor<2x8x6xf32>
+  return %o : tensor<2x8x6xf32>
+}

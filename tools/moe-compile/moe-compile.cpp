@@ -1,6 +1,7 @@
 //===- moe-compile.cpp - Compile a level-1 moe model ahead of time --------===//
 //
-//   moe-compile model.mlir --target=cpu -o model.so
+//   moe-compile model.mlir --target=cpu [--plan-layout=auto|padded|sorted]
+//               -o model.so
 //
 // Runs the `moe-to-cpu` pipeline and links a shared object with the
 // artifact ABI (docs/artifact-abi.md) that moe-run and the C runtime load.
@@ -27,6 +28,11 @@ static cl::opt<std::string> outputPath("o", cl::desc("output shared object"),
 static cl::opt<std::string> target("target",
                                    cl::desc("code to emit: cpu (the default)"),
                                    cl::init("cpu"));
+static cl::opt<std::string> planLayout(
+    "plan-layout",
+    cl::desc("layout of sparse plans: auto (the default), padded (the "
+             "capacity-padded slot table) or sorted (rows sorted by expert)"),
+    cl::init("auto"));
 static cl::opt<bool> emitLLVMDialect(
     "emit-mlir",
     cl::desc("write the LLVM-dialect module to -o instead of a shared object"),
@@ -44,6 +50,9 @@ int main(int argc, char **argv) {
                               "shared object\n");
   if (target != "cpu")
     return fail("unknown target '" + target + "'; supported: cpu");
+  if (planLayout != "auto" && planLayout != "padded" && planLayout != "sorted")
+    return fail("unknown plan layout '" + planLayout +
+                "'; expected auto, padded or sorted");
   // Never overwrite what the user gave as input.
   if (llvm::sys::fs::equivalent(inputPath, outputPath))
     return fail("output '" + outputPath + "' is the input file");
@@ -55,7 +64,7 @@ int main(int argc, char **argv) {
       mlir::moe::parseModuleFile(context, inputPath);
   if (!module)
     return 1; // The parser printed the diagnostic with its location.
-  if (failed(mlir::moe::lowerToLLVMDialect(*module)))
+  if (failed(mlir::moe::lowerToLLVMDialect(*module, planLayout)))
     return 1;
 
   if (emitLLVMDialect) {

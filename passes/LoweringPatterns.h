@@ -1,0 +1,27 @@
+//===- LoweringPatterns.h - Lowerings kept in their own files --*- C++ -*-===//
+//
+// `moe-lower-to-linalg` lowers most level-2 ops in LowerToLinalg.cpp. Two
+// groups are concepts of their own and live in their own files: the k-sparse
+// transport solver (LowerKSparseOT.cpp) and the ops of the sorted/ragged
+// layout (LowerSortedLayout.cpp). The pass adds their patterns from here.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef MOE_PASSES_LOWERINGPATTERNS_H
+#define MOE_PASSES_LOWERINGPATTERNS_H
+
+#include "mlir/IR/PatternMatch.h"
+
+namespace mlir::moe {
+
+/// Adds the pattern lowering `moe.ksparse_ot` to linalg, tensor, scf and
+/// `moe.topk` (which the same pattern set lowers further).
+void populateLowerKSparseOTPatterns(RewritePatternSet &patterns);
+
+/// Adds the patterns lowering `moe.sort_slots`, `moe.gather_tokens`,
+/// `moe.grouped_matmul` and `moe.combine_tokens`.
+void populateLowerSortedLayoutPatterns(RewritePatternSet &patterns);
+
+} // namespace mlir::moe
+
+#endif // MOE_PASSES_LOWERINGPATTERNS_H
