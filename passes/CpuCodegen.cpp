@@ -44,8 +44,9 @@ void registerCpuCodegen(DialectRegistry &registry) {
 }
 
 OwningOpRef<ModuleOp> parseModuleFile(MLIRContext &context,
+                                      llvm::SourceMgr &sourceMgr,
                                       const std::string &path) {
-  return parseSourceFile<ModuleOp>(path, &context);
+  return parseSourceFile<ModuleOp>(path, sourceMgr, ParserConfig(&context));
 }
 
 LogicalResult lowerToLLVMDialect(ModuleOp module, StringRef planLayout) {

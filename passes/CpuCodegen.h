@@ -23,9 +23,12 @@ namespace mlir::moe {
 /// dialects, passes and the LLVM IR translations.
 void registerCpuCodegen(DialectRegistry &registry);
 
-/// Parses `path` (a level-1 .mlir file) into `context`; diagnostics go to
-/// the context's handler.
+/// Parses `path` (a level-1 .mlir file) into `context`, its text kept in
+/// `sourceMgr`; diagnostics go to the context's handler (a
+/// SourceMgrDiagnosticHandler on `sourceMgr` prints them as
+/// `file:line:col: error: ...` with the source line, like moe-opt).
 OwningOpRef<ModuleOp> parseModuleFile(MLIRContext &context,
+                                      llvm::SourceMgr &sourceMgr,
                                       const std::string &path);
 
 /// Runs the `moe-to-cpu` pipeline on `module` (in place); `planLayout` is

@@ -10,7 +10,9 @@
 
 #include "passes/CpuCodegen.h"
 
+#include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/MLIRContext.h"
+#include "llvm/Support/SourceMgr.h"
 #include "mlir/Support/FileUtilities.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/FileSystem.h"
@@ -60,8 +62,13 @@ int main(int argc, char **argv) {
   mlir::DialectRegistry registry;
   mlir::moe::registerCpuCodegen(registry);
   mlir::MLIRContext context(registry);
+  // Diagnostics name the IR location and show the source line; the
+  // offending op is not dumped after them.
+  context.printOpOnDiagnostic(false);
+  llvm::SourceMgr sourceMgr;
+  mlir::SourceMgrDiagnosticHandler diagnostics(sourceMgr, &context);
   mlir::OwningOpRef<mlir::ModuleOp> module =
-      mlir::moe::parseModuleFile(context, inputPath);
+      mlir::moe::parseModuleFile(context, sourceMgr, inputPath);
   if (!module)
     return 1; // The parser printed the diagnostic with its location.
   if (failed(mlir::moe::lowerToLLVMDialect(*module, planLayout)))

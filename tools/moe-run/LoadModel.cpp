@@ -4,7 +4,9 @@
 
 #include "passes/CpuCodegen.h"
 
+#include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/MLIRContext.h"
+#include "llvm/Support/SourceMgr.h"
 
 using namespace moe;
 
@@ -22,8 +24,13 @@ Expected<Model> loadMlirModel(const std::string &path) {
   mlir::DialectRegistry registry;
   mlir::moe::registerCpuCodegen(registry);
   mlir::MLIRContext context(registry);
+  // Diagnostics name the IR location and show the source line; the
+  // offending op is not dumped after them.
+  context.printOpOnDiagnostic(false);
+  llvm::SourceMgr sourceMgr;
+  mlir::SourceMgrDiagnosticHandler diagnostics(sourceMgr, &context);
   mlir::OwningOpRef<mlir::ModuleOp> module =
-      mlir::moe::parseModuleFile(context, path);
+      mlir::moe::parseModuleFile(context, sourceMgr, path);
   if (!module)
     return Status::failure("model '" + path + "' does not parse");
   if (failed(mlir::moe::lowerToLLVMDialect(*module)))
