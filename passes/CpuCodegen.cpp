@@ -121,18 +121,10 @@ LogicalResult emitSharedObject(ModuleOp module, const std::string &outputPath,
     error = "no C compiler driver 'cc' on PATH to link the shared object";
     return failure();
   }
-  // memref copies of strided views call memrefCopy from MLIR's C runner
-  // utilities.
-  std::string libDir = MOE_MLIR_LIBRARY_DIR;
-  std::vector<std::string> argStrings = {*cc,
-                                         "-shared",
-                                         "-o",
-                                         outputPath,
-                                         objectPath,
-                                         "-lm",
-                                         "-L" + libDir,
-                                         "-lmlir_c_runner_utils",
-                                         "-Wl,-rpath," + libDir};
+  // Self-contained: the code needs only the C library and libm (strided
+  // copies were expanded to loops, see moe-expand-strided-copies).
+  std::vector<std::string> argStrings = {*cc,      "-shared",  "-o",
+                                         outputPath, objectPath, "-lm"};
   SmallVector<StringRef> args(argStrings.begin(), argStrings.end());
   std::string linkError;
   int rc =
@@ -165,12 +157,8 @@ private:
 std::unique_ptr<JitArtifact> compileJit(ModuleOp module, std::string &error) {
   llvm::InitializeNativeTarget();
   llvm::InitializeNativeTargetAsmPrinter();
-  std::string runnerUtils =
-      std::string(MOE_MLIR_LIBRARY_DIR) + "/libmlir_c_runner_utils.so";
-  SmallVector<StringRef> libraries = {runnerUtils};
   ExecutionEngineOptions options;
   options.transformer = makeOptimizingTransformer(3, 0, nullptr);
-  options.sharedLibPaths = libraries;
   auto engine = ExecutionEngine::create(module, options);
   if (!engine) {
     error = llvm::toString(engine.takeError());

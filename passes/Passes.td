@@ -136,6 +136,27 @@ def MoELowerToLinalg : Pass<"moe-lower-to-linalg"> {
                            "::mlir::math::MathDialect"];
 }
 
+def MoEExpandStridedCopies : Pass<"moe-expand-strided-copies"> {
+  let summary = "Turn memref copies of strided views into linalg.copy";
+  let description = [{
+    After bufferization, a `memref.copy` whose source or target is not a
+    contiguous row-major buffer would lower to a call of `memrefCopy` from
+    MLIR's C runner utilities, making every artifact depend on that shared
+    library. This pass rewrites such copies as `linalg.copy`, which
+    `convert-linalg-to-loops` turns into plain loops; contiguous copies stay
+    `memref.copy` (they become `llvm.memcpy`). The compiled artifact then
+    needs only the C library and libm.
+
+    ```mlir
+    // Before
+    memref.copy %a, %view : memref<1x8xf32> to memref<1x8xf32, strided<[16, 2], offset: ?>>
+    // After
+    linalg.copy ins(%a : memref<1x8xf32>) outs(%view : memref<1x8xf32, strided<[16, 2], offset: ?>>)
+    ```
+  }];
+  let dependentDialects = ["::mlir::linalg::LinalgDialect"];
+}
+
 def MoEPrepareEntry : Pass<"moe-prepare-entry", "::mlir::ModuleOp"> {
   let summary = "Record the entry function's signature for the artifact ABI";
   let description = [{

@@ -31,6 +31,7 @@ static constexpr llvm::StringLiteral kMoEToCPUPipeline =
     "allow-return-allocs-from-loops},"
     "buffer-results-to-out-params{hoist-static-allocs modify-public-functions},"
     "buffer-deallocation-pipeline,"
+    "moe-expand-strided-copies,"
     "convert-linalg-to-loops,"
     "convert-bufferization-to-memref,"
     "expand-strided-metadata,"
