@@ -48,14 +48,14 @@ Value swapLastDims(OpBuilder &b, Location loc, Value input) {
 /// `sum_{j < count} row[g, e, j]` as an f64 loop over the sorted row.
 Value prefixSum(OpBuilder &b, Location loc, Value sorted, Value g, Value e,
                 Value count) {
-  auto loop = scf::ForOp::create(
-      b, loc, indexConstant(b, loc, 0), count, indexConstant(b, loc, 1),
+  auto loop = forLoop(
+      b, loc, indexConstant(b, loc, 0), count,
       ValueRange{f64Constant(b, loc, 0.0)},
       [&](OpBuilder &nb, Location nloc, Value j, ValueRange acc) {
         Value u = tensor::ExtractOp::create(nb, nloc, sorted,
                                             ValueRange{g, e, j});
-        scf::YieldOp::create(
-            nb, nloc, ValueRange{arith::AddFOp::create(nb, nloc, acc[0], u)});
+        return SmallVector<Value>{
+            arith::AddFOp::create(nb, nloc, acc[0], u)};
       });
   return loop.getResult(0);
 }
@@ -71,9 +71,8 @@ Value simplexThreshold(OpBuilder &b, Location loc, Value sorted) {
       [&](OpBuilder &nb, Location nloc, ValueRange at) -> Value {
         // rho counts the j (1-based) with u_j - (cumsum_j - 1) / j > 0.
         Value one = f64Constant(nb, nloc, 1.0);
-        auto count = scf::ForOp::create(
-            nb, nloc, indexConstant(nb, nloc, 0), indexConstant(nb, nloc, c),
-            indexConstant(nb, nloc, 1),
+        auto count = forRange(
+            nb, nloc, c,
             ValueRange{f64Constant(nb, nloc, 0.0), indexConstant(nb, nloc, 0)},
             [&](OpBuilder &lb, Location lloc, Value j, ValueRange acc) {
               Value u = tensor::ExtractOp::create(lb, lloc, sorted,
@@ -97,7 +96,7 @@ Value simplexThreshold(OpBuilder &b, Location loc, Value sorted) {
                   arith::SelectOp::create(lb, lloc, holds,
                                           indexConstant(lb, lloc, 1),
                                           indexConstant(lb, lloc, 0)));
-              scf::YieldOp::create(lb, lloc, ValueRange{cumsum, rho});
+              return SmallVector<Value>{cumsum, rho};
             });
         Value rho = count.getResult(1);
         Value rhoF = arith::UIToFPOp::create(
@@ -195,10 +194,8 @@ struct LowerKSparseOT : OpRewritePattern<KSparseOTOp> {
                                rewriter.getF64FloatAttr(0.0));
 
     // Adam on the token potentials; the state is (alpha, m, v).
-    auto loop = scf::ForOp::create(
-        rewriter, loc, indexConstant(rewriter, loc, 0),
-        indexConstant(rewriter, loc, op.getIterations()),
-        indexConstant(rewriter, loc, 1), ValueRange{zeros, zeros, zeros},
+    auto loop = forRange(
+        rewriter, loc, op.getIterations(), ValueRange{zeros, zeros, zeros},
         [&](OpBuilder &b, Location nloc, Value i, ValueRange state) {
           Value alpha = state[0], m = state[1], v = state[2];
           // grad = b * sum_e p*_e - a
@@ -251,7 +248,7 @@ struct LowerKSparseOT : OpRewritePattern<KSparseOTOp> {
                     denom);
                 return arith::SubFOp::create(nb, l, args[0], update);
               });
-          scf::YieldOp::create(b, nloc, ValueRange{newAlpha, newM, newV});
+          return SmallVector<Value>{newAlpha, newM, newV};
         });
     Value plan = bestResponse(rewriter, loc, simByExpert, loop.getResult(0),
                               bValue, capacity, bValue);

@@ -34,19 +34,6 @@ Value isNegative(OpBuilder &b, Location loc, Value x) {
                                i32Constant(b, loc, 0));
 }
 
-/// `scf.for %i = lower to upper` (index bounds) carrying `iterArgs`.
-scf::ForOp loop(OpBuilder &b, Location loc, Value lower, Value upper,
-                ValueRange iterArgs,
-                function_ref<SmallVector<Value>(OpBuilder &, Location, Value,
-                                                ValueRange)>
-                    body) {
-  return scf::ForOp::create(
-      b, loc, lower, upper, indexConstant(b, loc, 1), iterArgs,
-      [&](OpBuilder &nb, Location nloc, Value i, ValueRange it) {
-        scf::YieldOp::create(nb, nloc, body(nb, nloc, i, it));
-      });
-}
-
 struct LowerSortSlots : OpRewritePattern<SortSlotsOp> {
   using OpRewritePattern::OpRewritePattern;
   LogicalResult matchAndRewrite(SortSlotsOp op,
@@ -76,7 +63,7 @@ struct LowerSortSlots : OpRewritePattern<SortSlotsOp> {
     // The rows of `expert` in groups before `group`.
     auto rowsBefore = [&](OpBuilder &b, Location l, Value group,
                           Value expert) {
-      return loop(b, l, idx(b, l, 0), group, {i32Constant(b, l, 0)},
+      return forLoop(b, l, idx(b, l, 0), group, {i32Constant(b, l, 0)},
                   [&](OpBuilder &nb, Location nl, Value gi, ValueRange acc) {
                     Value n = loadI32(nb, nl, counts, {gi, expert});
                     return SmallVector<Value>{addI32(nb, nl, acc[0], n)};
@@ -87,7 +74,7 @@ struct LowerSortSlots : OpRewritePattern<SortSlotsOp> {
     Value offsetsInit = filledTensor(rewriter, loc, {e + 1},
                                      rewriter.getI32IntegerAttr(0));
     Value offsets =
-        loop(rewriter, loc, idx(rewriter, loc, 0), idx(rewriter, loc, e),
+        forLoop(rewriter, loc, idx(rewriter, loc, 0), idx(rewriter, loc, e),
              {offsetsInit, i32Constant(rewriter, loc, 0)},
              [&](OpBuilder &b, Location l, Value ei, ValueRange it) {
                Value total =
@@ -111,7 +98,7 @@ struct LowerSortSlots : OpRewritePattern<SortSlotsOp> {
     auto forAll = [&](OpBuilder &b, Location l, int64_t n, Value init,
                       function_ref<Value(OpBuilder &, Location, Value, Value)>
                           body) {
-      return loop(b, l, idx(b, l, 0), idx(b, l, n), {init},
+      return forLoop(b, l, idx(b, l, 0), idx(b, l, n), {init},
                   [&](OpBuilder &nb, Location nl, Value i, ValueRange it) {
                     return SmallVector<Value>{body(nb, nl, i, it[0])};
                   })
@@ -124,7 +111,7 @@ struct LowerSortSlots : OpRewritePattern<SortSlotsOp> {
                                           Value acc2) {
             Value count = toIndex(b2, l2, loadI32(b2, l2, counts, {gi, ei}));
             Value first = toIndex(b2, l2, loadI32(b2, l2, firstRow, {gi, ei}));
-            return loop(b2, l2, idx(b2, l2, 0), count, {acc2},
+            return forLoop(b2, l2, idx(b2, l2, 0), count, {acc2},
                         [&](OpBuilder &b3, Location l3, Value ci,
                             ValueRange it) {
                           Value token = loadI32(b3, l3, table, {gi, ei, ci});
@@ -202,7 +189,7 @@ Value rowExperts(OpBuilder &b, Location loc, Value offsets, int64_t rows,
       [&](OpBuilder &nb, Location l, ValueRange at) -> Value {
         Value r = toI32(nb, l, at[0]);
         Value after =
-            loop(nb, l, indexConstant(nb, l, 1),
+            forLoop(nb, l, indexConstant(nb, l, 1),
                  indexConstant(nb, l, experts + 1), {i32Constant(nb, l, 0)},
                  [&](OpBuilder &b2, Location l2, Value ei, ValueRange acc) {
                    Value end = loadI32(b2, l2, offsets, {ei});
@@ -289,37 +276,15 @@ struct LowerCombineTokens : OpRewritePattern<CombineTokensOp> {
   using OpRewritePattern::OpRewritePattern;
   LogicalResult matchAndRewrite(CombineTokensOp op,
                                 PatternRewriter &rewriter) const override {
-    Location loc = op.getLoc();
-    auto outType = op.getOutput().getType();
-    Type elementType = outType.getElementType();
     Value rows = op.getRows();
-    Value init = filledTensor(rewriter, loc, outType.getShape(),
-                              rewriter.getFloatAttr(elementType, 0.0));
-    // loops (g, s, i, j): out[g, s, i] += w[g, s, j] * rows[row(g, s, j), i]
-    SmallVector<utils::IteratorType> iterators(3,
-                                               utils::IteratorType::parallel);
-    iterators.push_back(utils::IteratorType::reduction);
-    auto generic = linalg::GenericOp::create(
-        rewriter, loc, outType,
-        ValueRange{op.getTokenRow(), op.getTokenWeight()}, init,
-        SmallVector<AffineMap>{loopMap(rewriter, 4, {0, 1, 3}),
-                               loopMap(rewriter, 4, {0, 1, 3}),
-                               loopMap(rewriter, 4, {0, 1, 2})},
-        iterators, [&](OpBuilder &b, Location l, ValueRange args) {
-          Value i = linalg::IndexOp::create(b, l, 2);
-          Value none = isNegative(b, l, args[0]);
-          Value row = toIndex(
-              b, l,
-              arith::SelectOp::create(b, l, none, i32Constant(b, l, 0),
-                                      args[0]));
-          Value y = tensor::ExtractOp::create(b, l, rows, ValueRange{row, i});
-          Value w = convertFloat(b, l, args[1], elementType);
-          Value sum = arith::AddFOp::create(
-              b, l, args[2], arith::MulFOp::create(b, l, w, y));
-          linalg::YieldOp::create(
-              b, l, Value(arith::SelectOp::create(b, l, none, args[2], sum)));
+    // out[g, s, i] += w[g, s, j] * rows[row(g, s, j), i]
+    Value output = sumWeightedRows(
+        rewriter, op.getLoc(), op.getOutput().getType(), op.getTokenRow(),
+        op.getTokenWeight(),
+        [&](OpBuilder &b, Location l, Value row, Value, Value i) -> Value {
+          return tensor::ExtractOp::create(b, l, rows, ValueRange{row, i});
         });
-    rewriter.replaceOp(op, generic.getResult(0));
+    rewriter.replaceOp(op, output);
     return success();
   }
 };

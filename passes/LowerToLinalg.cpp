@@ -239,48 +239,21 @@ struct LowerCombineRows : OpRewritePattern<CombineRowsOp> {
   using OpRewritePattern::OpRewritePattern;
   LogicalResult matchAndRewrite(CombineRowsOp op,
                                 PatternRewriter &rewriter) const override {
-    Location loc = op.getLoc();
     auto outType = op.getOutput().getType();
-    Type elementType = outType.getElementType();
-    int64_t groups = outType.getDimSize(0);
-    int64_t c = op.getSlots().getType().getDimSize(1) / groups;
-    Value init = filledTensor(rewriter, loc, outType.getShape(),
-                              rewriter.getFloatAttr(elementType, 0.0));
-    // loops (g, s, i, j): out[g, s, i] += w[g, s, j] * y[e, g*C + c, i]
-    SmallVector<utils::IteratorType> iterators(3,
-                                               utils::IteratorType::parallel);
-    iterators.push_back(utils::IteratorType::reduction);
+    int64_t c = op.getSlots().getType().getDimSize(1) / outType.getDimSize(0);
     Value slots = op.getSlots();
-    auto generic = linalg::GenericOp::create(
-        rewriter, loc, outType,
-        ValueRange{op.getTokenSlot(), op.getTokenWeight()}, init,
-        SmallVector<AffineMap>{loopMap(rewriter, 4, {0, 1, 3}),
-                               loopMap(rewriter, 4, {0, 1, 3}),
-                               loopMap(rewriter, 4, {0, 1, 2})},
-        iterators, [&](OpBuilder &b, Location nloc, ValueRange args) {
-          Value g = linalg::IndexOp::create(b, nloc, 0);
-          Value i = linalg::IndexOp::create(b, nloc, 2);
-          Value kept = arith::CmpIOp::create(b, nloc, arith::CmpIPredicate::sge,
-                                             args[0], i32Constant(b, nloc, 0));
-          Value flat =
-              toIndex(b, nloc,
-                      arith::SelectOp::create(b, nloc, kept, args[0],
-                                              i32Constant(b, nloc, 0)));
-          Value cv = indexConstant(b, nloc, c);
-          Value e = arith::DivUIOp::create(b, nloc, flat, cv);
-          Value slot = arith::RemUIOp::create(b, nloc, flat, cv);
+    // out[g, s, i] += w[g, s, j] * y[e, g*C + c, i] for slot e*C + c
+    Value output = sumWeightedRows(
+        rewriter, op.getLoc(), outType, op.getTokenSlot(), op.getTokenWeight(),
+        [&](OpBuilder &b, Location l, Value flat, Value g, Value i) -> Value {
+          Value cv = indexConstant(b, l, c);
+          Value e = arith::DivUIOp::create(b, l, flat, cv);
+          Value slot = arith::RemUIOp::create(b, l, flat, cv);
           Value row = arith::AddIOp::create(
-              b, nloc, arith::MulIOp::create(b, nloc, g, cv), slot);
-          Value y =
-              tensor::ExtractOp::create(b, nloc, slots, ValueRange{e, row, i});
-          Value w = convertFloat(b, nloc, args[1], elementType);
-          Value sum = arith::AddFOp::create(
-              b, nloc, args[2], arith::MulFOp::create(b, nloc, w, y));
-          linalg::YieldOp::create(
-              b, nloc,
-              Value(arith::SelectOp::create(b, nloc, kept, sum, args[2])));
+              b, l, arith::MulIOp::create(b, l, g, cv), slot);
+          return tensor::ExtractOp::create(b, l, slots, ValueRange{e, row, i});
         });
-    rewriter.replaceOp(op, generic.getResult(0));
+    rewriter.replaceOp(op, output);
     return success();
   }
 };
@@ -469,19 +442,6 @@ struct LowerSinkhorn : OpRewritePattern<SinkhornOp> {
     return success();
   }
 };
-
-/// `scf.for %i = 0 to n` with tensors carried through.
-scf::ForOp forRange(
-    OpBuilder &b, Location loc, int64_t n, ValueRange iterArgs,
-    function_ref<SmallVector<Value>(OpBuilder &, Location, Value, ValueRange)>
-        body) {
-  return scf::ForOp::create(
-      b, loc, indexConstant(b, loc, 0), indexConstant(b, loc, n),
-      indexConstant(b, loc, 1), iterArgs,
-      [&](OpBuilder &nb, Location nloc, Value i, ValueRange it) {
-        scf::YieldOp::create(nb, nloc, body(nb, nloc, i, it));
-      });
-}
 
 struct LowerAssignSlots : OpRewritePattern<AssignSlotsOp> {
   using OpRewritePattern::OpRewritePattern;

@@ -231,10 +231,8 @@ Value slotWeights(OpBuilder &b, Location loc, SlotPlanOp plan) {
                   arith::MulIOp::create(nb, nloc, at[1],
                                         indexConstant(nb, nloc, c)),
                   at[2]));
-          auto loop = scf::ForOp::create(
-              nb, nloc, indexConstant(nb, nloc, 0),
-              indexConstant(nb, nloc, choices), indexConstant(nb, nloc, 1),
-              ValueRange{zero},
+          auto loop = forRange(
+              nb, nloc, choices, ValueRange{zero},
               [&](OpBuilder &lb, Location lloc, Value j, ValueRange acc) {
                 Value slot = tensor::ExtractOp::create(
                     lb, lloc, tokenSlot, ValueRange{at[0], s, j});
@@ -242,10 +240,8 @@ Value slotWeights(OpBuilder &b, Location loc, SlotPlanOp plan) {
                     lb, lloc, arith::CmpIPredicate::eq, slot, flat);
                 Value w = tensor::ExtractOp::create(lb, lloc, tokenWeight,
                                                     ValueRange{at[0], s, j});
-                scf::YieldOp::create(
-                    lb, lloc,
-                    ValueRange{
-                        arith::SelectOp::create(lb, lloc, here, w, acc[0])});
+                return SmallVector<Value>{
+                    arith::SelectOp::create(lb, lloc, here, w, acc[0])};
               });
           weight = loop.getResult(0);
         }

@@ -117,6 +117,54 @@ Value toI32(OpBuilder &b, Location loc, Value value) {
   return arith::IndexCastOp::create(b, loc, b.getI32Type(), value);
 }
 
+Value sumWeightedRows(
+    OpBuilder &b, Location loc, RankedTensorType outType, Value index,
+    Value weight,
+    function_ref<Value(OpBuilder &, Location, Value, Value, Value)> readRow) {
+  Type elementType = outType.getElementType();
+  Value init = filledTensor(b, loc, outType.getShape(),
+                            b.getFloatAttr(elementType, 0.0));
+  // loops (g, s, i, j)
+  SmallVector<utils::IteratorType> iterators(3, utils::IteratorType::parallel);
+  iterators.push_back(utils::IteratorType::reduction);
+  auto generic = linalg::GenericOp::create(
+      b, loc, outType, ValueRange{index, weight}, init,
+      SmallVector<AffineMap>{loopMap(b, 4, {0, 1, 3}), loopMap(b, 4, {0, 1, 3}),
+                             loopMap(b, 4, {0, 1, 2})},
+      iterators, [&](OpBuilder &nb, Location nloc, ValueRange args) {
+        Value g = linalg::IndexOp::create(nb, nloc, 0);
+        Value i = linalg::IndexOp::create(nb, nloc, 2);
+        Value kept = arith::CmpIOp::create(nb, nloc, arith::CmpIPredicate::sge,
+                                           args[0], i32Constant(nb, nloc, 0));
+        Value safe = toIndex(nb, nloc,
+                             arith::SelectOp::create(nb, nloc, kept, args[0],
+                                                     i32Constant(nb, nloc, 0)));
+        Value y = readRow(nb, nloc, safe, g, i);
+        Value w = convertFloat(nb, nloc, args[1], elementType);
+        Value sum = arith::AddFOp::create(nb, nloc, args[2],
+                                          arith::MulFOp::create(nb, nloc, w, y));
+        linalg::YieldOp::create(
+            nb, nloc,
+            Value(arith::SelectOp::create(nb, nloc, kept, sum, args[2])));
+      });
+  return generic.getResult(0);
+}
+
+scf::ForOp forLoop(OpBuilder &b, Location loc, Value lower, Value upper,
+                   ValueRange iterArgs, LoopBodyFn body) {
+  return scf::ForOp::create(
+      b, loc, lower, upper, indexConstant(b, loc, 1), iterArgs,
+      [&](OpBuilder &nb, Location nloc, Value i, ValueRange it) {
+        scf::YieldOp::create(nb, nloc, body(nb, nloc, i, it));
+      });
+}
+
+scf::ForOp forRange(OpBuilder &b, Location loc, int64_t n, ValueRange iterArgs,
+                    LoopBodyFn body) {
+  return forLoop(b, loc, indexConstant(b, loc, 0), indexConstant(b, loc, n),
+                 iterArgs, body);
+}
+
 Value f32Constant(OpBuilder &b, Location loc, double value) {
   return arith::ConstantOp::create(b, loc, b.getF32FloatAttr(value));
 }

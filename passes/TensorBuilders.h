@@ -10,6 +10,7 @@
 #ifndef MOE_PASSES_TENSORBUILDERS_H
 #define MOE_PASSES_TENSORBUILDERS_H
 
+#include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinTypes.h"
 
@@ -83,6 +84,30 @@ Value multiplyAccumulate(OpBuilder &b, Location loc, Value lhs, Value rhs,
                          Value init, int64_t numLoops, int64_t numParallel,
                          ArrayRef<unsigned> lhsDims, ArrayRef<unsigned> rhsDims,
                          ArrayRef<unsigned> outDims);
+
+/// `out[g, s, i] = sum_j weight[g, s, j] * readRow(index[g, s, j], g, i)`
+/// over the `j` with `index[g, s, j] >= 0`, added in increasing `j` (the
+/// combine of a row layout: deterministic, no atomics); `readRow` gets the
+/// index clamped to 0 for the skipped ones. `index`/`weight` are
+/// `[G, S, J]`, `out` has `outType` `[G, S, d]`.
+Value sumWeightedRows(
+    OpBuilder &b, Location loc, RankedTensorType outType, Value index,
+    Value weight,
+    function_ref<Value(OpBuilder &, Location, Value index, Value g, Value i)>
+        readRow);
+
+/// The body of a loop: given the induction variable and the carried values,
+/// returns the values to yield.
+using LoopBodyFn = function_ref<SmallVector<Value>(OpBuilder &, Location,
+                                                   Value /*i*/, ValueRange)>;
+
+/// `scf.for %i = lower to upper step 1` carrying `iterArgs` (index bounds).
+scf::ForOp forLoop(OpBuilder &b, Location loc, Value lower, Value upper,
+                   ValueRange iterArgs, LoopBodyFn body);
+
+/// `scf.for %i = 0 to n step 1` carrying `iterArgs`.
+scf::ForOp forRange(OpBuilder &b, Location loc, int64_t n, ValueRange iterArgs,
+                    LoopBodyFn body);
 
 /// A float scalar converted to the float type `type` (extended or truncated).
 Value convertFloat(OpBuilder &b, Location loc, Value value, Type type);

@@ -14,11 +14,8 @@ moe-run --check: fp32 output within 1e-4 relative error.
 
 usage: region_experts.py --build BUILD_DIR --work DIR [--seed N] [--filter TEXT]
 """
-import argparse
 import math
 import os
-import random
-import subprocess
 import sys
 import zlib
 
@@ -26,7 +23,9 @@ import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "reference"))
+sys.path.insert(0, HERE)
 
+import case_driver  # noqa: E402
 import moe_reference as ref  # noqa: E402
 from safetensors_io import write_safetensors  # noqa: E402
 
@@ -269,45 +268,12 @@ def run_case(case, build, work, seed):
     served = sum(np.unique(t[t >= 0]).size for t in plan.token)
     summary = (f"C={c}: {int(kept.sum())} of {kept.size} slots filled, "
                f"{g * s - served} of {g * s} tokens served by no expert")
-    log = ""
     so = os.path.join(case_dir, f"{name}.so")
-    compile_ = subprocess.run([os.path.join(build, "bin", "moe-compile"), mlir, "--target=cpu", "-o", so],
-                              capture_output=True, text=True)
-    if compile_.returncode != 0:
-        return False, summary, log + f"moe-compile failed ({compile_.returncode}):\n{compile_.stdout}{compile_.stderr}"
-    models = [so, mlir] if name in JIT_CASES else [so]
-    for model in models:
-        run = subprocess.run([os.path.join(build, "bin", "moe-run"), model,
-                              "--weights", weights_path, "--inputs", f"x={x_path}",
-                              "--check", f"out={expected_path}", "--rtol", "1e-4", "--atol", "1e-5"],
-                             capture_output=True, text=True)
-        log += f"$ moe-run {model}\n" + run.stdout + run.stderr
-        if run.returncode != 0:
-            return False, summary, log
-    return True, summary, log
-
-
-def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--build", required=True)
-    parser.add_argument("--work", required=True)
-    parser.add_argument("--seed", type=int, default=None)
-    parser.add_argument("--filter", default="")
-    args = parser.parse_args()
-    seed = args.seed if args.seed is not None else random.SystemRandom().randrange(1 << 31)
-    failures = []
-    for case in CASES:
-        if args.filter not in case[0]:
-            continue
-        ok, summary, log = run_case(case, args.build, args.work, seed)
-        print(f"{'PASS' if ok else 'FAIL'}: {case[0]}  ({case[1]}, body {case[8]}; {summary})")
-        if not ok:
-            failures.append(case[0])
-            print(log)
-    print(f"seed {seed}: {len(failures)} failed" + (f": {', '.join(failures)}" if failures else ""))
-    print(f"replay with: region_experts.py --seed {seed}")
-    return 1 if failures else 0
+    run_args = ["--weights", weights_path, "--inputs", f"x={x_path}",
+                "--check", f"out={expected_path}"]
+    ok, log = case_driver.compile_and_run(build, mlir, so, run_args, jit=name in JIT_CASES)
+    return ok, f"{router_text}, body {body}; {summary}", log
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(case_driver.main(CASES, run_case, "region_experts.py"))

@@ -10,15 +10,14 @@ its combine weight within 1e-4) and the routing statistics exactly.
 
 usage: router_matrix.py --build BUILD_DIR --work DIR [--seed N] [--filter TEXT]
 """
-import argparse
 import os
-import random
-import subprocess
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "reference"))
+sys.path.insert(0, HERE)
 
+import case_driver  # noqa: E402
 import make_example_data  # noqa: E402
 import moe_ir  # noqa: E402
 
@@ -136,48 +135,14 @@ def run_case(case, build, work, seed):
     make_example_data.write_example(mlir, case_dir, seed=seed)
     so = os.path.join(case_dir, f"{name}.so")
     layout = case[10] if len(case) > 10 else "auto"
-    compile_ = subprocess.run([os.path.join(build, "bin", "moe-compile"), mlir, "--target=cpu",
-                               f"--plan-layout={layout}", "-o", so],
-                              capture_output=True, text=True)
-    if compile_.returncode != 0:
-        return False, f"moe-compile failed:\n{compile_.stderr}"
     check = ",".join(f"{r}={os.path.join(case_dir, 'expected', r + '.npy')}" for r in results)
-    log = ""
-    # The shared object, and for one case the same model through the JIT.
-    models = [so, mlir] if name in JIT_CASES else [so]
-    for model in models:
-        run = subprocess.run([os.path.join(build, "bin", "moe-run"), model,
-                              "--weights", os.path.join(case_dir, "weights.safetensors"),
-                              "--inputs", os.path.join(case_dir, "inputs", "x.npy"),
-                              "--check", check, "--rtol", "1e-4", "--atol", "1e-5"],
-                             capture_output=True, text=True)
-        log += f"$ moe-run {model}\n" + run.stdout + run.stderr
-        if run.returncode != 0:
-            return False, log
-    return True, log
-
-
-def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--build", required=True)
-    parser.add_argument("--work", required=True)
-    parser.add_argument("--seed", type=int, default=None)
-    parser.add_argument("--filter", default="")
-    args = parser.parse_args()
-    seed = args.seed if args.seed is not None else random.SystemRandom().randrange(1 << 31)
-    failures = []
-    for case in CASES:
-        if args.filter not in case[0]:
-            continue
-        ok, log = run_case(case, args.build, args.work, seed)
-        print(f"{'PASS' if ok else 'FAIL'}: {case[0]}  ({case[1]})")
-        if not ok:
-            failures.append(case[0])
-            print(log)
-    print(f"seed {seed}: {len(failures)} failed" + (f": {', '.join(failures)}" if failures else ""))
-    print(f"replay with: router_matrix.py --seed {seed}")
-    return 1 if failures else 0
+    run_args = ["--weights", os.path.join(case_dir, "weights.safetensors"),
+                "--inputs", os.path.join(case_dir, "inputs", "x.npy"), "--check", check]
+    ok, log = case_driver.compile_and_run(build, mlir, so, run_args, jit=name in JIT_CASES,
+                                          layout=layout)
+    label = case[1] if layout == "auto" else f"{case[1]}, {layout} layout"
+    return ok, label, log
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(case_driver.main(CASES, run_case, "router_matrix.py"))
