@@ -120,9 +120,8 @@ LogicalResult SortSlotsOp::verify() {
                               table[0] * table[1] * table[2]);
   int64_t rows = shapeOf(getRowToken())[0];
   if (rows < fillable)
-    return emitOpError() << "row_token has " << rows
-                         << " rows, fewer than the " << fillable
-                         << " slots the plan can fill";
+    return emitOpError() << "row_token has " << rows << " rows, fewer than the "
+                         << fillable << " slots the plan can fill";
   if (failed(checkShape(*this, "expert_offsets", getExpertOffsets(),
                         {table[1] + 1})))
     return failure();

@@ -123,7 +123,7 @@ LogicalResult emitSharedObject(ModuleOp module, const std::string &outputPath,
   }
   // Self-contained: the code needs only the C library and libm (strided
   // copies were expanded to loops, see moe-expand-strided-copies).
-  std::vector<std::string> argStrings = {*cc,      "-shared",  "-o",
+  std::vector<std::string> argStrings = {*cc,        "-shared",  "-o",
                                          outputPath, objectPath, "-lm"};
   SmallVector<StringRef> args(argStrings.begin(), argStrings.end());
   std::string linkError;

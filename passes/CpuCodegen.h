@@ -33,7 +33,8 @@ OwningOpRef<ModuleOp> parseModuleFile(MLIRContext &context,
 
 /// Runs the `moe-to-cpu` pipeline on `module` (in place); `planLayout` is
 /// moe-materialize-plan's layout (auto, padded or sorted).
-LogicalResult lowerToLLVMDialect(ModuleOp module, StringRef planLayout = "auto");
+LogicalResult lowerToLLVMDialect(ModuleOp module,
+                                 StringRef planLayout = "auto");
 
 /// Lowers `module` (already in the LLVM dialect) to native code for this
 /// host at -O3 and links it into the shared object `outputPath`. `error`

@@ -52,10 +52,9 @@ Value prefixSum(OpBuilder &b, Location loc, Value sorted, Value g, Value e,
       b, loc, indexConstant(b, loc, 0), count,
       ValueRange{f64Constant(b, loc, 0.0)},
       [&](OpBuilder &nb, Location nloc, Value j, ValueRange acc) {
-        Value u = tensor::ExtractOp::create(nb, nloc, sorted,
-                                            ValueRange{g, e, j});
-        return SmallVector<Value>{
-            arith::AddFOp::create(nb, nloc, acc[0], u)};
+        Value u =
+            tensor::ExtractOp::create(nb, nloc, sorted, ValueRange{g, e, j});
+        return SmallVector<Value>{arith::AddFOp::create(nb, nloc, acc[0], u)};
       });
   return loop.getResult(0);
 }
@@ -80,10 +79,10 @@ Value simplexThreshold(OpBuilder &b, Location loc, Value sorted) {
               Value cumsum = arith::AddFOp::create(lb, lloc, acc[0], u);
               Value rank = arith::AddIOp::create(lb, lloc, j,
                                                  indexConstant(lb, lloc, 1));
-              Value rankF = arith::UIToFPOp::create(
-                  lb, lloc, lb.getF64Type(),
-                  arith::IndexCastUIOp::create(lb, lloc, lb.getI64Type(),
-                                               rank));
+              Value rankF =
+                  arith::UIToFPOp::create(lb, lloc, lb.getF64Type(),
+                                          arith::IndexCastUIOp::create(
+                                              lb, lloc, lb.getI64Type(), rank));
               Value excess = arith::DivFOp::create(
                   lb, lloc, arith::SubFOp::create(lb, lloc, cumsum, one),
                   rankF);
@@ -124,9 +123,9 @@ Value bestResponse(OpBuilder &b, Location loc, Value simByExpert, Value alpha,
         return arith::DivFOp::create(nb, nloc, sum,
                                      f64Constant(nb, nloc, bValue));
       });
-  auto topk = TopKOp::create(b, loc, tensorType({g, e, capacity}, f64),
-                             tensorType({g, e, capacity}, b.getI32Type()), z,
-                             capacity);
+  auto topk =
+      TopKOp::create(b, loc, tensorType({g, e, capacity}, f64),
+                     tensorType({g, e, capacity}, b.getI32Type()), z, capacity);
   Value sorted = topk.getValues(), order = topk.getIndices();
   Value theta = simplexThreshold(b, loc, sorted);
   return generateTensor(
@@ -138,12 +137,12 @@ Value bestResponse(OpBuilder &b, Location loc, Value simByExpert, Value alpha,
         Value lastJ = indexConstant(nb, nloc, capacity - 1);
         Value lastValue = tensor::ExtractOp::create(
             nb, nloc, sorted, ValueRange{at[0], at[1], lastJ});
-        Value lastToken = toIndex(nb, nloc,
-                                  tensor::ExtractOp::create(
-                                      nb, nloc, order,
-                                      ValueRange{at[0], at[1], lastJ}));
-        Value above = arith::CmpFOp::create(
-            nb, nloc, arith::CmpFPredicate::OGT, v, lastValue);
+        Value lastToken =
+            toIndex(nb, nloc,
+                    tensor::ExtractOp::create(nb, nloc, order,
+                                              ValueRange{at[0], at[1], lastJ}));
+        Value above = arith::CmpFOp::create(nb, nloc, arith::CmpFPredicate::OGT,
+                                            v, lastValue);
         Value tiedEarlier = arith::AndIOp::create(
             nb, nloc,
             arith::CmpFOp::create(nb, nloc, arith::CmpFPredicate::OEQ, v,
@@ -157,9 +156,8 @@ Value bestResponse(OpBuilder &b, Location loc, Value simByExpert, Value alpha,
         Value projected = arith::MaximumFOp::create(
             nb, nloc, arith::SubFOp::create(nb, nloc, v, t), zero);
         if (scale != 1.0)
-          projected = arith::MulFOp::create(nb, nloc,
-                                            f64Constant(nb, nloc, scale),
-                                            projected);
+          projected = arith::MulFOp::create(
+              nb, nloc, f64Constant(nb, nloc, scale), projected);
         return arith::SelectOp::create(nb, nloc, kept, projected, zero);
       });
 }
@@ -190,8 +188,8 @@ struct LowerKSparseOT : OpRewritePattern<KSparseOTOp> {
         });
     Value simByExpert =
         swapLastDims(rewriter, loc, softmax(rewriter, loc, logits, 2));
-    Value zeros = filledTensor(rewriter, loc, {g, s},
-                               rewriter.getF64FloatAttr(0.0));
+    Value zeros =
+        filledTensor(rewriter, loc, {g, s}, rewriter.getF64FloatAttr(0.0));
 
     // Adam on the token potentials; the state is (alpha, m, v).
     auto loop = forRange(

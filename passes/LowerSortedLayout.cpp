@@ -61,73 +61,77 @@ struct LowerSortSlots : OpRewritePattern<SortSlotsOp> {
           return addI32(nb, nloc, args[0], one);
         }); // [G, E]
     // The rows of `expert` in groups before `group`.
-    auto rowsBefore = [&](OpBuilder &b, Location l, Value group,
-                          Value expert) {
+    auto rowsBefore = [&](OpBuilder &b, Location l, Value group, Value expert) {
       return forLoop(b, l, idx(b, l, 0), group, {i32Constant(b, l, 0)},
-                  [&](OpBuilder &nb, Location nl, Value gi, ValueRange acc) {
-                    Value n = loadI32(nb, nl, counts, {gi, expert});
-                    return SmallVector<Value>{addI32(nb, nl, acc[0], n)};
-                  })
+                     [&](OpBuilder &nb, Location nl, Value gi, ValueRange acc) {
+                       Value n = loadI32(nb, nl, counts, {gi, expert});
+                       return SmallVector<Value>{addI32(nb, nl, acc[0], n)};
+                     })
           .getResult(0);
     };
     // expert_offsets[0] = 0, expert_offsets[e + 1] = offsets[e] + rows of e.
-    Value offsetsInit = filledTensor(rewriter, loc, {e + 1},
-                                     rewriter.getI32IntegerAttr(0));
+    Value offsetsInit =
+        filledTensor(rewriter, loc, {e + 1}, rewriter.getI32IntegerAttr(0));
     Value offsets =
         forLoop(rewriter, loc, idx(rewriter, loc, 0), idx(rewriter, loc, e),
-             {offsetsInit, i32Constant(rewriter, loc, 0)},
-             [&](OpBuilder &b, Location l, Value ei, ValueRange it) {
-               Value total =
-                   addI32(b, l, it[1], rowsBefore(b, l, idx(b, l, g), ei));
-               Value next = arith::AddIOp::create(b, l, ei, idx(b, l, 1));
-               Value updated =
-                   tensor::InsertOp::create(b, l, total, it[0], next);
-               return SmallVector<Value>{updated, total};
-             })
+                {offsetsInit, i32Constant(rewriter, loc, 0)},
+                [&](OpBuilder &b, Location l, Value ei, ValueRange it) {
+                  Value total =
+                      addI32(b, l, it[1], rowsBefore(b, l, idx(b, l, g), ei));
+                  Value next = arith::AddIOp::create(b, l, ei, idx(b, l, 1));
+                  Value updated =
+                      tensor::InsertOp::create(b, l, total, it[0], next);
+                  return SmallVector<Value>{updated, total};
+                })
             .getResult(0);
     // The first row of (group, expert).
-    Value firstRow = generateTensor(
-        rewriter, loc, {g, e}, i32,
-        [&](OpBuilder &b, Location l, ValueRange at) -> Value {
-          return addI32(b, l, loadI32(b, l, offsets, {at[1]}),
-                        rowsBefore(b, l, at[0], at[1]));
-        });
+    Value firstRow =
+        generateTensor(rewriter, loc, {g, e}, i32,
+                       [&](OpBuilder &b, Location l, ValueRange at) -> Value {
+                         return addI32(b, l, loadI32(b, l, offsets, {at[1]}),
+                                       rowsBefore(b, l, at[0], at[1]));
+                       });
     // row_token: scatter every occupied slot to its row.
     Value rowTokenInit =
         filledTensor(rewriter, loc, {rows}, rewriter.getI32IntegerAttr(-1));
-    auto forAll = [&](OpBuilder &b, Location l, int64_t n, Value init,
-                      function_ref<Value(OpBuilder &, Location, Value, Value)>
-                          body) {
-      return forLoop(b, l, idx(b, l, 0), idx(b, l, n), {init},
-                  [&](OpBuilder &nb, Location nl, Value i, ValueRange it) {
-                    return SmallVector<Value>{body(nb, nl, i, it[0])};
-                  })
-          .getResult(0);
-    };
+    auto forAll =
+        [&](OpBuilder &b, Location l, int64_t n, Value init,
+            function_ref<Value(OpBuilder &, Location, Value, Value)> body) {
+          return forLoop(
+                     b, l, idx(b, l, 0), idx(b, l, n), {init},
+                     [&](OpBuilder &nb, Location nl, Value i, ValueRange it) {
+                       return SmallVector<Value>{body(nb, nl, i, it[0])};
+                     })
+              .getResult(0);
+        };
     Value rowToken = forAll(
         rewriter, loc, g, rowTokenInit,
         [&](OpBuilder &b, Location l, Value gi, Value acc) {
-          return forAll(b, l, e, acc, [&](OpBuilder &b2, Location l2, Value ei,
-                                          Value acc2) {
-            Value count = toIndex(b2, l2, loadI32(b2, l2, counts, {gi, ei}));
-            Value first = toIndex(b2, l2, loadI32(b2, l2, firstRow, {gi, ei}));
-            return forLoop(b2, l2, idx(b2, l2, 0), count, {acc2},
-                        [&](OpBuilder &b3, Location l3, Value ci,
-                            ValueRange it) {
-                          Value token = loadI32(b3, l3, table, {gi, ei, ci});
-                          Value flat = addI32(
-                              b3, l3,
-                              toI32(b3, l3,
-                                    arith::MulIOp::create(b3, l3, gi,
-                                                          idx(b3, l3, s))),
-                              token);
-                          Value row = arith::AddIOp::create(b3, l3, first, ci);
-                          return SmallVector<Value>{
-                              tensor::InsertOp::create(b3, l3, flat, it[0],
-                                                       ValueRange{row})};
-                        })
-                .getResult(0);
-          });
+          return forAll(
+              b, l, e, acc,
+              [&](OpBuilder &b2, Location l2, Value ei, Value acc2) {
+                Value count =
+                    toIndex(b2, l2, loadI32(b2, l2, counts, {gi, ei}));
+                Value first =
+                    toIndex(b2, l2, loadI32(b2, l2, firstRow, {gi, ei}));
+                return forLoop(
+                           b2, l2, idx(b2, l2, 0), count, {acc2},
+                           [&](OpBuilder &b3, Location l3, Value ci,
+                               ValueRange it) {
+                             Value token = loadI32(b3, l3, table, {gi, ei, ci});
+                             Value flat =
+                                 addI32(b3, l3,
+                                        toI32(b3, l3,
+                                              arith::MulIOp::create(
+                                                  b3, l3, gi, idx(b3, l3, s))),
+                                        token);
+                             Value row =
+                                 arith::AddIOp::create(b3, l3, first, ci);
+                             return SmallVector<Value>{tensor::InsertOp::create(
+                                 b3, l3, flat, it[0], ValueRange{row})};
+                           })
+                    .getResult(0);
+              });
         });
     // token_row: the row of the slot each assignment holds.
     Value tokenRow = generateTensor(
@@ -162,17 +166,16 @@ struct LowerGatherTokens : OpRewritePattern<GatherTokensOp> {
         [&](OpBuilder &b, Location l, ValueRange at) -> Value {
           Value token = loadI32(b, l, op.getRowToken(), {at[0]});
           Value unused = isNegative(b, l, token);
-          Value flat = toIndex(
-              b, l,
-              arith::SelectOp::create(b, l, unused, i32Constant(b, l, 0),
-                                      token));
+          Value flat = toIndex(b, l,
+                               arith::SelectOp::create(
+                                   b, l, unused, i32Constant(b, l, 0), token));
           Value sv = indexConstant(b, l, s);
           Value group = arith::DivUIOp::create(b, l, flat, sv);
           Value within = arith::RemUIOp::create(b, l, flat, sv);
           Value v = tensor::ExtractOp::create(b, l, op.getInput(),
                                               ValueRange{group, within, at[1]});
-          Value zero = arith::ConstantOp::create(
-              b, l, b.getFloatAttr(elementType, 0.0));
+          Value zero =
+              arith::ConstantOp::create(b, l, b.getFloatAttr(elementType, 0.0));
           return arith::SelectOp::create(b, l, unused, zero, v);
         });
     rewriter.replaceOp(op, rows);
@@ -190,21 +193,20 @@ Value rowExperts(OpBuilder &b, Location loc, Value offsets, int64_t rows,
         Value r = toI32(nb, l, at[0]);
         Value after =
             forLoop(nb, l, indexConstant(nb, l, 1),
-                 indexConstant(nb, l, experts + 1), {i32Constant(nb, l, 0)},
-                 [&](OpBuilder &b2, Location l2, Value ei, ValueRange acc) {
-                   Value end = loadI32(b2, l2, offsets, {ei});
-                   Value more = arith::ExtUIOp::create(
-                       b2, l2, b2.getI32Type(),
-                       arith::CmpIOp::create(
-                           b2, l2, arith::CmpIPredicate::sgt, end, r));
-                   return SmallVector<Value>{addI32(b2, l2, acc[0], more)};
-                 })
+                    indexConstant(nb, l, experts + 1), {i32Constant(nb, l, 0)},
+                    [&](OpBuilder &b2, Location l2, Value ei, ValueRange acc) {
+                      Value end = loadI32(b2, l2, offsets, {ei});
+                      Value more = arith::ExtUIOp::create(
+                          b2, l2, b2.getI32Type(),
+                          arith::CmpIOp::create(
+                              b2, l2, arith::CmpIPredicate::sgt, end, r));
+                      return SmallVector<Value>{addI32(b2, l2, acc[0], more)};
+                    })
                 .getResult(0);
-        Value expert = arith::SubIOp::create(
-            nb, l, i32Constant(nb, l, experts), after);
+        Value expert =
+            arith::SubIOp::create(nb, l, i32Constant(nb, l, experts), after);
         Value past = arith::CmpIOp::create(nb, l, arith::CmpIPredicate::eq,
-                                           expert,
-                                           i32Constant(nb, l, experts));
+                                           expert, i32Constant(nb, l, experts));
         return arith::SelectOp::create(nb, l, past, i32Constant(nb, l, -1),
                                        expert);
       });
@@ -227,9 +229,8 @@ struct LowerGroupedMatmul : OpRewritePattern<GroupedMatmulOp> {
     };
     // The row's expert, clamped for the rows of no expert.
     auto expertIndex = [&](OpBuilder &b, Location l, Value expert) {
-      return toIndex(b, l,
-                     arith::MaxSIOp::create(b, l, expert,
-                                            i32Constant(b, l, 0)));
+      return toIndex(
+          b, l, arith::MaxSIOp::create(b, l, expert, i32Constant(b, l, 0)));
     };
     Value init = generateTensor(
         rewriter, loc, {n, p}, elementType,

@@ -304,8 +304,8 @@ struct LowerTopK : OpRewritePattern<TopKOp> {
                                         rewriter.getFloatAttr(valueType, inf));
     Value firstPrevIndex =
         filledTensor(rewriter, loc, {g, r}, rewriter.getI32IntegerAttr(-1));
-    Value values = emptyTensor(
-        rewriter, loc, op.getValues().getType().getShape(), valueType);
+    Value values = emptyTensor(rewriter, loc,
+                               op.getValues().getType().getShape(), valueType);
     Value indices =
         emptyTensor(rewriter, loc, op.getIndices().getType().getShape(), i32);
     auto loop = scf::ForOp::create(

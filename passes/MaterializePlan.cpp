@@ -210,13 +210,12 @@ Value slotWeights(OpBuilder &b, Location loc, SlotPlanOp plan) {
       [&](OpBuilder &nb, Location nloc, ValueRange at) -> Value {
         Value token = tensor::ExtractOp::create(nb, nloc, slotToken, at);
         Value zero = f32Constant(nb, nloc, 0.0);
-        Value empty =
-            arith::CmpIOp::create(nb, nloc, arith::CmpIPredicate::slt, token,
-                                  i32Constant(nb, nloc, 0));
+        Value empty = arith::CmpIOp::create(nb, nloc, arith::CmpIPredicate::slt,
+                                            token, i32Constant(nb, nloc, 0));
         // An empty slot reads token 0's entries and discards them.
-        Value s = toIndex(nb, nloc,
-                          arith::MaxSIOp::create(nb, nloc, token,
-                                                 i32Constant(nb, nloc, 0)));
+        Value s = toIndex(
+            nb, nloc,
+            arith::MaxSIOp::create(nb, nloc, token, i32Constant(nb, nloc, 0)));
         Value weight;
         if (expertChoice) {
           // Expert e's assignment of a token is its entry e.
@@ -224,18 +223,18 @@ Value slotWeights(OpBuilder &b, Location loc, SlotPlanOp plan) {
                                              ValueRange{at[0], s, at[1]});
         } else {
           // The token's choice that landed in this slot.
-          Value flat = toI32(
-              nb, nloc,
-              arith::AddIOp::create(
-                  nb, nloc,
-                  arith::MulIOp::create(nb, nloc, at[1],
-                                        indexConstant(nb, nloc, c)),
-                  at[2]));
+          Value flat =
+              toI32(nb, nloc,
+                    arith::AddIOp::create(
+                        nb, nloc,
+                        arith::MulIOp::create(nb, nloc, at[1],
+                                              indexConstant(nb, nloc, c)),
+                        at[2]));
           auto loop = forRange(
               nb, nloc, choices, ValueRange{zero},
               [&](OpBuilder &lb, Location lloc, Value j, ValueRange acc) {
-                Value slot = tensor::ExtractOp::create(
-                    lb, lloc, tokenSlot, ValueRange{at[0], s, j});
+                Value slot = tensor::ExtractOp::create(lb, lloc, tokenSlot,
+                                                       ValueRange{at[0], s, j});
                 Value here = arith::CmpIOp::create(
                     lb, lloc, arith::CmpIPredicate::eq, slot, flat);
                 Value w = tensor::ExtractOp::create(lb, lloc, tokenWeight,
@@ -294,8 +293,8 @@ std::optional<ExpertChain> sortableChain(CombineOp combine) {
   Type elementType = dispatch.getInput().getType().getElementType();
   for (Value v : {experts.getUpWeight(), experts.getUpBias(),
                   experts.getDownWeight(), experts.getDownBias()})
-    if (v && cast<RankedTensorType>(v.getType()).getElementType() !=
-                 elementType)
+    if (v &&
+        cast<RankedTensorType>(v.getType()).getElementType() != elementType)
       return std::nullopt;
   return ExpertChain{plan, dispatch, experts, combine};
 }
@@ -330,10 +329,9 @@ void rewriteSorted(RewriterBase &rewriter, ExpertChain chain) {
   TypedValue<RankedTensorType> x = chain.dispatch.getInput();
   Type elementType = x.getType().getElementType();
   int64_t d = x.getType().getDimSize(2);
-  Value gathered =
-      GatherTokensOp::create(rewriter, chain.dispatch.getLoc(),
-                             tensorType({rows, d}, elementType), x,
-                             sort.getRowToken());
+  Value gathered = GatherTokensOp::create(rewriter, chain.dispatch.getLoc(),
+                                          tensorType({rows, d}, elementType), x,
+                                          sort.getRowToken());
   Activation activation = *experts.getActivation();
   auto upType = cast<RankedTensorType>(experts.getUpWeight().getType());
   int64_t hidden = upType.getDimSize(2);
@@ -384,8 +382,8 @@ struct MoEMaterializePlanPass
     }
     RewritePatternSet patterns(context);
     patterns.add<DispatchOnSlotTable, CombineOnSlotTable, DispatchOnSoftWeights,
-                 CombineOnSoftWeights, StatsOnSlotTable,
-                 PlanSlotsOnSlotTable>(context);
+                 CombineOnSoftWeights, StatsOnSlotTable, PlanSlotsOnSlotTable>(
+        context);
     if (failed(applyMoEPatterns(getOperation(), std::move(patterns))))
       return signalPassFailure();
     // Whatever still uses a plan has no layout to go to.

@@ -141,8 +141,8 @@ Value sumWeightedRows(
                                                      i32Constant(nb, nloc, 0)));
         Value y = readRow(nb, nloc, safe, g, i);
         Value w = convertFloat(nb, nloc, args[1], elementType);
-        Value sum = arith::AddFOp::create(nb, nloc, args[2],
-                                          arith::MulFOp::create(nb, nloc, w, y));
+        Value sum = arith::AddFOp::create(
+            nb, nloc, args[2], arith::MulFOp::create(nb, nloc, w, y));
         linalg::YieldOp::create(
             nb, nloc,
             Value(arith::SelectOp::create(nb, nloc, kept, sum, args[2])));
@@ -260,13 +260,12 @@ Value mapWithReduced(OpBuilder &b, Location loc, Value input, Value reduced,
 std::pair<Value, Value> expMinusMax(OpBuilder &b, Location loc, Value input,
                                     int64_t dim) {
   Type elementType = cast<RankedTensorType>(input.getType()).getElementType();
-  Value max =
-      reduceDim(b, loc, input, dim,
-                b.getFloatAttr(elementType,
-                               -std::numeric_limits<double>::infinity()),
-                [](OpBuilder &nb, Location nloc, ValueRange args) -> Value {
-                  return arith::MaximumFOp::create(nb, nloc, args[0], args[1]);
-                });
+  Value max = reduceDim(
+      b, loc, input, dim,
+      b.getFloatAttr(elementType, -std::numeric_limits<double>::infinity()),
+      [](OpBuilder &nb, Location nloc, ValueRange args) -> Value {
+        return arith::MaximumFOp::create(nb, nloc, args[0], args[1]);
+      });
   Value exps = mapWithReduced(
       b, loc, input, max, dim, elementType,
       [](OpBuilder &nb, Location nloc, ValueRange args) -> Value {
