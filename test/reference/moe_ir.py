@@ -861,36 +861,29 @@ def _parse(text: str) -> MoEFunction:
         raise MoEIRError(f"{where}: plan {p_ssa} is not the result of moe.route ({plan_ssa})")
     out_type = _tensor_type(out_type, f"{where}: result")
 
-    # moe.route_stats
-    stats_types = []
-    if "moe.route_stats" in ops:
-        st, where = ops["moe.route_stats"]
+    def plan_user_types(op: str, operand_form: str, count: int) -> list:
+        """The result types of the optional ``op`` reading the plan (and, for route_stats, the
+        logits); [] if the layer has none."""
+        if op not in ops:
+            return []
+        st, where = ops[op]
         operands, _, out_types = _operands_and_types(st, where)
-        l_ssa, p_ssa = _ssa_list(operands, 2, where, "%logits, %plan")
-        produced_by(l_ssa, "moe.gate", where, "logits")
-        if p_ssa != plan_ssa:
-            raise MoEIRError(f"{where}: plan {p_ssa} is not the result of moe.route "
+        names = _ssa_list(operands, len(operand_form.split(",")), where, operand_form)
+        if len(names) == 2:
+            produced_by(names[0], "moe.gate", where, "logits")
+        if names[-1] != plan_ssa:
+            raise MoEIRError(f"{where}: plan {names[-1]} is not the result of moe.route "
                              f"({plan_ssa})")
         if not router.sparse:
-            raise MoEIRError(f"{where}: route_stats needs a sparse router, not soft")
-        stats_types = [_tensor_type(t, f"{where}: result") for t in _split_top(out_types)]
-        if len(stats_types) != 4:
-            raise MoEIRError(f"{where}: expected 4 result types, got {len(stats_types)}")
+            raise MoEIRError(f"{where}: {op.removeprefix('moe.')} needs a sparse router, "
+                             "not soft")
+        types = [_tensor_type(t, f"{where}: result") for t in _split_top(out_types)]
+        if len(types) != count:
+            raise MoEIRError(f"{where}: expected {count} result types, got {len(types)}")
+        return types
 
-    # moe.plan_slots
-    plan_slots_types = []
-    if "moe.plan_slots" in ops:
-        st, where = ops["moe.plan_slots"]
-        operands, _, out_types = _operands_and_types(st, where)
-        (p_ssa,) = _ssa_list(operands, 1, where, "%plan")
-        if p_ssa != plan_ssa:
-            raise MoEIRError(f"{where}: plan {p_ssa} is not the result of moe.route "
-                             f"({plan_ssa})")
-        if not router.sparse:
-            raise MoEIRError(f"{where}: plan_slots needs a sparse router, not soft")
-        plan_slots_types = [_tensor_type(t, f"{where}: result") for t in _split_top(out_types)]
-        if len(plan_slots_types) != 2:
-            raise MoEIRError(f"{where}: expected 2 result types, got {len(plan_slots_types)}")
+    stats_types = plan_user_types("moe.route_stats", "%logits, %plan", 4)
+    plan_slots_types = plan_user_types("moe.plan_slots", "%plan", 2)
 
     # Which value of the chain each result is.
     values = {ops["moe.combine"][0].results[0]: ("output", out_type),
