@@ -3,8 +3,10 @@
 // The sorted/ragged layout keeps only the occupied slots, as rows sorted by
 // expert (then group, then slot). `moe.sort_slots` builds the row tables with
 // prefix sums and a sequential scatter over the slots (cheap: one pass over
-// the slot table); gather, the grouped GEMMs and combine are `linalg.generic`
-// ops whose bodies read the row tables, so everything keeps static shapes.
+// the slot table); gather and combine are `linalg.generic` ops whose bodies
+// read the row tables. The grouped GEMM is a loop over experts, each a
+// `linalg.matmul` on its own contiguous rows (a dynamic-size slice): the only
+// dynamic shapes, and the form tiling and microkernels want.
 //
 //===----------------------------------------------------------------------===//
 
@@ -223,46 +225,64 @@ struct LowerGroupedMatmul : OpRewritePattern<GroupedMatmulOp> {
             p = weightType.getDimSize(2);
     Type elementType = inputType.getElementType();
     Value weight = op.getWeight(), bias = op.getBias();
-    Value experts = rowExperts(rewriter, loc, op.getExpertOffsets(), n, e);
-    auto zeroOf = [&](OpBuilder &b, Location l) -> Value {
-      return arith::ConstantOp::create(b, l, b.getFloatAttr(elementType, 0.0));
-    };
-    // The row's expert, clamped for the rows of no expert.
-    auto expertIndex = [&](OpBuilder &b, Location l, Value expert) {
-      return toIndex(
-          b, l, arith::MaxSIOp::create(b, l, expert, i32Constant(b, l, 0)));
-    };
-    Value init = generateTensor(
-        rewriter, loc, {n, p}, elementType,
-        [&](OpBuilder &b, Location l, ValueRange at) -> Value {
-          if (!bias)
-            return zeroOf(b, l);
-          Value expert = loadI32(b, l, experts, {at[0]});
-          Value v = tensor::ExtractOp::create(
-              b, l, bias, ValueRange{expertIndex(b, l, expert), at[1]});
-          return arith::SelectOp::create(b, l, isNegative(b, l, expert),
-                                         zeroOf(b, l), v);
-        });
-    // loops (r, p, k): z[r, p] += input[r, k] * weight[expert(r), k, p]
-    SmallVector<utils::IteratorType> iterators(2,
-                                               utils::IteratorType::parallel);
-    iterators.push_back(utils::IteratorType::reduction);
-    auto product = linalg::GenericOp::create(
-        rewriter, loc, init.getType(), ValueRange{op.getInput(), experts}, init,
-        SmallVector<AffineMap>{loopMap(rewriter, 3, {0, 2}),
-                               loopMap(rewriter, 3, {0}),
-                               loopMap(rewriter, 3, {0, 1})},
-        iterators, [&](OpBuilder &b, Location l, ValueRange args) {
-          Value k = linalg::IndexOp::create(b, l, 2);
-          Value col = linalg::IndexOp::create(b, l, 1);
-          Value w = tensor::ExtractOp::create(
-              b, l, weight, ValueRange{expertIndex(b, l, args[1]), k, col});
-          Value sum = arith::AddFOp::create(
-              b, l, args[2], arith::MulFOp::create(b, l, args[0], w));
-          linalg::YieldOp::create(
-              b, l,
-              Value(arith::SelectOp::create(b, l, isNegative(b, l, args[1]),
-                                            args[2], sum)));
+    // The accumulator starts at the bias of each row's expert (0 for the
+    // rows of no expert), or at 0.
+    Value init = filledTensor(rewriter, loc, {n, p},
+                              rewriter.getFloatAttr(elementType, 0.0));
+    if (bias) {
+      Value experts = rowExperts(rewriter, loc, op.getExpertOffsets(), n, e);
+      init = generateTensor(
+          rewriter, loc, {n, p}, elementType,
+          [&](OpBuilder &b, Location l, ValueRange at) -> Value {
+            Value expert = loadI32(b, l, experts, {at[0]});
+            Value clamped = toIndex(
+                b, l,
+                arith::MaxSIOp::create(b, l, expert, i32Constant(b, l, 0)));
+            Value v = tensor::ExtractOp::create(b, l, bias,
+                                                ValueRange{clamped, at[1]});
+            Value zero = arith::ConstantOp::create(
+                b, l, b.getFloatAttr(elementType, 0.0));
+            return arith::SelectOp::create(b, l, isNegative(b, l, expert), zero,
+                                           v);
+          });
+    }
+    // Per expert, one matmul on its own rows: z[rows of e] += input[rows of
+    // e] @ weight[e] (the rows past the last expert's keep their zeros).
+    int64_t k = inputType.getDimSize(1);
+    Value offsets = op.getExpertOffsets();
+    Value input = op.getInput();
+    auto product = forRange(
+        rewriter, loc, e, ValueRange{init},
+        [&](OpBuilder &b, Location l, Value expert, ValueRange it) {
+          Value next =
+              arith::AddIOp::create(b, l, expert, indexConstant(b, l, 1));
+          Value start = toIndex(b, l, loadI32(b, l, offsets, {expert}));
+          Value end = toIndex(b, l, loadI32(b, l, offsets, {next}));
+          Value count = arith::SubIOp::create(b, l, end, start);
+          auto rowsOf = [&](Value source, int64_t width) -> Value {
+            SmallVector<OpFoldResult> offs = {start, b.getIndexAttr(0)};
+            SmallVector<OpFoldResult> sizes = {count, b.getIndexAttr(width)};
+            SmallVector<OpFoldResult> strides(2, b.getIndexAttr(1));
+            return tensor::ExtractSliceOp::create(b, l, source, offs, sizes,
+                                                  strides);
+          };
+          SmallVector<OpFoldResult> wOffsets = {expert, b.getIndexAttr(0),
+                                                b.getIndexAttr(0)};
+          SmallVector<OpFoldResult> wSizes = {
+              b.getIndexAttr(1), b.getIndexAttr(k), b.getIndexAttr(p)};
+          SmallVector<OpFoldResult> wStrides(3, b.getIndexAttr(1));
+          Value w = tensor::ExtractSliceOp::create(
+              b, l, tensorType({k, p}, weightType.getElementType()), weight,
+              wOffsets, wSizes, wStrides);
+          Value acc = rowsOf(it[0], p);
+          Value mm = linalg::MatmulOp::create(
+                         b, l, ValueRange{rowsOf(input, k), w}, ValueRange{acc})
+                         .getResult(0);
+          SmallVector<OpFoldResult> offs = {start, b.getIndexAttr(0)};
+          SmallVector<OpFoldResult> sizes = {count, b.getIndexAttr(p)};
+          SmallVector<OpFoldResult> strides(2, b.getIndexAttr(1));
+          return SmallVector<Value>{tensor::InsertSliceOp::create(
+              b, l, mm, it[0], offs, sizes, strides)};
         });
     Value z = product.getResult(0);
     // Every activation maps 0 to 0, so the unused rows stay zeros.

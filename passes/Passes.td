@@ -157,6 +157,30 @@ def MoEExpandStridedCopies : Pass<"moe-expand-strided-copies"> {
   let dependentDialects = ["::mlir::linalg::LinalgDialect"];
 }
 
+def MoECpuLoopOrder : Pass<"moe-cpu-loop-order"> {
+  let summary = "Order contraction loops for contiguous inner loops on the CPU";
+  let description = [{
+    A contraction written with its reduction dimension last (`linalg.generic`
+    as produced by `linalg-generalize-named-ops` from `linalg.matmul` and
+    `linalg.batch_matmul`, the gate, the grouped GEMMs) lowers to loops whose
+    innermost loop walks the reduction: the `B` operand is then read with a
+    stride and the loop does not vectorize. This pass interchanges such a
+    generic so that the output's last (contiguous) dimension is the
+    innermost loop, when an input reads along that dimension as well as along
+    a reduction (`B[k, n]`): `(m, n, k) -> (m, k, n)`. Every output element
+    still sums its terms in the same order, so results are bit-identical.
+    CPU pipeline only; the target-neutral IR keeps its named ops.
+
+    ```mlir
+    // Before: loops (b, m, n, k)
+    linalg.generic {iterator_types = ["parallel", "parallel", "parallel", "reduction"]} ...
+    // After: loops (b, m, k, n)
+    linalg.generic {iterator_types = ["parallel", "parallel", "reduction", "parallel"]} ...
+    ```
+  }];
+  let dependentDialects = ["::mlir::linalg::LinalgDialect"];
+}
+
 def MoEPrepareEntry : Pass<"moe-prepare-entry", "::mlir::ModuleOp"> {
   let summary = "Record the entry function's signature for the artifact ABI";
   let description = [{

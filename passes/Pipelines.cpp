@@ -26,6 +26,8 @@ static constexpr llvm::StringLiteral kMoEToCPUPipeline =
     "moe-lower-to-linalg,"
     "convert-elementwise-to-linalg,"
     "canonicalize,cse,"
+    "linalg-generalize-named-ops,"
+    "moe-cpu-loop-order,"
     "one-shot-bufferize{bufferize-function-boundaries "
     "function-boundary-type-conversion=identity-layout-map "
     "allow-return-allocs-from-loops},"
