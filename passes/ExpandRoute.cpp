@@ -46,10 +46,8 @@ Value keptWeights(OpBuilder &b, Location loc, Value slots, Value weights) {
   return mapElementwise(
       b, loc, {slots, weights}, b.getF32Type(),
       [](OpBuilder &nb, Location nloc, ValueRange args) -> Value {
-        Value kept = arith::CmpIOp::create(nb, nloc, arith::CmpIPredicate::sge,
-                                           args[0], i32Constant(nb, nloc, 0));
-        return arith::SelectOp::create(nb, nloc, kept, args[1],
-                                       f32Constant(nb, nloc, 0.0));
+        return arith::SelectOp::create(nb, nloc, isNone(nb, nloc, args[0]),
+                                       f32Constant(nb, nloc, 0.0), args[1]);
       });
 }
 
@@ -271,10 +269,8 @@ struct ExpandPerImage : OpRewritePattern<RouteOp> {
               arith::MulIOp::create(nb, nloc, toIndex(nb, nloc, item), tv);
           Value token =
               toI32(nb, nloc, arith::AddIOp::create(nb, nloc, first, within));
-          Value empty =
-              arith::CmpIOp::create(nb, nloc, arith::CmpIPredicate::slt, item,
-                                    i32Constant(nb, nloc, 0));
-          return arith::SelectOp::create(nb, nloc, empty, item, token);
+          return arith::SelectOp::create(nb, nloc, isNone(nb, nloc, item), item,
+                                         token);
         });
     Value tokenSlot = generateTensor(
         rewriter, loc, {g, s, k}, i32,
@@ -293,10 +289,7 @@ struct ExpandPerImage : OpRewritePattern<RouteOp> {
               arith::MulIOp::create(nb, nloc, expert, idx(nb, nloc, c)),
               arith::AddIOp::create(
                   nb, nloc, arith::MulIOp::create(nb, nloc, ci, tv), within));
-          Value dropped =
-              arith::CmpIOp::create(nb, nloc, arith::CmpIPredicate::slt, slot,
-                                    i32Constant(nb, nloc, 0));
-          return arith::SelectOp::create(nb, nloc, dropped, slot,
+          return arith::SelectOp::create(nb, nloc, isNone(nb, nloc, slot), slot,
                                          toI32(nb, nloc, flat));
         });
     // Every token of an item has the item's gate as its weight.

@@ -31,11 +31,6 @@ Value addI32(OpBuilder &b, Location loc, Value x, Value y) {
   return arith::AddIOp::create(b, loc, x, y);
 }
 
-Value isNegative(OpBuilder &b, Location loc, Value x) {
-  return arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt, x,
-                               i32Constant(b, loc, 0));
-}
-
 struct LowerSortSlots : OpRewritePattern<SortSlotsOp> {
   using OpRewritePattern::OpRewritePattern;
   LogicalResult matchAndRewrite(SortSlotsOp op,
@@ -75,16 +70,15 @@ struct LowerSortSlots : OpRewritePattern<SortSlotsOp> {
     Value offsetsInit =
         filledTensor(rewriter, loc, {e + 1}, rewriter.getI32IntegerAttr(0));
     Value offsets =
-        forLoop(rewriter, loc, idx(rewriter, loc, 0), idx(rewriter, loc, e),
-                {offsetsInit, i32Constant(rewriter, loc, 0)},
-                [&](OpBuilder &b, Location l, Value ei, ValueRange it) {
-                  Value total =
-                      addI32(b, l, it[1], rowsBefore(b, l, idx(b, l, g), ei));
-                  Value next = arith::AddIOp::create(b, l, ei, idx(b, l, 1));
-                  Value updated =
-                      tensor::InsertOp::create(b, l, total, it[0], next);
-                  return SmallVector<Value>{updated, total};
-                })
+        forRange(rewriter, loc, e, {offsetsInit, i32Constant(rewriter, loc, 0)},
+                 [&](OpBuilder &b, Location l, Value ei, ValueRange it) {
+                   Value total =
+                       addI32(b, l, it[1], rowsBefore(b, l, idx(b, l, g), ei));
+                   Value next = arith::AddIOp::create(b, l, ei, idx(b, l, 1));
+                   Value updated =
+                       tensor::InsertOp::create(b, l, total, it[0], next);
+                   return SmallVector<Value>{updated, total};
+                 })
             .getResult(0);
     // The first row of (group, expert).
     Value firstRow =
@@ -96,54 +90,44 @@ struct LowerSortSlots : OpRewritePattern<SortSlotsOp> {
     // row_token: scatter every occupied slot to its row.
     Value rowTokenInit =
         filledTensor(rewriter, loc, {rows}, rewriter.getI32IntegerAttr(-1));
-    auto forAll =
-        [&](OpBuilder &b, Location l, int64_t n, Value init,
-            function_ref<Value(OpBuilder &, Location, Value, Value)> body) {
-          return forLoop(
-                     b, l, idx(b, l, 0), idx(b, l, n), {init},
-                     [&](OpBuilder &nb, Location nl, Value i, ValueRange it) {
-                       return SmallVector<Value>{body(nb, nl, i, it[0])};
-                     })
-              .getResult(0);
-        };
-    Value rowToken = forAll(
-        rewriter, loc, g, rowTokenInit,
-        [&](OpBuilder &b, Location l, Value gi, Value acc) {
-          return forAll(
-              b, l, e, acc,
-              [&](OpBuilder &b2, Location l2, Value ei, Value acc2) {
-                Value count =
-                    toIndex(b2, l2, loadI32(b2, l2, counts, {gi, ei}));
-                Value first =
-                    toIndex(b2, l2, loadI32(b2, l2, firstRow, {gi, ei}));
-                return forLoop(
-                           b2, l2, idx(b2, l2, 0), count, {acc2},
-                           [&](OpBuilder &b3, Location l3, Value ci,
-                               ValueRange it) {
-                             Value token = loadI32(b3, l3, table, {gi, ei, ci});
-                             Value flat =
-                                 addI32(b3, l3,
-                                        toI32(b3, l3,
-                                              arith::MulIOp::create(
-                                                  b3, l3, gi, idx(b3, l3, s))),
-                                        token);
-                             Value row =
-                                 arith::AddIOp::create(b3, l3, first, ci);
-                             return SmallVector<Value>{tensor::InsertOp::create(
-                                 b3, l3, flat, it[0], ValueRange{row})};
-                           })
-                    .getResult(0);
-              });
-        });
+    Value rowToken =
+        forRange(
+            rewriter, loc, g, {rowTokenInit},
+            [&](OpBuilder &b, Location l, Value gi, ValueRange byGroup) {
+              auto experts = forRange(
+                  b, l, e, byGroup,
+                  [&](OpBuilder &b2, Location l2, Value ei,
+                      ValueRange byExpert) {
+                    Value count =
+                        toIndex(b2, l2, loadI32(b2, l2, counts, {gi, ei}));
+                    Value first =
+                        toIndex(b2, l2, loadI32(b2, l2, firstRow, {gi, ei}));
+                    auto slots = forLoop(
+                        b2, l2, idx(b2, l2, 0), count, byExpert,
+                        [&](OpBuilder &b3, Location l3, Value ci,
+                            ValueRange it) {
+                          Value token = loadI32(b3, l3, table, {gi, ei, ci});
+                          Value groupStart =
+                              toI32(b3, l3,
+                                    arith::MulIOp::create(b3, l3, gi,
+                                                          idx(b3, l3, s)));
+                          Value row = arith::AddIOp::create(b3, l3, first, ci);
+                          return SmallVector<Value>{tensor::InsertOp::create(
+                              b3, l3, addI32(b3, l3, groupStart, token), it[0],
+                              ValueRange{row})};
+                        });
+                    return SmallVector<Value>(slots.getResults());
+                  });
+              return SmallVector<Value>(experts.getResults());
+            })
+            .getResult(0);
     // token_row: the row of the slot each assignment holds.
     Value tokenRow = generateTensor(
         rewriter, loc, op.getTokenRow().getType().getShape(), i32,
         [&](OpBuilder &b, Location l, ValueRange at) -> Value {
           Value slot = loadI32(b, l, tokenSlot, at);
-          Value none = isNegative(b, l, slot);
-          Value flat = toIndex(
-              b, l,
-              arith::SelectOp::create(b, l, none, i32Constant(b, l, 0), slot));
+          Value none = isNone(b, l, slot);
+          Value flat = clampedIndex(b, l, slot);
           Value expert = arith::DivUIOp::create(b, l, flat, idx(b, l, c));
           Value within = arith::RemUIOp::create(b, l, flat, idx(b, l, c));
           Value row = addI32(b, l, loadI32(b, l, firstRow, {at[0], expert}),
@@ -167,10 +151,8 @@ struct LowerGatherTokens : OpRewritePattern<GatherTokensOp> {
         rewriter, loc, rowsType.getShape(), elementType,
         [&](OpBuilder &b, Location l, ValueRange at) -> Value {
           Value token = loadI32(b, l, op.getRowToken(), {at[0]});
-          Value unused = isNegative(b, l, token);
-          Value flat = toIndex(b, l,
-                               arith::SelectOp::create(
-                                   b, l, unused, i32Constant(b, l, 0), token));
+          Value unused = isNone(b, l, token);
+          Value flat = clampedIndex(b, l, token);
           Value sv = indexConstant(b, l, s);
           Value group = arith::DivUIOp::create(b, l, flat, sv);
           Value within = arith::RemUIOp::create(b, l, flat, sv);
@@ -185,35 +167,6 @@ struct LowerGatherTokens : OpRewritePattern<GatherTokensOp> {
   }
 };
 
-/// The expert of each of `rows` rows, `-1` past the last expert's rows:
-/// `E - #{e : offsets[e + 1] > r}`.
-Value rowExperts(OpBuilder &b, Location loc, Value offsets, int64_t rows,
-                 int64_t experts) {
-  return generateTensor(
-      b, loc, {rows}, b.getI32Type(),
-      [&](OpBuilder &nb, Location l, ValueRange at) -> Value {
-        Value r = toI32(nb, l, at[0]);
-        Value after =
-            forLoop(nb, l, indexConstant(nb, l, 1),
-                    indexConstant(nb, l, experts + 1), {i32Constant(nb, l, 0)},
-                    [&](OpBuilder &b2, Location l2, Value ei, ValueRange acc) {
-                      Value end = loadI32(b2, l2, offsets, {ei});
-                      Value more = arith::ExtUIOp::create(
-                          b2, l2, b2.getI32Type(),
-                          arith::CmpIOp::create(
-                              b2, l2, arith::CmpIPredicate::sgt, end, r));
-                      return SmallVector<Value>{addI32(b2, l2, acc[0], more)};
-                    })
-                .getResult(0);
-        Value expert =
-            arith::SubIOp::create(nb, l, i32Constant(nb, l, experts), after);
-        Value past = arith::CmpIOp::create(nb, l, arith::CmpIPredicate::eq,
-                                           expert, i32Constant(nb, l, experts));
-        return arith::SelectOp::create(nb, l, past, i32Constant(nb, l, -1),
-                                       expert);
-      });
-}
-
 struct LowerGroupedMatmul : OpRewritePattern<GroupedMatmulOp> {
   using OpRewritePattern::OpRewritePattern;
   LogicalResult matchAndRewrite(GroupedMatmulOp op,
@@ -225,32 +178,13 @@ struct LowerGroupedMatmul : OpRewritePattern<GroupedMatmulOp> {
             p = weightType.getDimSize(2);
     Type elementType = inputType.getElementType();
     Value weight = op.getWeight(), bias = op.getBias();
-    // The accumulator starts at the bias of each row's expert (0 for the
-    // rows of no expert), or at 0.
+    int64_t k = inputType.getDimSize(1);
+    Value offsets = op.getExpertOffsets(), input = op.getInput();
+    // The rows past the last expert's stay zeros.
     Value init = filledTensor(rewriter, loc, {n, p},
                               rewriter.getFloatAttr(elementType, 0.0));
-    if (bias) {
-      Value experts = rowExperts(rewriter, loc, op.getExpertOffsets(), n, e);
-      init = generateTensor(
-          rewriter, loc, {n, p}, elementType,
-          [&](OpBuilder &b, Location l, ValueRange at) -> Value {
-            Value expert = loadI32(b, l, experts, {at[0]});
-            Value clamped = toIndex(
-                b, l,
-                arith::MaxSIOp::create(b, l, expert, i32Constant(b, l, 0)));
-            Value v = tensor::ExtractOp::create(b, l, bias,
-                                                ValueRange{clamped, at[1]});
-            Value zero = arith::ConstantOp::create(
-                b, l, b.getFloatAttr(elementType, 0.0));
-            return arith::SelectOp::create(b, l, isNegative(b, l, expert), zero,
-                                           v);
-          });
-    }
-    // Per expert, one matmul on its own rows: z[rows of e] += input[rows of
-    // e] @ weight[e] (the rows past the last expert's keep their zeros).
-    int64_t k = inputType.getDimSize(1);
-    Value offsets = op.getExpertOffsets();
-    Value input = op.getInput();
+    // Per expert, one matmul on its own rows, accumulating onto its bias:
+    // z[rows of e] = bias[e] + input[rows of e] @ weight[e].
     auto product = forRange(
         rewriter, loc, e, ValueRange{init},
         [&](OpBuilder &b, Location l, Value expert, ValueRange it) {
@@ -259,30 +193,37 @@ struct LowerGroupedMatmul : OpRewritePattern<GroupedMatmulOp> {
           Value start = toIndex(b, l, loadI32(b, l, offsets, {expert}));
           Value end = toIndex(b, l, loadI32(b, l, offsets, {next}));
           Value count = arith::SubIOp::create(b, l, end, start);
-          auto rowsOf = [&](Value source, int64_t width) -> Value {
-            SmallVector<OpFoldResult> offs = {start, b.getIndexAttr(0)};
-            SmallVector<OpFoldResult> sizes = {count, b.getIndexAttr(width)};
-            SmallVector<OpFoldResult> strides(2, b.getIndexAttr(1));
-            return tensor::ExtractSliceOp::create(b, l, source, offs, sizes,
-                                                  strides);
+          SmallVector<OpFoldResult> rowOffsets = {start, b.getIndexAttr(0)};
+          auto rowSizes = [&](int64_t width) {
+            return SmallVector<OpFoldResult>{count, b.getIndexAttr(width)};
           };
-          SmallVector<OpFoldResult> wOffsets = {expert, b.getIndexAttr(0),
-                                                b.getIndexAttr(0)};
-          SmallVector<OpFoldResult> wSizes = {
-              b.getIndexAttr(1), b.getIndexAttr(k), b.getIndexAttr(p)};
-          SmallVector<OpFoldResult> wStrides(3, b.getIndexAttr(1));
+          SmallVector<OpFoldResult> unit2(2, b.getIndexAttr(1));
+          SmallVector<OpFoldResult> unit3(3, b.getIndexAttr(1));
+          Value rows = tensor::ExtractSliceOp::create(b, l, input, rowOffsets,
+                                                      rowSizes(k), unit2);
+          Value acc = tensor::ExtractSliceOp::create(b, l, it[0], rowOffsets,
+                                                     rowSizes(p), unit2);
+          if (bias) {
+            Value expertBias = tensor::ExtractSliceOp::create(
+                b, l,
+                tensorType(
+                    {p},
+                    cast<RankedTensorType>(bias.getType()).getElementType()),
+                bias, {expert, b.getIndexAttr(0)},
+                {b.getIndexAttr(1), b.getIndexAttr(p)}, unit2);
+            acc = linalg::BroadcastOp::create(b, l, expertBias, acc,
+                                              ArrayRef<int64_t>{0})
+                      .getResult()[0];
+          }
           Value w = tensor::ExtractSliceOp::create(
               b, l, tensorType({k, p}, weightType.getElementType()), weight,
-              wOffsets, wSizes, wStrides);
-          Value acc = rowsOf(it[0], p);
-          Value mm = linalg::MatmulOp::create(
-                         b, l, ValueRange{rowsOf(input, k), w}, ValueRange{acc})
+              {expert, b.getIndexAttr(0), b.getIndexAttr(0)},
+              {b.getIndexAttr(1), b.getIndexAttr(k), b.getIndexAttr(p)}, unit3);
+          Value mm = linalg::MatmulOp::create(b, l, ValueRange{rows, w},
+                                              ValueRange{acc})
                          .getResult(0);
-          SmallVector<OpFoldResult> offs = {start, b.getIndexAttr(0)};
-          SmallVector<OpFoldResult> sizes = {count, b.getIndexAttr(p)};
-          SmallVector<OpFoldResult> strides(2, b.getIndexAttr(1));
           return SmallVector<Value>{tensor::InsertSliceOp::create(
-              b, l, mm, it[0], offs, sizes, strides)};
+              b, l, mm, it[0], rowOffsets, rowSizes(p), unit2)};
         });
     Value z = product.getResult(0);
     // Every activation maps 0 to 0, so the unused rows stay zeros.

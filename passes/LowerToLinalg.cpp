@@ -219,13 +219,10 @@ struct LowerGatherRows : OpRewritePattern<GatherRowsOp> {
           Value slot = arith::RemUIOp::create(b, nloc, row, cv);
           Value token =
               tensor::ExtractOp::create(b, nloc, table, ValueRange{g, e, slot});
-          Value empty =
-              arith::CmpIOp::create(b, nloc, arith::CmpIPredicate::slt, token,
-                                    i32Constant(b, nloc, 0));
-          Value safe = arith::SelectOp::create(b, nloc, empty,
-                                               i32Constant(b, nloc, 0), token);
+          Value empty = isNone(b, nloc, token);
           Value v = tensor::ExtractOp::create(
-              b, nloc, op.getInput(), ValueRange{g, toIndex(b, nloc, safe), i});
+              b, nloc, op.getInput(),
+              ValueRange{g, clampedIndex(b, nloc, token), i});
           Value zero = arith::ConstantOp::create(
               b, nloc, b.getFloatAttr(elementType, 0.0));
           return arith::SelectOp::create(b, nloc, empty, zero, v);
@@ -335,9 +332,7 @@ struct LowerTopK : OpRewritePattern<TopKOp> {
                 Value bv = args[3], bi = args[4];
                 Value n = toI32(nb, l, linalg::IndexOp::create(nb, l, 2));
                 Value eligible = ranksBefore(nb, l, pv, pi, v, n);
-                Value noBest =
-                    arith::CmpIOp::create(nb, l, arith::CmpIPredicate::slt, bi,
-                                          i32Constant(nb, l, 0));
+                Value noBest = isNone(nb, l, bi);
                 Value better = arith::OrIOp::create(
                     nb, l, noBest, ranksBefore(nb, l, v, n, bv, bi));
                 Value take = arith::AndIOp::create(nb, l, eligible, better);

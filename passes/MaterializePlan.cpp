@@ -210,12 +210,9 @@ Value slotWeights(OpBuilder &b, Location loc, SlotPlanOp plan) {
       [&](OpBuilder &nb, Location nloc, ValueRange at) -> Value {
         Value token = tensor::ExtractOp::create(nb, nloc, slotToken, at);
         Value zero = f32Constant(nb, nloc, 0.0);
-        Value empty = arith::CmpIOp::create(nb, nloc, arith::CmpIPredicate::slt,
-                                            token, i32Constant(nb, nloc, 0));
+        Value empty = isNone(nb, nloc, token);
         // An empty slot reads token 0's entries and discards them.
-        Value s = toIndex(
-            nb, nloc,
-            arith::MaxSIOp::create(nb, nloc, token, i32Constant(nb, nloc, 0)));
+        Value s = clampedIndex(nb, nloc, token);
         Value weight;
         if (expertChoice) {
           // Expert e's assignment of a token is its entry e.

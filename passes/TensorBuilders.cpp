@@ -134,18 +134,14 @@ Value sumWeightedRows(
       iterators, [&](OpBuilder &nb, Location nloc, ValueRange args) {
         Value g = linalg::IndexOp::create(nb, nloc, 0);
         Value i = linalg::IndexOp::create(nb, nloc, 2);
-        Value kept = arith::CmpIOp::create(nb, nloc, arith::CmpIPredicate::sge,
-                                           args[0], i32Constant(nb, nloc, 0));
-        Value safe = toIndex(nb, nloc,
-                             arith::SelectOp::create(nb, nloc, kept, args[0],
-                                                     i32Constant(nb, nloc, 0)));
-        Value y = readRow(nb, nloc, safe, g, i);
+        Value none = isNone(nb, nloc, args[0]);
+        Value y = readRow(nb, nloc, clampedIndex(nb, nloc, args[0]), g, i);
         Value w = convertFloat(nb, nloc, args[1], elementType);
         Value sum = arith::AddFOp::create(
             nb, nloc, args[2], arith::MulFOp::create(nb, nloc, w, y));
         linalg::YieldOp::create(
             nb, nloc,
-            Value(arith::SelectOp::create(nb, nloc, kept, sum, args[2])));
+            Value(arith::SelectOp::create(nb, nloc, none, args[2], sum)));
       });
   return generic.getResult(0);
 }
@@ -163,6 +159,16 @@ scf::ForOp forRange(OpBuilder &b, Location loc, int64_t n, ValueRange iterArgs,
                     LoopBodyFn body) {
   return forLoop(b, loc, indexConstant(b, loc, 0), indexConstant(b, loc, n),
                  iterArgs, body);
+}
+
+Value isNone(OpBuilder &b, Location loc, Value index) {
+  return arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt, index,
+                               i32Constant(b, loc, 0));
+}
+
+Value clampedIndex(OpBuilder &b, Location loc, Value index) {
+  return toIndex(b, loc,
+                 arith::MaxSIOp::create(b, loc, index, i32Constant(b, loc, 0)));
 }
 
 Value f32Constant(OpBuilder &b, Location loc, double value) {

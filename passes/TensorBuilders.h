@@ -112,6 +112,13 @@ scf::ForOp forRange(OpBuilder &b, Location loc, int64_t n, ValueRange iterArgs,
 /// A float scalar converted to the float type `type` (extended or truncated).
 Value convertFloat(OpBuilder &b, Location loc, Value value, Type type);
 
+/// Slot, token and row indices are i32 with -1 for "none": `index < 0`.
+Value isNone(OpBuilder &b, Location loc, Value index);
+
+/// Such an index as an `index` clamped to 0, so that a read through it stays
+/// in bounds; the caller discards what it reads for "none".
+Value clampedIndex(OpBuilder &b, Location loc, Value index);
+
 /// Integer-index conversions of a scalar.
 Value toIndex(OpBuilder &b, Location loc, Value value);
 Value toI32(OpBuilder &b, Location loc, Value value);
