@@ -30,22 +30,29 @@
 
 namespace mlir::moe {
 
-void registerCpuCodegen(DialectRegistry &registry) {
+/// Everything the CPU back end needs registered (the passes once per
+/// process, as the pipeline is parsed from text).
+static DialectRegistry cpuCodegenRegistry() {
   static std::once_flag passesRegistered;
   std::call_once(passesRegistered, [] {
     registerAllPasses();
     registerMoEPasses();
     registerMoEPipelines();
   });
+  DialectRegistry registry;
   registerAllDialects(registry);
   registerAllExtensions(registry);
   registerAllToLLVMIRTranslations(registry);
   registry.insert<MoEDialect>();
+  return registry;
 }
 
-OwningOpRef<ModuleOp> parseModuleFile(MLIRContext &context,
-                                      llvm::SourceMgr &sourceMgr,
-                                      const std::string &path) {
+ModelContext::ModelContext()
+    : context(cpuCodegenRegistry()), diagnostics(sourceMgr, &context) {
+  context.printOpOnDiagnostic(false);
+}
+
+OwningOpRef<ModuleOp> ModelContext::parse(const std::string &path) {
   return parseSourceFile<ModuleOp>(path, sourceMgr, ParserConfig(&context));
 }
 

@@ -10,8 +10,10 @@
 #define MOE_PASSES_CPUCODEGEN_H
 
 #include "mlir/IR/BuiltinOps.h"
-#include "mlir/IR/DialectRegistry.h"
+#include "mlir/IR/Diagnostics.h"
+#include "mlir/IR/MLIRContext.h"
 #include "mlir/IR/OwningOpRef.h"
+#include "llvm/Support/SourceMgr.h"
 
 #include <functional>
 #include <memory>
@@ -19,17 +21,22 @@
 
 namespace mlir::moe {
 
-/// Everything the CPU back end needs registered: the moe dialect, upstream
-/// dialects, passes and the LLVM IR translations.
-void registerCpuCodegen(DialectRegistry &registry);
+/// The context the CPU back end compiles a model file in: the moe dialect,
+/// upstream dialects, passes and LLVM IR translations registered, and
+/// diagnostics printed as `file:line:col: error: ...` with the source line
+/// (like moe-opt), without a dump of the offending op.
+class ModelContext {
+public:
+  ModelContext();
 
-/// Parses `path` (a level-1 .mlir file) into `context`, its text kept in
-/// `sourceMgr`; diagnostics go to the context's handler (a
-/// SourceMgrDiagnosticHandler on `sourceMgr` prints them as
-/// `file:line:col: error: ...` with the source line, like moe-opt).
-OwningOpRef<ModuleOp> parseModuleFile(MLIRContext &context,
-                                      llvm::SourceMgr &sourceMgr,
-                                      const std::string &path);
+  /// Parses `path` (a level-1 .mlir file); null after printing why not.
+  OwningOpRef<ModuleOp> parse(const std::string &path);
+
+private:
+  MLIRContext context;
+  llvm::SourceMgr sourceMgr;
+  SourceMgrDiagnosticHandler diagnostics;
+};
 
 /// Runs the `moe-to-cpu` pipeline on `module` (in place); `planLayout` is
 /// moe-materialize-plan's layout (auto, padded or sorted).

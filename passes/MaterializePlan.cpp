@@ -356,7 +356,7 @@ struct MoEMaterializePlanPass
   using MoEMaterializePlanBase::MoEMaterializePlanBase;
 
   LogicalResult initialize(MLIRContext *context) override {
-    if (layout == "auto" || layout == "padded" || layout == "sorted")
+    if (isPlanLayout(layout))
       return success();
     return emitError(UnknownLoc::get(context))
            << "moe-materialize-plan: unknown layout '" << layout
@@ -414,4 +414,9 @@ struct MoEMaterializePlanPass
 };
 
 } // namespace
+
+bool isPlanLayout(StringRef layout) {
+  return layout == "auto" || layout == "padded" || layout == "sorted";
+}
+
 } // namespace mlir::moe

@@ -26,6 +26,9 @@ namespace mlir::moe {
 #define GEN_PASS_REGISTRATION
 #include "passes/Passes.h.inc"
 
+/// True for the plan layouts moe-materialize-plan knows: auto, padded, sorted.
+bool isPlanLayout(StringRef layout);
+
 } // namespace mlir::moe
 
 #endif // MOE_PASSES_PASSES_H

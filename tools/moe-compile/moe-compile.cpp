@@ -9,14 +9,12 @@
 //===----------------------------------------------------------------------===//
 
 #include "passes/CpuCodegen.h"
+#include "passes/Passes.h"
 
-#include "mlir/IR/Diagnostics.h"
-#include "mlir/IR/MLIRContext.h"
 #include "mlir/Support/FileUtilities.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/InitLLVM.h"
-#include "llvm/Support/SourceMgr.h"
 #include "llvm/Support/ToolOutputFile.h"
 #include "llvm/Support/raw_ostream.h"
 
@@ -52,23 +50,15 @@ int main(int argc, char **argv) {
                               "shared object\n");
   if (target != "cpu")
     return fail("unknown target '" + target + "'; supported: cpu");
-  if (planLayout != "auto" && planLayout != "padded" && planLayout != "sorted")
+  if (!mlir::moe::isPlanLayout(planLayout))
     return fail("unknown plan layout '" + planLayout +
                 "'; expected auto, padded or sorted");
   // Never overwrite what the user gave as input.
   if (llvm::sys::fs::equivalent(inputPath, outputPath))
     return fail("output '" + outputPath + "' is the input file");
 
-  mlir::DialectRegistry registry;
-  mlir::moe::registerCpuCodegen(registry);
-  mlir::MLIRContext context(registry);
-  // Diagnostics name the IR location and show the source line; the
-  // offending op is not dumped after them.
-  context.printOpOnDiagnostic(false);
-  llvm::SourceMgr sourceMgr;
-  mlir::SourceMgrDiagnosticHandler diagnostics(sourceMgr, &context);
-  mlir::OwningOpRef<mlir::ModuleOp> module =
-      mlir::moe::parseModuleFile(context, sourceMgr, inputPath);
+  mlir::moe::ModelContext context;
+  mlir::OwningOpRef<mlir::ModuleOp> module = context.parse(inputPath);
   if (!module)
     return 1; // The parser printed the diagnostic with its location.
   if (failed(mlir::moe::lowerToLLVMDialect(*module, planLayout)))

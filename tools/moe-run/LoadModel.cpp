@@ -4,9 +4,6 @@
 
 #include "passes/CpuCodegen.h"
 
-#include "mlir/IR/Diagnostics.h"
-#include "mlir/IR/MLIRContext.h"
-#include "llvm/Support/SourceMgr.h"
 
 using namespace moe;
 
@@ -21,16 +18,8 @@ bool hasSuffix(const std::string &text, const std::string &suffix) {
 /// handle (docs/artifact-abi.md). Compiler diagnostics (with their IR
 /// locations) go to stderr as the MLIR context prints them.
 Expected<Model> loadMlirModel(const std::string &path) {
-  mlir::DialectRegistry registry;
-  mlir::moe::registerCpuCodegen(registry);
-  mlir::MLIRContext context(registry);
-  // Diagnostics name the IR location and show the source line; the
-  // offending op is not dumped after them.
-  context.printOpOnDiagnostic(false);
-  llvm::SourceMgr sourceMgr;
-  mlir::SourceMgrDiagnosticHandler diagnostics(sourceMgr, &context);
-  mlir::OwningOpRef<mlir::ModuleOp> module =
-      mlir::moe::parseModuleFile(context, sourceMgr, path);
+  mlir::moe::ModelContext context;
+  mlir::OwningOpRef<mlir::ModuleOp> module = context.parse(path);
   if (!module)
     return Status::failure("model '" + path + "' does not parse");
   if (failed(mlir::moe::lowerToLLVMDialect(*module)))
