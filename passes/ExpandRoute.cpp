@@ -171,13 +171,7 @@ struct ExpandExpertChoice : OpRewritePattern<RouteOp> {
           rewriter.getF64FloatAttr(ksparse.getLearningRateValue()));
     // Each expert ranks the tokens: top-C along tokens of [G, E, S] (f64
     // for the k-sparse plan, whose zeros tie).
-    Type scoreType = cast<RankedTensorType>(scores.getType()).getElementType();
-    Value byExpert = linalg::TransposeOp::create(
-                         rewriter, loc, scores,
-                         emptyTensor(rewriter, loc, {g, e, s}, scoreType),
-                         ArrayRef<int64_t>{0, 2, 1})
-                         .getResult()[0];
-    TopKOp topk = topK(rewriter, loc, byExpert, c);
+    TopKOp topk = topK(rewriter, loc, swapLastDims(rewriter, loc, scores), c);
     Value slotToken = topk.getIndices();
     Value tokenSlot = InvertSlotsOp::create(
         rewriter, loc, tensorType({g, s, e}, i32), slotToken);

@@ -34,17 +34,6 @@ namespace {
 
 constexpr double kBeta1 = 0.9, kBeta2 = 0.999, kAdamEpsilon = 1e-8;
 
-/// `[G, A, B]` to `[G, B, A]`.
-Value swapLastDims(OpBuilder &b, Location loc, Value input) {
-  auto type = cast<RankedTensorType>(input.getType());
-  Value init = emptyTensor(
-      b, loc, {type.getDimSize(0), type.getDimSize(2), type.getDimSize(1)},
-      type.getElementType());
-  return linalg::TransposeOp::create(b, loc, input, init,
-                                     ArrayRef<int64_t>{0, 2, 1})
-      .getResult()[0];
-}
-
 /// `sum_{j < count} row[g, e, j]` as an f64 loop over the sorted row.
 Value prefixSum(OpBuilder &b, Location loc, Value sorted, Value g, Value e,
                 Value count) {

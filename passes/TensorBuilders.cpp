@@ -53,6 +53,16 @@ Value generateTensor(
   return generic.getResult(0);
 }
 
+Value swapLastDims(OpBuilder &b, Location loc, Value input) {
+  auto type = cast<RankedTensorType>(input.getType());
+  Value init = emptyTensor(
+      b, loc, {type.getDimSize(0), type.getDimSize(2), type.getDimSize(1)},
+      type.getElementType());
+  return linalg::TransposeOp::create(b, loc, input, init,
+                                     ArrayRef<int64_t>{0, 2, 1})
+      .getResult()[0];
+}
+
 Value sumDim(OpBuilder &b, Location loc, Value input, int64_t dim) {
   Type elementType = cast<RankedTensorType>(input.getType()).getElementType();
   bool isFloat = isa<FloatType>(elementType);

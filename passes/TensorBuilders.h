@@ -71,6 +71,9 @@ Value generateTensor(OpBuilder &b, Location loc, ArrayRef<int64_t> shape,
                      Type elementType,
                      function_ref<Value(OpBuilder &, Location, ValueRange)> fn);
 
+/// `[G, A, B]` to `[G, B, A]` (linalg.transpose).
+Value swapLastDims(OpBuilder &b, Location loc, Value input);
+
 /// `input * factor`, element-wise, for an f32 tensor.
 Value scaleBy(OpBuilder &b, Location loc, Value input, double factor);
 
