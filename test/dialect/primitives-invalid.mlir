@@ -317,3 +317,35 @@ func.func @combine_tokens_weights(%y: tensor<32x6xf32>, %tr: tensor<2x8x2xi32>, 
   %o = moe.combine_tokens %y, %tr, %w : tensor<32x6xf32>, tensor<2x8x2xi32>, tensor<2x8x3xf32> -> tensor<2x8x6xf32>
   return
 }
+
+// -----
+
+func.func @sort_slots_token_row(%st: tensor<2x4x8xi32>, %ts: tensor<2x8x2xi32>) {
+  // expected-error@+1 {{token_row must have shape [2, 8, 2], got [2, 8, 1]}}
+  %rt, %off, %tr = moe.sort_slots %st, %ts : tensor<2x4x8xi32>, tensor<2x8x2xi32> -> tensor<32xi32>, tensor<5xi32>, tensor<2x8x1xi32>
+  return
+}
+
+// -----
+
+func.func @gather_tokens_type(%x: tensor<2x8x6xf32>, %rt: tensor<32xi32>) {
+  // expected-error@+1 {{rows element type 'f16' differs from 'f32'}}
+  %rows = moe.gather_tokens %x, %rt : tensor<2x8x6xf32>, tensor<32xi32> -> tensor<32x6xf16>
+  return
+}
+
+// -----
+
+func.func @grouped_matmul_type(%r: tensor<32x6xf32>, %w: tensor<4x6x10xf32>, %off: tensor<5xi32>) {
+  // expected-error@+1 {{output element type 'f16' differs from 'f32'}}
+  %h = moe.grouped_matmul %r, %w offsets %off : tensor<32x6xf32>, tensor<4x6x10xf32>, tensor<5xi32> -> tensor<32x10xf16>
+  return
+}
+
+// -----
+
+func.func @combine_tokens_type(%y: tensor<32x6xf32>, %tr: tensor<2x8x2xi32>, %w: tensor<2x8x2xf32>) {
+  // expected-error@+1 {{output element type 'f16' differs from 'f32'}}
+  %o = moe.combine_tokens %y, %tr, %w : tensor<32x6xf32>, tensor<2x8x2xi32>, tensor<2x8x2xf32> -> tensor<2x8x6xf16>
+  return
+}
