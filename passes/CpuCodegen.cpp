@@ -164,8 +164,12 @@ private:
 std::unique_ptr<JitArtifact> compileJit(ModuleOp module, std::string &error) {
   llvm::InitializeNativeTarget();
   llvm::InitializeNativeTargetAsmPrinter();
+  // The options hold a function_ref: the transformer it refers to must
+  // outlive create().
+  std::function<llvm::Error(llvm::Module *)> optimize =
+      makeOptimizingTransformer(3, 0, nullptr);
   ExecutionEngineOptions options;
-  options.transformer = makeOptimizingTransformer(3, 0, nullptr);
+  options.transformer = optimize;
   auto engine = ExecutionEngine::create(module, options);
   if (!engine) {
     error = llvm::toString(engine.takeError());
