@@ -8,6 +8,7 @@
 #include "dialect/MoEAttrs.h"
 #include "dialect/Capacity.h"
 #include "dialect/MoEDialect.h"
+#include "dialect/SizeLimits.h"
 
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/DialectImplementation.h"
@@ -54,19 +55,25 @@ verifyCapacitySpec(function_ref<InFlightDiagnostic()> emitError,
                    int64_t multipleOf) {
   if (capacityFactor && capacity)
     return emitError() << "give either capacity_factor or capacity, not both";
-  if (capacityFactor && !(capacityFactor.getValueAsDouble() > 0.0))
-    return emitError() << "capacity_factor must be > 0, got "
+  if (capacityFactor && !(capacityFactor.getValueAsDouble() > 0.0 &&
+                          std::isfinite(capacityFactor.getValueAsDouble())))
+    return emitError() << "capacity_factor must be a finite number > 0, got "
                        << formatDouble(capacityFactor.getValueAsDouble());
   if (capacity && *capacity < 1)
     return emitError() << "capacity must be >= 1, got " << *capacity;
+  if (capacity && *capacity > kMaxCapacity)
+    return emitError() << "capacity " << *capacity << " exceeds "
+                       << kMaxCapacity
+                       << ", the most slots an expert can have (slot indices "
+                          "are i32)";
   if (multipleOf < 1)
     return emitError() << "multiple_of must be >= 1, got " << multipleOf;
   return success();
 }
 
 /// The slots per expert of a capacity-limited router over `numItems` routed
-/// items with `k` choices each: the fixed `capacity`, or ROUTERS.md §2 from
-/// `capacityFactor`.
+/// items with `k` choices each: the fixed `capacity`, or docs/routers.md §2
+/// from `capacityFactor`.
 static FailureOr<int64_t>
 slotsFromCapacitySpec(function_ref<InFlightDiagnostic()> emitError,
                       int64_t numItems, int64_t k, int64_t numExperts,
@@ -74,19 +81,30 @@ slotsFromCapacitySpec(function_ref<InFlightDiagnostic()> emitError,
                       CapacityRounding rounding, int64_t multipleOf) {
   if (capacity)
     return *capacity;
+  std::optional<int64_t> assignments = checkedProduct({numItems, k});
+  if (!assignments)
+    return emitError() << numItems << " items with k = " << k
+                       << " make more assignments than an int64 counts";
   double cf = capacityFactor.getValueAsDouble();
-  std::optional<int64_t> slots =
-      computeCapacity(numItems * k, numExperts, cf, rounding, multipleOf);
-  if (!slots) {
-    double raw = rawCapacity(numItems * k, numExperts, cf);
-    double rounded = rounding == CapacityRounding::ceil ? std::ceil(raw)
-                                                        : std::nearbyint(raw);
-    return emitError() << "computed capacity is below 1: "
-                       << stringifyCapacityRounding(rounding) << "("
-                       << numItems * k << " * " << formatDouble(cf) << " / "
-                       << numExperts << ") = " << formatDouble(rounded);
-  }
-  return *slots;
+  CapacityError error;
+  std::optional<int64_t> slots = computeCapacity(*assignments, numExperts, cf,
+                                                 rounding, multipleOf, &error);
+  if (slots)
+    return *slots;
+  double rounded =
+      roundCapacity(rawCapacity(*assignments, numExperts, cf), rounding);
+  std::string formula =
+      (stringifyCapacityRounding(rounding) + "(" +
+       std::to_string(*assignments) + " * " + formatDouble(cf) + " / " +
+       std::to_string(numExperts) + ") = " + formatDouble(rounded))
+          .str();
+  if (error == CapacityError::BelowOne)
+    return emitError() << "computed capacity is below 1: " << formula;
+  InFlightDiagnostic diag = emitError() << "computed capacity " << formula;
+  if (rounded <= static_cast<double>(kMaxCapacity))
+    diag << ", rounded up to a multiple of " << multipleOf << ",";
+  return diag << " exceeds " << kMaxCapacity
+              << ", the most slots an expert can have (slot indices are i32)";
 }
 
 static LogicalResult verifyChoices(function_ref<InFlightDiagnostic()> emitError,
@@ -274,7 +292,13 @@ FailureOr<int64_t> PerImageAttr::computeSlotsPerExpert(
       getRounding(), getMultipleOf());
   if (failed(itemSlots))
     return failure();
-  return *itemSlots * tokensPerItem;
+  std::optional<int64_t> tokenSlots =
+      checkedProduct({*itemSlots, tokensPerItem});
+  if (!tokenSlots || *tokenSlots > kMaxCapacity)
+    return emitError() << *itemSlots << " item slots of " << tokensPerItem
+                       << " tokens exceed " << kMaxCapacity
+                       << " token slots per expert (slot indices are i32)";
+  return *tokenSlots;
 }
 
 bool PerImageAttr::isSparse() const { return true; }

@@ -18,6 +18,7 @@
 #include "dialect/MoEAttrs.h"
 #include "dialect/MoEDialect.h"
 #include "dialect/MoETypes.h"
+#include "dialect/SizeLimits.h"
 
 #define GET_OP_CLASSES
 #include "dialect/MoEOps.h.inc"

@@ -16,8 +16,14 @@ include "mlir/IR/OpBase.td"
 include "mlir/Interfaces/ControlFlowInterfaces.td"
 include "mlir/Interfaces/SideEffectInterfaces.td"
 
+// Every tensor of a moe op fits in memory (dialect/SizeLimits.h), so the
+// shape arithmetic of verifiers and lowerings cannot overflow.
+def MoE_TensorsFitInMemory : NativeOpTrait<"TensorsFitInMemory"> {
+  let cppNamespace = "::mlir::OpTrait::moe";
+}
+
 class MoE_Op<string mnemonic, list<Trait> traits = []>
-    : Op<MoE_Dialect, mnemonic, traits>;
+    : Op<MoE_Dialect, mnemonic, !listconcat([MoE_TensorsFitInMemory], traits)>;
 
 def MoE_RouterAttr : Attr<
     CPred<"::llvm::isa<::mlir::moe::RouterAttrInterface>($_self)">,

@@ -20,7 +20,9 @@ LogicalResult TopKOp::verify() {
   if (k > input[2])
     return emitOpError() << "k = " << k << " exceeds the " << input[2]
                          << " entries per row";
-  if (failed(checkShape(*this, "values", getValues(), {input[0], input[1], k})))
+  if (failed(
+          checkShape(*this, "values", getValues(), {input[0], input[1], k})) ||
+      failed(checkI32Indexes(*this, "indices", input[2], "entries per row")))
     return failure();
   return checkShape(*this, "indices", getIndices(), {input[0], input[1], k});
 }
@@ -48,12 +50,22 @@ LogicalResult AssignSlotsOp::verify() {
   if (slots[0] != experts[0])
     return emitOpError() << "slot_token has " << slots[0]
                          << " groups, the choices " << experts[0];
+  if (failed(checkI32Indexes(*this, "slot_token", experts[1],
+                             "tokens of a group")) ||
+      failed(checkI32Indexes(*this, "token_slot", slots[1] * slots[2],
+                             "slots of a group")))
+    return failure();
   return checkShape(*this, "token_slot", getTokenSlot(), experts);
 }
 
 LogicalResult InvertSlotsOp::verify() {
   ArrayRef<int64_t> slots = shapeOf(getSlotToken());
   ArrayRef<int64_t> tokens = shapeOf(getTokenSlot());
+  if (failed(checkI32Indexes(*this, "slot_token", tokens[1],
+                             "tokens of a group")) ||
+      failed(checkI32Indexes(*this, "token_slot", slots[1] * slots[2],
+                             "slots of a group")))
+    return failure();
   return checkShape(*this, "token_slot", getTokenSlot(),
                     {slots[0], tokens[1], slots[1]});
 }
@@ -83,7 +95,9 @@ LogicalResult GatherRowsOp::verify() {
   if (table[0] != input[0])
     return emitOpError() << "slot_token has " << table[0]
                          << " groups, the input " << input[0];
-  if (failed(checkSameElementType(*this, "slots", getSlots(),
+  if (failed(checkI32Indexes(*this, "slot_token", input[1],
+                             "tokens of a group")) ||
+      failed(checkSameElementType(*this, "slots", getSlots(),
                                   getInput().getType().getElementType())))
     return failure();
   return checkShape(*this, "slots", getSlots(),
@@ -99,6 +113,10 @@ LogicalResult CombineRowsOp::verify() {
     return emitOpError() << "slots have " << slots[1]
                          << " rows per expert, not a multiple of the "
                          << assignments[0] << " groups";
+  if (failed(checkI32Indexes(*this, "token_slot",
+                             slots[0] * (slots[1] / assignments[0]),
+                             "slots of a group")))
+    return failure();
   if (failed(checkSameElementType(*this, "output", getOutput(),
                                   getSlots().getType().getElementType())))
     return failure();
@@ -119,6 +137,10 @@ LogicalResult SortSlotsOp::verify() {
   int64_t fillable = std::min(assignments[0] * assignments[1] * assignments[2],
                               table[0] * table[1] * table[2]);
   int64_t rows = shapeOf(getRowToken())[0];
+  if (failed(checkI32Indexes(*this, "row_token",
+                             assignments[0] * assignments[1], "tokens")) ||
+      failed(checkI32Indexes(*this, "expert_offsets", rows + 1, "row offsets")))
+    return failure();
   if (rows < fillable)
     return emitOpError() << "row_token has " << rows << " rows, fewer than the "
                          << fillable << " slots the plan can fill";
@@ -129,7 +151,10 @@ LogicalResult SortSlotsOp::verify() {
 }
 
 LogicalResult GatherTokensOp::verify() {
-  if (failed(checkSameElementType(*this, "rows", getRows(),
+  ArrayRef<int64_t> input = shapeOf(getInput());
+  if (failed(
+          checkI32Indexes(*this, "row_token", input[0] * input[1], "tokens")) ||
+      failed(checkSameElementType(*this, "rows", getRows(),
                                   getInput().getType().getElementType())))
     return failure();
   return checkShape(*this, "rows", getRows(),
@@ -146,7 +171,9 @@ LogicalResult GroupedMatmulOp::verify() {
       failed(checkShape(*this, "bias", getBias(), {weight[0], weight[2]})))
     return failure();
   if (failed(checkShape(*this, "expert_offsets", getExpertOffsets(),
-                        {weight[0] + 1})))
+                        {weight[0] + 1})) ||
+      failed(checkI32Indexes(*this, "expert_offsets", input[0] + 1,
+                             "row offsets")))
     return failure();
   int64_t width = weight[2];
   if (getActivation() == Activation::swiglu) {
@@ -163,7 +190,10 @@ LogicalResult GroupedMatmulOp::verify() {
 
 LogicalResult CombineTokensOp::verify() {
   ArrayRef<int64_t> assignments = shapeOf(getTokenRow());
-  if (failed(checkShape(*this, "token_weight", getTokenWeight(), assignments)))
+  if (failed(
+          checkShape(*this, "token_weight", getTokenWeight(), assignments)) ||
+      failed(
+          checkI32Indexes(*this, "token_row", shapeOf(getRows())[0], "rows")))
     return failure();
   if (failed(checkSameElementType(*this, "output", getOutput(),
                                   getRows().getType().getElementType())))

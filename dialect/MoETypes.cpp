@@ -2,6 +2,7 @@
 
 #include "dialect/MoETypes.h"
 #include "dialect/MoEDialect.h"
+#include "dialect/SizeLimits.h"
 
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/DialectImplementation.h"
@@ -21,6 +22,22 @@ LogicalResult PlanType::verify(function_ref<InFlightDiagnostic()> emitError,
                        << groups << ", tokens = " << tokens
                        << ", experts = " << experts
                        << ", capacity = " << capacity;
+  // Token, slot and row indices of a plan's layouts are i32: every token of
+  // every group (the sorted layout's flat `g * S + s`) and every slot of
+  // every group (the rows of the padded layout) must have one.
+  std::optional<int64_t> allTokens = checkedProduct({groups, tokens});
+  if (!allTokens || *allTokens > kMaxI32Indices)
+    return emitError() << "a plan of " << groups << " groups of " << tokens
+                       << " tokens has more tokens than i32 token indices can "
+                          "number (at most "
+                       << kMaxI32Indices << ")";
+  std::optional<int64_t> allSlots = checkedProduct({groups, experts, capacity});
+  if (!allSlots || *allSlots > kMaxI32Indices)
+    return emitError() << "a plan of " << groups << " groups, " << experts
+                       << " experts and capacity " << capacity
+                       << " has more slots (groups * experts * capacity) than "
+                          "i32 slot indices can number (at most "
+                       << kMaxI32Indices << ")";
   return success();
 }
 

@@ -16,11 +16,13 @@
 
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/DialectImplementation.h"
+#include "llvm/ADT/StringExtras.h"
 #include "llvm/ADT/StringMap.h"
 #include "llvm/ADT/StringSet.h"
 #include "llvm/ADT/TypeSwitch.h"
 
 #include <charconv>
+#include <cmath>
 
 using namespace mlir;
 using namespace mlir::moe;
@@ -64,22 +66,46 @@ ParseResult parseIntValue(AsmParser &parser, int64_t &value) {
   return failure(parser.parseEqual() || parser.parseInteger(value));
 }
 
-/// Accepts `2`, `2.0`, `1.05` and their negations (which the verifiers then
-/// reject with a message naming the value).
+/// Accepts float literals (`1.05`, `2.5e-3`), integers (`2`), integers with
+/// an exponent (`1e30`, `3E-2`: the MLIR lexer reads these as an integer and
+/// a bare identifier) and their negations (which the verifiers then reject
+/// with a message naming the value).
 ParseResult parseFloatValue(AsmParser &parser, double &value) {
   if (parser.parseEqual())
     return failure();
-  // Take the sign first: `parseOptionalInteger` would consume the `-` of
-  // `-1.0` and then fail on the float literal.
+  SMLoc loc = parser.getCurrentLocation();
+  // Take the sign first: `parseOptionalDecimalInteger` would consume the `-`
+  // of `-1.0` and then fail on the float literal.
   bool negative = succeeded(parser.parseOptionalMinus());
-  int64_t asInt;
-  OptionalParseResult intResult = parser.parseOptionalInteger(asInt);
-  if (intResult.has_value()) {
+  APInt digits;
+  OptionalParseResult intResult = parser.parseOptionalDecimalInteger(digits);
+  if (!intResult.has_value()) {
+    if (parser.parseFloat(value))
+      return failure();
+  } else {
     if (failed(*intResult))
       return failure();
-    value = static_cast<double>(asInt);
-  } else if (parser.parseFloat(value)) {
-    return failure();
+    std::string text = llvm::toString(digits, 10, /*Signed=*/false);
+    StringRef word;
+    if (succeeded(parser.parseOptionalKeyword(&word))) {
+      // `e30` is one identifier; `e-30` and `e+30` are `e`, a sign and 30.
+      std::string exponent = word.str();
+      if (word == "e" || word == "E") {
+        if (succeeded(parser.parseOptionalMinus()))
+          exponent += "-";
+        else
+          (void)parser.parseOptionalPlus();
+        int64_t magnitude;
+        if (parser.parseInteger(magnitude))
+          return failure();
+        exponent += std::to_string(magnitude);
+      }
+      text += exponent;
+    }
+    if (StringRef(text).getAsDouble(value) || !std::isfinite(value))
+      return parser.emitError(loc)
+             << "expected a number representable as a double, got '" << text
+             << "'";
   }
   if (negative)
     value = -value;

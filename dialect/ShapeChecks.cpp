@@ -1,6 +1,7 @@
 //===- ShapeChecks.cpp - Shape checks shared by the op verifiers ----------===//
 
 #include "dialect/ShapeChecks.h"
+#include "dialect/SizeLimits.h"
 
 #include "llvm/ADT/STLExtras.h"
 #include "llvm/Support/raw_ostream.h"
@@ -49,6 +50,15 @@ LogicalResult checkTokensMatchPlan(Operation *op, StringRef what, Value tokens,
   return op->emitOpError() << what << " shape " << shapeString(shape)
                            << " does not match the plan's " << plan.getGroups()
                            << " groups of " << plan.getTokens() << " tokens";
+}
+
+LogicalResult checkI32Indexes(Operation *op, StringRef what, int64_t count,
+                              StringRef things) {
+  if (count <= kMaxI32Indices)
+    return success();
+  return op->emitOpError() << what << " numbers " << count << " " << things
+                           << " with i32 indices, which can number at most "
+                           << kMaxI32Indices;
 }
 
 ArrayRef<int64_t> shapeOf(Value value) {

@@ -32,6 +32,11 @@ LogicalResult checkSameElementType(Operation *op, StringRef what, Value value,
 LogicalResult checkTokensMatchPlan(Operation *op, StringRef what, Value tokens,
                                    PlanType plan);
 
+/// Checks that the i32 index tensor `what` can number `count` things (`what
+/// things`, for the message): indices `0 .. count - 1` (and -1) fit in i32.
+LogicalResult checkI32Indexes(Operation *op, StringRef what, int64_t count,
+                              StringRef things);
+
 /// The static shape of a shaped value.
 ArrayRef<int64_t> shapeOf(Value value);
 

@@ -84,7 +84,7 @@ func.func @k_missing(%l: tensor<1x16x4xf32>) {
 // -----
 
 func.func @capacity_factor_zero(%l: tensor<1x16x4xf32>) {
-  // expected-error@+1 {{capacity_factor must be > 0, got 0}}
+  // expected-error@+1 {{capacity_factor must be a finite number > 0, got 0}}
   %0 = moe.route %l token_choice<k = 1, capacity_factor = 0.0> : tensor<1x16x4xf32> -> !moe.plan<groups = 1, tokens = 16, experts = 4, capacity = 4>
   return
 }
@@ -92,7 +92,7 @@ func.func @capacity_factor_zero(%l: tensor<1x16x4xf32>) {
 // -----
 
 func.func @capacity_factor_negative(%l: tensor<1x16x4xf32>) {
-  // expected-error@+1 {{capacity_factor must be > 0, got -1.5}}
+  // expected-error@+1 {{capacity_factor must be a finite number > 0, got -1.5}}
   %0 = moe.route %l expert_choice<capacity_factor = -1.5> : tensor<1x16x4xf32> -> !moe.plan<groups = 1, tokens = 16, experts = 4, capacity = 4>
   return
 }
@@ -970,4 +970,20 @@ func.func @experts_region_blocks(%s: tensor<4x16x8xf32>) {
 func.func @yield_outside_experts(%x: tensor<16x8xf32>) {
   // expected-error@+1 {{'moe.yield' op expects parent op 'moe.experts'}}
   moe.yield %x : tensor<16x8xf32>
+}
+
+// -----
+
+func.func @capacity_factor_not_a_number(%l: tensor<1x16x4xf32>) {
+  // expected-error@+1 {{expected a number representable as a double, got '2e400'}}
+  %0 = moe.route %l token_choice<k = 1, capacity_factor = 2e400> : tensor<1x16x4xf32> -> !moe.plan<groups = 1, tokens = 16, experts = 4, capacity = 8>
+  return
+}
+
+// -----
+
+func.func @capacity_factor_missing_comma(%l: tensor<1x16x4xf32>) {
+  // expected-error@+1 {{expected a number representable as a double, got '2rounding'}}
+  %0 = moe.route %l token_choice<k = 1, capacity_factor = 2 rounding = round> : tensor<1x16x4xf32> -> !moe.plan<groups = 1, tokens = 16, experts = 4, capacity = 8>
+  return
 }

@@ -176,6 +176,17 @@ func.func @token_choice(%l: tensor<1x16x4xf32>) {
   // CHECK: moe.route %{{.+}} token_choice<k = 1, capacity_factor = 2.0> : tensor<1x16x4xf32> -> !moe.plan<groups = 1, tokens = 16, experts = 4, capacity = 8>{{$}}
   %1 = moe.route %l token_choice<k = 1, capacity_factor = 2>
       : tensor<1x16x4xf32> -> !moe.plan<groups = 1, tokens = 16, experts = 4, capacity = 8>
+  // So do integers with an exponent (read by the MLIR lexer as an integer and
+  // an identifier): 2e0, 20E-1, 2e+0 and 200e-2 are all 2.0.
+  // CHECK-COUNT-4: moe.route %{{.+}} token_choice<k = 1, capacity_factor = 2.0> : tensor<1x16x4xf32>
+  %e0 = moe.route %l token_choice<k = 1, capacity_factor = 2e0>
+      : tensor<1x16x4xf32> -> !moe.plan<groups = 1, tokens = 16, experts = 4, capacity = 8>
+  %e1 = moe.route %l token_choice<k = 1, capacity_factor = 20E-1>
+      : tensor<1x16x4xf32> -> !moe.plan<groups = 1, tokens = 16, experts = 4, capacity = 8>
+  %e2 = moe.route %l token_choice<k = 1, capacity_factor = 2e+0>
+      : tensor<1x16x4xf32> -> !moe.plan<groups = 1, tokens = 16, experts = 4, capacity = 8>
+  %e3 = moe.route %l token_choice<k = 1, capacity_factor = 200e-2>
+      : tensor<1x16x4xf32> -> !moe.plan<groups = 1, tokens = 16, experts = 4, capacity = 8>
   // A fixed capacity is used as given (not rounded to a multiple of 4).
   // CHECK: moe.route %{{.+}} token_choice<k = 1, capacity = 3> : tensor<1x16x4xf32> -> !moe.plan<groups = 1, tokens = 16, experts = 4, capacity = 3>{{$}}
   %2 = moe.route %l token_choice<k = 1, capacity = 3>

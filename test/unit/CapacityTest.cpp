@@ -190,6 +190,38 @@ TEST(ComputeCapacityTest, LargeValues) {
   EXPECT_EQ(computeCapacity(1000000000, 1, 1.0, kCeil, 1), 1000000000);
 }
 
+TEST(ComputeCapacityTest, TooLargeIsAnErrorNotAnOverflow) {
+  CapacityError error = CapacityError::BelowOne;
+  // The largest capacity there is, and one past it.
+  EXPECT_EQ(computeCapacity(kMaxCapacity, 1, 1.0, kCeil, 1), kMaxCapacity);
+  EXPECT_EQ(computeCapacity(kMaxCapacity + 1, 1, 1.0, kCeil, 1, &error),
+            std::nullopt);
+  EXPECT_EQ(error, CapacityError::TooLarge);
+  // A capacity factor far past int64 (converting it was undefined).
+  error = CapacityError::BelowOne;
+  EXPECT_EQ(computeCapacity(32, 4, 9.3e18, kCeil, 4, &error), std::nullopt);
+  EXPECT_EQ(error, CapacityError::TooLarge);
+  EXPECT_EQ(computeCapacity(32, 4, 1e300, kRound, 1), std::nullopt);
+  EXPECT_EQ(
+      computeCapacity(32, 4, std::numeric_limits<double>::infinity(), kCeil, 1),
+      std::nullopt);
+  // Rounding up to a huge multiple (capacity + multiple_of - 1 overflowed).
+  error = CapacityError::BelowOne;
+  EXPECT_EQ(computeCapacity(32, 4, 1.0, kCeil,
+                            std::numeric_limits<int64_t>::max(), &error),
+            std::nullopt);
+  EXPECT_EQ(error, CapacityError::TooLarge);
+  // ... and to the largest multiple that still fits.
+  EXPECT_EQ(computeCapacity(32, 4, 1.0, kCeil, kMaxCapacity), kMaxCapacity);
+  EXPECT_EQ(computeCapacity(kMaxCapacity, 1, 1.0, kCeil, 2), std::nullopt);
+}
+
+TEST(ComputeCapacityTest, BelowOneIsReported) {
+  CapacityError error = CapacityError::TooLarge;
+  EXPECT_EQ(computeCapacity(16, 4, 0.1, kRound, 1, &error), std::nullopt);
+  EXPECT_EQ(error, CapacityError::BelowOne);
+}
+
 //===----------------------------------------------------------------------===//
 // The router attributes' capacity (RouterAttrInterface)
 //===----------------------------------------------------------------------===//
