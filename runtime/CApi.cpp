@@ -74,26 +74,44 @@ moe_status_t guarded(const moe_model_t *model, Body &&body) {
   }
 }
 
-/// A copy of the tensor the caller describes.
-Expected<HostTensor> copyTensor(moe_dtype_t dtype, size_t rank,
-                                const int64_t *shape, const void *data) {
+/// A copy of the caller's tensor for the argument `name` of `role`. The
+/// caller's dtype, rank and shape are checked against the argument's before
+/// anything is read, so a wrong description (a rank of 2^40, f64 claimed over
+/// an f32 buffer) is an error, never a read past the caller's buffers.
+Expected<HostTensor> copyArgument(const Model &model, const char *name,
+                                  ArgRole role, moe_dtype_t dtype, size_t rank,
+                                  const int64_t *shape, const void *data) {
+  Expected<size_t> index = model.argumentIndex(name, role);
+  if (!index)
+    return index.status();
+  const ArgSpec &arg = model.signature().args[*index];
+  std::string prefix =
+      std::string(argRoleName(role)) + " " + quote(name) + ": ";
   std::optional<DType> elementType = fromC(dtype);
   if (!elementType)
-    return Status::failure("unknown moe_dtype_t value ",
-                           static_cast<int>(dtype));
-  if (rank && !shape)
-    return Status::failure("the shape is NULL for a rank-", rank, " tensor");
-  std::vector<int64_t> dims(shape, shape + rank);
-  Expected<HostTensor> tensor = HostTensor::create(*elementType, dims);
-  if (!tensor)
-    return tensor.status();
-  if (tensor->byteSize() && !data)
-    return Status::failure("the data is NULL for a ", tensor->typeString(),
+    return Status::failure(prefix, "unknown moe_dtype_t value ",
+                           static_cast<int64_t>(dtype));
+  if (rank != arg.shape.size())
+    return Status::failure(prefix, "expected ", arg.typeString(),
+                           ", got a rank-", rank, " ", dtypeName(*elementType),
                            " tensor");
+  if (rank && !shape)
+    return Status::failure(prefix, "the shape is NULL for a rank-", rank,
+                           " tensor");
+  std::vector<int64_t> dims(shape, shape + rank);
+  if (*elementType != arg.dtype || dims != arg.shape)
+    return Status::failure(prefix, "expected ", arg.typeString(), ", got ",
+                           dtypeName(*elementType), " ", shapeString(dims));
+  Expected<HostTensor> tensor = HostTensor::create(arg.dtype, arg.shape);
+  if (!tensor)
+    return tensor.status().withPrefix(prefix);
+  if (tensor->byteSize() && !data)
+    return Status::failure(prefix, "the data is NULL for a ",
+                           tensor->typeString(), " tensor");
   if (tensor->byteSize())
     std::memcpy(tensor->bytes(), data, tensor->byteSize());
   if (Status s = tensor->checkBoolBytes(); !s.ok())
-    return s;
+    return s.withPrefix(prefix);
   return tensor;
 }
 
@@ -168,30 +186,33 @@ moe_status_t moe_model_bind_weights_file(moe_model_t *model, const char *path) {
   });
 }
 
+/// Binds a copy of the caller's tensor to the argument `name` of `role`.
+static moe_status_t bindCopy(moe_model_t *model, const char *name, ArgRole role,
+                             moe_dtype_t dtype, size_t rank,
+                             const int64_t *shape, const void *data) {
+  return guarded(model, [&] {
+    if (!name)
+      return Status::failure("the ", argRoleName(role), " name is NULL");
+    Expected<HostTensor> tensor =
+        copyArgument(model->model, name, role, dtype, rank, shape, data);
+    if (!tensor)
+      return tensor.status();
+    return role == ArgRole::Input
+               ? model->model.bindInput(name, std::move(*tensor))
+               : model->model.bindWeight(name, std::move(*tensor));
+  });
+}
+
 moe_status_t moe_model_bind_input(moe_model_t *model, const char *name,
                                   moe_dtype_t dtype, size_t rank,
                                   const int64_t *shape, const void *data) {
-  return guarded(model, [&] {
-    if (!name)
-      return Status::failure("the input name is NULL");
-    Expected<HostTensor> tensor = copyTensor(dtype, rank, shape, data);
-    if (!tensor)
-      return tensor.status().withPrefix("input " + quote(name) + ": ");
-    return model->model.bindInput(name, std::move(*tensor));
-  });
+  return bindCopy(model, name, ArgRole::Input, dtype, rank, shape, data);
 }
 
 moe_status_t moe_model_bind_weight(moe_model_t *model, const char *name,
                                    moe_dtype_t dtype, size_t rank,
                                    const int64_t *shape, const void *data) {
-  return guarded(model, [&] {
-    if (!name)
-      return Status::failure("the weight name is NULL");
-    Expected<HostTensor> tensor = copyTensor(dtype, rank, shape, data);
-    if (!tensor)
-      return tensor.status().withPrefix("weight " + quote(name) + ": ");
-    return model->model.bindWeight(name, std::move(*tensor));
-  });
+  return bindCopy(model, name, ArgRole::Weight, dtype, rank, shape, data);
 }
 
 moe_status_t moe_model_run(moe_model_t *model) {

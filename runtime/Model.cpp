@@ -101,31 +101,32 @@ Status Model::bindWeights(const std::string &path) {
   return bindWeights(std::move(*file));
 }
 
-Status Model::bindWeight(const std::string &name, HostTensor tensor) {
+Expected<size_t> Model::argumentIndex(const std::string &name,
+                                      ArgRole role) const {
   const ArgSpec *arg = sig.findArg(name);
-  if (!arg || arg->role != ArgRole::Weight) {
-    std::string weights = sig.argNames(ArgRole::Weight);
-    return Status::failure(arg ? quote(name) + " is an input, not a weight"
-                               : "no weight named " + quote(name),
-                           " (weights: ", weights.empty() ? "none" : weights,
-                           ")");
-  }
-  return bind(static_cast<size_t>(arg - sig.args.data()),
-              std::make_shared<const HostTensor>(std::move(tensor)), "");
+  if (arg && arg->role == role)
+    return static_cast<size_t>(arg - sig.args.data());
+  auto withArticle = [](ArgRole r) {
+    return r == ArgRole::Input ? "an input" : "a weight";
+  };
+  std::string roleName(argRoleName(role)), others = sig.argNames(role);
+  std::string problem = arg ? quote(name) + " is " + withArticle(arg->role) +
+                                  ", not " + withArticle(role)
+                            : "no " + roleName + " named " + quote(name);
+  return Status::failure(problem, " (", roleName,
+                         "s: ", others.empty() ? "none" : others, ")");
 }
 
-Expected<size_t> Model::inputIndex(const std::string &name) const {
-  const ArgSpec *arg = sig.findArg(name);
-  if (arg && arg->role == ArgRole::Input)
-    return static_cast<size_t>(arg - sig.args.data());
-  std::string inputs = sig.argNames(ArgRole::Input);
-  return Status::failure(arg ? quote(name) + " is a weight, not an input"
-                             : "no input named " + quote(name),
-                         " (inputs: ", inputs.empty() ? "none" : inputs, ")");
+Status Model::bindWeight(const std::string &name, HostTensor tensor) {
+  Expected<size_t> index = argumentIndex(name, ArgRole::Weight);
+  if (!index)
+    return index.status();
+  return bind(*index, std::make_shared<const HostTensor>(std::move(tensor)),
+              "");
 }
 
 Status Model::bindInput(const std::string &name, HostTensor tensor) {
-  Expected<size_t> index = inputIndex(name);
+  Expected<size_t> index = argumentIndex(name, ArgRole::Input);
   if (!index)
     return index.status();
   return bind(*index, std::make_shared<const HostTensor>(std::move(tensor)),
@@ -133,7 +134,7 @@ Status Model::bindInput(const std::string &name, HostTensor tensor) {
 }
 
 Status Model::bindInputNpy(const std::string &name, const std::string &path) {
-  Expected<size_t> index = inputIndex(name);
+  Expected<size_t> index = argumentIndex(name, ArgRole::Input);
   if (!index)
     return index.status();
   Expected<HostTensor> tensor = readNpy(path);

@@ -61,6 +61,10 @@ public:
   Status bindWeights(SafeTensorsFile file);
   Status bindWeights(const std::string &path);
 
+  /// The index in signature().args of the argument `name` of `role`; fails,
+  /// listing the arguments of that role, for any other name.
+  Expected<size_t> argumentIndex(const std::string &name, ArgRole role) const;
+
   /// Binds the weight `name` to a tensor held in memory.
   Status bindWeight(const std::string &name, HostTensor tensor);
 
@@ -89,7 +93,6 @@ private:
   /// is named in the message when it is not empty.
   Status bind(size_t index, std::shared_ptr<const HostTensor> tensor,
               const std::string &origin);
-  Expected<size_t> inputIndex(const std::string &name) const;
 
   // Declared first so that it is released last: it keeps `entryFn` valid.
   std::shared_ptr<void> code;

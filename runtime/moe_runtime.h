@@ -60,8 +60,10 @@ typedef enum moe_dtype {
   MOE_DTYPE_U32 = 10,
   MOE_DTYPE_U64 = 11,
   MOE_DTYPE_BOOL = 12,
-  /* Not a dtype: makes every int a valid moe_dtype_t value, so the runtime
-   * can reject a bad one from C instead of it being undefined in C++. */
+  /* Not dtypes: they make every int, negative ones included, a valid
+   * moe_dtype_t value, so the runtime can reject a bad one from C instead of
+   * it being undefined in C++. */
+  MOE_DTYPE_MIN_ENUM = -0x7FFFFFFF - 1,
   MOE_DTYPE_MAX_ENUM = 0x7FFFFFFF
 } moe_dtype_t;
 

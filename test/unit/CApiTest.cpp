@@ -7,8 +7,12 @@
 
 #include <gtest/gtest.h>
 
+#include <climits>
 #include <cstring>
 #include <memory>
+
+#include <sys/mman.h>
+#include <unistd.h>
 
 using namespace moe;
 using namespace moe::test;
@@ -193,7 +197,7 @@ TEST_F(CApiTest, ReportsInputErrors) {
               "input 'x': expected f32 [2, 3, 4], got i32 [2, 3, 4]");
   expectError(moe_model_bind_input(model.get(), "x", MOE_DTYPE_F32, 2, kXShape,
                                    x.bytes()),
-              "input 'x': expected f32 [2, 3, 4], got f32 [2, 3]");
+              "input 'x': expected f32 [2, 3, 4], got a rank-2 f32 tensor");
   expectError(moe_model_bind_input(model.get(), "x",
                                    static_cast<moe_dtype_t>(99), 3, kXShape,
                                    x.bytes()),
@@ -207,7 +211,7 @@ TEST_F(CApiTest, ReportsInputErrors) {
   const int64_t negative[] = {2, -3, 4};
   expectError(moe_model_bind_input(model.get(), "x", MOE_DTYPE_F32, 3, negative,
                                    x.bytes()),
-              "input 'x': negative dimension in shape [2, ?, 4]");
+              "input 'x': expected f32 [2, 3, 4], got f32 [2, ?, 4]");
   const unsigned char notBool[] = {2};
   const int64_t one[] = {1};
   EXPECT_EQ(
@@ -219,6 +223,56 @@ TEST_F(CApiTest, ReportsInputErrors) {
   expectError(moe_model_bind_weight(model.get(), "x", MOE_DTYPE_F32, 3, kXShape,
                                     x.bytes()),
               "'x' is an input, not a weight (weights: 'w', 'bias')");
+}
+
+/// `bytes` readable bytes that end where an unreadable page begins: reading
+/// one byte past them faults.
+class GuardedBuffer {
+public:
+  explicit GuardedBuffer(size_t bytes) : size(bytes) {
+    long page = sysconf(_SC_PAGESIZE);
+    mapped = (bytes + page - 1) / page * page + page;
+    base = static_cast<unsigned char *>(
+        mmap(nullptr, mapped, PROT_READ | PROT_WRITE,
+             MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+    EXPECT_NE(base, MAP_FAILED);
+    EXPECT_EQ(mprotect(base + mapped - page, page, PROT_NONE), 0);
+  }
+  ~GuardedBuffer() { munmap(base, mapped); }
+  void *data() { return base + mapped - sysconf(_SC_PAGESIZE) - size; }
+
+private:
+  size_t size, mapped;
+  unsigned char *base;
+};
+
+TEST_F(CApiTest, ChecksTheCallersTensorBeforeReadingIt) {
+  // 24 floats, claimed as 24 doubles: refused before anything is copied (the
+  // copy would fault on the guard page).
+  GuardedBuffer x(24 * sizeof(float));
+  std::memcpy(x.data(), affineX().bytes(), 24 * sizeof(float));
+  expectError(moe_model_bind_input(model.get(), "x", MOE_DTYPE_F64, 3, kXShape,
+                                   x.data()),
+              "input 'x': expected f32 [2, 3, 4], got f64 [2, 3, 4]");
+  // A lying rank is rejected without reading (or allocating for) the shape.
+  expectError(moe_model_bind_input(model.get(), "x", MOE_DTYPE_F32,
+                                   size_t(1) << 40, kXShape, x.data()),
+              "input 'x': expected f32 [2, 3, 4], got a rank-1099511627776 "
+              "f32 tensor");
+  // A negative dtype is a status, not undefined behaviour.
+  expectError(moe_model_bind_input(model.get(), "x",
+                                   static_cast<moe_dtype_t>(-1), 3, kXShape,
+                                   x.data()),
+              "input 'x': unknown moe_dtype_t value -1");
+  expectError(moe_model_bind_weight(model.get(), "w",
+                                    static_cast<moe_dtype_t>(INT32_MIN), 3,
+                                    kXShape, x.data()),
+              "weight 'w': unknown moe_dtype_t value -2147483648");
+  // The exact description binds, reading exactly the 96 bytes given.
+  EXPECT_EQ(moe_model_bind_input(model.get(), "x", MOE_DTYPE_F32, 3, kXShape,
+                                 x.data()),
+            MOE_OK)
+      << moe_model_last_error(model.get());
 }
 
 TEST_F(CApiTest, ReportsRunAndResultErrors) {
