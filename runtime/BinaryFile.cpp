@@ -1,9 +1,8 @@
-//===- BinaryFile.cpp - Checked sequential file reads and writes ----------===//
+//===- BinaryFile.cpp - Checked sequential file reads ---------------------===//
 
 #include "runtime/BinaryFile.h"
 
 #include <algorithm>
-#include <cassert>
 #include <cerrno>
 #include <filesystem>
 #include <system_error>
@@ -54,46 +53,4 @@ Status InputFile::read(void *dst, uint64_t count) {
   }
   position += count;
   return Status::success();
-}
-
-Expected<OutputFile> OutputFile::create(const std::string &path) {
-  errno = 0;
-  std::unique_ptr<std::FILE, Close> file(std::fopen(path.c_str(), "wb"));
-  if (!file)
-    return Status::failure("cannot create: ", errnoMessage());
-  return OutputFile(std::move(file), path);
-}
-
-OutputFile::~OutputFile() {
-  if (!file)
-    return;
-  file.reset();
-  std::error_code ignored;
-  std::filesystem::remove(path, ignored);
-}
-
-Status OutputFile::write(const void *src, uint64_t count) {
-  assert(file && "write after close");
-  const auto *in = static_cast<const unsigned char *>(src);
-  for (uint64_t done = 0; done < count;) {
-    size_t want = static_cast<size_t>(std::min(count - done, kChunk));
-    if (std::fwrite(in + done, 1, want, file.get()) != want)
-      return Status::failure("write error: ", errnoMessage());
-    done += want;
-  }
-  return Status::success();
-}
-
-Status OutputFile::close() {
-  assert(file && "close after close");
-  std::string error;
-  if (std::fflush(file.get()) != 0)
-    error = errnoMessage();
-  if (std::fclose(file.release()) != 0 && error.empty())
-    error = errnoMessage();
-  if (error.empty())
-    return Status::success();
-  std::error_code ignored;
-  std::filesystem::remove(path, ignored);
-  return Status::failure("write error: ", error);
 }

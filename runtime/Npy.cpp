@@ -3,6 +3,7 @@
 #include "runtime/Npy.h"
 
 #include "runtime/BinaryFile.h"
+#include "runtime/OutputFile.h"
 
 #include <cstring>
 

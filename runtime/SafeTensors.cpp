@@ -4,6 +4,7 @@
 
 #include "runtime/BinaryFile.h"
 #include "runtime/Json.h"
+#include "runtime/OutputFile.h"
 
 #include <algorithm>
 

@@ -14,6 +14,7 @@
 #include "RoutingStats.h"
 
 #include "runtime/Npy.h"
+#include "runtime/OutputFile.h"
 
 #include <algorithm>
 #include <cctype>
@@ -357,6 +358,7 @@ int reportError(const std::string &message) {
 } // namespace
 
 int main(int argc, char **argv) {
+  ignoreFileSizeLimitSignal();
   try {
     Expected<Options> options = parseOptions(argc, argv);
     if (!options)
