@@ -16,6 +16,7 @@
 #include "mlir/Interfaces/SideEffectInterfaces.h"
 
 #include "dialect/MoEAttrs.h"
+#include "dialect/IndexOperands.h"
 #include "dialect/MoEDialect.h"
 #include "dialect/MoETypes.h"
 #include "dialect/SizeLimits.h"

@@ -317,5 +317,6 @@ def MoE_PlanSlotsOp : MoE_Op<"plan_slots", [Pure]> {
 }
 
 include "dialect/MoEPrimitiveOps.td"
+include "dialect/MoECheckOps.td"
 
 #endif // MOE_DIALECT_MOEOPS_TD

@@ -14,6 +14,14 @@ using namespace mlir;
 using namespace mlir::moe;
 using namespace mlir::moe::detail;
 
+#include "dialect/MoEIndexOperandsInterface.cpp.inc"
+
+/// `-1` (none) or `[0, count)`.
+static IndexOperandRange noneOrBelow(OpOperand &operand, int64_t count,
+                                     StringRef meaning) {
+  return {&operand, -1, count, meaning};
+}
+
 LogicalResult TopKOp::verify() {
   ArrayRef<int64_t> input = shapeOf(getInput());
   int64_t k = getK();
@@ -200,4 +208,52 @@ LogicalResult CombineTokensOp::verify() {
     return failure();
   return checkShape(*this, "output", getOutput(),
                     {assignments[0], assignments[1], shapeOf(getRows())[1]});
+}
+
+//===----------------------------------------------------------------------===//
+// Index operands (MoEIndexOperandsInterface)
+//===----------------------------------------------------------------------===//
+
+SmallVector<IndexOperandRange> AssignSlotsOp::getIndexOperandRanges() {
+  return {
+      noneOrBelow(getExpertsMutable(), shapeOf(getSlotToken())[1], "expert")};
+}
+
+SmallVector<IndexOperandRange> InvertSlotsOp::getIndexOperandRanges() {
+  return {noneOrBelow(getSlotTokenMutable(), shapeOf(getTokenSlot())[1],
+                      "token of the group")};
+}
+
+SmallVector<IndexOperandRange> GatherRowsOp::getIndexOperandRanges() {
+  return {noneOrBelow(getSlotTokenMutable(), shapeOf(getInput())[1],
+                      "token of the group")};
+}
+
+SmallVector<IndexOperandRange> CombineRowsOp::getIndexOperandRanges() {
+  ArrayRef<int64_t> slots = shapeOf(getSlots());
+  int64_t groups = shapeOf(getTokenSlot())[0];
+  return {noneOrBelow(getTokenSlotMutable(), slots[0] * (slots[1] / groups),
+                      "slot of the group")};
+}
+
+SmallVector<IndexOperandRange> SortSlotsOp::getIndexOperandRanges() {
+  ArrayRef<int64_t> table = shapeOf(getSlotToken());
+  return {noneOrBelow(getSlotTokenMutable(), shapeOf(getTokenSlot())[1],
+                      "token of the group"),
+          noneOrBelow(getTokenSlotMutable(), table[1] * table[2],
+                      "slot of the group")};
+}
+
+SmallVector<IndexOperandRange> GatherTokensOp::getIndexOperandRanges() {
+  ArrayRef<int64_t> input = shapeOf(getInput());
+  return {noneOrBelow(getRowTokenMutable(), input[0] * input[1], "token")};
+}
+
+SmallVector<IndexOperandRange> GroupedMatmulOp::getIndexOperandRanges() {
+  return {{&getExpertOffsetsMutable(), 0, shapeOf(getInput())[0] + 1,
+           "row offset"}};
+}
+
+SmallVector<IndexOperandRange> CombineTokensOp::getIndexOperandRanges() {
+  return {noneOrBelow(getTokenRowMutable(), shapeOf(getRows())[0], "row")};
 }

@@ -9,12 +9,21 @@
 //
 // Slot indices: a slot of expert `e` in the capacity-padded layout is
 // written as the flat index `e * C + c` (`C` slots per expert and group);
-// `-1` marks an empty slot or a dropped choice.
+// `-1` marks an empty slot or a dropped choice. Index operands must hold
+// values in the range each op documents (MoEIndexOperandsInterface); a value
+// outside it is undefined behaviour, which `moe-insert-index-checks` turns
+// into a run-time error for index tensors that come from the caller.
 //
 //===----------------------------------------------------------------------===//
 
 #ifndef MOE_DIALECT_MOEPRIMITIVEOPS_TD
 #define MOE_DIALECT_MOEPRIMITIVEOPS_TD
+
+include "dialect/MoEIndexOperandsInterface.td"
+
+// An op with index operands (MoEIndexOperandsInterface.td).
+defvar MoE_IndexesWithOperands =
+    DeclareOpInterfaceMethods<MoE_IndexOperandsInterface>;
 
 def MoE_F32Tensor : RankedTensorOf<[F32]>;
 def MoE_I32Tensor : RankedTensorOf<[I32]>;
@@ -102,7 +111,7 @@ def MoE_KSparseOTOp : MoE_Op<"ksparse_ot", [Pure]> {
   let hasVerifier = 1;
 }
 
-def MoE_AssignSlotsOp : MoE_Op<"assign_slots", [Pure]> {
+def MoE_AssignSlotsOp : MoE_Op<"assign_slots", [Pure, MoE_IndexesWithOperands]> {
   let summary = "token-choice slot assignment with capacity and priority";
   let description = [{
     Fills `C` slots per expert in rounds (ROUTERS.md §4.1): every token's
@@ -110,10 +119,13 @@ def MoE_AssignSlotsOp : MoE_Op<"assign_slots", [Pure]> {
     tokens in priority order: token order, or, with a `priority` operand,
     descending priority with ties in token order (Batch Prioritized Routing).
     A choice that finds its expert full is dropped.
+    A choice of expert `-1` takes no slot (its `token_slot` is `-1`): that is
+    how an invalid token (docs/routers.md §7) stays out of every expert.
 
     Results: `slot_token[g, e, c]`, the token in slot `c` of expert `e`
     (`-1` if empty), and `token_slot[g, s, r]`, the flat slot `e * C + c` of
     the token's r-th choice (`-1` if dropped).
+    `experts` must hold `-1` or an expert `[0, E)`.
 
     ```mlir
     %slot_token, %token_slot = moe.assign_slots %experts priority %top1
@@ -132,13 +144,14 @@ def MoE_AssignSlotsOp : MoE_Op<"assign_slots", [Pure]> {
   let hasVerifier = 1;
 }
 
-def MoE_InvertSlotsOp : MoE_Op<"invert_slots", [Pure]> {
+def MoE_InvertSlotsOp : MoE_Op<"invert_slots", [Pure, MoE_IndexesWithOperands]> {
   let summary = "from the token of each slot to the slot of each token";
   let description = [{
     For expert choice, where an expert may take a token once and a token may
     be taken by any number of experts: `token_slot[g, s, e] = e * C + c` if
     `slot_token[g, e, c] = s`, else `-1`. The result is `[G, S, E]`, never
     `S x E x C`.
+    `slot_token` must hold `-1` or a token of the group, `[0, S)`.
 
     ```mlir
     %token_slot = moe.invert_slots %slot_token
@@ -217,11 +230,12 @@ def MoE_SoftPlanOp : MoE_Op<"soft_plan", [Pure]> {
 // Row movement
 //===----------------------------------------------------------------------===//
 
-def MoE_GatherRowsOp : MoE_Op<"gather_rows", [Pure]> {
+def MoE_GatherRowsOp : MoE_Op<"gather_rows", [Pure, MoE_IndexesWithOperands]> {
   let summary = "copy tokens into their expert slots";
   let description = [{
     `slots[e, g * C + c, :] = input[g, slot_token[g, e, c], :]`, or zeros
     where `slot_token` is `-1`. The dispatch of the capacity-padded layout.
+    `slot_token` must hold `-1` or a token of the group, `[0, S)`.
 
     ```mlir
     %slots = moe.gather_rows %x, %slot_token
@@ -238,13 +252,14 @@ def MoE_GatherRowsOp : MoE_Op<"gather_rows", [Pure]> {
   let hasVerifier = 1;
 }
 
-def MoE_CombineRowsOp : MoE_Op<"combine_rows", [Pure]> {
+def MoE_CombineRowsOp : MoE_Op<"combine_rows", [Pure, MoE_IndexesWithOperands]> {
   let summary = "weighted sum of each token's slots";
   let description = [{
     `output[g, s, :] = sum_j token_weight[g, s, j] * slots[e, g * C + c, :]`
     over the assignments `j` with `token_slot[g, s, j] = e * C + c >= 0`,
     added in increasing `j` (deterministic; no atomics). A token with no
     assignment gets zeros. The combine of the capacity-padded layout.
+    `token_slot` must hold `-1` or a flat slot `[0, E * C)`.
 
     ```mlir
     %out = moe.combine_rows %y, %token_slot, %token_weight
@@ -267,7 +282,7 @@ def MoE_CombineRowsOp : MoE_Op<"combine_rows", [Pure]> {
 // The sorted (ragged) layout
 //===----------------------------------------------------------------------===//
 
-def MoE_SortSlotsOp : MoE_Op<"sort_slots", [Pure]> {
+def MoE_SortSlotsOp : MoE_Op<"sort_slots", [Pure, MoE_IndexesWithOperands]> {
   let summary = "compact a slot table into rows sorted by expert";
   let description = [{
     The sorted/ragged layout of a plan: its occupied slots as `N` rows,
@@ -284,6 +299,9 @@ def MoE_SortSlotsOp : MoE_Op<"sort_slots", [Pure]> {
     `min(G * S * J, G * E * C)`. Dropless token choice fills `G * S * k`
     rows of a `G * E * S` slot table: the sorted layout does `k / E` of the
     padded layout's expert work.
+
+    `slot_token` must hold `-1` or a token of the group `[0, S)`,
+    `token_slot` `-1` or a flat slot `[0, E * C)`.
 
     ```mlir
     %row_token, %offsets, %token_row = moe.sort_slots %slot_token, %token_slot
@@ -304,11 +322,12 @@ def MoE_SortSlotsOp : MoE_Op<"sort_slots", [Pure]> {
   let hasVerifier = 1;
 }
 
-def MoE_GatherTokensOp : MoE_Op<"gather_tokens", [Pure]> {
+def MoE_GatherTokensOp : MoE_Op<"gather_tokens", [Pure, MoE_IndexesWithOperands]> {
   let summary = "copy tokens into the rows of the sorted layout";
   let description = [{
     `rows[r, :] = input[g, s, :]` for `row_token[r] = g * S + s`, zeros
     where `row_token[r]` is `-1`. The dispatch of the sorted layout.
+    `row_token` must hold `-1` or a flat token `[0, G * S)`.
 
     ```mlir
     %rows = moe.gather_tokens %x, %row_token
@@ -325,7 +344,7 @@ def MoE_GatherTokensOp : MoE_Op<"gather_tokens", [Pure]> {
   let hasVerifier = 1;
 }
 
-def MoE_GroupedMatmulOp : MoE_Op<"grouped_matmul", [Pure]> {
+def MoE_GroupedMatmulOp : MoE_Op<"grouped_matmul", [Pure, MoE_IndexesWithOperands]> {
   let summary = "per-expert matrix product over ragged row groups";
   let description = [{
     For the rows `r` of expert `e` (`expert_offsets[e] <= r <
@@ -334,6 +353,7 @@ def MoE_GroupedMatmulOp : MoE_Op<"grouped_matmul", [Pure]> {
     zeros. `weight` is `[E, K, P]`; the result is `[N, P]`, or `[N, P / 2]`
     for `swiglu` (`silu(z[:, :P/2]) * z[:, P/2:]`). The experts' GEMMs of
     the sorted layout.
+    `expert_offsets` must be non-decreasing and within `[0, N]`.
 
     ```mlir
     %h = moe.grouped_matmul %rows, %w1 offsets %offsets bias %b1 {activation = #moe<activation gelu>}
@@ -355,13 +375,14 @@ def MoE_GroupedMatmulOp : MoE_Op<"grouped_matmul", [Pure]> {
   let hasVerifier = 1;
 }
 
-def MoE_CombineTokensOp : MoE_Op<"combine_tokens", [Pure]> {
+def MoE_CombineTokensOp : MoE_Op<"combine_tokens", [Pure, MoE_IndexesWithOperands]> {
   let summary = "weighted sum of each token's rows of the sorted layout";
   let description = [{
     `output[g, s, :] = sum_j token_weight[g, s, j] * rows[token_row[g, s, j], :]`
     over the assignments with `token_row >= 0`, added in increasing `j`
     (deterministic, no atomics); zeros for a token with none. The combine of
     the sorted layout.
+    `token_row` must hold `-1` or a row `[0, N)`.
 
     ```mlir
     %out = moe.combine_tokens %y, %token_row, %token_weight

@@ -20,16 +20,24 @@ std::optional<int64_t> checkedProduct(llvm::ArrayRef<int64_t> factors) {
   return product;
 }
 
+std::optional<int64_t> elementByteSize(Type type) {
+  if (type.isIndex())
+    return 8;
+  if (type.isIntOrFloat())
+    return (type.getIntOrFloatBitWidth() + 7) / 8;
+  return std::nullopt;
+}
+
 namespace detail {
 
 /// Whether a tensor of `type` has a byte size within kMaxTensorBytes. Zero
 /// dimensions are left out: the tensor is then empty, but its strides are
 /// still products of the other dimensions.
 static bool fitsInMemory(RankedTensorType type) {
-  if (!type.hasStaticShape())
+  std::optional<int64_t> elementBytes = elementByteSize(type.getElementType());
+  if (!type.hasStaticShape() || !elementBytes)
     return true;
-  unsigned bits = type.getElementTypeBitWidth();
-  SmallVector<int64_t> factors = {bits ? (bits + 7) / 8 : 1};
+  SmallVector<int64_t> factors = {std::max<int64_t>(*elementBytes, 1)};
   for (int64_t dim : type.getShape())
     if (dim != 0)
       factors.push_back(dim);
@@ -39,8 +47,7 @@ static bool fitsInMemory(RankedTensorType type) {
 LogicalResult verifyTensorsFitInMemory(Operation *op) {
   auto check = [&](Type type, StringRef what, size_t index) -> LogicalResult {
     auto tensor = dyn_cast<RankedTensorType>(type);
-    if (!tensor || !tensor.getElementType().isIntOrIndexOrFloat() ||
-        fitsInMemory(tensor))
+    if (!tensor || fitsInMemory(tensor))
       return success();
     return op->emitOpError()
            << what << " #" << index << " of type " << type

@@ -31,6 +31,10 @@ inline constexpr int64_t kMaxI32Indices =
 /// factor is negative).
 std::optional<int64_t> checkedProduct(llvm::ArrayRef<int64_t> factors);
 
+/// Bytes per element of `type` in memory: `index` is 8, an integer or float
+/// of `n` bits is `ceil(n / 8)`; std::nullopt for other types.
+std::optional<int64_t> elementByteSize(Type type);
+
 namespace detail {
 /// Verifies that every ranked tensor operand and result of `op` has a static
 /// byte size within kMaxTensorBytes.

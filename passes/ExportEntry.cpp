@@ -13,6 +13,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "passes/EntryFunction.h"
 #include "passes/Passes.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -27,9 +28,6 @@ namespace mlir::moe {
 #include "passes/Passes.h.inc"
 
 namespace {
-
-constexpr llvm::StringLiteral kSignatureAttrName = "moe.signature";
-constexpr llvm::StringLiteral kEntryAttrName = "moe.entry";
 
 /// The runtime's name of an element type ("f32", "bf16", "i64").
 FailureOr<std::string> dtypeName(Type type) {
@@ -180,6 +178,26 @@ struct MoEEmitEntryPass : impl::MoEEmitEntryBase<MoEEmitEntryPass> {
 
     // const char moe_signature_json[] = "...";
     std::string text = signature.getValue().str();
+    if (auto checks = module->getAttrOfType<ArrayAttr>(kChecksAttrName)) {
+      // ABI version 2: the entry takes the status record after its results,
+      // and the signature lists the messages of its checks.
+      llvm::Expected<llvm::json::Value> parsed = llvm::json::parse(text);
+      llvm::json::Object *object = parsed ? parsed->getAsObject() : nullptr;
+      if (!object) {
+        llvm::consumeError(parsed.takeError());
+        module.emitError() << "the recorded signature is not a JSON object";
+        return signalPassFailure();
+      }
+      llvm::json::Array messages;
+      for (StringAttr message : checks.getAsRange<StringAttr>())
+        messages.push_back(message.getValue().str());
+      (*object)["abi"] = 2;
+      (*object)["checks"] = std::move(messages);
+      text.clear();
+      llvm::raw_string_ostream os(text);
+      os << llvm::json::Value(std::move(*object));
+      module->removeAttr(kChecksAttrName);
+    }
     text.push_back('\0');
     auto arrayType =
         LLVM::LLVMArrayType::get(IntegerType::get(context, 8), text.size());
@@ -207,4 +225,42 @@ struct MoEEmitEntryPass : impl::MoEEmitEntryBase<MoEEmitEntryPass> {
 };
 
 } // namespace
+
+func::FuncOp preparedEntry(ModuleOp module) {
+  auto name = module->getAttrOfType<FlatSymbolRefAttr>(kEntryAttrName);
+  return name ? module.lookupSymbol<func::FuncOp>(name.getAttr()) : nullptr;
+}
+
+bool isInEntry(Operation *op) {
+  auto func = isa<func::FuncOp>(op) ? cast<func::FuncOp>(op)
+                                    : op->getParentOfType<func::FuncOp>();
+  auto module = op->getParentOfType<ModuleOp>();
+  if (!func || !module)
+    return false;
+  func::FuncOp entry = preparedEntry(module);
+  return !entry || entry == func;
+}
+
+std::string describeEntryArgument(ModuleOp module, unsigned index) {
+  std::string fallback = "argument #" + std::to_string(index);
+  auto signature = module->getAttrOfType<StringAttr>(kSignatureAttrName);
+  if (!signature)
+    return fallback;
+  llvm::Expected<llvm::json::Value> parsed =
+      llvm::json::parse(signature.getValue());
+  if (!parsed) {
+    llvm::consumeError(parsed.takeError());
+    return fallback;
+  }
+  const llvm::json::Object *object = parsed->getAsObject();
+  const llvm::json::Array *args = object ? object->getArray("args") : nullptr;
+  const llvm::json::Object *arg =
+      args && index < args->size() ? (*args)[index].getAsObject() : nullptr;
+  std::optional<StringRef> name = arg ? arg->getString("name") : std::nullopt;
+  std::optional<StringRef> role = arg ? arg->getString("role") : std::nullopt;
+  if (!name || !role)
+    return fallback;
+  return (*role + " '" + *name + "'").str();
+}
+
 } // namespace mlir::moe

@@ -628,7 +628,7 @@ struct MoELowerToLinalgPass : impl::MoELowerToLinalgBase<MoELowerToLinalgPass> {
       return signalPassFailure();
     bool left = false;
     getOperation()->walk([&](Operation *op) {
-      if (!isa<MoEDialect>(op->getDialect()) || isa<YieldOp>(op))
+      if (!isa<MoEDialect>(op->getDialect()) || isa<YieldOp, CheckOp>(op))
         return;
       left = true;
       op->emitOpError() << "has no lowering to linalg; run "

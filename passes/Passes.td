@@ -202,6 +202,109 @@ def MoEPrepareEntry : Pass<"moe-prepare-entry", "::mlir::ModuleOp"> {
   }];
 }
 
+def MoEInsertIndexChecks : Pass<"moe-insert-index-checks"> {
+  let summary = "Check at run time the index tensors a caller passes in";
+  let description = [{
+    Level-2 ops with index operands (`MoEIndexOperandsInterface`: gather and
+    combine rows, the sorted layout's ops, slot assignment) are undefined for
+    an index outside the range each op documents. Indices the compiler
+    computes are in range by construction; an entry that takes index tensors
+    as arguments gets them from the caller. Before each such op, this pass
+    inserts a scan of the index tensor for the first element outside its
+    range and a `moe.check` that stops the entry with a message naming the
+    argument, the position, the value and the range:
+
+    ```
+    input 'slot_token' holds 9 at [0, 3, 1]: moe.gather_rows needs a token of the group in [-1, 8)
+    ```
+
+    `scope=arguments` (the default, part of `moe-to-cpu`) checks index
+    operands that are entry arguments; `scope=all` checks every index operand
+    wherever it was computed, to find a pass that produced a bad index
+    (`moe-compile --checks`). Runs on tensors, after `moe-materialize-plan`.
+
+    ```mlir
+    // Before
+    func.func @f(%x: tensor<1x8x4xf32>, %t: tensor<1x2x3xi32>) -> tensor<2x3x4xf32> {
+      %s = moe.gather_rows %x, %t : tensor<1x8x4xf32>, tensor<1x2x3xi32> -> tensor<2x3x4xf32>
+    // After (abridged)
+      %first = linalg.generic ... // the first flat position outside [-1, 8), or -1
+      %bad = arith.cmpi sge, %pos, %c0 : index
+      moe.check %bad, "argument #1 holds {0} at ..." (%v, %i, %j, %k : i32, index, index, index)
+      %s = moe.gather_rows %x, %t : ...
+    ```
+  }];
+  let options = [
+    Option<"scope", "scope", "std::string", /*default=*/"\"arguments\"",
+           "which index operands to check: arguments (entry arguments) or "
+           "all">,
+  ];
+  let dependentDialects = ["::mlir::moe::MoEDialect",
+                           "::mlir::linalg::LinalgDialect",
+                           "::mlir::arith::ArithDialect",
+                           "::mlir::tensor::TensorDialect"];
+}
+
+def MoECheckAllocations : Pass<"moe-check-allocations"> {
+  let summary = "Stop the entry with an error when an allocation fails";
+  let description = [{
+    After bufferization, follows every `memref.alloc` with a `moe.check` that
+    its pointer is not null, so an allocation the system refuses (a huge
+    capacity, memory exhausted) is reported by the runtime in one line,
+    naming the byte count, the buffer type and the op whose buffer it is,
+    instead of the compiled code writing through a null pointer.
+
+    ```mlir
+    // Before
+    %buf = memref.alloc() {alignment = 64 : i64} : memref<8x416x768xf32>
+    // After
+    %buf = memref.alloc() {alignment = 64 : i64} : memref<8x416x768xf32>
+    %p = memref.extract_aligned_pointer_as_index %buf : memref<8x416x768xf32> -> index
+    %null = arith.cmpi eq, %p, %c0 : index
+    moe.check %null, "out of memory: cannot allocate 10223616 bytes (memref<8x416x768xf32>) for l1.mlir:12:11"
+    ```
+  }];
+  let dependentDialects = ["::mlir::moe::MoEDialect",
+                           "::mlir::arith::ArithDialect",
+                           "::mlir::memref::MemRefDialect"];
+}
+
+def MoELowerChecks : Pass<"moe-lower-checks", "::mlir::ModuleOp"> {
+  let summary = "Turn moe.check into early returns through the status record";
+  let description = [{
+    The entry prepared by `moe-prepare-entry` gets a trailing argument, the
+    status record `memref<8xi64>` of ABI version 2 (docs/artifact-abi.md),
+    which the runtime zeroes before each call. Every `moe.check` becomes a
+    conditional branch: when its condition holds, the entry stores the
+    check's number (1-based, into the module's list of check messages) in
+    `status[0]` and its values in `status[1..7]`, and returns. The messages
+    are recorded in the module attribute `moe.checks` for `moe-emit-entry`,
+    which puts them in the signature. Runs after `convert-scf-to-cf`; a
+    check outside the entry function is an error (inline callees first).
+
+    ```mlir
+    // Before
+    func.func @f(%out: memref<4xf32>) {
+      moe.check %bad, "... {0}" (%v : i64)
+      ...
+      return
+    }
+    // After
+    func.func @f(%out: memref<4xf32>, %status: memref<8xi64>) {
+      cf.cond_br %bad, ^fail, ^continue
+    ^fail:
+      memref.store %c1, %status[%c0] : memref<8xi64>
+      memref.store %v, %status[%c1] : memref<8xi64>
+      return
+    ^continue:
+      ...
+    ```
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::cf::ControlFlowDialect",
+                           "::mlir::memref::MemRefDialect"];
+}
+
 def MoEEmitEntry : Pass<"moe-emit-entry", "::mlir::ModuleOp"> {
   let summary = "Emit moe_entry and moe_signature_json in the LLVM dialect";
   let description = [{

@@ -15,14 +15,17 @@
 namespace mlir::moe {
 
 /// The passes, in order (`@LAYOUT@`: the plan layout, see
-/// moe-materialize-plan). Routing and the plan layout first (target-neutral,
-/// on tensors), then bufferization with results written into the caller's
-/// buffers, then loops and the LLVM dialect.
+/// moe-materialize-plan; `@CHECKS@`: the scope of moe-insert-index-checks).
+/// Routing and the plan layout first (target-neutral, on tensors), then
+/// bufferization with results written into the caller's buffers, then loops,
+/// the run-time checks (which need the CFG to return early) and the LLVM
+/// dialect.
 static constexpr llvm::StringLiteral kMoEToCPUPipeline =
     "moe-prepare-entry,"
     "moe-canonicalize,"
     "moe-expand-route,"
     "moe-materialize-plan{layout=@LAYOUT@},"
+    "moe-insert-index-checks{scope=@CHECKS@},"
     "moe-lower-to-linalg,"
     "convert-elementwise-to-linalg,"
     "canonicalize,cse,"
@@ -39,6 +42,8 @@ static constexpr llvm::StringLiteral kMoEToCPUPipeline =
     "expand-strided-metadata,"
     "lower-affine,"
     "convert-scf-to-cf,"
+    "moe-check-allocations,"
+    "moe-lower-checks,"
     "convert-math-to-libm,"
     "finalize-memref-to-llvm,"
     "convert-math-to-llvm,"
@@ -50,10 +55,13 @@ static constexpr llvm::StringLiteral kMoEToCPUPipeline =
     "reconcile-unrealized-casts";
 
 LogicalResult buildMoEToCPUPipeline(OpPassManager &pm, StringRef planLayout,
-                                    llvm::raw_ostream &errors) {
+                                    llvm::raw_ostream &errors,
+                                    StringRef indexChecks) {
   std::string pipeline = kMoEToCPUPipeline.str();
-  constexpr llvm::StringLiteral placeholder = "@LAYOUT@";
-  pipeline.replace(pipeline.find(placeholder), placeholder.size(), planLayout);
+  for (auto [placeholder, value] :
+       {std::pair<StringRef, StringRef>{"@LAYOUT@", planLayout},
+        {"@CHECKS@", indexChecks}})
+    pipeline.replace(pipeline.find(placeholder), placeholder.size(), value);
   return parsePassPipeline(pipeline, pm, errors);
 }
 
@@ -64,6 +72,12 @@ struct MoEToCPUOptions : PassPipelineOptions<MoEToCPUOptions> {
       llvm::cl::desc("layout of slot-table plans: auto, padded or sorted "
                      "(moe-materialize-plan's layout option)"),
       llvm::cl::init("auto")};
+  Option<std::string> indexChecks{
+      *this, "index-checks",
+      llvm::cl::desc("index operands checked at run time: arguments (those "
+                     "the caller passes in) or all "
+                     "(moe-insert-index-checks' scope)"),
+      llvm::cl::init("arguments")};
 };
 } // namespace
 
@@ -73,7 +87,8 @@ void registerMoEPipelines() {
       "Compile level-1 moe IR to the LLVM dialect for the CPU, with the "
       "artifact ABI (moe_entry, moe_signature_json)",
       [](OpPassManager &pm, const MoEToCPUOptions &options) {
-        if (failed(buildMoEToCPUPipeline(pm, options.planLayout, llvm::errs())))
+        if (failed(buildMoEToCPUPipeline(pm, options.planLayout, llvm::errs(),
+                                         options.indexChecks)))
           llvm::report_fatal_error("the moe-to-cpu pipeline does not parse");
       });
 }

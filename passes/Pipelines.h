@@ -9,10 +9,12 @@
 namespace mlir::moe {
 
 /// Adds the `moe-to-cpu` passes to `pm` (anchored on builtin.module), with
-/// `planLayout` (auto, padded or sorted) for moe-materialize-plan. The
+/// `planLayout` (auto, padded or sorted) for moe-materialize-plan and
+/// `indexChecks` (arguments or all) for moe-insert-index-checks. The
 /// upstream passes it names must be registered (registerAllPasses).
 LogicalResult buildMoEToCPUPipeline(OpPassManager &pm, StringRef planLayout,
-                                    llvm::raw_ostream &errors);
+                                    llvm::raw_ostream &errors,
+                                    StringRef indexChecks = "arguments");
 
 /// Registers `moe-to-cpu` for moe-opt's command line.
 void registerMoEPipelines();

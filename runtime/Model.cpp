@@ -16,6 +16,9 @@ constexpr const char *kEntrySymbol = "moe_entry";
 // Messages listing unbound arguments name at most this many.
 constexpr size_t kMaxListedArgs = 10;
 
+// The status record of ABI version 2: a code and 7 values.
+constexpr int64_t kStatusWords = 8;
+
 std::string argLabel(const ArgSpec &arg) {
   return std::string(argRoleName(arg.role)) + " " + quote(arg.name);
 }
@@ -188,8 +191,11 @@ Status Model::run() {
     outputs = std::move(allocated);
   }
 
+  haveResults = false;
+  // ABI 2: the status record after the results, zeroed: [code, values...].
+  std::vector<int64_t> status(sig.abiVersion >= 2 ? kStatusWords : 0, 0);
   std::vector<MemRefDescriptor> descriptors;
-  descriptors.reserve(bound.size() + outputs.size());
+  descriptors.reserve(bound.size() + outputs.size() + 1);
   // The ABI passes non-const pointers, but entries only read their arguments
   // (docs/artifact-abi.md), which is what lets models share weights.
   for (const std::shared_ptr<const HostTensor> &tensor : bound)
@@ -197,17 +203,57 @@ Status Model::run() {
                              tensor->shape());
   for (HostTensor &tensor : outputs)
     descriptors.emplace_back(tensor.bytes(), tensor.shape());
+  if (!status.empty())
+    descriptors.emplace_back(status.data(), std::vector<int64_t>{kStatusWords});
   std::vector<void *> args;
   args.reserve(descriptors.size());
   for (MemRefDescriptor &descriptor : descriptors)
     args.push_back(descriptor.get());
   entryFn(args.data());
+  if (!status.empty() && status[0] != 0) {
+    int64_t code = status[0];
+    if (code < 1 || static_cast<uint64_t>(code) > sig.checks.size())
+      return Status::failure("the entry failed with status ", code,
+                             ", which its signature does not describe");
+    return Status::failure(formatCheckMessage(
+        sig.checks[code - 1],
+        std::vector<int64_t>(status.begin() + 1, status.end())));
+  }
+  haveResults = true;
   return Status::success();
 }
 
+const std::vector<HostTensor> &Model::results() const {
+  static const std::vector<HostTensor> none;
+  return haveResults ? outputs : none;
+}
+
 const HostTensor *Model::findResult(std::string_view name) const {
-  for (size_t i = 0; i < outputs.size(); ++i)
+  const std::vector<HostTensor> &tensors = results();
+  for (size_t i = 0; i < tensors.size(); ++i)
     if (sig.results[i].name == name)
-      return &outputs[i];
+      return &tensors[i];
   return nullptr;
+}
+
+std::string moe::formatCheckMessage(std::string_view message,
+                                    const std::vector<int64_t> &values) {
+  std::string text;
+  for (size_t i = 0; i < message.size(); ++i) {
+    size_t close = message.find('}', i);
+    if (message[i] == '{' && close != std::string_view::npos && close > i + 1) {
+      std::string_view digits = message.substr(i + 1, close - i - 1);
+      bool numeric =
+          digits.size() < 3 &&
+          digits.find_first_not_of("0123456789") == std::string_view::npos;
+      size_t index = numeric ? std::stoul(std::string(digits)) : values.size();
+      if (index < values.size()) {
+        text += std::to_string(values[index]);
+        i = close;
+        continue;
+      }
+    }
+    text += message[i];
+  }
+  return text;
 }

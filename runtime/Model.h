@@ -76,13 +76,15 @@ public:
   Status bindInputNpy(const std::string &path);
 
   /// Calls the entry with every argument. Fails, naming them, if arguments
-  /// are unbound. Result buffers are allocated by the first run and reused
+  /// are unbound, and with the entry's message when one of its run-time
+  /// checks stops it (ABI version 2: an index input out of range, a failed
+  /// allocation). Result buffers are allocated by the first run and reused
   /// (overwritten) by later ones.
   Status run();
 
-  /// The results of the last successful run(), in signature order; empty
-  /// before one.
-  const std::vector<HostTensor> &results() const { return outputs; }
+  /// The results of the last run(), in signature order, if it succeeded;
+  /// empty before a run and after a failed one.
+  const std::vector<HostTensor> &results() const;
   /// The result `name` of the last successful run(), or null.
   const HostTensor *findResult(std::string_view name) const;
 
@@ -102,7 +104,14 @@ private:
   /// once can back several models without copies.
   std::vector<std::shared_ptr<const HostTensor>> bound;
   std::vector<HostTensor> outputs;
+  /// Whether `outputs` hold the results of a successful run.
+  bool haveResults = false;
 };
+
+/// The message of a failed run-time check: `message` with every `{i}`
+/// replaced by `values[i]` in decimal (docs/artifact-abi.md).
+std::string formatCheckMessage(std::string_view message,
+                               const std::vector<int64_t> &values);
 
 } // namespace moe
 

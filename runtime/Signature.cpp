@@ -108,6 +108,35 @@ std::string entryPrefix(const char *list, size_t index,
   return prefix + ": ";
 }
 
+/// The optional `abi` version (default 1) and, from version 2, the `checks`.
+Status parseAbi(const JsonValue &object, Signature &signature) {
+  if (const JsonValue *abi = object.find("abi")) {
+    std::optional<uint64_t> version = abi->asUint64();
+    if (!version || (*version != 1 && *version != 2))
+      return Status::failure("field 'abi' must be 1 or 2, got ",
+                             abi->kind == JsonValue::Kind::Number
+                                 ? abi->text
+                                 : JsonValue::kindName(abi->kind));
+    signature.abiVersion = static_cast<int>(*version);
+  }
+  const JsonValue *checks = object.find("checks");
+  if (!checks)
+    return Status::success();
+  if (signature.abiVersion < 2)
+    return Status::failure("field 'checks' needs 'abi': 2");
+  Expected<const JsonValue *> list =
+      getField(object, "checks", JsonValue::Kind::Array);
+  if (!list)
+    return list.status();
+  for (const JsonValue &message : (*list)->elements) {
+    if (message.kind != JsonValue::Kind::String)
+      return Status::failure("field 'checks' must hold strings, got ",
+                             JsonValue::kindName(message.kind));
+    signature.checks.push_back(message.text);
+  }
+  return Status::success();
+}
+
 Expected<Signature> parseSignatureImpl(std::string_view text) {
   Expected<JsonValue> json = parseJson(text);
   if (!json)
@@ -163,6 +192,8 @@ Expected<Signature> parseSignatureImpl(std::string_view text) {
   // could have no observable effect, which means a broken artifact.
   if (signature.results.empty())
     return Status::failure("'results' is empty");
+  if (Status s = parseAbi(*json, signature); !s.ok())
+    return s;
   return signature;
 }
 

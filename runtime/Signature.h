@@ -62,6 +62,12 @@ struct Signature {
   std::string entry;
   std::vector<ArgSpec> args;
   std::vector<TensorSpec> results;
+  /// The artifact ABI's version (docs/artifact-abi.md): 1, or 2 where the
+  /// entry also takes a status record and can report `checks`.
+  int abiVersion = 1;
+  /// ABI 2: the messages of the entry's run-time checks; a failed call
+  /// reports checks[code - 1] with `{i}` replaced by the record's values.
+  std::vector<std::string> checks;
 
   /// The argument named `name`, or null.
   const ArgSpec *findArg(std::string_view name) const;

@@ -349,3 +349,27 @@ func.func @combine_tokens_type(%y: tensor<32x6xf32>, %tr: tensor<2x8x2xi32>, %w:
   %o = moe.combine_tokens %y, %tr, %w : tensor<32x6xf32>, tensor<2x8x2xi32>, tensor<2x8x2xf32> -> tensor<2x8x6xf16>
   return
 }
+
+// -----
+
+func.func @check_placeholder(%bad: i1, %v: i32) {
+  // expected-error@+1 {{'moe.check' op message refers to {1} but the check has 1 values}}
+  moe.check %bad, "{0} and {1}" (%v : i32)
+  return
+}
+
+// -----
+
+func.func @check_too_many_values(%bad: i1, %v: i32) {
+  // expected-error@+1 {{'moe.check' op takes at most 7 values, got 8}}
+  moe.check %bad, "many" (%v, %v, %v, %v, %v, %v, %v, %v : i32, i32, i32, i32, i32, i32, i32, i32)
+  return
+}
+
+// -----
+
+func.func @check_value_type(%bad: i1, %v: f32) {
+  // expected-error@+1 {{'moe.check' op operand #1 must be variadic of signless integer or index}}
+  moe.check %bad, "float" (%v : f32)
+  return
+}

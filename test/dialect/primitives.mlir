@@ -65,3 +65,12 @@ func.func @sorted_layout(%x: tensor<2x8x6xf32>, %st: tensor<2x4x8xi32>, %ts: ten
   %o = moe.combine_tokens %y, %tr, %w : tensor<32x6xf32>, tensor<2x8x2xi32>, tensor<2x8x2xf32> -> tensor<2x8x6xf32>
   return %o : tensor<2x8x6xf32>
 }
+
+// CHECK-LABEL: func.func @checks
+// CHECK: moe.check %{{.*}}, "out of memory"{{$}}
+// CHECK: moe.check %{{.*}}, "input 'offsets' holds {0} at position {1}, outside [0, 9)"(%{{.*}}, %{{.*}} : i32, index){{$}}
+func.func @checks(%bad: i1, %v: i32, %i: index) {
+  moe.check %bad, "out of memory"
+  moe.check %bad, "input 'offsets' holds {0} at position {1}, outside [0, 9)" (%v, %i : i32, index)
+  return
+}

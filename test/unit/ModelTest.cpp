@@ -251,6 +251,56 @@ TEST_F(ModelTest, RunsRankZeroArgumentsAndI64Results) {
   EXPECT_NEAR(loss->data<float>()[0], (1.0f / 6) / 2.25f, 1e-6f);
 }
 
+/// An i32 [4] tensor holding `values`.
+HostTensor indexTensor(std::vector<int32_t> values) {
+  Expected<HostTensor> t = HostTensor::create(DType::I32, {4});
+  EXPECT_TRUE(t.ok());
+  std::copy(values.begin(), values.end(), t->data<int32_t>());
+  return std::move(*t);
+}
+
+TEST_F(ModelTest, ReportsAFailedRunTimeCheck) {
+  Expected<Model> model = Model::load(artifactPath("checked"));
+  ASSERT_TRUE(model.ok()) << model.message();
+  EXPECT_EQ(model->signature().abiVersion, 2);
+  ASSERT_EQ(model->signature().checks.size(), 2u);
+
+  ASSERT_TRUE(model->bindInput("index", indexTensor({1, 2, 3, 4})).ok());
+  Status s = model->run();
+  ASSERT_TRUE(s.ok()) << s.message();
+  ASSERT_NE(model->findResult("out"), nullptr);
+  EXPECT_EQ(model->findResult("out")->data<float>()[3], 8.0f);
+
+  // The check's message with its values; no results after a failed run.
+  ASSERT_TRUE(model->bindInput("index", indexTensor({1, 2, -7, 4})).ok());
+  s = model->run();
+  EXPECT_EQ(s.message(), "input 'index' holds -7 at [2], outside [0, 10)");
+  EXPECT_TRUE(model->results().empty());
+  EXPECT_EQ(model->findResult("out"), nullptr);
+
+  // A status the signature does not describe is reported as such.
+  ASSERT_TRUE(model->bindInput("index", indexTensor({99, 0, 0, 0})).ok());
+  s = model->run();
+  EXPECT_EQ(s.message(),
+            "the entry failed with status 5, which its signature does not "
+            "describe");
+
+  // The status record is zeroed before every call.
+  ASSERT_TRUE(model->bindInput("index", indexTensor({0, 0, 0, 9})).ok());
+  s = model->run();
+  EXPECT_TRUE(s.ok()) << s.message();
+  EXPECT_EQ(model->results().size(), 1u);
+}
+
+TEST(FormatCheckMessageTest, ReplacesPlaceholdersWithValues) {
+  EXPECT_EQ(formatCheckMessage("a {0} b {1} c {0}", {7, -3}), "a 7 b -3 c 7");
+  // Braces that are not placeholders of a value stay as they are.
+  EXPECT_EQ(formatCheckMessage("{2} {x} {} {0", {1, 2}), "{2} {x} {} {0");
+  EXPECT_EQ(formatCheckMessage("{00}{01}", {5, 6}), "56");
+  EXPECT_EQ(formatCheckMessage("{123456789012345678901}", {1}),
+            "{123456789012345678901}");
+}
+
 //===----------------------------------------------------------------------===//
 // Binding errors
 //===----------------------------------------------------------------------===//

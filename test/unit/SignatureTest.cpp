@@ -75,6 +75,41 @@ TEST(SignatureTest, RejectsMalformedJson) {
       << signature.message();
 }
 
+/// A signature with one result and the top-level fields `extra`.
+std::string withFields(const std::string &extra) {
+  return R"({"entry":"f","args":[],"results":[)"
+         R"({"name":"out","dtype":"f32","shape":[]}])" +
+         extra + "}";
+}
+
+TEST(SignatureTest, ReadsTheAbiVersionAndChecks) {
+  Expected<Signature> v1 = parseSignature(withFields(""));
+  ASSERT_TRUE(v1.ok()) << v1.message();
+  EXPECT_EQ(v1->abiVersion, 1);
+  EXPECT_TRUE(v1->checks.empty());
+  Expected<Signature> v2 =
+      parseSignature(withFields(R"(,"abi":2,"checks":["a {0}","b"])"));
+  ASSERT_TRUE(v2.ok()) << v2.message();
+  EXPECT_EQ(v2->abiVersion, 2);
+  EXPECT_EQ(v2->checks, (std::vector<std::string>{"a {0}", "b"}));
+  Expected<Signature> explicitV1 = parseSignature(withFields(R"(,"abi":1)"));
+  ASSERT_TRUE(explicitV1.ok()) << explicitV1.message();
+  EXPECT_EQ(explicitV1->abiVersion, 1);
+}
+
+TEST(SignatureTest, RejectsBadAbiFields) {
+  expectError(withFields(R"(,"abi":3)"), "field 'abi' must be 1 or 2, got 3");
+  expectError(withFields(R"(,"abi":"2")"),
+              "field 'abi' must be 1 or 2, got string");
+  expectError(withFields(R"(,"abi":2.5)"),
+              "field 'abi' must be 1 or 2, got 2.5");
+  expectError(withFields(R"(,"checks":[])"), "field 'checks' needs 'abi': 2");
+  expectError(withFields(R"(,"abi":2,"checks":{})"),
+              "field 'checks' must be array, got object");
+  expectError(withFields(R"(,"abi":2,"checks":["a",1])"),
+              "field 'checks' must hold strings, got number");
+}
+
 TEST(SignatureTest, RejectsAWrongTopLevel) {
   expectError("[]", "must be a JSON object, got array");
   expectError(R"({"args":[],"results":[]})", "missing field 'entry'");

@@ -1,0 +1,78 @@
+//===- CheckAllocations.cpp - Report failed allocations -------------------===//
+//
+// `moe-check-allocations`: every `memref.alloc` of the entry is followed by
+// a `moe.check` that its pointer is not null, so a refused allocation stops
+// the entry with a message instead of the code writing through null.
+//
+//===----------------------------------------------------------------------===//
+
+#include "passes/EntryFunction.h"
+#include "passes/Passes.h"
+#include "passes/TensorBuilders.h"
+
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/IR/Builders.h"
+
+namespace mlir::moe {
+#define GEN_PASS_DEF_MOECHECKALLOCATIONS
+#include "passes/Passes.h.inc"
+
+namespace {
+
+/// `file:line:col` of the first file location in `loc`, or "".
+std::string fileLocation(Location loc) {
+  std::string text;
+  loc->walk([&](Location inner) {
+    auto file = dyn_cast<FileLineColLoc>(inner);
+    if (!file)
+      return WalkResult::advance();
+    text = (file.getFilename().strref() + ":" + Twine(file.getLine()) + ":" +
+            Twine(file.getColumn()))
+               .str();
+    return WalkResult::interrupt();
+  });
+  return text;
+}
+
+std::string allocationMessage(memref::AllocOp alloc) {
+  MemRefType type = alloc.getType();
+  std::string text;
+  llvm::raw_string_ostream os(text);
+  os << "out of memory: cannot allocate ";
+  std::optional<int64_t> elementBytes = elementByteSize(type.getElementType());
+  if (type.hasStaticShape() && elementBytes) {
+    SmallVector<int64_t> factors(type.getShape());
+    factors.push_back(*elementBytes);
+    if (std::optional<int64_t> bytes = checkedProduct(factors))
+      os << *bytes << " bytes ";
+  }
+  os << "(" << type << ")";
+  if (std::string where = fileLocation(alloc.getLoc()); !where.empty())
+    os << " for the op at " << where;
+  return text;
+}
+
+struct MoECheckAllocationsPass
+    : impl::MoECheckAllocationsBase<MoECheckAllocationsPass> {
+  void runOnOperation() override {
+    SmallVector<memref::AllocOp> allocs;
+    getOperation()->walk([&](memref::AllocOp alloc) {
+      if (isInEntry(alloc))
+        allocs.push_back(alloc);
+    });
+    OpBuilder b(&getContext());
+    for (memref::AllocOp alloc : allocs) {
+      Location loc = alloc.getLoc();
+      b.setInsertionPointAfter(alloc);
+      Value pointer =
+          memref::ExtractAlignedPointerAsIndexOp::create(b, loc, alloc);
+      Value null = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq,
+                                         pointer, indexConstant(b, loc, 0));
+      CheckOp::create(b, loc, null, b.getStringAttr(allocationMessage(alloc)),
+                      ValueRange{});
+    }
+  }
+};
+
+} // namespace
+} // namespace mlir::moe

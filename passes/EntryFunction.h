@@ -1,0 +1,38 @@
+//===- EntryFunction.h - The entry of a compiled module ---------*- C++ -*-===//
+//
+// `moe-prepare-entry` picks a module's entry function and records it, with
+// its signature, as module attributes; the later passes of the artifact ABI
+// (run-time checks, `moe-emit-entry`) find it there.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef MOE_PASSES_ENTRYFUNCTION_H
+#define MOE_PASSES_ENTRYFUNCTION_H
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/BuiltinOps.h"
+
+#include <string>
+
+namespace mlir::moe {
+
+/// Module attributes: the entry's symbol, its signature (JSON) and the
+/// messages of its run-time checks (an array of strings).
+inline constexpr llvm::StringLiteral kEntryAttrName = "moe.entry";
+inline constexpr llvm::StringLiteral kSignatureAttrName = "moe.signature";
+inline constexpr llvm::StringLiteral kChecksAttrName = "moe.checks";
+
+/// The entry recorded by `moe-prepare-entry`, or null.
+func::FuncOp preparedEntry(ModuleOp module);
+
+/// Whether `op` lies in the body of the module's prepared entry. Without a
+/// prepared entry (IR run through single passes), every function counts.
+bool isInEntry(Operation *op);
+
+/// How messages name the entry's argument `index`: `input 'x'`, `weight
+/// 'w_up'` (from the recorded signature), or `argument #index`.
+std::string describeEntryArgument(ModuleOp module, unsigned index);
+
+} // namespace mlir::moe
+
+#endif // MOE_PASSES_ENTRYFUNCTION_H
