@@ -2,6 +2,8 @@
 
 #include "Options.h"
 
+#include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
@@ -14,37 +16,70 @@ namespace {
 // Bound on --bench, so a typo cannot start a run of hours.
 constexpr int64_t kMaxBenchRuns = 1000000;
 
-/// Splits "a=x.npy,b=y.npy" (or a bare "x.npy") into NamedPaths.
+/// Whether `text` is a tensor name as lists spell it: a letter or '_', then
+/// letters, digits, '_', '.' or '-'.
+bool isListName(std::string_view text) {
+  auto letter = [](char c) {
+    return std::isalpha(static_cast<unsigned char>(c)) || c == '_';
+  };
+  auto other = [&](char c) {
+    return letter(c) || std::isdigit(static_cast<unsigned char>(c)) ||
+           c == '.' || c == '-';
+  };
+  return !text.empty() && letter(text[0]) &&
+         std::all_of(text.begin() + 1, text.end(), other);
+}
+
+/// The length of the NAME of a `NAME=...` item; npos when `item` does not
+/// start with one (it is a bare path).
+size_t nameLength(std::string_view item) {
+  size_t equals = item.find('=');
+  return equals != std::string_view::npos && isListName(item.substr(0, equals))
+             ? equals
+             : std::string_view::npos;
+}
+
+/// Splits "a=x.npy,b=y.npy" (or a bare "x.npy") into NamedPaths. Only a
+/// comma followed by NAME= separates items, so paths may contain commas.
 Status parseList(std::string_view option, const std::string &value,
                  std::vector<NamedPath> &list) {
-  std::string_view rest = value;
-  bool bare = false;
-  while (true) {
-    size_t comma = rest.find(',');
-    std::string_view item = rest.substr(0, comma);
-    size_t equals = item.find('=');
+  std::string_view text = value;
+  std::vector<std::string_view> items;
+  size_t start = 0;
+  for (size_t i = 0; i < text.size(); ++i)
+    if (text[i] == ',' &&
+        nameLength(text.substr(i + 1)) != std::string_view::npos) {
+      items.push_back(text.substr(start, i - start));
+      start = i + 1;
+    }
+  items.push_back(text.substr(start));
+  for (std::string_view item : items) {
     NamedPath entry;
-    if (equals == std::string_view::npos) {
+    size_t length = nameLength(item);
+    if (length == std::string_view::npos) {
       entry.path = std::string(item);
-      bare = true;
     } else {
-      entry.name = std::string(item.substr(0, equals));
-      entry.path = std::string(item.substr(equals + 1));
-      if (entry.name.empty())
-        return Status::failure(option, ": empty name in ", quote(value));
+      entry.name = std::string(item.substr(0, length));
+      entry.path = std::string(item.substr(length + 1));
     }
     if (entry.path.empty())
       return Status::failure(option, ": empty path in ", quote(value));
     list.push_back(std::move(entry));
-    if (comma == std::string_view::npos)
-      break;
-    rest = rest.substr(comma + 1);
   }
-  // A bare path stands for the one default tensor, so it cannot be combined
-  // with others.
-  if (bare && list.size() > 1)
-    return Status::failure(option, ": a path without 'name=' must be the only "
-                                   "one; write name=path for each");
+  return Status::success();
+}
+
+/// A bare path stands for the one default tensor, so it cannot be combined
+/// with others, in one list or over repetitions of the option.
+Status checkBarePathIsAlone(std::string_view option,
+                            const std::vector<NamedPath> &list) {
+  if (list.size() > 1)
+    for (const NamedPath &entry : list)
+      if (entry.name.empty())
+        return Status::failure(
+            option, ": ", quote(entry.path),
+            " has no 'NAME=' and must then be the only path; write "
+            "NAME=PATH for each");
   return Status::success();
 }
 
@@ -166,6 +201,11 @@ Expected<Options> moe::parseOptions(int argc, const char *const *argv) {
 
   if (options.help)
     return options;
+  for (auto [name, list] : {std::pair{"--inputs", &options.inputs},
+                            std::pair{"--output", &options.outputs},
+                            std::pair{"--check", &options.checks}})
+    if (Status s = checkBarePathIsAlone(name, *list); !s.ok())
+      return s;
   if (options.model.empty())
     return Status::failure("no model given (see --help)");
   if (!options.outputs.empty() && !options.outputDir.empty())
@@ -202,7 +242,22 @@ the JIT where it is built in.
   --entry-info                 print the entry's signature and exit
   --help                       print this text and exit
 
+--inputs, --output and --check take a bare path or NAME=PATH items and may be
+repeated (--check out=a.npy --check slot_token=b.npy). Only a comma followed
+by NAME= separates items, so paths may contain commas (x=dir,v2/x.npy). NAME
+is a letter or '_', then letters, digits, '_', '.' or '-'; a value whose text
+before '=' is no such NAME is a bare path: write ./x=1.npy for a file named
+x=1.npy.
+
+Every output is checked before the model runs: its folder must exist and be
+writable (--output-dir DIR is created, in a writable folder). A result
+replaces its file only once completely written, so a failed write leaves the
+file as it was; devices and FIFOs are written in place, symbolic links are
+followed and kept.
+
 Exit status: 0 success, 1 a check failed, 2 an error (one line on stderr,
-"moe-run: error: ..."). moe-run never overwrites a file given as an input.
+"moe-run: error: ..."). moe-run never overwrites a file given as an input,
+nor writes two results to one file, however the paths are spelled (links
+included).
 )";
 }

@@ -17,7 +17,10 @@
 namespace moe {
 
 /// One element of a `name=path[,name=path]` list. `name` is empty for a bare
-/// path, which means the model's only input, or its first result.
+/// path, which means the model's only input, or its first result. Items are
+/// split only at a comma followed by NAME= (a letter or '_', then letters,
+/// digits, '_', '.' or '-'), so paths may contain commas; text before '='
+/// that is no such NAME makes the item a bare path (`./x=1.npy`).
 struct NamedPath {
   std::string name;
   std::string path;

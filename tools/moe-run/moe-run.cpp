@@ -26,6 +26,8 @@
 #include <iostream>
 #include <set>
 
+#include <unistd.h>
+
 using namespace moe;
 
 namespace {
@@ -48,6 +50,22 @@ struct Check {
   HostTensor ref;
 };
 
+/// For a NAME=PATH item whose NAME names nothing: how to write it as the
+/// file name it may have been meant to be.
+std::string fileNameHint(const NamedPath &entry) {
+  std::string file = entry.name + "=" + entry.path;
+  return "; for a file named " + quote(file) + " write " + quote("./" + file);
+}
+
+/// For a NAME=PATH item that could not be read: the hint above when a file
+/// of the whole name exists.
+std::string misreadFileNameHint(const NamedPath &entry) {
+  std::error_code ec;
+  if (entry.name.empty() || !fs::exists(entry.name + "=" + entry.path, ec))
+    return "";
+  return fileNameHint(entry);
+}
+
 /// The result `entry` names: the first one for a bare path.
 Expected<size_t> resultIndex(const Signature &signature, const char *option,
                              const NamedPath &entry) {
@@ -57,7 +75,8 @@ Expected<size_t> resultIndex(const Signature &signature, const char *option,
     if (signature.results[i].name == entry.name)
       return i;
   return Status::failure(option, ": no result named ", quote(entry.name),
-                         " (results: ", signature.resultNames(), ")");
+                         " (results: ", signature.resultNames(), ")",
+                         fileNameHint(entry));
 }
 
 /// Resolves `list` to result indices, each named at most once.
@@ -108,6 +127,24 @@ Expected<std::vector<ResultFile>> outputFiles(const Options &options,
   return files;
 }
 
+/// Where a write to `path` lands, as an absolute path with every symbolic
+/// link resolved (the end of a dangling link included), so that two
+/// spellings of one file compare equal before the file exists.
+std::string resolvedPath(const std::string &path) {
+  Expected<std::string> target = resolveWriteTarget(path);
+  std::error_code ec;
+  fs::path absolute = fs::absolute(target ? *target : path, ec);
+  fs::path canonical = fs::weakly_canonical(absolute, ec);
+  return (ec ? absolute : canonical).lexically_normal().string();
+}
+
+/// Whether `a` and `b` are, or will be once written, the same file (hard
+/// links included).
+bool sameFile(const std::string &a, const std::string &b) {
+  std::error_code ec;
+  return resolvedPath(a) == resolvedPath(b) || fs::equivalent(a, b, ec);
+}
+
 /// Refuses outputs that would overwrite a file the user gave as an input
 /// (model, weights, inputs, references), or collide with each other.
 Status checkOutputsAreSafe(const std::vector<ResultFile> &outputs,
@@ -119,24 +156,60 @@ Status checkOutputsAreSafe(const std::vector<ResultFile> &outputs,
     for (const NamedPath &entry : *list)
       inputs.push_back(entry.path);
 
-  std::set<std::string> targets;
-  for (const ResultFile &output : outputs) {
+  for (size_t i = 0; i < outputs.size(); ++i) {
+    const ResultFile &output = outputs[i];
     const std::string &name = signature.results[output.result].name;
-    std::error_code ec;
-    // equivalent() sees through links and different spellings of a path; it
-    // is false when either file does not exist, and then nothing is lost.
     for (const std::string &input : inputs)
-      if (fs::equivalent(output.path, input, ec))
+      if (sameFile(output.path, input))
         return Status::failure("refusing to write result ", quote(name), " to ",
                                quote(output.path), ": it is an input file (",
                                quote(input), ")");
-    std::string target = fs::weakly_canonical(fs::absolute(output.path, ec), ec)
-                             .lexically_normal()
-                             .string();
-    if (!targets.insert(target).second)
-      return Status::failure("two results would be written to ",
-                             quote(output.path));
+    for (size_t j = 0; j < i; ++j)
+      if (sameFile(output.path, outputs[j].path))
+        return Status::failure(
+            "two results would be written to the same file: ",
+            quote(signature.results[outputs[j].result].name), " to ",
+            quote(outputs[j].path), " and ", quote(name), " to ",
+            quote(output.path));
   }
+  return Status::success();
+}
+
+/// The nearest folder of `dir` (itself included) that exists.
+fs::path nearestExistingFolder(const std::string &dir) {
+  std::error_code ec;
+  fs::path folder = fs::absolute(dir, ec).lexically_normal();
+  while (!fs::exists(folder, ec) && folder.has_relative_path())
+    folder = folder.parent_path();
+  return folder;
+}
+
+/// Refuses, before the model runs, outputs that cannot be written: a missing
+/// or read-only folder, a directory in the way. --output-dir's folder may
+/// not exist yet; the folder it will be created in must be writable.
+Status checkOutputsAreWritable(const std::vector<ResultFile> &outputs,
+                               const Options &options,
+                               const Signature &signature) {
+  std::error_code ec;
+  if (!options.outputDir.empty() && !fs::exists(options.outputDir, ec)) {
+    fs::path folder = nearestExistingFolder(options.outputDir);
+    if (!fs::is_directory(folder, ec) ||
+        ::access(folder.c_str(), W_OK | X_OK) != 0)
+      return Status::failure(
+          "--output-dir: cannot create ", quote(options.outputDir), ": ",
+          quote(folder.string()), " is not a writable directory");
+    return Status::success();
+  }
+  if (!options.outputDir.empty() && !fs::is_directory(options.outputDir, ec))
+    return Status::failure("--output-dir: ", quote(options.outputDir),
+                           " is not a directory");
+  for (const ResultFile &output : outputs)
+    if (Status s = checkOutputPath(output.path); !s.ok())
+      return Status::failure(options.outputDir.empty() ? "--output"
+                                                       : "--output-dir",
+                             ": cannot write result ",
+                             quote(signature.results[output.result].name),
+                             " to ", quote(output.path), ": ", s.message());
   return Status::success();
 }
 
@@ -154,10 +227,18 @@ Status bindFiles(Model &model, const Options &options) {
 
   std::set<std::string> bound;
   for (const NamedPath &input : options.inputs) {
+    if (!input.name.empty()) {
+      const ArgSpec *arg = signature.findArg(input.name);
+      if (!arg || arg->role != ArgRole::Input)
+        return Status::failure("--inputs: no input named ", quote(input.name),
+                               " (inputs: ", signature.argNames(ArgRole::Input),
+                               ")", fileNameHint(input));
+    }
     Status s = input.name.empty() ? model.bindInputNpy(input.path)
                                   : model.bindInputNpy(input.name, input.path);
     if (!s.ok())
-      return s.withPrefix("--inputs: ");
+      return Status::failure("--inputs: ", s.message(),
+                             misreadFileNameHint(input));
     // bindInputNpy succeeded, so a bare path bound the only input.
     std::string name = input.name;
     for (const ArgSpec &arg : signature.args)
@@ -183,10 +264,12 @@ Expected<std::vector<Check>> loadChecks(const Options &options,
   if (!files)
     return files.status();
   std::vector<Check> checks;
-  for (ResultFile &file : *files) {
+  for (size_t i = 0; i < files->size(); ++i) {
+    ResultFile &file = (*files)[i];
     Expected<HostTensor> ref = readNpy(file.path);
     if (!ref)
-      return ref.status().withPrefix("--check: ");
+      return Status::failure("--check: ", ref.message(),
+                             misreadFileNameHint(options.checks[i]));
     const TensorSpec &result = signature.results[file.result];
     if (ref->shape() != result.shape)
       return Status::failure("--check: reference ", quote(file.path),
@@ -310,6 +393,8 @@ Expected<int> runTool(const Options &options) {
   if (!outputs)
     return outputs.status();
   if (Status s = checkOutputsAreSafe(*outputs, options, signature); !s.ok())
+    return s;
+  if (Status s = checkOutputsAreWritable(*outputs, options, signature); !s.ok())
     return s;
   if (Status s = bindFiles(*model, options); !s.ok())
     return s;
