@@ -16,10 +16,13 @@
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Target/LLVMIR/Dialect/All.h"
 #include "mlir/Target/LLVMIR/Export.h"
+#include "llvm/ADT/ScopeExit.h"
 #include "llvm/IR/LegacyPassManager.h"
 #include "llvm/IR/Module.h"
 #include "llvm/MC/TargetRegistry.h"
+#include "llvm/Support/CommandLine.h"
 #include "llvm/Support/FileSystem.h"
+#include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/Program.h"
 #include "llvm/Support/TargetSelect.h"
 #include "llvm/Support/raw_ostream.h"
@@ -56,8 +59,20 @@ OwningOpRef<ModuleOp> ModelContext::parse(const std::string &path) {
   return parseSourceFile<ModuleOp>(path, sourceMgr, ParserConfig(&context));
 }
 
+/// Whether the tool registered MLIR's pass-manager options (moe-compile
+/// does, moe-run does not): applyPassManagerCLOptions fails without them.
+static bool passManagerOptionsRegistered() {
+  return llvm::cl::getRegisteredOptions().contains("mlir-pass-statistics");
+}
+
 LogicalResult lowerToLLVMDialect(ModuleOp module, StringRef planLayout) {
   PassManager pm(module.getContext());
+  // The tool's --mlir-print-ir-*, --mlir-pass-statistics and --mlir-timing.
+  if (passManagerOptionsRegistered()) {
+    if (failed(applyPassManagerCLOptions(pm)))
+      return failure();
+    applyDefaultTimingPassManagerCLOptions(pm);
+  }
   std::string errors;
   llvm::raw_string_ostream os(errors);
   if (failed(buildMoEToCPUPipeline(pm, planLayout, os))) {
@@ -86,7 +101,7 @@ hostTargetMachine(std::string &error) {
       llvm::Reloc::PIC_, std::nullopt, llvm::CodeGenOptLevel::Aggressive));
 }
 
-LogicalResult emitSharedObject(ModuleOp module, const std::string &outputPath,
+LogicalResult emitSharedObject(ModuleOp module, llvm::raw_ostream &os,
                                std::string &error) {
   std::unique_ptr<llvm::TargetMachine> machine = hostTargetMachine(error);
   if (!machine)
@@ -106,8 +121,19 @@ LogicalResult emitSharedObject(ModuleOp module, const std::string &outputPath,
     return failure();
   }
 
-  // Object file next to the output, then the system linker makes the .so.
-  std::string objectPath = outputPath + ".o";
+  // The object file and the linked shared object go to a private directory,
+  // so no file of the user's (a NAME.o beside the output, an input) is ever
+  // overwritten or removed; only the finished artifact reaches `os`.
+  SmallString<128> dir;
+  if (std::error_code ec =
+          llvm::sys::fs::createUniqueDirectory("moe-compile", dir)) {
+    error = "cannot create a temporary directory: " + ec.message();
+    return failure();
+  }
+  llvm::scope_exit removeDir(
+      [&] { llvm::sys::fs::remove_directories(dir, /*IgnoreErrors=*/true); });
+  std::string objectPath = (dir + "/model.o").str();
+  std::string sharedPath = (dir + "/model.so").str();
   {
     std::error_code ec;
     llvm::raw_fd_ostream object(objectPath, ec, llvm::sys::fs::OF_None);
@@ -122,6 +148,13 @@ LogicalResult emitSharedObject(ModuleOp module, const std::string &outputPath,
       return failure();
     }
     codegen.run(*llvmModule);
+    object.close();
+    if (std::error_code ec = object.error()) {
+      // Cleared, or the stream aborts the process when it is destroyed.
+      object.clear_error();
+      error = "cannot write '" + objectPath + "': " + ec.message();
+      return failure();
+    }
   }
   llvm::ErrorOr<std::string> cc = llvm::sys::findProgramByName("cc");
   if (!cc) {
@@ -131,17 +164,25 @@ LogicalResult emitSharedObject(ModuleOp module, const std::string &outputPath,
   // Self-contained: the code needs only the C library and libm (strided
   // copies were expanded to loops, see moe-expand-strided-copies).
   std::vector<std::string> argStrings = {*cc,        "-shared",  "-o",
-                                         outputPath, objectPath, "-lm"};
+                                         sharedPath, objectPath, "-lm"};
   SmallVector<StringRef> args(argStrings.begin(), argStrings.end());
   std::string linkError;
   int rc =
       llvm::sys::ExecuteAndWait(*cc, args, std::nullopt, {}, 0, 0, &linkError);
-  llvm::sys::fs::remove(objectPath);
   if (rc != 0) {
-    error = "linking '" + outputPath + "' failed" +
-            (linkError.empty() ? "" : ": " + linkError);
+    error = "linking the shared object failed: " +
+            (linkError.empty()
+                 ? "'" + *cc + "' exited with status " + std::to_string(rc)
+                 : linkError);
     return failure();
   }
+  llvm::ErrorOr<std::unique_ptr<llvm::MemoryBuffer>> shared =
+      llvm::MemoryBuffer::getFile(sharedPath);
+  if (!shared) {
+    error = "cannot read '" + sharedPath + "': " + shared.getError().message();
+    return failure();
+  }
+  os << (*shared)->getBuffer();
   return success();
 }
 

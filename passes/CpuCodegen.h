@@ -14,6 +14,7 @@
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/IR/OwningOpRef.h"
 #include "llvm/Support/SourceMgr.h"
+#include "llvm/Support/raw_ostream.h"
 
 #include <functional>
 #include <memory>
@@ -44,9 +45,10 @@ LogicalResult lowerToLLVMDialect(ModuleOp module,
                                  StringRef planLayout = "auto");
 
 /// Lowers `module` (already in the LLVM dialect) to native code for this
-/// host at -O3 and links it into the shared object `outputPath`. `error`
-/// says what failed.
-LogicalResult emitSharedObject(ModuleOp module, const std::string &outputPath,
+/// host at -O3, links it into a shared object and writes its bytes to `os`.
+/// The intermediate files live in a private temporary directory, removed
+/// afterwards. `error` says what failed.
+LogicalResult emitSharedObject(ModuleOp module, llvm::raw_ostream &os,
                                std::string &error);
 
 /// A module compiled just in time: the artifact ABI's two symbols, alive as

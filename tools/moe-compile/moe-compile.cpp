@@ -1,50 +1,84 @@
 //===- moe-compile.cpp - Compile a level-1 moe model ahead of time --------===//
 //
 //   moe-compile model.mlir --target=cpu [--plan-layout=auto|padded|sorted]
-//               -o model.so
+//               [--emit-mlir] -o model.so|-
 //
 // Runs the `moe-to-cpu` pipeline and links a shared object with the
 // artifact ABI (docs/artifact-abi.md) that moe-run and the C runtime load.
+// MLIR's pass-manager, timing and printing options apply to the pipeline
+// (`--mlir-print-ir-after-all`, `--mlir-timing`, ...).
+//
+// The output replaces its target only once it is complete (ToolOutput.h):
+// a failed compile or write leaves an existing file as it was. Intermediate
+// files go to a private temporary directory, removed afterwards. `-o -`
+// writes the artifact (or the --emit-mlir text) to stdout.
 //
 //===----------------------------------------------------------------------===//
 
 #include "passes/CpuCodegen.h"
 #include "passes/Passes.h"
+#include "tools/common/ToolOutput.h"
 
-#include "mlir/Support/FileUtilities.h"
+#include "mlir/IR/AsmState.h"
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Support/Timing.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/InitLLVM.h"
-#include "llvm/Support/ToolOutputFile.h"
 #include "llvm/Support/raw_ostream.h"
 
 namespace cl = llvm::cl;
 
+static cl::OptionCategory toolCategory("moe-compile options");
+
 static cl::opt<std::string> inputPath(cl::Positional, cl::desc("<model.mlir>"),
-                                      cl::Required);
-static cl::opt<std::string> outputPath("o", cl::desc("output shared object"),
-                                       cl::value_desc("model.so"),
-                                       cl::Required);
+                                      cl::Required, cl::cat(toolCategory));
+static cl::opt<std::string>
+    outputPath("o", cl::desc("output shared object ('-': stdout)"),
+               cl::value_desc("model.so"), cl::Required, cl::cat(toolCategory));
 static cl::opt<std::string> target("target",
                                    cl::desc("code to emit: cpu (the default)"),
-                                   cl::init("cpu"));
+                                   cl::init("cpu"), cl::cat(toolCategory));
 static cl::opt<std::string> planLayout(
     "plan-layout",
     cl::desc("layout of sparse plans: auto (the default), padded (the "
              "capacity-padded slot table) or sorted (rows sorted by expert)"),
-    cl::init("auto"));
+    cl::init("auto"), cl::cat(toolCategory));
 static cl::opt<bool> emitLLVMDialect(
     "emit-mlir",
     cl::desc("write the LLVM-dialect module to -o instead of a shared object"),
-    cl::init(false));
+    cl::init(false), cl::cat(toolCategory));
 
 static int fail(const llvm::Twine &message) {
   llvm::errs() << "moe-compile: error: " << message << "\n";
   return 1;
 }
 
+/// Hides every option that is neither the tool's, MLIR's (`--mlir-*`) nor
+/// generic (--help, --version): libLLVM registers hundreds for its back ends.
+static void hideUnrelatedOptions() {
+  // HideUnrelatedOptions would hide MLIR's too (they share LLVM's general
+  // category), so theirs are put back as they were.
+  std::vector<std::pair<cl::Option *, cl::OptionHidden>> mlirOptions;
+  for (auto &entry : cl::getRegisteredOptions())
+    if (entry.first.starts_with("mlir-"))
+      mlirOptions.push_back(
+          {entry.second, entry.second->getOptionHiddenFlag()});
+  cl::HideUnrelatedOptions(toolCategory);
+  for (auto [option, hidden] : mlirOptions)
+    option->setHiddenFlag(hidden);
+}
+
 int main(int argc, char **argv) {
   llvm::InitLLVM init(argc, argv);
+  // After InitLLVM, which installs its own handler for SIGXFSZ.
+  moe::ignoreFileSizeLimitSignal();
+  mlir::registerPassManagerCLOptions();
+  mlir::registerMLIRContextCLOptions();
+  mlir::registerAsmPrinterCLOptions();
+  mlir::registerDefaultTimingManagerCLOptions();
+  hideUnrelatedOptions();
   cl::ParseCommandLineOptions(argc, argv,
                               "moe-compile: compile a moe model to a CPU "
                               "shared object\n");
@@ -56,6 +90,10 @@ int main(int argc, char **argv) {
   // Never overwrite what the user gave as input.
   if (llvm::sys::fs::equivalent(inputPath, outputPath))
     return fail("output '" + outputPath + "' is the input file");
+  // A bad output path fails before the compile, not after it.
+  if (outputPath != "-")
+    if (moe::Status s = moe::checkOutputPath(outputPath); !s.ok())
+      return fail("output " + moe::quote(outputPath) + ": " + s.message());
 
   mlir::moe::ModelContext context;
   mlir::OwningOpRef<mlir::ModuleOp> module = context.parse(inputPath);
@@ -64,17 +102,23 @@ int main(int argc, char **argv) {
   if (failed(mlir::moe::lowerToLLVMDialect(*module, planLayout)))
     return 1;
 
-  if (emitLLVMDialect) {
-    std::string error;
-    auto output = mlir::openOutputFile(outputPath, &error);
-    if (!output)
-      return fail(error);
-    module->print(output->os());
-    output->keep();
-    return 0;
-  }
-  std::string error;
-  if (failed(mlir::moe::emitSharedObject(*module, outputPath, error)))
-    return fail(error);
+  std::string compileError, writeError;
+  llvm::LogicalResult written =
+      emitLLVMDialect
+          ? moe::writeToolOutput(
+                outputPath, moe::FileMode::Regular,
+                [&](llvm::raw_ostream &os) {
+                  module->print(os);
+                  return llvm::success();
+                },
+                writeError)
+          : moe::writeToolOutput(
+                outputPath, moe::FileMode::Executable,
+                [&](llvm::raw_ostream &os) {
+                  return mlir::moe::emitSharedObject(*module, os, compileError);
+                },
+                writeError);
+  if (failed(written))
+    return fail(writeError.empty() ? compileError : writeError);
   return 0;
 }
