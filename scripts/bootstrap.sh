@@ -1,10 +1,16 @@
 #!/usr/bin/env bash
 # Installs what moe-mlir needs to build and test, and nothing that is
 # already there. Safe to run any number of times.
+#   scripts/bootstrap.sh             the normal build (build/)
+#   scripts/bootstrap.sh --sanitize  also Clang 22 and its sanitizer and
+#                                    libFuzzer runtimes (build-sanitize/)
 set -euo pipefail
 
 packages=(libmlir-22-dev mlir-22-tools llvm-22-dev llvm-22-tools
           ninja-build ccache cmake g++ libgtest-dev python3 python3-pip)
+if [[ ${1:-} == --sanitize ]]; then
+  packages+=(clang-22 libclang-rt-22-dev)
+fi
 
 missing=()
 for p in "${packages[@]}"; do
