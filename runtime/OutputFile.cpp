@@ -66,6 +66,27 @@ std::string temporaryPathBeside(const std::string &target) {
   return (path.parent_path() / ("." + name + "." + suffix + ".tmp")).string();
 }
 
+/// Whether `path` is an entry of a /proc/PID/fd folder (/dev/stdout and
+/// /dev/fd/N lead there): it names a file the process already has open,
+/// which is written in place like a device.
+bool isDescriptorLink(const std::string &path) {
+  fs::path parent = fs::path(path).parent_path();
+  std::error_code ec;
+  fs::path real = fs::canonical(parent.empty() ? "." : parent, ec);
+  return !ec && real.string().rfind("/proc/", 0) == 0 &&
+         real.filename() == "fd";
+}
+
+/// Whether `target` (the end of the links) is written in place: a file that
+/// exists and is not a regular file or a directory, or an open descriptor.
+bool writtenInPlace(const std::string &target) {
+  struct stat st;
+  if (isDescriptorLink(target))
+    return true;
+  return ::stat(target.c_str(), &st) == 0 && !S_ISREG(st.st_mode) &&
+         !S_ISDIR(st.st_mode);
+}
+
 /// The folder `target` is in, for messages and checks.
 std::string folderOf(const std::string &target) {
   fs::path parent = fs::path(target).parent_path();
@@ -79,7 +100,8 @@ Expected<std::string> moe::resolveWriteTarget(const std::string &path) {
     struct stat st;
     // A path that cannot be examined (it does not exist, or a folder on the
     // way is missing) is the target; creating it reports why it fails.
-    if (::lstat(current.c_str(), &st) != 0 || !S_ISLNK(st.st_mode))
+    if (::lstat(current.c_str(), &st) != 0 || !S_ISLNK(st.st_mode) ||
+        isDescriptorLink(current))
       return current;
     if (links == kMaxLinks)
       return Status::failure("more than ", kMaxLinks,
@@ -98,13 +120,12 @@ Status moe::checkOutputPath(const std::string &path) {
   Expected<std::string> target = resolveWriteTarget(path);
   if (!target)
     return target.status();
+  if (writtenInPlace(*target))
+    return Status::success();
   struct stat st;
   if (::stat(target->c_str(), &st) == 0) {
     if (S_ISDIR(st.st_mode))
       return Status::failure("it is a directory");
-    // Devices and FIFOs are written in place.
-    if (!S_ISREG(st.st_mode))
-      return Status::success();
     if (::access(target->c_str(), W_OK) != 0)
       return Status::failure("cannot write: ", errnoMessage());
   }
@@ -126,16 +147,19 @@ Expected<OutputFile> OutputFile::create(const std::string &path,
   Expected<std::string> target = resolveWriteTarget(path);
   if (!target)
     return target.status().withPrefix("cannot create: ");
-  struct stat st;
-  bool exists = ::stat(target->c_str(), &st) == 0;
-  if (exists && S_ISDIR(st.st_mode))
-    return Status::failure("cannot create: it is a directory");
-  if (exists && !S_ISREG(st.st_mode)) {
-    int fd = ::open(target->c_str(), O_WRONLY | O_NOCTTY | O_CLOEXEC);
+  if (writtenInPlace(*target)) {
+    // Appending never destroys what an open descriptor's file (stdout
+    // redirected with >>) already holds; devices and FIFOs ignore it.
+    int fd =
+        ::open(target->c_str(), O_WRONLY | O_APPEND | O_NOCTTY | O_CLOEXEC);
     if (fd < 0)
       return Status::failure("cannot open: ", errnoMessage());
     return OutputFile(fd, *target, "");
   }
+  struct stat st;
+  bool exists = ::stat(target->c_str(), &st) == 0;
+  if (exists && S_ISDIR(st.st_mode))
+    return Status::failure("cannot create: it is a directory");
   // Replacing a file the user may not write would defeat its protection.
   if (exists && ::access(target->c_str(), W_OK) != 0)
     return Status::failure("cannot open: ", errnoMessage());

@@ -9,7 +9,9 @@
 //   every byte was written; on failure only the temporary is removed, so an
 //   existing file is left exactly as it was;
 // - an existing file that is not a regular file (a character device such as
-//   /dev/null or /dev/full, a FIFO) is written in place and never unlinked;
+//   /dev/null or /dev/full, a FIFO), or a file the process has open
+//   (/dev/stdout, /dev/fd/N), is written in place, appending, and never
+//   unlinked;
 // - a symbolic link is followed to the end of its chain, even when that end
 //   does not exist yet, and the file there is written: the link stays.
 //
@@ -37,8 +39,9 @@ enum class FileMode {
 
 /// The file a write to `path` lands in: `path` itself unless it is a
 /// symbolic link, else the end of the chain of links (relative targets taken
-/// from each link's folder), which need not exist. Fails only for a chain
-/// longer than 40 links (a loop).
+/// from each link's folder), which need not exist; the chain stops at an
+/// open descriptor's link (/proc/self/fd/1 for /dev/stdout). Fails only for
+/// a chain longer than 40 links (a loop).
 Expected<std::string> resolveWriteTarget(const std::string &path);
 
 /// Whether OutputFile::create(path) can be expected to succeed: the target

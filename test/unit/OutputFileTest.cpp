@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include <fcntl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -173,6 +174,36 @@ TEST_F(OutputFileTest, FifoIsWrittenInPlace) {
   EXPECT_EQ(received, "through the pipe");
   EXPECT_TRUE(fs::is_fifo(fs::symlink_status(path("pipe"))));
   EXPECT_EQ(entries(), std::vector<std::string>{"pipe"});
+}
+
+TEST_F(OutputFileTest, OpenDescriptorsAreWrittenInPlace) {
+  // /dev/stdout is /proc/self/fd/1: a pipe there, or a file redirected
+  // with >>, is written through, never replaced.
+  int pipeFds[2];
+  ASSERT_EQ(::pipe(pipeFds), 0);
+  std::string pipePath = "/dev/fd/" + std::to_string(pipeFds[1]);
+  EXPECT_TRUE(checkOutputPath(pipePath).ok());
+  Status s = writeFile(pipePath, "piped");
+  ::close(pipeFds[1]);
+  char buffer[16] = {};
+  EXPECT_EQ(::read(pipeFds[0], buffer, sizeof(buffer)), 5);
+  ::close(pipeFds[0]);
+  ASSERT_TRUE(s.ok()) << s.message();
+  EXPECT_EQ(std::string(buffer), "piped");
+
+  writeBytes(path("log"), "first\n");
+  int fd = ::open(path("log").c_str(), O_WRONLY | O_APPEND);
+  ASSERT_GE(fd, 0);
+  struct stat before;
+  ASSERT_EQ(::stat(path("log").c_str(), &before), 0);
+  s = writeFile("/proc/self/fd/" + std::to_string(fd), "second");
+  ::close(fd);
+  ASSERT_TRUE(s.ok()) << s.message();
+  EXPECT_EQ(readBytes(path("log")), "first\nsecond");
+  struct stat after;
+  ASSERT_EQ(::stat(path("log").c_str(), &after), 0);
+  EXPECT_EQ(after.st_ino, before.st_ino);
+  EXPECT_EQ(entries(), std::vector<std::string>{"log"});
 }
 
 TEST_F(OutputFileTest, DeviceWriteErrorIsReportedAndTheNodeKept) {

@@ -416,6 +416,8 @@ Expected<int> runTool(const Options &options) {
       return Status::failure("--output-dir: cannot create ",
                              quote(options.outputDir), ": ", ec.message());
   }
+  // A result written to /dev/stdout then follows the summary lines.
+  std::cout.flush();
   for (const ResultFile &output : *outputs) {
     if (Status s = writeNpy(output.path, model->results()[output.result]);
         !s.ok())
