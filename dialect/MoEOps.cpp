@@ -359,6 +359,9 @@ LogicalResult RouteStatsOp::verify() {
                         {groups})) ||
       failed(checkShape(*this, "dropped_tokens", getDroppedTokens(), {groups})))
     return failure();
+  if (getInvalidTokens() &&
+      failed(checkShape(*this, "invalid_tokens", getInvalidTokens(), {groups})))
+    return failure();
   return success();
 }
 

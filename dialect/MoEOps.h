@@ -15,8 +15,8 @@
 #include "mlir/Interfaces/ControlFlowInterfaces.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
 
-#include "dialect/MoEAttrs.h"
 #include "dialect/IndexOperands.h"
+#include "dialect/MoEAttrs.h"
 #include "dialect/MoEDialect.h"
 #include "dialect/MoETypes.h"
 #include "dialect/SizeLimits.h"

@@ -263,23 +263,34 @@ def MoE_RouteStatsOp : MoE_Op<"route_stats", [Pure]> {
     - `dropped_assignments[g]`: choices that found their expert full (always
       0 for expert choice and dropless routing);
     - `dropped_tokens[g]`: tokens none of whose choices was kept (for
-      expert choice: tokens no expert took).
+      expert choice: tokens no expert took);
+    - optionally `invalid_tokens[g]`: tokens the router did not route
+      because their logits are not valid (a NaN or +Inf, or -Inf everywhere;
+      for per-image routing, every token of an invalid image;
+      docs/routers.md §7).
+
+    Every statistic but `invalid_tokens` is over the valid tokens only.
 
     ```mlir
     %imp, %load, %dropped, %lost = moe.route_stats %logits, %plan
         : tensor<1x1576x8xf32>, !moe.plan<groups = 1, tokens = 1576, experts = 8, capacity = 416>
         -> tensor<1xf32>, tensor<1x8xi64>, tensor<1xi64>, tensor<1xi64>
+    %imp2, %load2, %dropped2, %lost2, %invalid = moe.route_stats %logits, %plan
+        : tensor<1x1576x8xf32>, !moe.plan<groups = 1, tokens = 1576, experts = 8, capacity = 416>
+        -> tensor<1xf32>, tensor<1x8xi64>, tensor<1xi64>, tensor<1xi64>, tensor<1xi64>
     ```
   }];
   let arguments = (ins MoE_F32Tensor3D:$logits, MoE_PlanType:$plan);
   let results = (outs RankedTensorOf<[F32]>:$importance_loss,
                       RankedTensorOf<[I64]>:$expert_load,
                       RankedTensorOf<[I64]>:$dropped_assignments,
-                      RankedTensorOf<[I64]>:$dropped_tokens);
+                      RankedTensorOf<[I64]>:$dropped_tokens,
+                      Optional<RankedTensorOf<[I64]>>:$invalid_tokens);
   let assemblyFormat = [{
     $logits `,` $plan attr-dict `:` type($logits) `,` qualified(type($plan))
     `->` type($importance_loss) `,` type($expert_load) `,`
     type($dropped_assignments) `,` type($dropped_tokens)
+    (`,` type($invalid_tokens)^)?
   }];
   let hasVerifier = 1;
 }

@@ -39,7 +39,8 @@ LogicalResult SinkhornOp::verify() {
   if (!(getEpsilon().convertToDouble() > 0.0))
     return emitOpError() << "epsilon must be > 0, got "
                          << getEpsilon().convertToDouble();
-  return checkShape(*this, "plan", getPlan(), shapeOf(getLogits()));
+  ArrayRef<int64_t> logits = shapeOf(getLogits());
+  return checkShape(*this, "log_u", getLogU(), {logits[0], logits[1]});
 }
 
 LogicalResult KSparseOTOp::verify() {
@@ -84,8 +85,11 @@ LogicalResult SlotPlanOp::verify() {
   if (failed(checkShape(*this, "slot_token", getSlotToken(), {g, e, c})) ||
       failed(checkTokensMatchPlan(*this, "token_slot", getTokenSlot(), plan)))
     return failure();
-  return checkShape(*this, "token_weight", getTokenWeight(),
-                    shapeOf(getTokenSlot()));
+  if (failed(checkShape(*this, "token_weight", getTokenWeight(),
+                        shapeOf(getTokenSlot()))))
+    return failure();
+  return checkShape(*this, "token_valid", getTokenValid(),
+                    {plan.getGroups(), plan.getTokens()});
 }
 
 LogicalResult SoftPlanOp::verify() {
@@ -94,7 +98,10 @@ LogicalResult SoftPlanOp::verify() {
                                    plan.getExperts() * plan.getCapacity()};
   if (failed(checkShape(*this, "dispatch weights", getDispatch(), expected)))
     return failure();
-  return checkShape(*this, "combine weights", getCombine(), expected);
+  if (failed(checkShape(*this, "combine weights", getCombine(), expected)))
+    return failure();
+  return checkShape(*this, "token_valid", getTokenValid(),
+                    {plan.getGroups(), plan.getTokens()});
 }
 
 LogicalResult GatherRowsOp::verify() {

@@ -57,23 +57,33 @@ def MoE_TopKOp : MoE_Op<"topk", [Pure, AllElementTypesMatch<["input", "values"]>
 }
 
 def MoE_SinkhornOp : MoE_Op<"sinkhorn", [Pure]> {
-  let summary = "the balanced Sinkhorn transport plan of router logits";
+  let summary = "the token scaling of the balanced Sinkhorn transport plan";
   let description = [{
-    Per group of `[G, S, E]` logits, `K = exp((l - max l) / epsilon)` (the
-    shift does not change the plan), marginals `a = 1_S`, `b = (S/E) 1_E`,
-    `v = 1`, then `iterations` times `u = a / (K v); v = b / (K^T u)`, and the
-    result `P = diag(u) K diag(v)` (ROUTERS.md §4.3). Computed in f32.
+    Per group of `[G, S, E]` logits (docs/routers.md §4.3): with
+    `K = exp(l / epsilon)`, marginals `a = 1` over the group's valid tokens
+    and `b = (S_valid / E) 1_E`, and `v = 1`, `iterations` times
+    `u = a / (K v); v = b / (K^T u)`, in the log domain (no overflow for any
+    logit). The result is `log u`, `[G, S]`: the plan is
+    `P = diag(u) K diag(v)`, and since every iteration ends with the `v`
+    update, `P[s, e] = b * u_s K[s, e] / sum_s' u_s' K[s', e]`, so `log u`
+    and the logits are all that ranking `P` needs (token choice ranks
+    `-log R` of `RoutingScores.h`, expert choice `log u_s + l[s, e] / eps`).
+
+    Tokens whose logits are invalid (a NaN or +Inf, or -Inf everywhere;
+    docs/routers.md §7) are left out of the plan as if absent: their `log u`
+    is -Inf. An expert whose logits are -Inf for every valid token gets no
+    mass (`v = 1`). Computed in f32.
 
     ```mlir
-    %P = moe.sinkhorn %logits {iterations = 20 : i64, epsilon = 1.0 : f64}
-        : tensor<1x1576x8xf32> -> tensor<1x1576x8xf32>
+    %log_u = moe.sinkhorn %logits {iterations = 20 : i64, epsilon = 1.0 : f64}
+        : tensor<1x1576x8xf32> -> tensor<1x1576xf32>
     ```
   }];
   let arguments = (ins MoE_F32Tensor3D:$logits,
                        ConfinedAttr<I64Attr, [IntMinValue<1>]>:$iterations,
                        F64Attr:$epsilon);
-  let results = (outs MoE_F32Tensor3D:$plan);
-  let assemblyFormat = "$logits attr-dict `:` type($logits) `->` type($plan)";
+  let results = (outs RankedTensorOf<[F32], [HasAnyRankOfPred<[2]>]>:$log_u);
+  let assemblyFormat = "$logits attr-dict `:` type($logits) `->` type($log_u)";
   let hasVerifier = 1;
 }
 
@@ -175,10 +185,12 @@ def MoE_SlotPlanOp : MoE_Op<"slot_plan", [Pure]> {
   let description = [{
     Packs a sparse routing plan: `slot_token` `[G, E, C]` (token of each
     slot, `-1` empty), `token_slot` `[G, S, J]` (flat slot `e * C + c` of
-    each of a token's `J` assignments, `-1` none) and `token_weight`
-    `[G, S, J]` (the combine weight of each assignment). `moe-materialize-plan`
-    rewrites the dispatch, combine and statistics of the plan onto these
-    tensors.
+    each of a token's `J` assignments, `-1` none), `token_weight`
+    `[G, S, J]` (the combine weight of each assignment) and `token_valid`
+    `[G, S]` (whether the router routed the token at all: false for an
+    invalid token, docs/routers.md §7, which takes no slot and whose weights
+    are NaN). `moe-materialize-plan` rewrites the dispatch, combine and
+    statistics of the plan onto these tensors.
 
     Token choice (and per-image routing) has `J = k`: a token's own choices,
     of which `-1` ones were dropped. With `expert_choice`, `J = E` and
@@ -186,20 +198,21 @@ def MoE_SlotPlanOp : MoE_Op<"slot_plan", [Pure]> {
     was dropped, a `-1` is just an expert that did not pick it.
 
     ```mlir
-    %plan = moe.slot_plan %slot_token, %token_slot, %token_weight
-        : tensor<1x8x416xi32>, tensor<1x1576x2xi32>, tensor<1x1576x2xf32>
+    %plan = moe.slot_plan %slot_token, %token_slot, %token_weight, %token_valid
+        : tensor<1x8x416xi32>, tensor<1x1576x2xi32>, tensor<1x1576x2xf32>, tensor<1x1576xi1>
         -> !moe.plan<groups = 1, tokens = 1576, experts = 8, capacity = 416>
     ```
   }];
   let arguments = (ins RankedTensorOf<[I32], [HasAnyRankOfPred<[3]>]>:$slot_token,
                        RankedTensorOf<[I32], [HasAnyRankOfPred<[3]>]>:$token_slot,
                        MoE_F32Tensor3D:$token_weight,
+                       RankedTensorOf<[I1], [HasAnyRankOfPred<[2]>]>:$token_valid,
                        UnitAttr:$expert_choice);
   let results = (outs MoE_PlanType:$plan);
   let assemblyFormat = [{
-    $slot_token `,` $token_slot `,` $token_weight attr-dict `:`
-    type($slot_token) `,` type($token_slot) `,` type($token_weight) `->`
-    qualified(type($plan))
+    $slot_token `,` $token_slot `,` $token_weight `,` $token_valid attr-dict `:`
+    type($slot_token) `,` type($token_slot) `,` type($token_weight) `,`
+    type($token_valid) `->` qualified(type($plan))
   }];
   let hasVerifier = 1;
 }
@@ -208,20 +221,24 @@ def MoE_SoftPlanOp : MoE_Op<"soft_plan", [Pure]> {
   let summary = "a plan in the dense Soft MoE layout";
   let description = [{
     Packs the dense weights of Soft MoE: `dispatch` and `combine`, both
-    `[G, S, E * C]` (ROUTERS.md §4.5). Dispatch and combine of the plan
-    become small matrix products.
+    `[G, S, E * C]` (docs/routers.md §4.5), and `token_valid` `[G, S]`.
+    Dispatch and combine of the plan become small matrix products; an
+    invalid token (docs/routers.md §7) has dispatch weight 0 in every slot,
+    is left out of the dispatch sums (its features may be NaN), and has NaN
+    combine weights.
 
     ```mlir
-    %plan = moe.soft_plan %dispatch, %combine
-        : tensor<8x196x128xf32>, tensor<8x196x128xf32>
+    %plan = moe.soft_plan %dispatch, %combine, %token_valid
+        : tensor<8x196x128xf32>, tensor<8x196x128xf32>, tensor<8x196xi1>
         -> !moe.plan<groups = 8, tokens = 196, experts = 128, capacity = 1>
     ```
   }];
-  let arguments = (ins MoE_F32Tensor3D:$dispatch, MoE_F32Tensor3D:$combine);
+  let arguments = (ins MoE_F32Tensor3D:$dispatch, MoE_F32Tensor3D:$combine,
+                       RankedTensorOf<[I1], [HasAnyRankOfPred<[2]>]>:$token_valid);
   let results = (outs MoE_PlanType:$plan);
   let assemblyFormat = [{
-    $dispatch `,` $combine attr-dict `:` type($dispatch) `,` type($combine)
-    `->` qualified(type($plan))
+    $dispatch `,` $combine `,` $token_valid attr-dict `:` type($dispatch) `,`
+    type($combine) `,` type($token_valid) `->` qualified(type($plan))
   }];
   let hasVerifier = 1;
 }
@@ -259,6 +276,9 @@ def MoE_CombineRowsOp : MoE_Op<"combine_rows", [Pure, MoE_IndexesWithOperands]> 
     over the assignments `j` with `token_slot[g, s, j] = e * C + c >= 0`,
     added in increasing `j` (deterministic; no atomics). A token with no
     assignment gets zeros. The combine of the capacity-padded layout.
+    An assignment with `token_slot = -1` contributes `token_weight * 0`:
+    nothing, except that a NaN weight (an invalid token's, docs/routers.md
+    §7) makes the token's output NaN.
     `token_slot` must hold `-1` or a flat slot `[0, E * C)`.
 
     ```mlir
@@ -381,7 +401,8 @@ def MoE_CombineTokensOp : MoE_Op<"combine_tokens", [Pure, MoE_IndexesWithOperand
     `output[g, s, :] = sum_j token_weight[g, s, j] * rows[token_row[g, s, j], :]`
     over the assignments with `token_row >= 0`, added in increasing `j`
     (deterministic, no atomics); zeros for a token with none. The combine of
-    the sorted layout.
+    the sorted layout. As for `moe.combine_rows`, an assignment with
+    `token_row = -1` contributes `token_weight * 0`, NaN for a NaN weight.
     `token_row` must hold `-1` or a row `[0, N)`.
 
     ```mlir

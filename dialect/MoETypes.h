@@ -3,8 +3,8 @@
 #ifndef MOE_DIALECT_MOETYPES_H
 #define MOE_DIALECT_MOETYPES_H
 
-#include "mlir/IR/Types.h"
 #include "mlir/IR/Diagnostics.h"
+#include "mlir/IR/Types.h"
 
 #define GET_TYPEDEF_CLASSES
 #include "dialect/MoETypes.h.inc"

@@ -21,6 +21,7 @@
 
 #include "passes/LoweringPatterns.h"
 #include "passes/Passes.h"
+#include "passes/RoutingScores.h"
 #include "passes/TensorBuilders.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -28,6 +29,8 @@
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
+
+#include <limits>
 
 namespace mlir::moe {
 namespace {
@@ -96,22 +99,30 @@ Value simplexThreshold(OpBuilder &b, Location loc, Value sorted) {
       });
 }
 
-/// `scale * best_response(alpha)` as `[G, E, S]`: the projection of
-/// `(alpha + sim) / bValue` onto the `capacity`-sparse simplex, per expert
-/// row.
+/// `best_response(alpha)` as `[G, E, S]`, times `b` when `scaled`: the
+/// projection of `(alpha + sim) / b` onto the `capacity`-sparse simplex, per
+/// expert row, with the group's `b` (`[G]`). Tokens outside the plan have
+/// `sim = -Inf`: they sort last and are never part of the projection.
 Value bestResponse(OpBuilder &b, Location loc, Value simByExpert, Value alpha,
-                   double bValue, int64_t capacity, double scale) {
+                   Value bPerGroup, int64_t capacity, bool scaled) {
   auto type = cast<RankedTensorType>(simByExpert.getType());
   int64_t g = type.getDimSize(0), e = type.getDimSize(1),
           s = type.getDimSize(2);
   Type f64 = b.getF64Type();
-  Value z = mapWithReduced(
-      b, loc, simByExpert, alpha, 1, f64,
-      [bValue](OpBuilder &nb, Location nloc, ValueRange args) -> Value {
-        Value sum = arith::AddFOp::create(nb, nloc, args[1], args[0]);
-        return arith::DivFOp::create(nb, nloc, sum,
-                                     f64Constant(nb, nloc, bValue));
-      });
+  Value z =
+      linalg::GenericOp::create(
+          b, loc, type, ValueRange{simByExpert, alpha, bPerGroup},
+          emptyTensor(b, loc, {g, e, s}, f64),
+          SmallVector<AffineMap>{b.getMultiDimIdentityMap(3),
+                                 loopMap(b, 3, {0, 2}), loopMap(b, 3, {0}),
+                                 b.getMultiDimIdentityMap(3)},
+          SmallVector<utils::IteratorType>(3, utils::IteratorType::parallel),
+          [](OpBuilder &nb, Location nloc, ValueRange args) {
+            Value sum = arith::AddFOp::create(nb, nloc, args[1], args[0]);
+            linalg::YieldOp::create(
+                nb, nloc, Value(arith::DivFOp::create(nb, nloc, sum, args[2])));
+          })
+          .getResult(0);
   auto topk =
       TopKOp::create(b, loc, tensorType({g, e, capacity}, f64),
                      tensorType({g, e, capacity}, b.getI32Type()), z, capacity);
@@ -144,9 +155,11 @@ Value bestResponse(OpBuilder &b, Location loc, Value simByExpert, Value alpha,
         Value zero = f64Constant(nb, nloc, 0.0);
         Value projected = arith::MaximumFOp::create(
             nb, nloc, arith::SubFOp::create(nb, nloc, v, t), zero);
-        if (scale != 1.0)
+        if (scaled)
           projected = arith::MulFOp::create(
-              nb, nloc, f64Constant(nb, nloc, scale), projected);
+              nb, nloc,
+              tensor::ExtractOp::create(nb, nloc, bPerGroup, ValueRange{at[0]}),
+              projected);
         return arith::SelectOp::create(nb, nloc, kept, projected, zero);
       });
 }
@@ -166,17 +179,35 @@ struct LowerKSparseOT : OpRewritePattern<KSparseOTOp> {
     int64_t g = type.getDimSize(0), s = type.getDimSize(1),
             e = type.getDimSize(2);
     int64_t capacity = std::min<int64_t>(op.getCapacity(), s);
-    double bValue = static_cast<double>(s) / static_cast<double>(e);
     double learningRate = op.getLearningRate().convertToDouble();
     Type f64 = rewriter.getF64Type();
 
+    // The plan is over the valid tokens (docs/routers.md §7): b = S_valid/E,
+    // and the others have sim = -Inf and no gradient.
+    Value valid = validTokens(rewriter, loc, op.getLogits());
+    Value count =
+        reduceDim(rewriter, loc, valid, 1, rewriter.getF64FloatAttr(0.0),
+                  [](OpBuilder &nb, Location nloc, ValueRange args) -> Value {
+                    Value one = arith::UIToFPOp::create(
+                        nb, nloc, nb.getF64Type(), args[1]);
+                    return arith::AddFOp::create(nb, nloc, args[0], one);
+                  });
+    Value bPerGroup = mapElementwise(
+        rewriter, loc, count, f64,
+        [e](OpBuilder &nb, Location nloc, ValueRange args) -> Value {
+          return arith::DivFOp::create(nb, nloc, args[0],
+                                       f64Constant(nb, nloc, double(e)));
+        });
     Value logits = mapElementwise(
         rewriter, loc, op.getLogits(), f64,
         [&](OpBuilder &nb, Location nloc, ValueRange args) -> Value {
           return arith::ExtFOp::create(nb, nloc, nb.getF64Type(), args[0]);
         });
-    Value simByExpert =
-        swapLastDims(rewriter, loc, softmax(rewriter, loc, logits, 2));
+    Value simByExpert = swapLastDims(
+        rewriter, loc,
+        whereValid(rewriter, loc, valid, softmax(rewriter, loc, logits, 2),
+                   rewriter.getF64FloatAttr(
+                       -std::numeric_limits<double>::infinity())));
     Value zeros =
         filledTensor(rewriter, loc, {g, s}, rewriter.getF64FloatAttr(0.0));
 
@@ -186,16 +217,19 @@ struct LowerKSparseOT : OpRewritePattern<KSparseOTOp> {
         [&](OpBuilder &b, Location nloc, Value i, ValueRange state) {
           Value alpha = state[0], m = state[1], v = state[2];
           // grad = b * sum_e p*_e - a
-          Value response =
-              bestResponse(b, nloc, simByExpert, alpha, bValue, capacity, 1.0);
-          Value grad = mapElementwise(
-              b, nloc, sumDim(b, nloc, response, 1), f64,
-              [=](OpBuilder &nb, Location l, ValueRange args) -> Value {
-                Value scaled = arith::MulFOp::create(
-                    nb, l, f64Constant(nb, l, bValue), args[0]);
-                return arith::SubFOp::create(nb, l, scaled,
-                                             f64Constant(nb, l, 1.0));
-              });
+          Value response = bestResponse(b, nloc, simByExpert, alpha, bPerGroup,
+                                        capacity, /*scaled=*/false);
+          Value grad = whereValid(
+              b, nloc, valid,
+              mapWithReduced(
+                  b, nloc, sumDim(b, nloc, response, 1), bPerGroup, 1, f64,
+                  [=](OpBuilder &nb, Location l, ValueRange args) -> Value {
+                    Value scaled =
+                        arith::MulFOp::create(nb, l, args[1], args[0]);
+                    return arith::SubFOp::create(nb, l, scaled,
+                                                 f64Constant(nb, l, 1.0));
+                  }),
+              b.getF64FloatAttr(0.0));
           auto moment = [&](Value previous, double beta, bool squared) {
             return mapElementwise(
                 b, nloc, {previous, grad}, f64,
@@ -238,7 +272,7 @@ struct LowerKSparseOT : OpRewritePattern<KSparseOTOp> {
           return SmallVector<Value>{newAlpha, newM, newV};
         });
     Value plan = bestResponse(rewriter, loc, simByExpert, loop.getResult(0),
-                              bValue, capacity, bValue);
+                              bPerGroup, capacity, /*scaled=*/true);
     rewriter.replaceOp(op, swapLastDims(rewriter, loc, plan));
     return success();
   }

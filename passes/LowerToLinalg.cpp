@@ -15,6 +15,7 @@
 #include "passes/LoweringPatterns.h"
 #include "passes/Passes.h"
 #include "passes/RewriteDriver.h"
+#include "passes/RoutingScores.h"
 #include "passes/TensorBuilders.h"
 
 #include "mlir/IR/IRMapping.h"
@@ -359,17 +360,6 @@ struct LowerTopK : OpRewritePattern<TopKOp> {
   }
 };
 
-/// `log sum_dim exp(x)` of a 3-d f32 tensor, stable.
-Value logSumExp(OpBuilder &b, Location loc, Value x, int64_t dim) {
-  auto [max, exps] = expMinusMax(b, loc, x, dim);
-  return mapElementwise(
-      b, loc, {max, sumDim(b, loc, exps, dim)}, b.getF32Type(),
-      [](OpBuilder &nb, Location nloc, ValueRange args) -> Value {
-        return arith::AddFOp::create(nb, nloc, args[0],
-                                     math::LogOp::create(nb, nloc, args[1]));
-      });
-}
-
 /// `x[g, s, e] + y[g, (s|e)]`, with `y` broadcast over `dim`.
 Value addBroadcast(OpBuilder &b, Location loc, Value x, Value y, int64_t dim) {
   return mapWithReduced(
@@ -393,21 +383,43 @@ struct LowerSinkhorn : OpRewritePattern<SinkhornOp> {
   using OpRewritePattern::OpRewritePattern;
   LogicalResult matchAndRewrite(SinkhornOp op,
                                 PatternRewriter &rewriter) const override {
-    // In log space, so large logits cannot overflow:
+    // In log space, so large logits cannot overflow, over the valid tokens
+    // (log a = 0, log K = l / eps; -Inf for the others):
     //   log u = log a - logsumexp_e(log K + log v)
     //   log v = log b - logsumexp_s(log K + log u)
-    //   P = exp(log u + log K + log v)
+    // with b = S_valid / E per group; an expert no valid token can reach
+    // (logsumexp -Inf) keeps log v = 0.
     Location loc = op.getLoc();
     auto type = op.getLogits().getType();
     int64_t g = type.getDimSize(0), s = type.getDimSize(1),
             e = type.getDimSize(2);
+    constexpr double inf = std::numeric_limits<double>::infinity();
+    Type f32 = rewriter.getF32Type();
     double invEpsilon = 1.0 / op.getEpsilon().convertToDouble();
-    double logB = std::log(static_cast<double>(s) / static_cast<double>(e));
-    Value logK = mapElementwise(
-        rewriter, loc, op.getLogits(), rewriter.getF32Type(),
-        [invEpsilon](OpBuilder &nb, Location nloc, ValueRange args) -> Value {
-          return arith::MulFOp::create(nb, nloc, args[0],
-                                       f32Constant(nb, nloc, invEpsilon));
+    Value valid = validTokens(rewriter, loc, op.getLogits());
+    Value logK =
+        whereValid(rewriter, loc, valid,
+                   mapElementwise(rewriter, loc, op.getLogits(), f32,
+                                  [invEpsilon](OpBuilder &nb, Location nloc,
+                                               ValueRange args) -> Value {
+                                    return arith::MulFOp::create(
+                                        nb, nloc, args[0],
+                                        f32Constant(nb, nloc, invEpsilon));
+                                  }),
+                   rewriter.getF32FloatAttr(-inf));
+    Value count =
+        reduceDim(rewriter, loc, valid, 1, rewriter.getF32FloatAttr(0.0),
+                  [](OpBuilder &nb, Location nloc, ValueRange args) -> Value {
+                    Value one = arith::UIToFPOp::create(
+                        nb, nloc, nb.getF32Type(), args[1]);
+                    return arith::AddFOp::create(nb, nloc, args[0], one);
+                  });
+    Value logB = mapElementwise(
+        rewriter, loc, count, f32,
+        [e](OpBuilder &nb, Location nloc, ValueRange args) -> Value {
+          Value b = arith::DivFOp::create(nb, nloc, args[0],
+                                          f32Constant(nb, nloc, double(e)));
+          return math::LogOp::create(nb, nloc, b);
         });
     Value logV0 =
         filledTensor(rewriter, loc, {g, e}, rewriter.getF32FloatAttr(0));
@@ -418,22 +430,37 @@ struct LowerSinkhorn : OpRewritePattern<SinkhornOp> {
         indexConstant(rewriter, loc, op.getIterations()),
         indexConstant(rewriter, loc, 1), ValueRange{logU0, logV0},
         [&](OpBuilder &b, Location nloc, Value, ValueRange it) {
-          Value logU = constantMinus(
-              b, nloc, 0.0,
-              logSumExp(b, nloc, addBroadcast(b, nloc, logK, it[1], 1), 2));
-          Value logV = constantMinus(
-              b, nloc, logB,
-              logSumExp(b, nloc, addBroadcast(b, nloc, logK, logU, 2), 1));
+          Value logU = whereValid(
+              b, nloc, valid,
+              constantMinus(
+                  b, nloc, 0.0,
+                  logSumExp(b, nloc, addBroadcast(b, nloc, logK, it[1], 1), 2)),
+              b.getF32FloatAttr(-inf));
+          Value columns =
+              logSumExp(b, nloc, addBroadcast(b, nloc, logK, logU, 2), 1);
+          Value logV =
+              linalg::GenericOp::create(
+                  b, nloc, columns.getType(), ValueRange{columns, logB},
+                  emptyTensor(b, nloc, {g, e}, f32),
+                  SmallVector<AffineMap>{b.getMultiDimIdentityMap(2),
+                                         loopMap(b, 2, {0}),
+                                         b.getMultiDimIdentityMap(2)},
+                  SmallVector<utils::IteratorType>(
+                      2, utils::IteratorType::parallel),
+                  [&](OpBuilder &nb, Location l, ValueRange args) {
+                    Value unreachable = arith::CmpFOp::create(
+                        nb, l, arith::CmpFPredicate::OEQ, args[0],
+                        f32Constant(nb, l, -inf));
+                    Value v = arith::SubFOp::create(nb, l, args[1], args[0]);
+                    linalg::YieldOp::create(
+                        nb, l,
+                        Value(arith::SelectOp::create(
+                            nb, l, unreachable, f32Constant(nb, l, 0.0), v)));
+                  })
+                  .getResult(0);
           scf::YieldOp::create(b, nloc, ValueRange{logU, logV});
         });
-    Value withU = addBroadcast(rewriter, loc, logK, loop.getResult(0), 2);
-    Value withV = addBroadcast(rewriter, loc, withU, loop.getResult(1), 1);
-    Value plan = mapElementwise(
-        rewriter, loc, withV, rewriter.getF32Type(),
-        [](OpBuilder &nb, Location nloc, ValueRange args) -> Value {
-          return math::ExpOp::create(nb, nloc, args[0]);
-        });
-    rewriter.replaceOp(op, plan);
+    rewriter.replaceOp(op, loop.getResult(0));
     return success();
   }
 };
@@ -524,15 +551,21 @@ struct LowerAssignSlots : OpRewritePattern<AssignSlotsOp> {
                         si = toIndex(nb, nl,
                                      tensor::ExtractOp::create(
                                          nb, nl, order, ValueRange{gi, ii}));
-                      Value expert =
-                          toIndex(nb, nl,
-                                  tensor::ExtractOp::create(
-                                      nb, nl, choices, ValueRange{gi, si, ri}));
+                      // A choice of expert -1 (an invalid token's) takes
+                      // no slot.
+                      Value choice = tensor::ExtractOp::create(
+                          nb, nl, choices, ValueRange{gi, si, ri});
+                      Value expert = clampedIndex(nb, nl, choice);
                       Value count = tensor::ExtractOp::create(
                           nb, nl, it[2], ValueRange{gi, expert});
-                      Value hasRoom = arith::CmpIOp::create(
-                          nb, nl, arith::CmpIPredicate::slt, count,
-                          i32Constant(nb, nl, c));
+                      Value hasRoom = arith::AndIOp::create(
+                          nb, nl,
+                          arith::CmpIOp::create(nb, nl,
+                                                arith::CmpIPredicate::slt,
+                                                count, i32Constant(nb, nl, c)),
+                          arith::CmpIOp::create(
+                              nb, nl, arith::CmpIPredicate::sge, choice,
+                              i32Constant(nb, nl, 0)));
                       auto ifOp = scf::IfOp::create(
                           nb, nl, hasRoom,
                           [&](OpBuilder &tb, Location tl) {

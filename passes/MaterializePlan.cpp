@@ -10,6 +10,7 @@
 
 #include "passes/Passes.h"
 #include "passes/RewriteDriver.h"
+#include "passes/RoutingScores.h"
 #include "passes/TensorBuilders.h"
 
 #include "mlir/Dialect/SCF/IR/SCF.h"
@@ -75,12 +76,16 @@ struct DispatchOnSoftWeights : OpRewritePattern<DispatchOp> {
     int64_t d = inputType.getDimSize(2);
     Type elementType = inputType.getElementType();
     Value weights = splitSlots(rewriter, loc, plan.getDispatch(), e, p);
+    // An invalid token has dispatch weight 0, but its features may be NaN or
+    // Inf (0 * NaN is NaN): it is left out of the sums.
+    Value input = whereValid(rewriter, loc, plan.getTokenValid(), op.getInput(),
+                             rewriter.getFloatAttr(elementType, 0.0));
     // slots4[e, g, q, i] = sum_s D[g, s, e, q] * x[g, s, i]
     // loops (e, g, q, i, s)
     Value init = filledTensor(rewriter, loc, {e, g, p, d},
                               rewriter.getFloatAttr(elementType, 0.0));
-    Value slots4 = multiplyAccumulate(rewriter, loc, weights, op.getInput(),
-                                      init, /*numLoops=*/5, /*numParallel=*/4,
+    Value slots4 = multiplyAccumulate(rewriter, loc, weights, input, init,
+                                      /*numLoops=*/5, /*numParallel=*/4,
                                       {1, 4, 0, 2}, {1, 4, 3}, {0, 1, 2, 3});
     rewriter.replaceOpWithNewOp<tensor::CollapseShapeOp>(
         op, op.getSlots().getType(), slots4,
@@ -136,12 +141,14 @@ Value countWhere(OpBuilder &b, Location loc, Value input, int64_t dim,
                    });
 }
 
-/// `CV(Imp)^2` per group, `Imp_e = sum_s softmax(logits)[s, e]`, population
-/// variance (ROUTERS.md §5).
-Value importanceLoss(OpBuilder &b, Location loc, Value logits) {
+/// `CV(Imp)^2` per group, `Imp_e = sum_s softmax(logits)[s, e]` over the
+/// valid tokens, population variance (docs/routers.md §5).
+Value importanceLoss(OpBuilder &b, Location loc, Value logits, Value valid) {
   auto type = cast<RankedTensorType>(logits.getType());
   double numExperts = static_cast<double>(type.getDimSize(2));
-  Value importance = sumDim(b, loc, softmax(b, loc, logits, 2), 1); // [G, E]
+  Value gates = whereValid(b, loc, valid, softmax(b, loc, logits, 2),
+                           b.getF32FloatAttr(0.0));
+  Value importance = sumDim(b, loc, gates, 1); // [G, E]
   Value mean = scaleBy(b, loc, sumDim(b, loc, importance, 1), 1.0 / numExperts);
   Value squaredDeviation = mapWithReduced(
       b, loc, importance, mean, 1, b.getF32Type(),
@@ -159,6 +166,16 @@ Value importanceLoss(OpBuilder &b, Location loc, Value logits) {
       });
 }
 
+/// The number of `true` elements of `[G, S]` flags per group, as i64.
+Value countTrue(OpBuilder &b, Location loc, Value flags) {
+  return reduceDim(b, loc, flags, 1, b.getI64IntegerAttr(0),
+                   [](OpBuilder &nb, Location nloc, ValueRange args) -> Value {
+                     Value one = arith::ExtUIOp::create(
+                         nb, nloc, nb.getI64Type(), args[1]);
+                     return arith::AddIOp::create(nb, nloc, args[0], one);
+                   });
+}
+
 struct StatsOnSlotTable : OpRewritePattern<RouteStatsOp> {
   using OpRewritePattern::OpRewritePattern;
   LogicalResult matchAndRewrite(RouteStatsOp op,
@@ -167,29 +184,51 @@ struct StatsOnSlotTable : OpRewritePattern<RouteStatsOp> {
     if (!plan)
       return failure();
     Location loc = op.getLoc();
-    Value loss = importanceLoss(rewriter, loc, op.getLogits());
+    // Everything but the invalid count is over the valid tokens, which take
+    // no slot (docs/routers.md §7).
+    Value valid = plan.getTokenValid();
+    Value loss = importanceLoss(rewriter, loc, op.getLogits(), valid);
     Value load = countWhere(rewriter, loc, plan.getSlotToken(), 2,
                             arith::CmpIPredicate::sge); // [G, E]
     Value tokenSlot = plan.getTokenSlot();
+    Value zeroPerToken = filledTensor(
+        rewriter, loc, cast<RankedTensorType>(valid.getType()).getShape(),
+        rewriter.getI64IntegerAttr(0));
+    auto overValid = [&](Value perToken) {
+      return sumDim(rewriter, loc,
+                    whereValid(rewriter, loc, valid, perToken,
+                               rewriter.getI64IntegerAttr(0)),
+                    1);
+    };
     // Expert choice drops no choice: a -1 there is an expert that did not
     // pick the token.
-    Value dropped;
-    if (plan.getExpertChoice()) {
-      dropped =
-          filledTensor(rewriter, loc, {op.getPlan().getType().getGroups()},
-                       rewriter.getI64IntegerAttr(0));
-    } else {
-      dropped = sumDim(
-          rewriter, loc,
-          countWhere(rewriter, loc, tokenSlot, 2, arith::CmpIPredicate::slt),
-          1);
-    }
+    Value dropped = overValid(plan.getExpertChoice()
+                                  ? zeroPerToken
+                                  : countWhere(rewriter, loc, tokenSlot, 2,
+                                               arith::CmpIPredicate::slt));
     // A token is lost when none of its assignments was kept.
     Value keptPerToken =
         countWhere(rewriter, loc, tokenSlot, 2, arith::CmpIPredicate::sge);
-    Value lostTokens =
-        countWhere(rewriter, loc, keptPerToken, 1, arith::CmpIPredicate::eq);
-    rewriter.replaceOp(op, {loss, load, dropped, lostTokens});
+    Value lost = mapElementwise(
+        rewriter, loc, keptPerToken, rewriter.getI64Type(),
+        [](OpBuilder &nb, Location nloc, ValueRange args) -> Value {
+          Value none = arith::CmpIOp::create(
+              nb, nloc, arith::CmpIPredicate::eq, args[0],
+              arith::ConstantOp::create(nb, nloc, nb.getI64IntegerAttr(0)));
+          return arith::ExtUIOp::create(nb, nloc, nb.getI64Type(), none);
+        });
+    SmallVector<Value> results = {loss, load, dropped, overValid(lost)};
+    if (op.getInvalidTokens()) {
+      Value invalid = mapElementwise(
+          rewriter, loc, valid, rewriter.getI1Type(),
+          [](OpBuilder &nb, Location nloc, ValueRange args) -> Value {
+            return arith::XOrIOp::create(
+                nb, nloc, args[0],
+                arith::ConstantOp::create(nb, nloc, nb.getBoolAttr(true)));
+          });
+      results.push_back(countTrue(rewriter, loc, invalid));
+    }
+    rewriter.replaceOp(op, results);
     return success();
   }
 };

@@ -144,14 +144,19 @@ Value sumWeightedRows(
       iterators, [&](OpBuilder &nb, Location nloc, ValueRange args) {
         Value g = linalg::IndexOp::create(nb, nloc, 0);
         Value i = linalg::IndexOp::create(nb, nloc, 2);
+        // A skipped assignment contributes weight * 0: nothing, unless the
+        // weight is NaN (an invalid token's), which makes the row NaN.
         Value none = isNone(nb, nloc, args[0]);
-        Value y = readRow(nb, nloc, clampedIndex(nb, nloc, args[0]), g, i);
+        Value y = arith::SelectOp::create(
+            nb, nloc, none,
+            arith::ConstantOp::create(nb, nloc,
+                                      nb.getFloatAttr(elementType, 0.0)),
+            readRow(nb, nloc, clampedIndex(nb, nloc, args[0]), g, i));
         Value w = convertFloat(nb, nloc, args[1], elementType);
-        Value sum = arith::AddFOp::create(
-            nb, nloc, args[2], arith::MulFOp::create(nb, nloc, w, y));
         linalg::YieldOp::create(
             nb, nloc,
-            Value(arith::SelectOp::create(nb, nloc, none, args[2], sum)));
+            Value(arith::AddFOp::create(
+                nb, nloc, args[2], arith::MulFOp::create(nb, nloc, w, y))));
       });
   return generic.getResult(0);
 }
@@ -282,10 +287,22 @@ std::pair<Value, Value> expMinusMax(OpBuilder &b, Location loc, Value input,
       [](OpBuilder &nb, Location nloc, ValueRange args) -> Value {
         return arith::MaximumFOp::create(nb, nloc, args[0], args[1]);
       });
+  // A row of -Inf only (a masked row) has max -Inf: shift it by 0 instead,
+  // so its exps are 0 rather than exp(-Inf - -Inf) = NaN.
   Value exps = mapWithReduced(
       b, loc, input, max, dim, elementType,
       [](OpBuilder &nb, Location nloc, ValueRange args) -> Value {
-        Value shifted = arith::SubFOp::create(nb, nloc, args[0], args[1]);
+        Type type = args[1].getType();
+        Value minusInf = arith::ConstantOp::create(
+            nb, nloc,
+            nb.getFloatAttr(type, -std::numeric_limits<double>::infinity()));
+        Value empty = arith::CmpFOp::create(nb, nloc, arith::CmpFPredicate::OEQ,
+                                            args[1], minusInf);
+        Value shift = arith::SelectOp::create(
+            nb, nloc, empty,
+            arith::ConstantOp::create(nb, nloc, nb.getFloatAttr(type, 0.0)),
+            args[1]);
+        Value shifted = arith::SubFOp::create(nb, nloc, args[0], shift);
         return math::ExpOp::create(nb, nloc, shifted);
       });
   return {max, exps};
@@ -293,6 +310,26 @@ std::pair<Value, Value> expMinusMax(OpBuilder &b, Location loc, Value input,
 
 Value softmax(OpBuilder &b, Location loc, Value input, int64_t dim) {
   return normalizeBySum(b, loc, expMinusMax(b, loc, input, dim).second, dim);
+}
+
+Value logSumExp(OpBuilder &b, Location loc, Value input, int64_t dim) {
+  auto [max, exps] = expMinusMax(b, loc, input, dim);
+  Value sum = sumDim(b, loc, exps, dim);
+  return mapElementwise(
+      b, loc, {max, sum},
+      cast<RankedTensorType>(input.getType()).getElementType(),
+      [](OpBuilder &nb, Location nloc, ValueRange args) -> Value {
+        // max + log(sum), or -Inf (log 0) for a row of -Inf only.
+        Type type = args[0].getType();
+        Value minusInf = arith::ConstantOp::create(
+            nb, nloc,
+            nb.getFloatAttr(type, -std::numeric_limits<double>::infinity()));
+        Value empty = arith::CmpFOp::create(nb, nloc, arith::CmpFPredicate::OEQ,
+                                            args[0], minusInf);
+        Value sum = arith::AddFOp::create(
+            nb, nloc, args[0], math::LogOp::create(nb, nloc, args[1]));
+        return arith::SelectOp::create(nb, nloc, empty, minusInf, sum);
+      });
 }
 
 Value normalizeBySum(OpBuilder &b, Location loc, Value input, int64_t dim) {

@@ -47,7 +47,8 @@ Value mapWithReduced(OpBuilder &b, Location loc, Value input, Value reduced,
                      int64_t dim, Type resultElementType, const ScalarFn &fn);
 
 /// `max_dim input` and `exp(input - max)` (max broadcast along `dim`): the
-/// stable start of softmax and log-sum-exp over a float tensor.
+/// stable start of softmax and log-sum-exp over a float tensor. A row of -Inf
+/// only has max -Inf and exps 0.
 std::pair<Value, Value> expMinusMax(OpBuilder &b, Location loc, Value input,
                                     int64_t dim);
 
@@ -56,6 +57,9 @@ Value normalizeBySum(OpBuilder &b, Location loc, Value input, int64_t dim);
 
 /// Numerically stable softmax of a float tensor along `dim`.
 Value softmax(OpBuilder &b, Location loc, Value input, int64_t dim);
+
+/// `log sum_dim exp(input)`, stable; -Inf for a row of -Inf only.
+Value logSumExp(OpBuilder &b, Location loc, Value input, int64_t dim);
 
 /// `input[g, s, indices[g, s, j]]`: gathers along the last dimension.
 Value takeAlongLastDim(OpBuilder &b, Location loc, Value input, Value indices);
@@ -88,11 +92,13 @@ Value multiplyAccumulate(OpBuilder &b, Location loc, Value lhs, Value rhs,
                          ArrayRef<unsigned> lhsDims, ArrayRef<unsigned> rhsDims,
                          ArrayRef<unsigned> outDims);
 
-/// `out[g, s, i] = sum_j weight[g, s, j] * readRow(index[g, s, j], g, i)`
-/// over the `j` with `index[g, s, j] >= 0`, added in increasing `j` (the
-/// combine of a row layout: deterministic, no atomics); `readRow` gets the
-/// index clamped to 0 for the skipped ones. `index`/`weight` are
-/// `[G, S, J]`, `out` has `outType` `[G, S, d]`.
+/// `out[g, s, i] = sum_j weight[g, s, j] * readRow(index[g, s, j], g, i)`,
+/// a row of zeros standing for `index[g, s, j] < 0`, added in increasing `j`
+/// (the combine of a row layout: deterministic, no atomics). A skipped
+/// assignment so adds nothing, unless its weight is NaN, which marks an
+/// invalid token and makes its row NaN. `readRow` gets the index clamped to
+/// 0 for the skipped ones. `index`/`weight` are `[G, S, J]`, `out` has
+/// `outType` `[G, S, d]`.
 Value sumWeightedRows(
     OpBuilder &b, Location loc, RankedTensorType outType, Value index,
     Value weight,

@@ -708,6 +708,14 @@ func.func @route_stats_dropped_tokens_shape(%l: tensor<2x16x4xf32>, %p: !moe.pla
 
 // -----
 
+func.func @route_stats_invalid_tokens_shape(%l: tensor<2x16x4xf32>, %p: !moe.plan<groups = 2, tokens = 16, experts = 4, capacity = 4>) {
+  // expected-error@+1 {{'moe.route_stats' op invalid_tokens must have shape [2], got [16]}}
+  %0:5 = moe.route_stats %l, %p : tensor<2x16x4xf32>, !moe.plan<groups = 2, tokens = 16, experts = 4, capacity = 4> -> tensor<2xf32>, tensor<2x4xi64>, tensor<2xi64>, tensor<2xi64>, tensor<16xi64>
+  return
+}
+
+// -----
+
 func.func @route_stats_load_type(%l: tensor<2x16x4xf32>, %p: !moe.plan<groups = 2, tokens = 16, experts = 4, capacity = 4>) {
   // expected-error@+1 {{'moe.route_stats' op result #1 must be ranked tensor of 64-bit signless integer values, but got 'tensor<2x4xi32>'}}
   %0:4 = moe.route_stats %l, %p : tensor<2x16x4xf32>, !moe.plan<groups = 2, tokens = 16, experts = 4, capacity = 4> -> tensor<2xf32>, tensor<2x4xi32>, tensor<2xi64>, tensor<2xi64>

@@ -60,6 +60,16 @@ func.func @layer(%x: tensor<2x16x8xf32>, %wg: tensor<8x4xf32>,
       : tensor<2x16x8xf32>, tensor<2xf32>, tensor<2x4xi64>, tensor<2xi64>, tensor<2xi64>
 }
 
+// The statistics with the optional count of invalid tokens.
+// CHECK-LABEL: func.func @stats_invalid
+// CHECK: moe.route_stats %{{.+}}, %{{.+}} : tensor<2x16x4xf32>, !moe.plan<groups = 2, tokens = 16, experts = 4, capacity = 8> -> tensor<2xf32>, tensor<2x4xi64>, tensor<2xi64>, tensor<2xi64>, tensor<2xi64>{{$}}
+func.func @stats_invalid(%l: tensor<2x16x4xf32>, %p: !moe.plan<groups = 2, tokens = 16, experts = 4, capacity = 8>) -> tensor<2xi64> {
+  %imp, %load, %dropped, %lost, %invalid = moe.route_stats %l, %p
+      : tensor<2x16x4xf32>, !moe.plan<groups = 2, tokens = 16, experts = 4, capacity = 8>
+      -> tensor<2xf32>, tensor<2x4xi64>, tensor<2xi64>, tensor<2xi64>, tensor<2xi64>
+  return %invalid : tensor<2xi64>
+}
+
 // The slot table of a plan, as tensors.
 // CHECK-LABEL: func.func @plan_slots
 // CHECK: moe.plan_slots %{{.+}} : !moe.plan<groups = 2, tokens = 16, experts = 4, capacity = 8> -> tensor<2x4x8xi64>, tensor<2x4x8xf32>{{$}}

@@ -82,7 +82,7 @@ func.func @ksparse_shape(%l: tensor<1x8x4xf32>) {
 
 func.func @sinkhorn_epsilon(%l: tensor<1x8x4xf32>) {
   // expected-error@+1 {{epsilon must be > 0, got 0}}
-  %p = moe.sinkhorn %l {iterations = 3 : i64, epsilon = 0.0 : f64} : tensor<1x8x4xf32> -> tensor<1x8x4xf32>
+  %p = moe.sinkhorn %l {iterations = 3 : i64, epsilon = 0.0 : f64} : tensor<1x8x4xf32> -> tensor<1x8xf32>
   return
 }
 
@@ -90,15 +90,15 @@ func.func @sinkhorn_epsilon(%l: tensor<1x8x4xf32>) {
 
 func.func @sinkhorn_iterations(%l: tensor<1x8x4xf32>) {
   // expected-error@+1 {{attribute 'iterations' failed to satisfy constraint}}
-  %p = moe.sinkhorn %l {iterations = 0 : i64, epsilon = 1.0 : f64} : tensor<1x8x4xf32> -> tensor<1x8x4xf32>
+  %p = moe.sinkhorn %l {iterations = 0 : i64, epsilon = 1.0 : f64} : tensor<1x8x4xf32> -> tensor<1x8xf32>
   return
 }
 
 // -----
 
 func.func @sinkhorn_shape(%l: tensor<1x8x4xf32>) {
-  // expected-error@+1 {{plan must have shape [1, 8, 4], got [1, 8, 3]}}
-  %p = moe.sinkhorn %l {iterations = 3 : i64, epsilon = 1.0 : f64} : tensor<1x8x4xf32> -> tensor<1x8x3xf32>
+  // expected-error@+1 {{log_u must have shape [1, 8], got [1, 4]}}
+  %p = moe.sinkhorn %l {iterations = 3 : i64, epsilon = 1.0 : f64} : tensor<1x8x4xf32> -> tensor<1x4xf32>
   return
 }
 
@@ -136,41 +136,41 @@ func.func @invert_shape(%st: tensor<1x4x3xi32>) {
 
 // -----
 
-func.func @slot_plan_table(%st: tensor<1x4x2xi32>, %ts: tensor<1x8x2xi32>, %w: tensor<1x8x2xf32>) {
+func.func @slot_plan_table(%st: tensor<1x4x2xi32>, %ts: tensor<1x8x2xi32>, %w: tensor<1x8x2xf32>, %v: tensor<1x8xi1>) {
   // expected-error@+1 {{slot_token must have shape [1, 4, 3], got [1, 4, 2]}}
-  %p = moe.slot_plan %st, %ts, %w : tensor<1x4x2xi32>, tensor<1x8x2xi32>, tensor<1x8x2xf32> -> !moe.plan<groups = 1, tokens = 8, experts = 4, capacity = 3>
+  %p = moe.slot_plan %st, %ts, %w, %v : tensor<1x4x2xi32>, tensor<1x8x2xi32>, tensor<1x8x2xf32>, tensor<1x8xi1> -> !moe.plan<groups = 1, tokens = 8, experts = 4, capacity = 3>
   return
 }
 
 // -----
 
-func.func @slot_plan_tokens(%st: tensor<1x4x3xi32>, %ts: tensor<1x9x2xi32>, %w: tensor<1x9x2xf32>) {
+func.func @slot_plan_tokens(%st: tensor<1x4x3xi32>, %ts: tensor<1x9x2xi32>, %w: tensor<1x9x2xf32>, %v: tensor<1x8xi1>) {
   // expected-error@+1 {{token_slot shape [1, 9, 2] does not match the plan's 1 groups of 8 tokens}}
-  %p = moe.slot_plan %st, %ts, %w : tensor<1x4x3xi32>, tensor<1x9x2xi32>, tensor<1x9x2xf32> -> !moe.plan<groups = 1, tokens = 8, experts = 4, capacity = 3>
+  %p = moe.slot_plan %st, %ts, %w, %v : tensor<1x4x3xi32>, tensor<1x9x2xi32>, tensor<1x9x2xf32>, tensor<1x8xi1> -> !moe.plan<groups = 1, tokens = 8, experts = 4, capacity = 3>
   return
 }
 
 // -----
 
-func.func @slot_plan_weights(%st: tensor<1x4x3xi32>, %ts: tensor<1x8x2xi32>, %w: tensor<1x8x1xf32>) {
+func.func @slot_plan_weights(%st: tensor<1x4x3xi32>, %ts: tensor<1x8x2xi32>, %w: tensor<1x8x1xf32>, %v: tensor<1x8xi1>) {
   // expected-error@+1 {{token_weight must have shape [1, 8, 2], got [1, 8, 1]}}
-  %p = moe.slot_plan %st, %ts, %w : tensor<1x4x3xi32>, tensor<1x8x2xi32>, tensor<1x8x1xf32> -> !moe.plan<groups = 1, tokens = 8, experts = 4, capacity = 3>
+  %p = moe.slot_plan %st, %ts, %w, %v : tensor<1x4x3xi32>, tensor<1x8x2xi32>, tensor<1x8x1xf32>, tensor<1x8xi1> -> !moe.plan<groups = 1, tokens = 8, experts = 4, capacity = 3>
   return
 }
 
 // -----
 
-func.func @soft_plan_dispatch(%d: tensor<1x8x5xf32>, %c: tensor<1x8x6xf32>) {
+func.func @soft_plan_dispatch(%d: tensor<1x8x5xf32>, %c: tensor<1x8x6xf32>, %v: tensor<1x8xi1>) {
   // expected-error@+1 {{dispatch weights must have shape [1, 8, 6], got [1, 8, 5]}}
-  %p = moe.soft_plan %d, %c : tensor<1x8x5xf32>, tensor<1x8x6xf32> -> !moe.plan<groups = 1, tokens = 8, experts = 3, capacity = 2>
+  %p = moe.soft_plan %d, %c, %v : tensor<1x8x5xf32>, tensor<1x8x6xf32>, tensor<1x8xi1> -> !moe.plan<groups = 1, tokens = 8, experts = 3, capacity = 2>
   return
 }
 
 // -----
 
-func.func @soft_plan_combine(%d: tensor<1x8x6xf32>, %c: tensor<2x8x6xf32>) {
+func.func @soft_plan_combine(%d: tensor<1x8x6xf32>, %c: tensor<2x8x6xf32>, %v: tensor<1x8xi1>) {
   // expected-error@+1 {{combine weights must have shape [1, 8, 6], got [2, 8, 6]}}
-  %p = moe.soft_plan %d, %c : tensor<1x8x6xf32>, tensor<2x8x6xf32> -> !moe.plan<groups = 1, tokens = 8, experts = 3, capacity = 2>
+  %p = moe.soft_plan %d, %c, %v : tensor<1x8x6xf32>, tensor<2x8x6xf32>, tensor<1x8xi1> -> !moe.plan<groups = 1, tokens = 8, experts = 3, capacity = 2>
   return
 }
 
@@ -371,5 +371,21 @@ func.func @check_too_many_values(%bad: i1, %v: i32) {
 func.func @check_value_type(%bad: i1, %v: f32) {
   // expected-error@+1 {{'moe.check' op operand #1 must be variadic of signless integer or index}}
   moe.check %bad, "float" (%v : f32)
+  return
+}
+
+// -----
+
+func.func @slot_plan_valid(%st: tensor<1x4x3xi32>, %ts: tensor<1x8x2xi32>, %w: tensor<1x8x2xf32>, %v: tensor<1x9xi1>) {
+  // expected-error@+1 {{token_valid must have shape [1, 8], got [1, 9]}}
+  %p = moe.slot_plan %st, %ts, %w, %v : tensor<1x4x3xi32>, tensor<1x8x2xi32>, tensor<1x8x2xf32>, tensor<1x9xi1> -> !moe.plan<groups = 1, tokens = 8, experts = 4, capacity = 3>
+  return
+}
+
+// -----
+
+func.func @soft_plan_valid(%d: tensor<1x8x6xf32>, %v: tensor<2x8xi1>) {
+  // expected-error@+1 {{token_valid must have shape [1, 8], got [2, 8]}}
+  %p = moe.soft_plan %d, %d, %v : tensor<1x8x6xf32>, tensor<1x8x6xf32>, tensor<2x8xi1> -> !moe.plan<groups = 1, tokens = 8, experts = 3, capacity = 2>
   return
 }

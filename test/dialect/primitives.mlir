@@ -5,14 +5,14 @@
 // Level 2: routing primitives, plan layouts and row movement.
 
 // CHECK-LABEL: func.func @routing
-// CHECK: moe.sinkhorn %{{.*}} {epsilon = 5.000000e-01 : f64, iterations = 3 : i64} : tensor<2x8x4xf32> -> tensor<2x8x4xf32>
+// CHECK: moe.sinkhorn %{{.*}} {epsilon = 5.000000e-01 : f64, iterations = 3 : i64} : tensor<2x8x4xf32> -> tensor<2x8xf32>
 // CHECK: moe.topk %{{.*}} {k = 2 : i64} : tensor<2x8x4xf32> -> tensor<2x8x2xf32>, tensor<2x8x2xi32>
 // CHECK: moe.assign_slots %{{.*}} priority %{{.*}} : tensor<2x8x2xi32>, tensor<2x8xf32> -> tensor<2x4x3xi32>, tensor<2x8x2xi32>
 // CHECK: moe.assign_slots %{{.*}} : tensor<2x8x2xi32> -> tensor<2x4x3xi32>, tensor<2x8x2xi32>
 // CHECK: moe.invert_slots %{{.*}} : tensor<2x4x3xi32> -> tensor<2x8x4xi32>
 func.func @routing(%l: tensor<2x8x4xf32>, %prio: tensor<2x8xf32>) -> (tensor<2x4x3xi32>, tensor<2x8x2xi32>, tensor<2x4x3xi32>, tensor<2x8x4xi32>) {
-  %p = moe.sinkhorn %l {iterations = 3 : i64, epsilon = 0.5 : f64} : tensor<2x8x4xf32> -> tensor<2x8x4xf32>
-  %v, %i = moe.topk %p {k = 2 : i64} : tensor<2x8x4xf32> -> tensor<2x8x2xf32>, tensor<2x8x2xi32>
+  %log_u = moe.sinkhorn %l {iterations = 3 : i64, epsilon = 0.5 : f64} : tensor<2x8x4xf32> -> tensor<2x8xf32>
+  %v, %i = moe.topk %l {k = 2 : i64} : tensor<2x8x4xf32> -> tensor<2x8x2xf32>, tensor<2x8x2xi32>
   %st, %ts = moe.assign_slots %i priority %prio : tensor<2x8x2xi32>, tensor<2x8xf32> -> tensor<2x4x3xi32>, tensor<2x8x2xi32>
   %st2, %ts2 = moe.assign_slots %i : tensor<2x8x2xi32> -> tensor<2x4x3xi32>, tensor<2x8x2xi32>
   %inv = moe.invert_slots %st : tensor<2x4x3xi32> -> tensor<2x8x4xi32>
@@ -30,13 +30,13 @@ func.func @ksparse(%l: tensor<2x8x4xf32>) -> tensor<2x8x3xi32> {
 }
 
 // CHECK-LABEL: func.func @layouts
-// CHECK: moe.slot_plan %{{.*}}, %{{.*}}, %{{.*}} : tensor<2x4x3xi32>, tensor<2x8x2xi32>, tensor<2x8x2xf32> -> !moe.plan<groups = 2, tokens = 8, experts = 4, capacity = 3>
-// CHECK: moe.slot_plan %{{.*}}, %{{.*}}, %{{.*}} {expert_choice} : tensor<2x4x3xi32>, tensor<2x8x4xi32>, tensor<2x8x4xf32> -> !moe.plan<groups = 2, tokens = 8, experts = 4, capacity = 3>
-// CHECK: moe.soft_plan %{{.*}}, %{{.*}} : tensor<2x8x6xf32>, tensor<2x8x6xf32> -> !moe.plan<groups = 2, tokens = 8, experts = 3, capacity = 2>
-func.func @layouts(%st: tensor<2x4x3xi32>, %ts: tensor<2x8x2xi32>, %w: tensor<2x8x2xf32>, %ts4: tensor<2x8x4xi32>, %w4: tensor<2x8x4xf32>, %d: tensor<2x8x6xf32>) {
-  %a = moe.slot_plan %st, %ts, %w : tensor<2x4x3xi32>, tensor<2x8x2xi32>, tensor<2x8x2xf32> -> !moe.plan<groups = 2, tokens = 8, experts = 4, capacity = 3>
-  %b = moe.slot_plan %st, %ts4, %w4 {expert_choice} : tensor<2x4x3xi32>, tensor<2x8x4xi32>, tensor<2x8x4xf32> -> !moe.plan<groups = 2, tokens = 8, experts = 4, capacity = 3>
-  %c = moe.soft_plan %d, %d : tensor<2x8x6xf32>, tensor<2x8x6xf32> -> !moe.plan<groups = 2, tokens = 8, experts = 3, capacity = 2>
+// CHECK: moe.slot_plan %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}} : tensor<2x4x3xi32>, tensor<2x8x2xi32>, tensor<2x8x2xf32>, tensor<2x8xi1> -> !moe.plan<groups = 2, tokens = 8, experts = 4, capacity = 3>
+// CHECK: moe.slot_plan %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}} {expert_choice} : tensor<2x4x3xi32>, tensor<2x8x4xi32>, tensor<2x8x4xf32>, tensor<2x8xi1> -> !moe.plan<groups = 2, tokens = 8, experts = 4, capacity = 3>
+// CHECK: moe.soft_plan %{{.*}}, %{{.*}}, %{{.*}} : tensor<2x8x6xf32>, tensor<2x8x6xf32>, tensor<2x8xi1> -> !moe.plan<groups = 2, tokens = 8, experts = 3, capacity = 2>
+func.func @layouts(%st: tensor<2x4x3xi32>, %ts: tensor<2x8x2xi32>, %w: tensor<2x8x2xf32>, %ts4: tensor<2x8x4xi32>, %w4: tensor<2x8x4xf32>, %d: tensor<2x8x6xf32>, %valid: tensor<2x8xi1>) {
+  %a = moe.slot_plan %st, %ts, %w, %valid : tensor<2x4x3xi32>, tensor<2x8x2xi32>, tensor<2x8x2xf32>, tensor<2x8xi1> -> !moe.plan<groups = 2, tokens = 8, experts = 4, capacity = 3>
+  %b = moe.slot_plan %st, %ts4, %w4, %valid {expert_choice} : tensor<2x4x3xi32>, tensor<2x8x4xi32>, tensor<2x8x4xf32>, tensor<2x8xi1> -> !moe.plan<groups = 2, tokens = 8, experts = 4, capacity = 3>
+  %c = moe.soft_plan %d, %d, %valid : tensor<2x8x6xf32>, tensor<2x8x6xf32>, tensor<2x8xi1> -> !moe.plan<groups = 2, tokens = 8, experts = 3, capacity = 2>
   return
 }
 

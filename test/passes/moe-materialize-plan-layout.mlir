@@ -26,8 +26,8 @@
 // PADDED: moe.combine_rows
 // CHECK: return
 func.func @dropless(%x: tensor<1x8x6xf32>, %st: tensor<1x4x8xi32>, %ts: tensor<1x8x2xi32>, %w: tensor<1x8x2xf32>,
-                    %w1: tensor<4x6x10xf32>, %b1: tensor<4x10xf32>, %w2: tensor<4x10x6xf32>) -> tensor<1x8x6xf32> {
-  %p = moe.slot_plan %st, %ts, %w : tensor<1x4x8xi32>, tensor<1x8x2xi32>, tensor<1x8x2xf32> -> !moe.plan<groups = 1, tokens = 8, experts = 4, capacity = 8>
+                    %w1: tensor<4x6x10xf32>, %b1: tensor<4x10xf32>, %w2: tensor<4x10x6xf32>, %valid: tensor<1x8xi1>) -> tensor<1x8x6xf32> {
+  %p = moe.slot_plan %st, %ts, %w, %valid : tensor<1x4x8xi32>, tensor<1x8x2xi32>, tensor<1x8x2xf32>, tensor<1x8xi1> -> !moe.plan<groups = 1, tokens = 8, experts = 4, capacity = 8>
   %s = moe.dispatch %x, %p : tensor<1x8x6xf32>, !moe.plan<groups = 1, tokens = 8, experts = 4, capacity = 8> -> tensor<4x8x6xf32>
   %y = moe.experts %s mlp(gelu) up %w1 up_bias %b1 down %w2
       : (tensor<4x8x6xf32>, tensor<4x6x10xf32>, tensor<4x10xf32>, tensor<4x10x6xf32>) -> tensor<4x8x6xf32>
@@ -46,8 +46,8 @@ func.func @dropless(%x: tensor<1x8x6xf32>, %st: tensor<1x4x8xi32>, %ts: tensor<1
 // SORTED: moe.sort_slots %{{.*}}, %{{.*}} : tensor<1x4x3xi32>, tensor<1x8x2xi32> -> tensor<12xi32>, tensor<5xi32>, tensor<1x8x2xi32>
 // SORTED-NOT: moe.gather_rows
 func.func @capacity(%x: tensor<1x8x6xf32>, %st: tensor<1x4x3xi32>, %ts: tensor<1x8x2xi32>, %w: tensor<1x8x2xf32>,
-                    %w1: tensor<4x6x10xf32>, %w2: tensor<4x10x6xf32>) -> tensor<1x8x6xf32> {
-  %p = moe.slot_plan %st, %ts, %w : tensor<1x4x3xi32>, tensor<1x8x2xi32>, tensor<1x8x2xf32> -> !moe.plan<groups = 1, tokens = 8, experts = 4, capacity = 3>
+                    %w1: tensor<4x6x10xf32>, %w2: tensor<4x10x6xf32>, %valid: tensor<1x8xi1>) -> tensor<1x8x6xf32> {
+  %p = moe.slot_plan %st, %ts, %w, %valid : tensor<1x4x3xi32>, tensor<1x8x2xi32>, tensor<1x8x2xf32>, tensor<1x8xi1> -> !moe.plan<groups = 1, tokens = 8, experts = 4, capacity = 3>
   %s = moe.dispatch %x, %p : tensor<1x8x6xf32>, !moe.plan<groups = 1, tokens = 8, experts = 4, capacity = 3> -> tensor<4x3x6xf32>
   %y = moe.experts %s mlp(relu) up %w1 down %w2 : (tensor<4x3x6xf32>, tensor<4x6x10xf32>, tensor<4x10x6xf32>) -> tensor<4x3x6xf32>
   %o = moe.combine %y, %p : tensor<4x3x6xf32>, !moe.plan<groups = 1, tokens = 8, experts = 4, capacity = 3> -> tensor<1x8x6xf32>
@@ -63,8 +63,8 @@ func.func @capacity(%x: tensor<1x8x6xf32>, %st: tensor<1x4x3xi32>, %ts: tensor<1
 // CHECK: moe.gather_rows
 // CHECK: moe.combine_rows
 func.func @slots_escape(%x: tensor<1x8x6xf32>, %st: tensor<1x4x8xi32>, %ts: tensor<1x8x2xi32>, %w: tensor<1x8x2xf32>,
-                        %w1: tensor<4x6x10xf32>, %w2: tensor<4x10x6xf32>) -> (tensor<1x8x6xf32>, tensor<4x8x6xf32>) {
-  %p = moe.slot_plan %st, %ts, %w : tensor<1x4x8xi32>, tensor<1x8x2xi32>, tensor<1x8x2xf32> -> !moe.plan<groups = 1, tokens = 8, experts = 4, capacity = 8>
+                        %w1: tensor<4x6x10xf32>, %w2: tensor<4x10x6xf32>, %valid: tensor<1x8xi1>) -> (tensor<1x8x6xf32>, tensor<4x8x6xf32>) {
+  %p = moe.slot_plan %st, %ts, %w, %valid : tensor<1x4x8xi32>, tensor<1x8x2xi32>, tensor<1x8x2xf32>, tensor<1x8xi1> -> !moe.plan<groups = 1, tokens = 8, experts = 4, capacity = 8>
   %s = moe.dispatch %x, %p : tensor<1x8x6xf32>, !moe.plan<groups = 1, tokens = 8, experts = 4, capacity = 8> -> tensor<4x8x6xf32>
   %y = moe.experts %s mlp(relu) up %w1 down %w2 : (tensor<4x8x6xf32>, tensor<4x6x10xf32>, tensor<4x10x6xf32>) -> tensor<4x8x6xf32>
   %o = moe.combine %y, %p : tensor<4x8x6xf32>, !moe.plan<groups = 1, tokens = 8, experts = 4, capacity = 8> -> tensor<1x8x6xf32>

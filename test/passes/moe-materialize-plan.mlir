@@ -11,9 +11,9 @@
 // CHECK: moe.combine_rows %[[S]], %[[TS]], %[[W]] : tensor<4x3x16xf32>, tensor<1x8x2xi32>, tensor<1x8x2xf32> -> tensor<1x8x16xf32>
 // CHECK-NOT: moe.route_stats
 // CHECK: return
-func.func @slot_table(%x: tensor<1x8x16xf32>, %st: tensor<1x4x3xi32>, %ts: tensor<1x8x2xi32>, %w: tensor<1x8x2xf32>, %l: tensor<1x8x4xf32>)
+func.func @slot_table(%x: tensor<1x8x16xf32>, %st: tensor<1x4x3xi32>, %ts: tensor<1x8x2xi32>, %w: tensor<1x8x2xf32>, %l: tensor<1x8x4xf32>, %valid: tensor<1x8xi1>)
     -> (tensor<1x8x16xf32>, tensor<1xf32>, tensor<1x4xi64>, tensor<1xi64>, tensor<1xi64>) {
-  %p = moe.slot_plan %st, %ts, %w : tensor<1x4x3xi32>, tensor<1x8x2xi32>, tensor<1x8x2xf32> -> !plan
+  %p = moe.slot_plan %st, %ts, %w, %valid : tensor<1x4x3xi32>, tensor<1x8x2xi32>, tensor<1x8x2xf32>, tensor<1x8xi1> -> !plan
   %s = moe.dispatch %x, %p : tensor<1x8x16xf32>, !plan -> tensor<4x3x16xf32>
   %o = moe.combine %s, %p : tensor<4x3x16xf32>, !plan -> tensor<1x8x16xf32>
   %a, %b, %c, %d = moe.route_stats %l, %p : tensor<1x8x4xf32>, !plan -> tensor<1xf32>, tensor<1x4xi64>, tensor<1xi64>, tensor<1xi64>
@@ -25,15 +25,18 @@ func.func @slot_table(%x: tensor<1x8x16xf32>, %st: tensor<1x4x3xi32>, %ts: tenso
 !soft = !moe.plan<groups = 2, tokens = 8, experts = 3, capacity = 2>
 
 // Dense soft weights: dispatch and combine are contractions over tokens and
-// over slots.
+// over slots; invalid tokens' features are left out of the dispatch (0 * NaN
+// would be NaN).
 // CHECK-LABEL: func.func @soft
+// CHECK-SAME: (%[[X:.*]]: tensor<2x8x16xf32>, %{{.*}}: tensor<2x8x6xf32>, %{{.*}}: tensor<2x8x6xf32>, %[[VALID:.*]]: tensor<2x8xi1>)
 // CHECK: tensor.expand_shape %{{.*}} : tensor<2x8x6xf32> into tensor<2x8x3x2xf32>
-// CHECK: linalg.generic {{.*}}iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction"]
+// CHECK: %[[XV:.+]] = linalg.generic {{.+}} ins(%[[X]], %[[VALID]] : tensor<2x8x16xf32>, tensor<2x8xi1>)
+// CHECK: linalg.generic {{.*}}iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction"]} ins(%{{.+}}, %[[XV]] :
 // CHECK: tensor.collapse_shape %{{.*}} : tensor<3x2x2x16xf32> into tensor<3x4x16xf32>
 // CHECK: linalg.generic {{.*}}iterator_types = ["parallel", "parallel", "parallel", "reduction", "reduction"]
 // CHECK-NOT: moe.
-func.func @soft(%x: tensor<2x8x16xf32>, %dw: tensor<2x8x6xf32>, %cw: tensor<2x8x6xf32>) -> tensor<2x8x16xf32> {
-  %p = moe.soft_plan %dw, %cw : tensor<2x8x6xf32>, tensor<2x8x6xf32> -> !soft
+func.func @soft(%x: tensor<2x8x16xf32>, %dw: tensor<2x8x6xf32>, %cw: tensor<2x8x6xf32>, %valid: tensor<2x8xi1>) -> tensor<2x8x16xf32> {
+  %p = moe.soft_plan %dw, %cw, %valid : tensor<2x8x6xf32>, tensor<2x8x6xf32>, tensor<2x8xi1> -> !soft
   %s = moe.dispatch %x, %p : tensor<2x8x16xf32>, !soft -> tensor<3x4x16xf32>
   %o = moe.combine %s, %p : tensor<3x4x16xf32>, !soft -> tensor<2x8x16xf32>
   return %o : tensor<2x8x16xf32>
@@ -57,7 +60,7 @@ func.func @unexpanded(%x: tensor<1x8x16xf32>, %l: tensor<1x8x4xf32>) -> tensor<4
 // The slot table read back: tokens widened to i64; token choice finds the
 // weight of a slot among the token's k choices.
 // CHECK-LABEL: func.func @plan_slots_token_choice
-// CHECK-SAME: (%[[ST:.*]]: tensor<1x4x3xi32>, %[[TS:.*]]: tensor<1x8x2xi32>, %[[W:.*]]: tensor<1x8x2xf32>)
+// CHECK-SAME: (%[[ST:.*]]: tensor<1x4x3xi32>, %[[TS:.*]]: tensor<1x8x2xi32>, %[[W:.*]]: tensor<1x8x2xf32>, %{{.*}}: tensor<1x8xi1>)
 // CHECK: linalg.generic {{.*}} ins(%[[ST]] : tensor<1x4x3xi32>)
 // CHECK: arith.extsi %{{.*}} : i32 to i64
 // CHECK: linalg.generic
@@ -66,9 +69,9 @@ func.func @unexpanded(%x: tensor<1x8x16xf32>, %l: tensor<1x8x4xf32>) -> tensor<4
 // CHECK: tensor.extract %[[TS]][%{{.*}}, %{{.*}}, %[[J]]]
 // CHECK: tensor.extract %[[W]][%{{.*}}, %{{.*}}, %[[J]]]
 // CHECK-NOT: moe.
-func.func @plan_slots_token_choice(%st: tensor<1x4x3xi32>, %ts: tensor<1x8x2xi32>, %w: tensor<1x8x2xf32>)
+func.func @plan_slots_token_choice(%st: tensor<1x4x3xi32>, %ts: tensor<1x8x2xi32>, %w: tensor<1x8x2xf32>, %valid: tensor<1x8xi1>)
     -> (tensor<1x4x3xi64>, tensor<1x4x3xf32>) {
-  %p = moe.slot_plan %st, %ts, %w : tensor<1x4x3xi32>, tensor<1x8x2xi32>, tensor<1x8x2xf32> -> !plan
+  %p = moe.slot_plan %st, %ts, %w, %valid : tensor<1x4x3xi32>, tensor<1x8x2xi32>, tensor<1x8x2xf32>, tensor<1x8xi1> -> !plan
   %t, %sw = moe.plan_slots %p : !plan -> tensor<1x4x3xi64>, tensor<1x4x3xf32>
   return %t, %sw : tensor<1x4x3xi64>, tensor<1x4x3xf32>
 }
@@ -79,16 +82,16 @@ func.func @plan_slots_token_choice(%st: tensor<1x4x3xi32>, %ts: tensor<1x8x2xi32
 
 // Expert choice: expert e's weight of a token is the token's entry e.
 // CHECK-LABEL: func.func @plan_slots_expert_choice
-// CHECK-SAME: (%[[ST:.*]]: tensor<1x4x3xi32>, %[[TS:.*]]: tensor<1x8x4xi32>, %[[W:.*]]: tensor<1x8x4xf32>)
+// CHECK-SAME: (%[[ST:.*]]: tensor<1x4x3xi32>, %[[TS:.*]]: tensor<1x8x4xi32>, %[[W:.*]]: tensor<1x8x4xf32>, %{{.*}}: tensor<1x8xi1>)
 // CHECK: linalg.generic
 // CHECK: ^bb0(%{{.*}}: f32):
 // CHECK: %[[G:.*]] = linalg.index 0
 // CHECK: %[[E:.*]] = linalg.index 1
 // CHECK-NOT: scf.for
 // CHECK: tensor.extract %[[W]][%[[G]], %{{.*}}, %[[E]]]
-func.func @plan_slots_expert_choice(%st: tensor<1x4x3xi32>, %ts: tensor<1x8x4xi32>, %w: tensor<1x8x4xf32>)
+func.func @plan_slots_expert_choice(%st: tensor<1x4x3xi32>, %ts: tensor<1x8x4xi32>, %w: tensor<1x8x4xf32>, %valid: tensor<1x8xi1>)
     -> (tensor<1x4x3xi64>, tensor<1x4x3xf32>) {
-  %p = moe.slot_plan %st, %ts, %w {expert_choice} : tensor<1x4x3xi32>, tensor<1x8x4xi32>, tensor<1x8x4xf32> -> !plan
+  %p = moe.slot_plan %st, %ts, %w, %valid {expert_choice} : tensor<1x4x3xi32>, tensor<1x8x4xi32>, tensor<1x8x4xf32>, tensor<1x8xi1> -> !plan
   %t, %sw = moe.plan_slots %p : !plan -> tensor<1x4x3xi64>, tensor<1x4x3xf32>
   return %t, %sw : tensor<1x4x3xi64>, tensor<1x4x3xf32>
 }
@@ -97,9 +100,32 @@ func.func @plan_slots_expert_choice(%st: tensor<1x4x3xi32>, %ts: tensor<1x8x4xi3
 
 !soft = !moe.plan<groups = 2, tokens = 8, experts = 3, capacity = 2>
 
-func.func @plan_slots_soft(%dw: tensor<2x8x6xf32>, %cw: tensor<2x8x6xf32>) -> tensor<2x3x2xi64> {
-  %p = moe.soft_plan %dw, %cw : tensor<2x8x6xf32>, tensor<2x8x6xf32> -> !soft
+func.func @plan_slots_soft(%dw: tensor<2x8x6xf32>, %cw: tensor<2x8x6xf32>, %valid: tensor<2x8xi1>) -> tensor<2x3x2xi64> {
+  %p = moe.soft_plan %dw, %cw, %valid : tensor<2x8x6xf32>, tensor<2x8x6xf32>, tensor<2x8xi1> -> !soft
   // expected-error@+1 {{a Soft MoE plan has no slot table (its dispatch and combine weights are dense)}}
   %t, %w = moe.plan_slots %p : !soft -> tensor<2x3x2xi64>, tensor<2x3x2xf32>
   return %t : tensor<2x3x2xi64>
+}
+
+// -----
+
+!plan = !moe.plan<groups = 1, tokens = 8, experts = 4, capacity = 3>
+
+// Statistics over the valid tokens only, and the count of invalid tokens
+// when asked for: importance from the valid tokens' gates, dropped
+// assignments and lost tokens counted where the token is valid.
+// CHECK-LABEL: func.func @stats_invalid
+// CHECK-SAME: %[[VALID:[a-z0-9]+]]: tensor<1x8xi1>)
+// CHECK: %[[GATES:.+]] = linalg.generic {{.+}} ins(%{{.+}}, %[[VALID]] : tensor<1x8x4xf32>, tensor<1x8xi1>)
+// CHECK: linalg.generic {{.+}} ins(%{{.+}}, %[[VALID]] : tensor<1x8xi64>, tensor<1x8xi1>)
+// CHECK: linalg.generic {{.+}} ins(%{{.+}}, %[[VALID]] : tensor<1x8xi64>, tensor<1x8xi1>)
+// CHECK: %[[INVALID:.+]] = linalg.generic {{.+}} ins(%[[VALID]] : tensor<1x8xi1>) outs(%{{.+}} : tensor<1x8xi1>)
+// CHECK:   arith.xori
+// CHECK: %[[COUNT:.+]] = linalg.generic {{.+}} ins(%[[INVALID]] : tensor<1x8xi1>) outs(%{{.+}} : tensor<1xi64>)
+// CHECK: return {{.*}}, %[[COUNT]] :
+func.func @stats_invalid(%st: tensor<1x4x3xi32>, %ts: tensor<1x8x2xi32>, %w: tensor<1x8x2xf32>, %l: tensor<1x8x4xf32>, %valid: tensor<1x8xi1>)
+    -> (tensor<1xf32>, tensor<1x4xi64>, tensor<1xi64>, tensor<1xi64>, tensor<1xi64>) {
+  %p = moe.slot_plan %st, %ts, %w, %valid : tensor<1x4x3xi32>, tensor<1x8x2xi32>, tensor<1x8x2xf32>, tensor<1x8xi1> -> !plan
+  %a, %b, %c, %d, %e = moe.route_stats %l, %p : tensor<1x8x4xf32>, !plan -> tensor<1xf32>, tensor<1x4xi64>, tensor<1xi64>, tensor<1xi64>, tensor<1xi64>
+  return %a, %b, %c, %d, %e : tensor<1xf32>, tensor<1x4xi64>, tensor<1xi64>, tensor<1xi64>, tensor<1xi64>
 }
