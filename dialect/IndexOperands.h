@@ -18,7 +18,7 @@ struct IndexOperandRange {
   OpOperand *operand;
   int64_t lower;
   int64_t upper;
-  /// What an element indexes, for messages: "token of the group".
+  /// What an element indexes, for messages: "a token of the group".
   StringRef meaning;
 };
 

@@ -222,45 +222,45 @@ LogicalResult CombineTokensOp::verify() {
 //===----------------------------------------------------------------------===//
 
 SmallVector<IndexOperandRange> AssignSlotsOp::getIndexOperandRanges() {
-  return {
-      noneOrBelow(getExpertsMutable(), shapeOf(getSlotToken())[1], "expert")};
+  return {noneOrBelow(getExpertsMutable(), shapeOf(getSlotToken())[1],
+                      "an expert")};
 }
 
 SmallVector<IndexOperandRange> InvertSlotsOp::getIndexOperandRanges() {
   return {noneOrBelow(getSlotTokenMutable(), shapeOf(getTokenSlot())[1],
-                      "token of the group")};
+                      "a token of the group")};
 }
 
 SmallVector<IndexOperandRange> GatherRowsOp::getIndexOperandRanges() {
   return {noneOrBelow(getSlotTokenMutable(), shapeOf(getInput())[1],
-                      "token of the group")};
+                      "a token of the group")};
 }
 
 SmallVector<IndexOperandRange> CombineRowsOp::getIndexOperandRanges() {
   ArrayRef<int64_t> slots = shapeOf(getSlots());
   int64_t groups = shapeOf(getTokenSlot())[0];
   return {noneOrBelow(getTokenSlotMutable(), slots[0] * (slots[1] / groups),
-                      "slot of the group")};
+                      "a slot of the group")};
 }
 
 SmallVector<IndexOperandRange> SortSlotsOp::getIndexOperandRanges() {
   ArrayRef<int64_t> table = shapeOf(getSlotToken());
   return {noneOrBelow(getSlotTokenMutable(), shapeOf(getTokenSlot())[1],
-                      "token of the group"),
+                      "a token of the group"),
           noneOrBelow(getTokenSlotMutable(), table[1] * table[2],
-                      "slot of the group")};
+                      "a slot of the group")};
 }
 
 SmallVector<IndexOperandRange> GatherTokensOp::getIndexOperandRanges() {
   ArrayRef<int64_t> input = shapeOf(getInput());
-  return {noneOrBelow(getRowTokenMutable(), input[0] * input[1], "token")};
+  return {noneOrBelow(getRowTokenMutable(), input[0] * input[1], "a token")};
 }
 
 SmallVector<IndexOperandRange> GroupedMatmulOp::getIndexOperandRanges() {
   return {{&getExpertOffsetsMutable(), 0, shapeOf(getInput())[0] + 1,
-           "row offset"}};
+           "a row offset"}};
 }
 
 SmallVector<IndexOperandRange> CombineTokensOp::getIndexOperandRanges() {
-  return {noneOrBelow(getTokenRowMutable(), shapeOf(getRows())[0], "row")};
+  return {noneOrBelow(getTokenRowMutable(), shapeOf(getRows())[0], "a row")};
 }

@@ -62,13 +62,22 @@ struct MoECheckAllocationsPass
     });
     OpBuilder b(&getContext());
     for (memref::AllocOp alloc : allocs) {
+      // malloc(0) may return null: an empty buffer is never a failure.
+      if (llvm::is_contained(alloc.getType().getShape(), 0))
+        continue;
       Location loc = alloc.getLoc();
       b.setInsertionPointAfter(alloc);
+      Value zero = indexConstant(b, loc, 0);
       Value pointer =
           memref::ExtractAlignedPointerAsIndexOp::create(b, loc, alloc);
-      Value null = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq,
-                                         pointer, indexConstant(b, loc, 0));
-      CheckOp::create(b, loc, null, b.getStringAttr(allocationMessage(alloc)),
+      Value failed = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq,
+                                           pointer, zero);
+      for (Value size : alloc.getDynamicSizes())
+        failed = arith::AndIOp::create(
+            b, loc, failed,
+            arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ne, size,
+                                  zero));
+      CheckOp::create(b, loc, failed, b.getStringAttr(allocationMessage(alloc)),
                       ValueRange{});
     }
   }

@@ -35,13 +35,17 @@ namespace mlir::moe {
 
 /// Everything the CPU back end needs registered (the passes once per
 /// process, as the pipeline is parsed from text).
-static DialectRegistry cpuCodegenRegistry() {
+void registerCpuCodegenPasses() {
   static std::once_flag passesRegistered;
   std::call_once(passesRegistered, [] {
     registerAllPasses();
     registerMoEPasses();
     registerMoEPipelines();
   });
+}
+
+static DialectRegistry cpuCodegenRegistry() {
+  registerCpuCodegenPasses();
   DialectRegistry registry;
   registerAllDialects(registry);
   registerAllExtensions(registry);
@@ -65,7 +69,8 @@ static bool passManagerOptionsRegistered() {
   return llvm::cl::getRegisteredOptions().contains("mlir-pass-statistics");
 }
 
-LogicalResult lowerToLLVMDialect(ModuleOp module, StringRef planLayout) {
+LogicalResult lowerToLLVMDialect(ModuleOp module, StringRef planLayout,
+                                 StringRef indexChecks) {
   PassManager pm(module.getContext());
   // The tool's --mlir-print-ir-*, --mlir-pass-statistics and --mlir-timing.
   if (passManagerOptionsRegistered()) {
@@ -75,7 +80,7 @@ LogicalResult lowerToLLVMDialect(ModuleOp module, StringRef planLayout) {
   }
   std::string errors;
   llvm::raw_string_ostream os(errors);
-  if (failed(buildMoEToCPUPipeline(pm, planLayout, os))) {
+  if (failed(buildMoEToCPUPipeline(pm, planLayout, os, indexChecks))) {
     module.emitError() << "the moe-to-cpu pipeline does not parse: " << errors;
     return failure();
   }
@@ -211,6 +216,10 @@ std::unique_ptr<JitArtifact> compileJit(ModuleOp module, std::string &error) {
       makeOptimizingTransformer(3, 0, nullptr);
   ExecutionEngineOptions options;
   options.transformer = optimize;
+  // No debugger or perf notification: the perf listener writes a jitdump
+  // file under /tmp/.debug on every run.
+  options.enableGDBNotificationListener = false;
+  options.enablePerfNotificationListener = false;
   auto engine = ExecutionEngine::create(module, options);
   if (!engine) {
     error = llvm::toString(engine.takeError());

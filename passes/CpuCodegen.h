@@ -40,9 +40,15 @@ private:
 };
 
 /// Runs the `moe-to-cpu` pipeline on `module` (in place); `planLayout` is
-/// moe-materialize-plan's layout (auto, padded or sorted).
-LogicalResult lowerToLLVMDialect(ModuleOp module,
-                                 StringRef planLayout = "auto");
+/// moe-materialize-plan's layout (auto, padded or sorted), `indexChecks`
+/// moe-insert-index-checks' scope (arguments or all).
+LogicalResult lowerToLLVMDialect(ModuleOp module, StringRef planLayout = "auto",
+                                 StringRef indexChecks = "arguments");
+
+/// Registers every pass the CPU back end can run (upstream's and the moe
+/// ones), once per process: for tools whose command line names passes
+/// (`--mlir-print-ir-after=moe-lower-checks`).
+void registerCpuCodegenPasses();
 
 /// Lowers `module` (already in the LLVM dialect) to native code for this
 /// host at -O3, links it into a shared object and writes its bytes to `os`.

@@ -121,8 +121,8 @@ void insertCheck(OpBuilder &b, Operation *op, const IndexOperandRange &range) {
   std::string message =
       describeIndexTensor(op, *range.operand) + " holds {0} at " + where +
       ": " + op->getName().getStringRef().str() + describeLocation(loc) +
-      " needs a " + range.meaning.str() + " in [" +
-      std::to_string(range.lower) + ", " + std::to_string(range.upper) + ")";
+      " needs " + range.meaning.str() + " in [" + std::to_string(range.lower) +
+      ", " + std::to_string(range.upper) + ")";
   SmallVector<Value> values = {value};
   values.append(at.begin(), at.end());
   CheckOp::create(b, loc, failed, b.getStringAttr(message), values);

@@ -1,7 +1,7 @@
 //===- moe-compile.cpp - Compile a level-1 moe model ahead of time --------===//
 //
 //   moe-compile model.mlir --target=cpu [--plan-layout=auto|padded|sorted]
-//               [--emit-mlir] -o model.so|-
+//               [--checks] [--emit-mlir] -o model.so|-
 //
 // Runs the `moe-to-cpu` pipeline and links a shared object with the
 // artifact ABI (docs/artifact-abi.md) that moe-run and the C runtime load.
@@ -45,6 +45,12 @@ static cl::opt<std::string> planLayout(
     cl::desc("layout of sparse plans: auto (the default), padded (the "
              "capacity-padded slot table) or sorted (rows sorted by expert)"),
     cl::init("auto"), cl::cat(toolCategory));
+static cl::opt<bool> checkAllIndices(
+    "checks",
+    cl::desc("check every index operand at run time, wherever it was "
+             "computed, not only the index tensors the caller passes in "
+             "(moe-insert-index-checks scope=all)"),
+    cl::init(false), cl::cat(toolCategory));
 static cl::opt<bool> emitLLVMDialect(
     "emit-mlir",
     cl::desc("write the LLVM-dialect module to -o instead of a shared object"),
@@ -74,6 +80,8 @@ int main(int argc, char **argv) {
   llvm::InitLLVM init(argc, argv);
   // After InitLLVM, which installs its own handler for SIGXFSZ.
   moe::ignoreFileSizeLimitSignal();
+  // First, so that --mlir-print-ir-after=PASS knows the pipeline's passes.
+  mlir::moe::registerCpuCodegenPasses();
   mlir::registerPassManagerCLOptions();
   mlir::registerMLIRContextCLOptions();
   mlir::registerAsmPrinterCLOptions();
@@ -99,7 +107,8 @@ int main(int argc, char **argv) {
   mlir::OwningOpRef<mlir::ModuleOp> module = context.parse(inputPath);
   if (!module)
     return 1; // The parser printed the diagnostic with its location.
-  if (failed(mlir::moe::lowerToLLVMDialect(*module, planLayout)))
+  if (failed(mlir::moe::lowerToLLVMDialect(
+          *module, planLayout, checkAllIndices ? "all" : "arguments")))
     return 1;
 
   std::string compileError, writeError;
