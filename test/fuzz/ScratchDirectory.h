@@ -4,9 +4,10 @@
 // writes through runtime/BinaryFile.h and runtime/OutputFile.h), so the fuzz
 // targets hand them real files: in a private directory made for the process,
 // so parallel campaigns (-jobs, -fork) do not collide, removed when the
-// process exits normally. It is made under $TMPDIR if set, else in /dev/shm
-// (memory): the writers replace files by rename, which on a disk file system
-// such as ext4 flushes the data each time, 30x slower than the fuzzing itself.
+// process exits normally. It is made in /dev/shm (memory) where there is one,
+// even when TMPDIR is set (lit sets it for every test): the writers replace
+// files by rename, which on a disk file system such as ext4 flushes the data
+// each time, 30x slower than the fuzzing itself.
 //
 //===----------------------------------------------------------------------===//
 
@@ -55,7 +56,7 @@ public:
 private:
   static std::filesystem::path base() {
     std::error_code ec;
-    if (!std::getenv("TMPDIR") && std::filesystem::is_directory("/dev/shm", ec))
+    if (std::filesystem::is_directory("/dev/shm", ec))
       return "/dev/shm";
     return std::filesystem::temp_directory_path();
   }
