@@ -28,8 +28,10 @@ Comparison moe::compareTensors(const HostTensor &got, const HostTensor &ref,
                                       : absError / std::fabs(b);
     result.maxAbsError = std::fmax(result.maxAbsError, absError);
     result.maxRelError = std::fmax(result.maxRelError, relError);
-    // An infinite error never passes, even against rtol * |inf|.
-    if (std::isfinite(absError) && absError <= atol + rtol * std::fabs(b))
+    // NaN against NaN passes (a NaN output the reference expects, e.g. of an
+    // invalid token); an infinite error never does, even against rtol * |inf|.
+    if (bothNan ||
+        (std::isfinite(absError) && absError <= atol + rtol * std::fabs(b)))
       continue;
     ++result.mismatches;
     if (absError > worstMismatch) {

@@ -49,6 +49,12 @@ off[1, 2, 3] += 0.5
 np.save(path("ref_off.npy"), off)
 np.save(path("ref_rel.npy"), ref * np.float32(1 + 5e-4))  # within rtol 1e-3 only
 np.save(path("ref_short.npy"), ref[:, :2])
+# NaN inputs give NaN outputs: a NaN reference element matches a NaN result (and only that).
+x_nan = x.copy()
+x_nan[0, 1, 2] = np.nan
+np.save(path("x_nan.npy"), x_nan)
+ref_nan = (x_nan * w + bias).astype(np.float32)
+np.save(path("ref_nan.npy"), ref_nan)
 np.save(path("x_wide.npy"), ramp((2, 3, 5), 0, 1))
 np.save(path("x_f64.npy"), x.astype(np.float64))
 write_safetensors(path("w.safetensors"), {"w": w, "bias": bias, "unused": ramp((2,), 0, 1)})
