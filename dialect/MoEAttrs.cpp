@@ -171,7 +171,7 @@ TokenChoiceAttr::verify(function_ref<InFlightDiagnostic()> emitError, int64_t k,
   return success();
 }
 
-int64_t TokenChoiceAttr::getLogitsPerToken(int64_t numExperts) const {
+int64_t TokenChoiceAttr::getLogitsPerToken(int64_t numExperts, int64_t) const {
   return numExperts;
 }
 
@@ -209,7 +209,7 @@ LogicalResult ExpertChoiceAttr::verify(
   return success();
 }
 
-int64_t ExpertChoiceAttr::getLogitsPerToken(int64_t numExperts) const {
+int64_t ExpertChoiceAttr::getLogitsPerToken(int64_t numExperts, int64_t) const {
   return numExperts;
 }
 
@@ -234,21 +234,37 @@ bool ExpertChoiceAttr::isSparse() const { return true; }
 //===----------------------------------------------------------------------===//
 
 LogicalResult SoftAttr::verify(function_ref<InFlightDiagnostic()> emitError,
-                               int64_t slotsPerExpert) {
-  if (slotsPerExpert < 1)
+                               std::optional<int64_t> slotsPerExpert,
+                               FloatAttr capacityFactor) {
+  if (slotsPerExpert.has_value() == static_cast<bool>(capacityFactor))
+    return emitError() << "soft needs exactly one of slots_per_expert and "
+                          "capacity_factor";
+  if (slotsPerExpert && *slotsPerExpert < 1)
     return emitError() << "slots_per_expert must be >= 1, got "
-                       << slotsPerExpert;
-  return success();
+                       << *slotsPerExpert;
+  if (slotsPerExpert && *slotsPerExpert > kMaxCapacity)
+    return emitError() << "slots_per_expert " << *slotsPerExpert << " exceeds "
+                       << kMaxCapacity
+                       << ", the most slots an expert can have (slot indices "
+                          "are i32)";
+  return verifyCapacitySpec(emitError, capacityFactor, std::nullopt,
+                            /*multipleOf=*/1);
 }
 
-int64_t SoftAttr::getLogitsPerToken(int64_t numExperts) const {
-  return numExperts * getSlotsPerExpert();
+int64_t SoftAttr::getLogitsPerToken(int64_t numExperts,
+                                    int64_t slotsPerExpert) const {
+  return numExperts * slotsPerExpert;
 }
 
-FailureOr<int64_t>
-SoftAttr::computeSlotsPerExpert(int64_t, int64_t,
-                                function_ref<InFlightDiagnostic()>) const {
-  return getSlotsPerExpert();
+FailureOr<int64_t> SoftAttr::computeSlotsPerExpert(
+    int64_t tokensPerGroup, int64_t numExperts,
+    function_ref<InFlightDiagnostic()> emitError) const {
+  if (getSlotsPerExpert())
+    return *getSlotsPerExpert();
+  // docs/routers.md §4.5: p = round(S * cf / E), multiple 1.
+  return slotsFromCapacitySpec(emitError, tokensPerGroup, /*k=*/1, numExperts,
+                               getCapacityFactor(), std::nullopt,
+                               CapacityRounding::round, /*multipleOf=*/1);
 }
 
 bool SoftAttr::isSparse() const { return false; }
@@ -270,7 +286,7 @@ LogicalResult PerImageAttr::verify(function_ref<InFlightDiagnostic()> emitError,
   return verifyCapacitySpec(emitError, capacityFactor, capacity, multipleOf);
 }
 
-int64_t PerImageAttr::getLogitsPerToken(int64_t numExperts) const {
+int64_t PerImageAttr::getLogitsPerToken(int64_t numExperts, int64_t) const {
   return numExperts;
 }
 

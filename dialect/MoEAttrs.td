@@ -241,17 +241,25 @@ def MoE_SoftAttr : MoE_RouterAttr<"Soft", "soft"> {
   let summary = "Soft MoE: every slot is a softmax mixture of all tokens (§4.5)";
   let description = [{
     The logits are `L[s, e*p + q]` from `moe.gate` in its normalised form
-    (`p = slots_per_expert`). Dispatch weights are `softmax(L)` over the
+    (`p` slots per expert). Dispatch weights are `softmax(L)` over the
     tokens of a group (per slot), combine weights `softmax(L)` over all `E*p`
     slots (per token). Nothing is dropped. The plan has `C = p` slots per
     expert.
 
+    Exactly one of `slots_per_expert = p`, or `capacity_factor = cf`, which
+    gives `p = round(S * cf / E)` (round half to even, multiple 1; below 1
+    is an error; docs/routers.md §4.5).
+
     ```mlir
     %plan = moe.route %L soft<slots_per_expert = 1>
         : tensor<8x196x128xf32> -> !moe.plan<groups = 8, tokens = 196, experts = 128, capacity = 1>
+    // round(196 * 1.3 / 128) = round(1.99) = 2 slots per expert.
+    %plan2 = moe.route %L2 soft<capacity_factor = 1.3>
+        : tensor<8x196x256xf32> -> !moe.plan<groups = 8, tokens = 196, experts = 128, capacity = 2>
     ```
   }];
-  let parameters = (ins "int64_t":$slotsPerExpert);
+  let parameters = (ins OptionalParameter<"std::optional<int64_t>">:$slotsPerExpert,
+                        OptionalParameter<"::mlir::FloatAttr">:$capacityFactor);
 }
 
 def MoE_PerImageAttr : MoE_RouterAttr<"PerImage", "per_image"> {

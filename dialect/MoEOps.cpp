@@ -50,12 +50,6 @@ LogicalResult RouteOp::verify() {
   if (failed(checkTokensMatchPlan(*this, "logits", getLogits(), plan)))
     return failure();
   RouterAttrInterface router = getRouter();
-  int64_t expectedLogits = router.getLogitsPerToken(plan.getExperts());
-  if (logits[2] != expectedLogits)
-    return emitOpError() << "logits have " << logits[2]
-                         << " entries per token but the router needs "
-                         << expectedLogits << " for the plan's "
-                         << plan.getExperts() << " experts";
   FailureOr<int64_t> capacity = router.computeSlotsPerExpert(
       plan.getTokens(), plan.getExperts(), [&] { return emitOpError(); });
   if (failed(capacity))
@@ -67,6 +61,13 @@ LogicalResult RouteOp::verify() {
                          << PlanType::get(getContext(), plan.getGroups(),
                                           plan.getTokens(), plan.getExperts(),
                                           *capacity);
+  int64_t expectedLogits =
+      router.getLogitsPerToken(plan.getExperts(), plan.getCapacity());
+  if (logits[2] != expectedLogits)
+    return emitOpError() << "logits have " << logits[2]
+                         << " entries per token but the router needs "
+                         << expectedLogits << " for the plan's "
+                         << plan.getExperts() << " experts";
   return success();
 }
 

@@ -22,10 +22,12 @@ def MoE_RouterAttrInterface : AttrInterface<"RouterAttrInterface"> {
   }];
   let methods = [
     InterfaceMethod<[{
-        Number of router logits per token for `numExperts` experts: `E` for
-        the sparse routers, `E * slots_per_expert` for Soft MoE.
+        Number of router logits per token for `numExperts` experts with
+        `slotsPerExpert` slots each (the plan's capacity): `E` for the sparse
+        routers, `E * slots_per_expert` for Soft MoE.
       }],
-      "int64_t", "getLogitsPerToken", (ins "int64_t":$numExperts)>,
+      "int64_t", "getLogitsPerToken",
+      (ins "int64_t":$numExperts, "int64_t":$slotsPerExpert)>,
     InterfaceMethod<[{
         The number of slots per expert per group (the capacity `C` of
         ROUTERS.md §2) for groups of `tokensPerGroup` tokens and `numExperts`

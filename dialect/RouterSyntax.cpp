@@ -455,6 +455,7 @@ void ExpertChoiceAttr::print(AsmPrinter &printer) const {
 Attribute SoftAttr::parse(AsmParser &parser, Type) {
   SMLoc loc = parser.getCurrentLocation();
   std::optional<int64_t> slotsPerExpert;
+  FloatAttr capacityFactor;
   auto onEntry = [&](StringRef key, SMLoc keyLoc) -> ParseResult {
     if (key == "slots_per_expert") {
       int64_t value;
@@ -463,20 +464,35 @@ Attribute SoftAttr::parse(AsmParser &parser, Type) {
       slotsPerExpert = value;
       return success();
     }
-    return emitUnknownKey(parser, keyLoc, key, "soft", "slots_per_expert");
+    if (key == "capacity_factor") {
+      double cf;
+      if (parseFloatValue(parser, cf))
+        return failure();
+      capacityFactor = getF64(parser.getContext(), cf);
+      return success();
+    }
+    return emitUnknownKey(parser, keyLoc, key, "soft",
+                          "slots_per_expert, capacity_factor");
   };
   if (parseKeywordList(parser, /*optional=*/false, onEntry))
     return {};
-  if (!slotsPerExpert) {
-    parser.emitError(loc) << "soft needs 'slots_per_expert = <p>'";
+  if (!slotsPerExpert && !capacityFactor) {
+    parser.emitError(loc)
+        << "soft needs 'slots_per_expert = <p>' or 'capacity_factor = <cf>'";
     return {};
   }
   return getChecked([&] { return parser.emitError(loc); }, parser.getContext(),
-                    *slotsPerExpert);
+                    slotsPerExpert, capacityFactor);
 }
 
 void SoftAttr::print(AsmPrinter &printer) const {
-  printer << "<slots_per_expert = " << getSlotsPerExpert() << ">";
+  if (getSlotsPerExpert()) {
+    printer << "<slots_per_expert = " << *getSlotsPerExpert() << ">";
+    return;
+  }
+  printDouble(printer.getStream() << "<capacity_factor = ",
+              getCapacityFactor().getValueAsDouble());
+  printer << ">";
 }
 
 //===----------------------------------------------------------------------===//

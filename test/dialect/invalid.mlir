@@ -995,3 +995,37 @@ func.func @capacity_factor_missing_comma(%l: tensor<1x16x4xf32>) {
   %0 = moe.route %l token_choice<k = 1, capacity_factor = 2 rounding = round> : tensor<1x16x4xf32> -> !moe.plan<groups = 1, tokens = 16, experts = 4, capacity = 8>
   return
 }
+
+// -----
+
+func.func @soft_both_forms(%l: tensor<1x16x8xf32>) {
+  // expected-error@+1 {{soft needs exactly one of slots_per_expert and capacity_factor}}
+  %0 = moe.route %l soft<slots_per_expert = 2, capacity_factor = 2.0> : tensor<1x16x8xf32> -> !moe.plan<groups = 1, tokens = 16, experts = 4, capacity = 2>
+  return
+}
+
+// -----
+
+func.func @soft_no_form(%l: tensor<1x16x8xf32>) {
+  // expected-error@+1 {{expected valid keyword}}
+  %0 = moe.route %l soft<> : tensor<1x16x8xf32> -> !moe.plan<groups = 1, tokens = 16, experts = 4, capacity = 2>
+  return
+}
+
+// -----
+
+// round(16 * 0.1 / 4) = round(0.4) = 0.
+func.func @soft_capacity_factor_below_one(%l: tensor<1x16x4xf32>) {
+  // expected-error@+1 {{'moe.route' op computed capacity is below 1: round(16 * 0.1 / 4) = 0}}
+  %0 = moe.route %l soft<capacity_factor = 0.1> : tensor<1x16x4xf32> -> !moe.plan<groups = 1, tokens = 16, experts = 4, capacity = 1>
+  return
+}
+
+// -----
+
+// round(16 * 1.0 / 4) = 4 slots per expert: 16 logits per token.
+func.func @soft_capacity_factor_logits(%l: tensor<1x16x8xf32>) {
+  // expected-error@+1 {{'moe.route' op logits have 8 entries per token but the router needs 16 for the plan's 4 experts}}
+  %0 = moe.route %l soft<capacity_factor = 1.0> : tensor<1x16x8xf32> -> !moe.plan<groups = 1, tokens = 16, experts = 4, capacity = 4>
+  return
+}

@@ -323,6 +323,10 @@ func.func @soft(%l1: tensor<2x16x4xf32>, %l3: tensor<2x16x12xf32>) {
   // CHECK: moe.route %{{.+}} soft<slots_per_expert = 2> : tensor<2x16x12xf32> -> !moe.plan<groups = 2, tokens = 16, experts = 6, capacity = 2>{{$}}
   %2 = moe.route %l3 soft<slots_per_expert = 2>
       : tensor<2x16x12xf32> -> !moe.plan<groups = 2, tokens = 16, experts = 6, capacity = 2>
+  // The capacity-factor form: p = round(16 * 0.75 / 4) = 3 slots per expert.
+  // CHECK: moe.route %{{.+}} soft<capacity_factor = 0.75> : tensor<2x16x12xf32> -> !moe.plan<groups = 2, tokens = 16, experts = 4, capacity = 3>{{$}}
+  %3 = moe.route %l3 soft<capacity_factor = 0.75>
+      : tensor<2x16x12xf32> -> !moe.plan<groups = 2, tokens = 16, experts = 4, capacity = 3>
   return
 }
 

@@ -90,7 +90,10 @@ def _capacity(router: moe_ir.Router, num_tokens: int, num_experts: int) -> int:
 def plan_capacity(router: moe_ir.Router, tokens: int, experts: int) -> int:
     """The plan capacity C the router gives for S tokens and E experts (slots per expert)."""
     if router.kind == "soft":
-        return router.slots_per_expert
+        if router.slots_per_expert is not None:
+            return router.slots_per_expert
+        # docs/routers.md 4.5: p = round(S * cf / E), multiple 1.
+        return ref.capacity(tokens, experts, router.capacity_factor, "round", 1)
     if router.kind in ("token_choice", "per_image") and not 1 <= router.k <= experts:
         raise MoEIRError(f"{router.kind}: k = {router.k} must be in [1, E = {experts}]")
     if router.kind == "token_choice":
@@ -129,7 +132,7 @@ def reference_plan(fn: MoEFunction, logits):
     """The reference's plan (SlotPlan, or SoftPlan for the soft router) for float32 logits."""
     r, S, E = fn.router, fn.plan.tokens, fn.plan.experts
     if r.kind == "soft":
-        return ref.soft_route(logits, E, r.slots_per_expert)
+        return ref.soft_route(logits, E, fn.plan.capacity)
     if r.kind == "token_choice":
         return ref.token_choice(
             logits, r.k, capacity=None if r.dropless else _capacity(r, S * r.k, E),

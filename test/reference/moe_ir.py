@@ -7,7 +7,7 @@ Handles one ``func.func`` whose body is the chain
     %s    = moe.dispatch %x, %plan
     %y    = moe.experts %s mlp(act) up %w1 [up_bias %b1] down %w2 [down_bias %b2]
     %out  = moe.combine %y, %plan
-    %a, %b, %c, %d = moe.route_stats %l, %plan   (optional)
+    %a, %b, %c, %d[, %e] = moe.route_stats %l, %plan   (optional; %e: invalid tokens)
     %t, %w = moe.plan_slots %plan                 (optional)
     return ...
 
@@ -48,6 +48,7 @@ __all__ = [
 
 ACTIVATIONS = ("gelu", "relu", "silu", "swiglu")
 STATS = ("importance_loss", "expert_load", "dropped_assignments", "dropped_tokens")
+INVALID_TOKENS = "invalid_tokens"  # the optional fifth result of moe.route_stats
 PLAN_SLOTS = ("slot_token", "slot_weight")
 
 
@@ -159,7 +160,7 @@ _ROUTER_KEYS = {
     "token_choice": ("k", "capacity_factor", "capacity", "dropless", "rounding", "multiple_of",
                      "priority", "score", "renormalize"),
     "expert_choice": ("capacity_factor", "capacity", "rounding", "multiple_of", "score"),
-    "soft": ("slots_per_expert",),
+    "soft": ("slots_per_expert", "capacity_factor"),
     "per_image": ("tokens_per_item", "k", "pooling", "capacity_factor", "capacity", "dropless",
                   "rounding", "multiple_of"),
 }
@@ -308,9 +309,11 @@ def parse_router(text: str) -> Router:
         return _value(kind, entries, key, vkind) if key in entries else default
 
     if kind == "soft":
-        if "slots_per_expert" not in entries:
-            raise MoEIRError("router soft: missing 'slots_per_expert'")
-        return Router("soft", slots_per_expert=get("slots_per_expert", "int"))
+        if ("slots_per_expert" in entries) == ("capacity_factor" in entries):
+            raise MoEIRError("router soft: give exactly one of 'slots_per_expert' and "
+                             "'capacity_factor'")
+        return Router("soft", slots_per_expert=get("slots_per_expert", "int"),
+                      capacity_factor=get("capacity_factor", "float"))
 
     fields = dict(
         capacity_factor=get("capacity_factor", "float"),
@@ -670,10 +673,10 @@ def _collect_ops(fname: str, statements: list) -> tuple:
                              "moe.route_stats, moe.plan_slots and return")
         if st.op in ops:
             raise MoEIRError(f"{where}: expected one {st.op}, found a second one")
-        expected_results = {"moe.route_stats": 4, "moe.plan_slots": 2}.get(st.op, 1)
-        if len(st.results) != expected_results:
-            raise MoEIRError(f"{where}: expected {expected_results} result(s), "
-                             f"got {len(st.results)}")
+        expected_results = {"moe.route_stats": (4, 5), "moe.plan_slots": (2,)}.get(st.op, (1,))
+        if len(st.results) not in expected_results:
+            raise MoEIRError(f"{where}: expected {' or '.join(map(str, expected_results))} "
+                             f"result(s), got {len(st.results)}")
         ops[st.op] = (st, where)
     for op in ("moe.gate", "moe.route", "moe.dispatch", "moe.experts", "moe.combine"):
         if op not in ops:
@@ -704,12 +707,13 @@ def _check_shapes(fn: MoEFunction, slots_type, y_type, out_type, stats_types,
         if router.kind != "soft":
             raise MoEIRError(f"moe.gate: the scale form is for the soft router, not "
                              f"{router.kind}")
-        p = router.slots_per_expert
+        p = C  # slots per expert: given, or round(S * cf / E)
+        if router.slots_per_expert is not None and C != router.slots_per_expert:
+            raise MoEIRError(f"moe.route: plan capacity {C} != slots_per_expert "
+                             f"{router.slots_per_expert}")
         _expect_shape(where, f"phi {gate_weight.ssa}", gate_weight.type, (d, E, p))
         _expect_shape(where, f"scale {gate_scale.ssa}", gate_scale.type, ())
         _expect_shape(where, "result", logits_type, (G, S, E * p))
-        if C != p:
-            raise MoEIRError(f"moe.route: plan capacity {C} != slots_per_expert {p}")
     _expect_shape("moe.dispatch", f"input {dispatch_input.ssa}", dispatch_input.type, (G, S, d))
     _expect_shape("moe.dispatch", "result", slots_type, (E, G * C, d))
     up_cols = experts.up.type.shape[-1] if experts.up.type.shape else None
@@ -729,7 +733,8 @@ def _check_shapes(fn: MoEFunction, slots_type, y_type, out_type, stats_types,
     _expect_shape("moe.experts", "result", y_type, (E, G * C, d_out))
     _expect_shape("moe.combine", "result", out_type, (G, S, d_out))
     if stats_types:
-        for stat, ttype, shape in zip(STATS, stats_types, ((G,), (G, E), (G,), (G,))):
+        for stat, ttype, shape in zip(STATS + (INVALID_TOKENS,), stats_types,
+                                      ((G,), (G, E), (G,), (G,), (G,))):
             _expect_shape("moe.route_stats", stat, ttype, shape)
     for what, ttype in zip(PLAN_SLOTS, plan_slots_types):
         _expect_shape("moe.plan_slots", what, ttype, (G, E, C))
@@ -861,7 +866,7 @@ def _parse(text: str) -> MoEFunction:
         raise MoEIRError(f"{where}: plan {p_ssa} is not the result of moe.route ({plan_ssa})")
     out_type = _tensor_type(out_type, f"{where}: result")
 
-    def plan_user_types(op: str, operand_form: str, count: int) -> list:
+    def plan_user_types(op: str, operand_form: str, counts: tuple) -> list:
         """The result types of the optional ``op`` reading the plan (and, for route_stats, the
         logits); [] if the layer has none."""
         if op not in ops:
@@ -878,12 +883,13 @@ def _parse(text: str) -> MoEFunction:
             raise MoEIRError(f"{where}: {op.removeprefix('moe.')} needs a sparse router, "
                              "not soft")
         types = [_tensor_type(t, f"{where}: result") for t in _split_top(out_types)]
-        if len(types) != count:
-            raise MoEIRError(f"{where}: expected {count} result types, got {len(types)}")
+        if len(types) not in counts:
+            raise MoEIRError(f"{where}: expected {' or '.join(map(str, counts))} result types, "
+                             f"got {len(types)}")
         return types
 
-    stats_types = plan_user_types("moe.route_stats", "%logits, %plan", 4)
-    plan_slots_types = plan_user_types("moe.plan_slots", "%plan", 2)
+    stats_types = plan_user_types("moe.route_stats", "%logits, %plan", (4, 5))
+    plan_slots_types = plan_user_types("moe.plan_slots", "%plan", (2,))
 
     # Which value of the chain each result is.
     values = {ops["moe.combine"][0].results[0]: ("output", out_type),
@@ -891,7 +897,8 @@ def _parse(text: str) -> MoEFunction:
               ops["moe.dispatch"][0].results[0]: ("slots", slots_type),
               ops["moe.experts"][0].results[0]: ("expert_output", y_type)}
     if "moe.route_stats" in ops:
-        values.update(zip(ops["moe.route_stats"][0].results, zip(STATS, stats_types)))
+        values.update(zip(ops["moe.route_stats"][0].results,
+                          zip(STATS + (INVALID_TOKENS,), stats_types)))
     if "moe.plan_slots" in ops:
         values.update(zip(ops["moe.plan_slots"][0].results,
                           zip(PLAN_SLOTS, plan_slots_types)))

@@ -302,7 +302,23 @@ TEST_F(RouterCapacityTest, FixedCapacityAndDropless) {
 }
 
 TEST_F(RouterCapacityTest, SoftAndPerImage) {
-  EXPECT_EQ(slots(SoftAttr::get(&context, 3), 196, 128), 3);
+  EXPECT_EQ(slots(SoftAttr::get(&context, 3, nullptr), 196, 128), 3);
+  // The capacity-factor form: p = round(S * cf / E), multiple 1.
+  // round(196 * 1.3 / 128) = round(1.990625) = 2; round(196 * 0.98 / 128) =
+  // round(1.500625) = 2; round(200 * 1.0 / 80) = round(2.5) = 2 (half to
+  // even); round(196 * 0.3 / 128) = 0 is an error.
+  EXPECT_EQ(slots(SoftAttr::get(&context, std::nullopt, cf(1.3)), 196, 128), 2);
+  EXPECT_EQ(slots(SoftAttr::get(&context, std::nullopt, cf(0.98)), 196, 128),
+            2);
+  EXPECT_EQ(slots(SoftAttr::get(&context, std::nullopt, cf(1.0)), 200, 80), 2);
+  EXPECT_TRUE(messages.empty()) << messages;
+  EXPECT_EQ(slots(SoftAttr::get(&context, std::nullopt, cf(0.3)), 196, 128),
+            std::nullopt);
+  EXPECT_NE(messages.find("computed capacity is below 1: round(196 * 0.3 / "
+                          "128) = 0"),
+            std::string::npos)
+      << messages;
+  messages.clear();
   // Per image: capacity in items of 4 tokens; 4 items, k = 2, E = 4,
   // cf = 1.25, round, multiple 1: round(2.5) = 2 items = 8 tokens.
   auto perImage = [&](FloatAttr capacityFactor,
