@@ -52,6 +52,15 @@ CASES = [
     ("ec_sorted", "expert_choice<capacity_factor = 1.0>", 2, 41, 12, 8, 16, "silu", True, True, "sorted"),
     ("soft_p1", "soft<slots_per_expert = 1>", 3, 17, 12, 8, 16, "gelu", True, False),
     ("soft_p2", "soft<slots_per_expert = 2>", 2, 21, 8, 5, 12, "relu", True, False),
+    # p = round(S * cf / E) = round(19 * 0.9 / 6) = round(2.85) = 3.
+    ("soft_cf", "soft<capacity_factor = 0.9>", 2, 19, 8, 6, 12, "gelu", True, False),
+    # Sinkhorn where a float32 evaluation of P saturates and exact arithmetic decides
+    # (docs/routers.md 4.3): one token per group (every expert ties at P = 1/E, so the lower
+    # index wins), far fewer tokens than experts with a small epsilon.
+    ("tc_sinkhorn_one_token", "token_choice<k = 2, dropless, score = sinkhorn<epsilon = 0.1>>", 5, 1, 8, 6, 12, "gelu", True, True),
+    ("tc_sinkhorn_few_tokens", "token_choice<k = 2, capacity_factor = 2.0, priority = bpr, score = sinkhorn<epsilon = 0.1>>", 3, 3, 8, 16, 12, "gelu", True, True),
+    ("ec_sinkhorn_few_tokens", "expert_choice<capacity = 2, score = sinkhorn<epsilon = 0.1>>", 3, 4, 8, 16, 12, "relu", True, True),
+    ("tc_sigmoid_renormalize", "token_choice<k = 3, capacity_factor = 1.5, score = sigmoid, renormalize, priority = bpr>", 2, 30, 10, 6, 16, "silu", True, True),
     ("per_image_mean", "per_image<tokens_per_item = 5, k = 1, pooling = mean>", 1, 60, 8, 4, 12, "gelu", True, True),
     ("per_image_dropless", "per_image<tokens_per_item = 6, k = 2, pooling = mean>", 1, 42, 8, 6, 12, "gelu", True, True),
     ("per_image_cls_cap", "per_image<tokens_per_item = 7, k = 2, pooling = cls, capacity_factor = 1.0, multiple_of = 1>", 2, 49, 8, 5, 12, "gelu", True, True),
@@ -66,7 +75,7 @@ def layer_text(name, router_text, g, s, d, e, h, act, biases, stats, layout="aut
     router = moe_ir.parse_router(router_text)
     c = make_example_data.plan_capacity(router, s, e)
     soft = router.kind == "soft"
-    p = router.slots_per_expert if soft else 1
+    p = c if soft else 1
     n = e * p if soft else e
     x, lg = f"tensor<{g}x{s}x{d}xf32>", f"tensor<{g}x{s}x{n}xf32>"
     plan = f"!moe.plan<groups = {g}, tokens = {s}, experts = {e}, capacity = {c}>"

@@ -1,7 +1,7 @@
-"""Independent NumPy reference implementation of the MoE routers of docs/ROUTERS.md.
+"""Independent NumPy reference implementation of the MoE routers of docs/routers.md.
 
-Written from ROUTERS.md alone (never from the compiler's C++), so that execution tests can
-compare compiled output against it.  Conventions:
+Written from the routing semantics alone (never from the compiler's C++), so that execution
+tests can compare compiled output against it.  Conventions:
 
 * Inputs may be float32 (or anything array-like); everything is computed in float64 and the
   public functions return float32 arrays (index arrays are int64).
@@ -11,6 +11,10 @@ compare compiled output against it.  Conventions:
   token (index within group g) held by slot c of expert e, or -1 if the slot is empty, and
   ``SlotPlan.weight[g, e, c]`` its combine weight (0 for an empty slot).  After ``dispatch`` the
   slots of expert e are rows ``g*C + c`` of ``[E, G*C, d]``.
+* Non-finite logits (docs/routers.md 7): a token whose logits hold a NaN or +Inf, or are -Inf
+  everywhere, is invalid.  Every router runs on the group's valid tokens only, as if the
+  others were absent; an invalid token holds no slot and its layer output is NaN
+  (``SlotPlan.valid`` / ``SoftPlan.valid``).
 
 Choices made where ROUTERS.md is silent are listed in README.md next to this file.
 """
@@ -24,6 +28,7 @@ import numpy as np
 
 __all__ = [
     "capacity",
+    "valid_tokens",
     "gate",
     "soft_gate",
     "SlotPlan",
@@ -54,11 +59,18 @@ class SlotPlan:
     token:      int64 [G, E, C]; token index within its group, -1 for an empty slot.
     weight:     float32 [G, E, C]; combine weight, 0 for an empty slot.
     num_tokens: S, tokens per group (needed by ``combine`` to size its output).
+    valid:      bool [G, S]; the tokens the router routed (docs/routers.md 7), or None: all.
     """
 
     token: np.ndarray
     weight: np.ndarray
     num_tokens: int
+    valid: np.ndarray | None = None
+
+    def valid_mask(self) -> np.ndarray:
+        if self.valid is None:
+            return np.ones((self.num_groups, self.num_tokens), dtype=bool)
+        return self.valid
 
     @property
     def num_groups(self) -> int:
@@ -77,14 +89,16 @@ class SlotPlan:
 class SoftPlan:
     """A Soft MoE plan (ROUTERS.md 4.5); slot index within the last axis is ``e*p + q``.
 
-    dispatch: float32 [G, S, E*p]; softmax over tokens (axis 1).
-    combine:  float32 [G, S, E*p]; softmax over slots (axis 2).
+    dispatch: float32 [G, S, E*p]; softmax over the valid tokens (axis 1), 0 for the others.
+    combine:  float32 [G, S, E*p]; softmax over slots (axis 2), NaN for invalid tokens.
+    valid:    bool [G, S]; the valid tokens, or None: all.
     """
 
     dispatch: np.ndarray
     combine: np.ndarray
     num_experts: int
     slots_per_expert: int
+    valid: np.ndarray | None = None
 
 
 # --------------------------------------------------------------------------------------------
@@ -111,6 +125,19 @@ def _sigmoid(a: np.ndarray) -> np.ndarray:
     # Written so that neither branch overflows: exp of a non-positive number only.
     e = np.exp(-np.abs(a))
     return np.where(a >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+
+
+def _log_sigmoid(a: np.ndarray) -> np.ndarray:
+    """log sigmoid(a) = -log(1 + exp(-a)), stable for any a."""
+    return np.minimum(a, 0.0) - np.log1p(np.exp(-np.abs(a)))
+
+
+def valid_tokens(logits) -> np.ndarray:
+    """bool [G, S]: the tokens a router routes (docs/routers.md 7).  A token is invalid when
+    one of its logits is NaN or +Inf, or when all of them are -Inf (-Inf alone is a mask)."""
+    l = _check_logits(logits)
+    bad = np.isnan(l) | (l == np.inf)
+    return ~bad.any(axis=2) & (l > -np.inf).any(axis=2)
 
 
 _erf = np.frompyfunc(math.erf, 1, 1)
@@ -198,32 +225,80 @@ def soft_gate(x, phi, scale) -> np.ndarray:
 # --------------------------------------------------------------------------------------------
 
 
-def _sinkhorn_f64(l: np.ndarray, iterations: int, epsilon: float) -> np.ndarray:
-    """Sinkhorn plan for one group, float64, in log space (see ``sinkhorn_plan``)."""
+def _sinkhorn_log(l: np.ndarray, iterations: int, epsilon: float):
+    """(log u [S], log K [S, E]) of the Sinkhorn plan of one group's valid tokens, float64.
+
+    K = exp(l / eps), a = 1_S, b = (S/E) 1_E, v = 1, then exactly ``iterations`` times
+    u = a / (K v); v = b / (K^T u), as log-sum-exps.  An expert no token can reach (its logits
+    -Inf throughout) keeps v = 1: it gets no mass either way.
+    """
     if iterations < 1:
         raise ValueError(f"sinkhorn iterations must be >= 1, got {iterations}")
     if not epsilon > 0:
         raise ValueError(f"sinkhorn epsilon must be > 0, got {epsilon}")
     num_tokens, num_experts = l.shape
-    log_k = l / epsilon  # log K
-    log_a = 0.0  # a = 1_S
-    log_b = math.log(num_tokens / num_experts)  # b = (S/E) 1_E
-    log_v = np.zeros(num_experts)  # v = 1
-    for _ in range(iterations):
-        # u = a / (K v) ;  v = b / (K^T u), each as a log-sum-exp
-        log_u = log_a - _logsumexp(log_k + log_v[None, :], axis=1)
-        log_v = log_b - _logsumexp(log_k + log_u[:, None], axis=0)
-    # P = diag(u) K diag(v); the last update was v, so columns sum to S/E up to rounding.
-    return np.exp(log_u[:, None] + log_k + log_v[None, :])
+    log_k = l / epsilon
+    log_b = math.log(num_tokens / num_experts) if num_tokens else -math.inf
+    log_v = np.zeros(num_experts)
+    log_u = np.zeros(num_tokens)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        for _ in range(iterations):
+            log_u = -_logsumexp_safe(log_k + log_v[None, :], axis=1)
+            column = _logsumexp_safe(log_k + log_u[:, None], axis=0)
+            log_v = np.where(column == -np.inf, 0.0, log_b - column)
+    return log_u, log_k, log_v
+
+
+def _logsumexp_safe(a: np.ndarray, axis: int) -> np.ndarray:
+    """log sum exp along ``axis``; -inf for an empty or all -inf slice."""
+    if a.shape[axis] == 0:
+        return np.full(np.delete(a.shape, axis), -np.inf)
+    m = np.max(a, axis=axis, keepdims=True)
+    m = np.where(m == -np.inf, 0.0, m)
+    with np.errstate(divide="ignore"):
+        return np.squeeze(m, axis=axis) + np.log(np.sum(np.exp(a - m), axis=axis))
 
 
 def sinkhorn_plan(logits_2d, iterations, epsilon) -> np.ndarray:
-    """Entropic OT plan of ROUTERS.md 4.3 for one group: logits [S,E] -> P [S,E].
+    """Entropic OT plan of docs/routers.md 4.3 for one group: logits [S,E] -> P [S,E].
 
-    Exactly ``iterations`` (u, v) updates from v = 1, with a = 1_S and b = (S/E) 1_E.
-    Computed in log space, so logits of any magnitude (e.g. +-1e4) do not overflow.
+    Exactly ``iterations`` (u, v) updates from v = 1, with a = 1_S and b = (S/E) 1_E, over the
+    valid tokens (invalid rows are 0).  Computed in log space, so logits of any magnitude (e.g.
+    +-1e4) do not overflow.
     """
-    return _sinkhorn_f64(_f64(logits_2d), int(iterations), float(epsilon)).astype(np.float32)
+    l = _f64(logits_2d)
+    valid = valid_tokens(l[None])[0]
+    log_u, log_k, log_v = _sinkhorn_log(l[valid], int(iterations), float(epsilon))
+    P = np.zeros_like(l)
+    with np.errstate(invalid="ignore"):
+        P[valid] = np.exp(log_u[:, None] + log_k + log_v[None, :])
+    return np.nan_to_num(P, nan=0.0).astype(np.float32)
+
+
+def _sinkhorn_token_scores(l: np.ndarray, iterations: int, epsilon: float) -> np.ndarray:
+    """[Sv, E] ranking scores of Sinkhorn token choice for one group's valid tokens.
+
+    Every iteration ends with the v update, so each column of P sums to b exactly and
+    P[s,e] = b / (1 + R[s,e]) with R[s,e] = sum_{s' != s} exp(x[s',e] - x[s,e]),
+    x = log u + l / eps.  The score is -log R (pairwise differences, float64): it ranks P
+    exactly as exact arithmetic does, ties included (an empty sum: +inf).
+    """
+    log_u, log_k, _ = _sinkhorn_log(l, iterations, epsilon)
+    x = log_u[:, None] + log_k  # [Sv, E]
+    n = x.shape[0]
+    with np.errstate(invalid="ignore"):
+        diff = x[None, :, :] - x[:, None, :]  # diff[s, s', e] = x[s', e] - x[s, e]
+    diff[np.arange(n), np.arange(n), :] = -np.inf  # leave s itself out
+    diff = np.where(np.isnan(diff), -np.inf, diff)
+    log_r = _logsumexp_safe(diff, axis=1)
+    return np.where(x == -np.inf, -np.inf, -log_r)
+
+
+def _sinkhorn_expert_scores(l: np.ndarray, iterations: int, epsilon: float) -> np.ndarray:
+    """[Sv, E] ranking scores of Sinkhorn expert choice: log u_s + l[s,e] / eps, which ranks a
+    column of P (b and v are constant along it)."""
+    log_u, log_k, _ = _sinkhorn_log(l, iterations, epsilon)
+    return log_u[:, None] + log_k
 
 
 def _project_sparse_simplex(v: np.ndarray, c: int) -> np.ndarray:
@@ -252,6 +327,8 @@ def _ksparse_ot_f64(l: np.ndarray, c: int, iterations: int, learning_rate: float
         raise ValueError(f"ksparse_ot iterations must be >= 0, got {iterations}")
     c = _check_capacity(c)
     num_tokens, num_experts = l.shape
+    if num_tokens == 0:
+        return np.zeros_like(l)
     gamma = 1.0
     b = num_tokens / num_experts  # b_e, identical for every expert
     sim = _softmax(l, axis=1)  # cost = -sim
@@ -275,15 +352,17 @@ def _ksparse_ot_f64(l: np.ndarray, c: int, iterations: int, learning_rate: float
 
 
 def ksparse_ot_plan(logits_2d, capacity, iterations, learning_rate) -> np.ndarray:
-    """Sparsity-constrained OT plan of ROUTERS.md 4.4 for one group: logits [S,E] -> P [S,E].
+    """Sparsity-constrained OT plan of docs/routers.md 4.4 for one group: logits [S,E] -> P [S,E].
 
     Semi-dual over token potentials alpha (start 0), ``iterations`` bias-corrected Adam steps
-    (betas 0.9/0.999, eps 1e-8), gamma = 1.  Each column of P has at most ``capacity``
-    non-zeros and sums to S/E.
+    (betas 0.9/0.999, eps 1e-8), gamma = 1, over the valid tokens (invalid rows are 0).  Each
+    column of P has at most ``capacity`` non-zeros and sums to S_valid/E.
     """
-    return _ksparse_ot_f64(
-        _f64(logits_2d), capacity, int(iterations), float(learning_rate)
-    ).astype(np.float32)
+    l = _f64(logits_2d)
+    valid = valid_tokens(l[None])[0]
+    P = np.zeros_like(l)
+    P[valid] = _ksparse_ot_f64(l[valid], capacity, int(iterations), float(learning_rate))
+    return P.astype(np.float32)
 
 
 # --------------------------------------------------------------------------------------------
@@ -291,20 +370,31 @@ def ksparse_ot_plan(logits_2d, capacity, iterations, learning_rate) -> np.ndarra
 # --------------------------------------------------------------------------------------------
 
 
-def _token_scores(l: np.ndarray, score):
-    """(selection scores, combine weights) [G,S,E] for a token-choice ``score`` option."""
-    if score == "softmax":
-        p = _softmax(l, axis=2)
-        return p, p
-    if score == "sigmoid":
-        p = _sigmoid(l)
-        return p, p
-    if score == "given":
-        return l, l
-    if isinstance(score, tuple) and len(score) == 3 and score[0] == "sinkhorn":
-        _, iterations, epsilon = score
-        plans = np.stack([_sinkhorn_f64(lg, int(iterations), float(epsilon)) for lg in l])
-        return plans, _softmax(l, axis=2)
+def _token_scores(l: np.ndarray, score, valid: np.ndarray):
+    """(selection scores, combine weights, log weights) [G,S,E] for a token-choice ``score``;
+    the rows of invalid tokens are meaningless (those tokens take no slot).
+
+    The selection scores rank the experts of a token as exact arithmetic ranks the score:
+    softmax gates, the logits for the sigmoid (it increases with them, and float64 sigmoid
+    values saturate to 1.0 past |l| ~ 37), the Sinkhorn ranking -log R.  The log weights give
+    renormalised weights as exp(log w_i - logsumexp_j log w_j), which cannot be 0/0.
+    """
+    with np.errstate(invalid="ignore", over="ignore"):
+        if score == "softmax":
+            p = _softmax(l, axis=2)
+            return p, p, l
+        if score == "sigmoid":
+            return l, _sigmoid(l), _log_sigmoid(l)
+        if score == "given":
+            with np.errstate(divide="ignore"):
+                return l, l, np.log(l)
+        if isinstance(score, tuple) and len(score) == 3 and score[0] == "sinkhorn":
+            _, iterations, epsilon = score
+            ranks = np.full_like(l, -np.inf)
+            for g in range(l.shape[0]):
+                ranks[g, valid[g]] = _sinkhorn_token_scores(
+                    l[g, valid[g]], int(iterations), float(epsilon))
+            return ranks, _softmax(l, axis=2), l
     raise ValueError(f"unknown token-choice score {score!r}")
 
 
@@ -348,11 +438,14 @@ def token_choice(
     if priority not in ("position", "bpr"):
         raise ValueError(f"priority must be 'position' or 'bpr', got {priority!r}")
 
-    scores, weights = _token_scores(l, score)
+    valid = valid_tokens(l)
+    scores, weights, log_weights = _token_scores(l, score, valid)
     choice = _descending_order(scores, axis=2)[:, :, :k]  # [G,S,k]; ties -> lower expert
     w = np.take_along_axis(weights, choice, axis=2)  # [G,S,k]
     if renormalize:
-        w = w / np.sum(w, axis=2, keepdims=True)
+        chosen = np.take_along_axis(log_weights, choice, axis=2)
+        with np.errstate(invalid="ignore"):
+            w = np.exp(chosen - _logsumexp_safe(chosen, axis=2)[..., None])
 
     token = np.full((num_groups, num_experts, cap), -1, dtype=np.int64)
     weight = np.zeros((num_groups, num_experts, cap), dtype=np.float32)
@@ -362,15 +455,16 @@ def token_choice(
             order = _descending_order(top1, axis=0)  # stable: ties keep token order
         else:
             order = np.arange(num_tokens)
+        order = order[valid[g, order]]  # invalid tokens take no slot
         # The fill sequence: round r = 0..k-1, and within a round the tokens in `order`.
         seq_token = np.tile(order, k)
-        seq_round = np.repeat(np.arange(k), num_tokens)
+        seq_round = np.repeat(np.arange(k), order.size)
         seq_expert = choice[g, seq_token, seq_round]
         pos = _occurrence_rank(seq_expert)  # fill[e]++ of the spec's loop
         kept = pos < cap
         token[g, seq_expert[kept], pos[kept]] = seq_token[kept]
         weight[g, seq_expert[kept], pos[kept]] = w[g, seq_token[kept], seq_round[kept]]
-    return SlotPlan(token=token, weight=weight, num_tokens=num_tokens)
+    return SlotPlan(token=token, weight=weight, num_tokens=num_tokens, valid=valid)
 
 
 # --------------------------------------------------------------------------------------------
@@ -394,31 +488,36 @@ def expert_choice(logits, capacity, score="softmax") -> SlotPlan:
     l = _check_logits(logits)
     num_groups, num_tokens, num_experts = l.shape
     cap = _check_capacity(capacity)
+    valid = valid_tokens(l)
 
-    if score == "given":
-        scores = weights = l
-    else:
-        weights = _softmax(l, axis=2)
-        if score == "softmax":
-            scores = weights
+    with np.errstate(invalid="ignore", over="ignore"):
+        weights = l if score == "given" else _softmax(l, axis=2)
+    # Per group, the scores of the valid tokens only (the plans couple tokens).
+    scores = np.full_like(l, np.nan)
+    for g in range(num_groups):
+        lv = l[g, valid[g]]
+        if score in ("given", "softmax"):
+            sg = weights[g, valid[g]]
         elif isinstance(score, tuple) and len(score) == 3 and score[0] == "sinkhorn":
             _, iterations, epsilon = score
-            scores = np.stack([_sinkhorn_f64(lg, int(iterations), float(epsilon)) for lg in l])
+            sg = _sinkhorn_expert_scores(lv, int(iterations), float(epsilon))
         elif isinstance(score, tuple) and len(score) == 3 and score[0] == "ksparse_ot":
             _, iterations, learning_rate = score
-            scores = np.stack(
-                [_ksparse_ot_f64(lg, cap, int(iterations), float(learning_rate)) for lg in l]
-            )
+            sg = _ksparse_ot_f64(lv, cap, int(iterations), float(learning_rate))
         else:
             raise ValueError(f"unknown expert-choice score {score!r}")
+        scores[g, valid[g]] = sg
 
-    filled = min(cap, num_tokens)
-    best = _descending_order(scores, axis=1)[:, :filled, :]  # [G, filled, E]
     token = np.full((num_groups, num_experts, cap), -1, dtype=np.int64)
     weight = np.zeros((num_groups, num_experts, cap), dtype=np.float32)
-    token[:, :, :filled] = best.transpose(0, 2, 1)
-    weight[:, :, :filled] = np.take_along_axis(weights, best, axis=1).transpose(0, 2, 1)
-    return SlotPlan(token=token, weight=weight, num_tokens=num_tokens)
+    for g in range(num_groups):
+        # Each expert's top-C valid tokens; fewer valid tokens than C leave slots empty.
+        filled = min(cap, int(valid[g].sum()))
+        order = np.flatnonzero(valid[g])
+        best = order[_descending_order(scores[g, order], axis=0)[:filled]]  # [filled, E]
+        token[g, :, :filled] = best.T
+        weight[g, :, :filled] = np.take_along_axis(weights[g], best, axis=0).T
+    return SlotPlan(token=token, weight=weight, num_tokens=num_tokens, valid=valid)
 
 
 # --------------------------------------------------------------------------------------------
@@ -433,11 +532,20 @@ def soft_route(L, num_experts, slots_per_expert) -> SoftPlan:
         raise ValueError(
             f"L has {l.shape[2]} slots, expected E*p = {num_experts}*{slots_per_expert}"
         )
+    valid = valid_tokens(l)
+    dispatch = np.zeros_like(l)
+    with np.errstate(invalid="ignore", over="ignore"):
+        combine = _softmax(l, axis=2)  # over slots, per token
+        for g in range(l.shape[0]):
+            if valid[g].any():  # over the group's valid tokens, per slot
+                dispatch[g, valid[g]] = _softmax(l[g, valid[g]], axis=0)
+    combine[~valid] = np.nan
     return SoftPlan(
-        dispatch=_softmax(l, axis=1).astype(np.float32),  # over tokens, per slot
-        combine=_softmax(l, axis=2).astype(np.float32),  # over slots, per token
+        dispatch=dispatch.astype(np.float32),
+        combine=combine.astype(np.float32),
         num_experts=int(num_experts),
         slots_per_expert=int(slots_per_expert),
+        valid=valid,
     )
 
 
@@ -455,7 +563,8 @@ def per_image(logits, tokens_per_item, k, pooling="cls", capacity=None) -> SlotP
     (= the logits of the mean token, the gate being linear).  ``capacity`` counts items
     (None = dropless).  The returned token-level plan has C = C_items * T: item slot c of
     expert e becomes token slots c*T .. c*T+T-1, holding the item's tokens in order, each with
-    the item's gate weight.
+    the item's gate weight.  An item with an invalid token, or whose pooled logits are invalid,
+    is invalid as a whole (docs/routers.md 7).
     """
     l = _check_logits(logits)
     num_groups, num_tokens, num_experts = l.shape
@@ -470,6 +579,8 @@ def per_image(logits, tokens_per_item, k, pooling="cls", capacity=None) -> SlotP
     else:
         raise ValueError(f"pooling must be 'cls' or 'mean', got {pooling!r}")
 
+    token_ok = valid_tokens(l).reshape(num_groups, num_tokens // t, t).all(axis=2)
+    pooled = np.where(token_ok[..., None], pooled, np.nan)
     item_plan = token_choice(pooled, k, capacity=capacity)
     item = item_plan.token[..., None]  # [G, E, C_items, 1]
     offsets = np.arange(t)
@@ -480,6 +591,7 @@ def per_image(logits, tokens_per_item, k, pooling="cls", capacity=None) -> SlotP
         token=token.reshape(shape).astype(np.int64),
         weight=weight.reshape(shape).astype(np.float32),
         num_tokens=num_tokens,
+        valid=np.repeat(item_plan.valid_mask(), t, axis=1),
     )
 
 
@@ -497,6 +609,8 @@ def dispatch(x, plan) -> np.ndarray:
     x = _f64(x)
     num_groups, num_tokens, d = x.shape
     if isinstance(plan, SoftPlan):
+        if plan.valid is not None:  # invalid tokens' features are left out (may be NaN)
+            x = np.where(plan.valid[..., None], x, 0.0)
         slots = np.einsum("gsk,gsd->gkd", _f64(plan.dispatch), x)  # [G, E*p, d]
         num_experts, p = plan.num_experts, plan.slots_per_expert
         slots = slots.reshape(num_groups, num_experts, p, d)
@@ -514,7 +628,8 @@ def combine(y, plan) -> np.ndarray:
     """Expert slots -> tokens: y [E, G*C, dout] -> [G, S, dout].
 
     SlotPlan: Y[g, s] = sum over kept slots (e, c) holding s of weight * y[e, g*C + c],
-    accumulated in float64 in (e, c) order; a token with no kept slot gets 0.
+    accumulated in float64 in (e, c) order; a token with no kept slot gets 0, an invalid
+    token NaN (docs/routers.md 7).
     SoftPlan: Y[g, s] = sum_{e,q} W[g, s, e*p + q] y[e, g*p + q].
     """
     y = _f64(y)
@@ -536,6 +651,7 @@ def combine(y, plan) -> np.ndarray:
     g, e, c = np.nonzero(plan.token >= 0)  # row-major: per group, (e, c) ascending
     contrib = _f64(plan.weight)[g, e, c][:, None] * slots[g, e, c]
     np.add.at(out, (g, plan.token[g, e, c]), contrib)  # unbuffered, applied in index order
+    out[~plan.valid_mask()] = np.nan
     return out.astype(np.float32)
 
 
@@ -577,32 +693,42 @@ def moe_layer(x, plan, w1, w2, b1=None, b2=None, activation="gelu") -> np.ndarra
 
 
 def route_stats(logits, plan: SlotPlan, k=None) -> dict:
-    """Per-group routing statistics for a sparse plan (ROUTERS.md 5).
+    """Per-group routing statistics for a sparse plan (docs/routers.md 5), over the plan's
+    valid tokens (docs/routers.md 7).
 
     importance_loss     float32 [G]: CV(Imp)^2, Imp_e = sum_s softmax(logits)[s, e], population std.
     expert_load         int64 [G, E]: kept slots per expert.
-    dropped_assignments int64 [G]: k*S - kept slots for token choice (pass k); 0 when k is None.
-    dropped_tokens      int64 [G]: tokens held by no slot (token choice: all k choices dropped).
+    dropped_assignments int64 [G]: k*S_valid - kept slots for token choice (pass k); 0 when k
+                        is None.
+    dropped_tokens      int64 [G]: valid tokens held by no slot (token choice: all k choices
+                        dropped).
+    invalid_tokens      int64 [G]: tokens the router did not route.
     """
     if not isinstance(plan, SlotPlan):
         raise TypeError("route_stats needs a SlotPlan")
     l = _check_logits(logits)
-    imp = np.sum(_softmax(l, axis=2), axis=1)  # [G, E]
-    importance_loss = np.var(imp, axis=1) / np.mean(imp, axis=1) ** 2
+    valid = plan.valid_mask()
+    with np.errstate(invalid="ignore", over="ignore"):
+        gates = np.where(valid[..., None], _softmax(l, axis=2), 0.0)
+    imp = np.sum(gates, axis=1)  # [G, E]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        importance_loss = np.var(imp, axis=1) / np.mean(imp, axis=1) ** 2
 
     kept = plan.token >= 0
     expert_load = kept.sum(axis=2).astype(np.int64)
+    num_valid = valid.sum(axis=1)
     if k is None:
         dropped_assignments = np.zeros(plan.num_groups, dtype=np.int64)
     else:
-        dropped_assignments = (int(k) * plan.num_tokens - expert_load.sum(axis=1)).astype(np.int64)
+        dropped_assignments = (int(k) * num_valid - expert_load.sum(axis=1)).astype(np.int64)
     served = np.zeros((plan.num_groups, plan.num_tokens), dtype=bool)
     g, e, c = np.nonzero(kept)
     served[g, plan.token[g, e, c]] = True
-    dropped_tokens = (plan.num_tokens - served.sum(axis=1)).astype(np.int64)
+    dropped_tokens = (num_valid - served.sum(axis=1)).astype(np.int64)
     return {
         "importance_loss": importance_loss.astype(np.float32),
         "expert_load": expert_load,
         "dropped_assignments": dropped_assignments,
         "dropped_tokens": dropped_tokens,
+        "invalid_tokens": (plan.num_tokens - num_valid).astype(np.int64),
     }

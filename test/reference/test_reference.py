@@ -695,3 +695,213 @@ def test_argument_errors():
         ref.per_image(logits, 2, 1, pooling="max")
     with pytest.raises(ValueError):
         ref.token_choice(logits[0], 1)  # not [G, S, E]
+
+
+# --------------------------------------------------------------------------------------------
+# 7. Non-finite values
+# --------------------------------------------------------------------------------------------
+
+SPARSE_ROUTERS = [
+    ("token_choice", dict(k=2, capacity=3)),
+    ("token_choice", dict(k=2, capacity=3, priority="bpr")),
+    ("token_choice", dict(k=2, capacity=None, score="sigmoid", renormalize=True)),
+    ("token_choice", dict(k=1, capacity=4, priority="bpr", score=("sinkhorn", 10, 1.0))),
+    ("expert_choice", dict(capacity=3)),
+    ("expert_choice", dict(capacity=3, score=("sinkhorn", 10, 1.0))),
+    ("expert_choice", dict(capacity=3, score=("ksparse_ot", 10, 0.05))),
+]
+
+
+def route(kind, options, logits):
+    return getattr(ref, kind)(logits, **options)
+
+
+def poison(rng, S, E):
+    """Logits of one group with invalid tokens 1 (NaN), 4 (+Inf), 6 (-Inf everywhere) and a
+    valid mask (-Inf) at token 2; returns (logits [1, S, E], valid [S])."""
+    l = rng.normal(size=(1, S, E)).astype(np.float32)
+    l[0, 1, E // 2] = np.nan
+    l[0, 4, 0] = np.inf
+    l[0, 6, :] = -np.inf
+    l[0, 2, 1] = -np.inf
+    valid = np.ones(S, dtype=bool)
+    valid[[1, 4, 6]] = False
+    return l, valid
+
+
+@pytest.mark.parametrize("kind, options", SPARSE_ROUTERS)
+def test_invalid_tokens_are_left_out(rs, kind, options):
+    """Every valid token is routed exactly as if the invalid ones were absent (docs/routers.md
+    7), with the same capacity; invalid tokens hold no slot and are counted."""
+    rng, msg = rs
+    S, E = 10, 4
+    l, valid = poison(rng, S, E)
+    np.testing.assert_array_equal(ref.valid_tokens(l)[0], valid, err_msg=msg)
+    plan = route(kind, options, l)
+    absent = route(kind, options, l[:, valid])
+    kept = np.flatnonzero(valid)
+    expected = np.where(absent.token >= 0, kept[np.maximum(absent.token, 0)], -1)
+    c = absent.capacity  # dropless: C = S is smaller without the invalid tokens
+    np.testing.assert_array_equal(plan.token[..., :c], expected, err_msg=msg)
+    np.testing.assert_allclose(plan.weight[..., :c], absent.weight, rtol=1e-6, err_msg=msg)
+    assert (plan.token[..., c:] == -1).all(), msg
+    assert not np.isin(plan.token, np.flatnonzero(~valid)).any(), msg
+    k = options.get("k")
+    stats = ref.route_stats(l, plan, k=k)
+    clean = ref.route_stats(l[:, valid], absent, k=k)
+    assert stats["invalid_tokens"][0] == 3 and clean["invalid_tokens"][0] == 0, msg
+    for name in ("expert_load", "dropped_assignments", "dropped_tokens"):
+        np.testing.assert_array_equal(stats[name], clean[name], err_msg=f"{name} {msg}")
+    np.testing.assert_allclose(stats["importance_loss"], clean["importance_loss"], rtol=1e-6)
+
+
+@pytest.mark.parametrize("kind, options", SPARSE_ROUTERS)
+def test_invalid_tokens_get_nan_outputs(rs, kind, options):
+    rng, msg = rs
+    S, E, d = 10, 4, 3
+    l, valid = poison(rng, S, E)
+    plan = route(kind, options, l)
+    y = rng.normal(size=(E, plan.capacity, d)).astype(np.float32)
+    out = ref.combine(y, plan)
+    assert np.isnan(out[0, ~valid]).all(), msg
+    assert np.isfinite(out[0, valid]).all(), msg
+
+
+def test_a_group_of_invalid_tokens_only(rs):
+    rng, msg = rs
+    l = np.full((1, 5, 3), np.nan, dtype=np.float32)
+    for kind, options in SPARSE_ROUTERS:
+        plan = route(kind, options, l)
+        assert (plan.token == -1).all(), f"{kind} {options} {msg}"
+        assert ref.route_stats(l, plan, k=options.get("k"))["invalid_tokens"][0] == 5
+    soft = ref.soft_route(l, 3, 1)
+    assert (soft.dispatch == 0).all() and np.isnan(soft.combine).all()
+
+
+def test_minus_inf_is_a_mask():
+    """-Inf alone is a valid logit: probability 0 for that expert."""
+    l = np.array([[[0.0, -np.inf, 1.0], [-np.inf, -np.inf, 0.0]]], dtype=np.float32)
+    assert ref.valid_tokens(l).all()
+    plan = ref.token_choice(l, 2, capacity=None)
+    assert plan.token[0, 2, :2].tolist() == [0, 1]  # both tokens' first choice: expert 2
+    # Token 1's second choice ties at probability 0 between experts 0 and 1: lower index.
+    assert plan.token[0, 0, :2].tolist() == [0, 1]
+
+
+def test_per_image_invalid_items(rs):
+    rng, msg = rs
+    T, items, E = 2, 5, 4
+    l = rng.normal(size=(1, T * items, E)).astype(np.float32)
+    l[0, 1, 0] = np.nan  # a non-CLS token: item 0 is invalid even with cls pooling
+    l[0, 6, :2] = -np.inf  # item 3: both tokens valid, but their mean is -Inf everywhere
+    l[0, 7, 2:] = -np.inf
+    for pooling in ("cls", "mean"):
+        plan = ref.per_image(l, T, 1, pooling=pooling)
+        valid = plan.valid_mask()[0]
+        bad_items = {0, 3} if pooling == "mean" else {0}
+        assert [i for i in range(items) if not valid[i * T]] == sorted(bad_items), msg
+        assert not np.isin(plan.token, np.flatnonzero(~valid)).any(), msg
+
+
+def test_soft_invalid_tokens(rs):
+    """Soft MoE: the dispatch softmax runs over the valid tokens only, an invalid token's
+    features (NaN) never reach a slot, and its output is NaN."""
+    rng, msg = rs
+    G, S, E, p, d = 1, 6, 3, 2, 4
+    L = rng.normal(size=(G, S, E * p)).astype(np.float32)
+    L[0, 2, 3] = np.nan
+    x = rng.normal(size=(G, S, d)).astype(np.float32)
+    x[0, 2, 1] = np.nan
+    plan = ref.soft_route(L, E, p)
+    keep = np.array([0, 1, 3, 4, 5])
+    clean = ref.soft_route(L[:, keep], E, p)
+    np.testing.assert_allclose(plan.dispatch[:, keep], clean.dispatch, rtol=1e-6, err_msg=msg)
+    assert (plan.dispatch[0, 2] == 0).all() and np.isnan(plan.combine[0, 2]).all(), msg
+    slots = ref.dispatch(x, plan)
+    np.testing.assert_allclose(slots, ref.dispatch(x[:, keep], clean), rtol=1e-6, err_msg=msg)
+    out = ref.combine(slots, plan)
+    assert np.isnan(out[0, 2]).all() and np.isfinite(out[0, keep]).all(), msg
+
+
+def test_sinkhorn_marginals_over_valid_tokens(rs):
+    rng, msg = rs
+    l, valid = poison(rng, 10, 4)
+    P = ref.sinkhorn_plan(l[0], iterations=200, epsilon=1.0)
+    assert (P[~valid] == 0).all(), msg
+    np.testing.assert_allclose(P.sum(axis=0), valid.sum() / 4, rtol=1e-5, err_msg=msg)
+
+
+# --------------------------------------------------------------------------------------------
+# Ranking as exact arithmetic ranks (4.1, 4.3)
+# --------------------------------------------------------------------------------------------
+
+
+def exact_sinkhorn(l, iterations, eps, digits=60):
+    """P of 4.3 in decimal arithmetic with ``digits`` significant digits: exact for ranking."""
+    import decimal
+
+    ctx = decimal.Context(prec=digits)
+    S, E = l.shape
+    D = ctx.create_decimal
+    K = [[ctx.exp(D(float(l[s, e])) / D(eps)) for e in range(E)] for s in range(S)]
+    b = D(S) / D(E)
+    v = [D(1)] * E
+    for _ in range(iterations):
+        u = [D(1) / sum(K[s][e] * v[e] for e in range(E)) for s in range(S)]
+        v = [b / sum(K[s][e] * u[s] for s in range(S)) for e in range(E)]
+    return [[u[s] * K[s][e] * v[e] for e in range(E)] for s in range(S)]
+
+
+def exact_choices(P, k):
+    return [sorted(range(len(row)), key=lambda e: (-row[e], e))[:k] for row in P]
+
+
+def test_sinkhorn_one_token_ties_to_the_lower_experts(rs):
+    """S = 1: every P[0, e] is exactly 1/E, so the top-k are experts 0..k-1."""
+    rng, msg = rs
+    for _ in range(5):
+        l = rng.normal(size=(4, 1, 7)).astype(np.float32) * 3
+        plan = ref.token_choice(l, 3, capacity=None, score=("sinkhorn", 20, 0.1))
+        for g in range(4):
+            chosen = sorted(e for e in range(7) if (plan.token[g, e] == 0).any())
+            assert chosen == [0, 1, 2], msg
+
+
+@pytest.mark.parametrize("S, E, eps", [(2, 8, 0.1), (3, 16, 0.1), (4, 12, 0.05)])
+def test_sinkhorn_saturated_ranks_as_exact_arithmetic(rs, S, E, eps):
+    """Few tokens, many experts, small eps: P saturates in floating point, the ranking must
+    still be the exact one (compared with 60-digit decimal arithmetic)."""
+    rng, msg = rs
+    for _ in range(4):
+        l = rng.normal(size=(1, S, E)).astype(np.float32)
+        k = 2
+        plan = ref.token_choice(l, k, capacity=None, priority="bpr", score=("sinkhorn", 20, eps))
+        P = exact_sinkhorn(l[0], 20, eps)
+        want = exact_choices(P, k)
+        got = [[e for e in range(E) if (plan.token[0, e] == s).any()] for s in range(S)]
+        assert [sorted(c) for c in want] == got, f"{msg} S={S} E={E} eps={eps}"
+        # Expert choice ranks the tokens of each column of P.
+        ec = ref.expert_choice(l, 1, score=("sinkhorn", 20, eps))
+        for e in range(E):
+            best = sorted(range(S), key=lambda s: (-P[s][e], s))[0]
+            assert ec.token[0, e, 0] == best, f"{msg} expert {e}"
+
+
+def test_sigmoid_ranks_beyond_saturation():
+    """sigmoid(40) and sigmoid(50) are both 1.0 in float64; exact arithmetic ranks 50 first."""
+    l = np.array([[[40.0, 50.0, -3.0]]], dtype=np.float32)
+    plan = ref.token_choice(l, 1, capacity=None, score="sigmoid")
+    assert plan.token[0, 1, 0] == 0 and plan.token[0, 0, 0] == -1
+
+
+def test_renormalize_never_divides_zero_by_zero():
+    # f32 sigmoid(-89) is a denormal and sigmoid(-104) is 0; the weights are 1/2 each.
+    l = np.array([[[-89, -89, -89], [-104, -104, -104]]], dtype=np.float32)
+    plan = ref.token_choice(l, 2, capacity=None, score="sigmoid", renormalize=True)
+    np.testing.assert_allclose(plan.weight[0, :2, :2], 0.5, rtol=1e-6)
+    # Sinkhorn k = 1 balances the two tokens over the two experts (token 1 takes expert 1,
+    # whose softmax gate underflows to 0); the renormalised weight is 1 for both.
+    l = np.array([[[200, 0], [199, 0]]], dtype=np.float32)
+    plan = ref.token_choice(l, 1, capacity=None, score=("sinkhorn", 20, 1.0), renormalize=True)
+    assert plan.token[0, :, 0].tolist() == [0, 1]
+    np.testing.assert_array_equal(plan.weight[0, :, 0], [1.0, 1.0])
