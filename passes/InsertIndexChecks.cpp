@@ -47,56 +47,63 @@ std::string describeIndexTensor(Operation *op, OpOperand &operand) {
          op->getName().getStringRef().str();
 }
 
-/// Inserts, before `op`, the check of `range`.
+/// The least flat position of `index` holding an element outside
+/// `[lower, upper)`, or `none`: loops over the elements carrying a scalar, so
+/// the scan allocates nothing a failed check could leak.
+Value firstOutOfRange(OpBuilder &b, Location loc, Value index, int64_t lower,
+                      int64_t upper, Value none) {
+  auto type = cast<RankedTensorType>(index.getType());
+  ArrayRef<int64_t> shape = type.getShape();
+  Type elementType = type.getElementType();
+  SmallVector<Value> at;
+  std::function<Value(OpBuilder &, Location, int64_t, Value)> scan =
+      [&](OpBuilder &lb, Location l, int64_t dim, Value least) -> Value {
+    if (dim == static_cast<int64_t>(shape.size())) {
+      Value v = tensor::ExtractOp::create(lb, l, index, at);
+      auto bound = [&](int64_t value) {
+        return arith::ConstantOp::create(lb, l,
+                                         lb.getIntegerAttr(elementType, value));
+      };
+      Value bad = arith::OrIOp::create(
+          lb, l,
+          arith::CmpIOp::create(lb, l, arith::CmpIPredicate::slt, v,
+                                bound(lower)),
+          arith::CmpIOp::create(lb, l, arith::CmpIPredicate::sge, v,
+                                bound(upper)));
+      Value flat = indexConstant(lb, l, 0);
+      for (auto [d, i] : llvm::enumerate(at))
+        flat = arith::AddIOp::create(
+            lb, l,
+            arith::MulIOp::create(lb, l, flat, indexConstant(lb, l, shape[d])),
+            i);
+      Value position = arith::IndexCastOp::create(lb, l, lb.getI64Type(), flat);
+      return arith::SelectOp::create(
+          lb, l, bad, arith::MinSIOp::create(lb, l, least, position), least);
+    }
+    return forRange(lb, l, shape[dim], least,
+                    [&](OpBuilder &nb, Location nl, Value i, ValueRange it) {
+                      at.push_back(i);
+                      Value result = scan(nb, nl, dim + 1, it[0]);
+                      at.pop_back();
+                      return SmallVector<Value>{result};
+                    })
+        .getResult(0);
+  };
+  return scan(b, loc, 0, none);
+}
+
+/// Inserts at `b`'s insertion point the check of `range` of `op`.
 void insertCheck(OpBuilder &b, Operation *op, const IndexOperandRange &range) {
   Location loc = op->getLoc();
   Value index = range.operand->get();
   auto type = cast<RankedTensorType>(index.getType());
   ArrayRef<int64_t> shape = type.getShape();
   int64_t rank = type.getRank();
-  b.setInsertionPoint(op);
 
-  // The least flat position holding an element outside [lower, upper), or
-  // INT64_MAX: a min-reduction, so the answer does not depend on the order
-  // in which a later tiling visits the elements.
   constexpr int64_t kNone = std::numeric_limits<int64_t>::max();
-  Value none = filledTensor(b, loc, {}, b.getI64IntegerAttr(kNone));
-  SmallVector<utils::IteratorType> iterators(rank,
-                                             utils::IteratorType::reduction);
-  Value first =
-      linalg::GenericOp::create(
-          b, loc, none.getType(), index, none,
-          SmallVector<AffineMap>{b.getMultiDimIdentityMap(rank),
-                                 AffineMap::get(rank, 0, b.getContext())},
-          iterators,
-          [&](OpBuilder &nb, Location nloc, ValueRange args) {
-            Value v = args[0];
-            Value tooLow = arith::CmpIOp::create(
-                nb, nloc, arith::CmpIPredicate::slt, v,
-                arith::ConstantOp::create(
-                    nb, nloc, nb.getIntegerAttr(v.getType(), range.lower)));
-            Value tooHigh = arith::CmpIOp::create(
-                nb, nloc, arith::CmpIPredicate::sge, v,
-                arith::ConstantOp::create(
-                    nb, nloc, nb.getIntegerAttr(v.getType(), range.upper)));
-            Value bad = arith::OrIOp::create(nb, nloc, tooLow, tooHigh);
-            Value flat = indexConstant(nb, nloc, 0);
-            for (int64_t d = 0; d < rank; ++d)
-              flat = arith::AddIOp::create(
-                  nb, nloc,
-                  arith::MulIOp::create(nb, nloc, flat,
-                                        indexConstant(nb, nloc, shape[d])),
-                  linalg::IndexOp::create(nb, nloc, d));
-            Value position =
-                arith::IndexCastOp::create(nb, nloc, nb.getI64Type(), flat);
-            Value least = arith::MinSIOp::create(nb, nloc, args[1], position);
-            linalg::YieldOp::create(
-                nb, nloc,
-                Value(arith::SelectOp::create(nb, nloc, bad, least, args[1])));
-          })
-          .getResult(0);
-
-  Value position = tensor::ExtractOp::create(b, loc, first, ValueRange{});
+  Value position = firstOutOfRange(
+      b, loc, index, range.lower, range.upper,
+      arith::ConstantOp::create(b, loc, b.getI64IntegerAttr(kNone)));
   Value failed = arith::CmpIOp::create(
       b, loc, arith::CmpIPredicate::ne, position,
       arith::ConstantOp::create(b, loc, b.getI64IntegerAttr(kNone)));
@@ -153,9 +160,23 @@ struct MoEInsertIndexChecksPass
           checks.emplace_back(op, range);
       }
     });
+    // The caller's index tensors are checked where the entry starts, before
+    // it allocates anything a failed check would leave allocated; computed
+    // ones (scope=all) right before their op.
     OpBuilder b(&getContext());
-    for (auto &[op, range] : checks)
+    llvm::DenseMap<Block *, Operation *> entryStart;
+    for (auto &[op, range] : checks) {
+      auto arg = dyn_cast<BlockArgument>(range.operand->get());
+      if (arg && isa<func::FuncOp>(arg.getOwner()->getParentOp())) {
+        // In program order, before the entry's first original op.
+        Block *block = arg.getOwner();
+        auto [it, inserted] = entryStart.try_emplace(block, &block->front());
+        b.setInsertionPoint(it->second);
+      } else {
+        b.setInsertionPoint(op);
+      }
       insertCheck(b, op, range);
+    }
   }
 };
 

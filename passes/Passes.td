@@ -34,7 +34,7 @@ def MoECanonicalize : Pass<"moe-canonicalize"> {
 def MoEExpandRoute : Pass<"moe-expand-route"> {
   let summary = "Expand moe.route into routing primitives and a concrete plan";
   let description = [{
-    Replaces every `moe.route` by its router's computation (ROUTERS.md §4):
+    Replaces every `moe.route` by its router's computation (docs/routers.md §4):
     scores in linalg (softmax, sigmoid), the level-2 primitives `moe.topk`,
     `moe.sinkhorn`, `moe.assign_slots` (capacity, rounds, BPR order) and
     `moe.invert_slots`, ending in a concrete layout: `moe.slot_plan` (the
@@ -75,7 +75,7 @@ def MoEMaterializePlan : Pass<"moe-materialize-plan"> {
       order: deterministic, no atomics);
     - dense soft weights: dispatch and combine become `linalg.generic`
       contractions with the weights;
-    - `moe.route_stats` becomes linalg reductions (ROUTERS.md §5);
+    - `moe.route_stats` becomes linalg reductions (docs/routers.md §5);
     - `moe.plan_slots` reads the slot table (a Soft MoE plan has none: an
       error at the op).
     Plans whose producer is not a concrete layout (run `moe-expand-route`
@@ -209,18 +209,20 @@ def MoEInsertIndexChecks : Pass<"moe-insert-index-checks"> {
     combine rows, the sorted layout's ops, slot assignment) are undefined for
     an index outside the range each op documents. Indices the compiler
     computes are in range by construction; an entry that takes index tensors
-    as arguments gets them from the caller. Before each such op, this pass
-    inserts a scan of the index tensor for the first element outside its
-    range and a `moe.check` that stops the entry with a message naming the
-    argument, the position, the value and the range:
+    as arguments gets them from the caller. This pass scans each such index
+    tensor for its first element outside its range (scalar loops: nothing
+    is allocated) and inserts a `moe.check` that stops the entry with a
+    message naming the argument, the position, the value and the range:
 
     ```
-    input 'slot_token' holds 9 at [0, 3, 1]: moe.gather_rows needs a token of the group in [-1, 8)
+    input 'slot_token' holds 9 at [0, 3, 1]: moe.gather_rows at f.mlir:2:8 needs a token of the group in [-1, 8)
     ```
 
-    `scope=arguments` (the default, part of `moe-to-cpu`) checks index
-    operands that are entry arguments; `scope=all` checks every index operand
-    wherever it was computed, to find a pass that produced a bad index
+    The caller's index tensors are checked where the entry starts, in
+    program order, before anything is allocated (so a failed check leaks
+    nothing). `scope=arguments` (the default, part of `moe-to-cpu`) checks
+    those; `scope=all` also checks every computed index operand, right
+    before its op, to find a pass that produced a bad index
     (`moe-compile --checks`). Runs on tensors, after `moe-materialize-plan`.
 
     ```mlir
@@ -228,8 +230,8 @@ def MoEInsertIndexChecks : Pass<"moe-insert-index-checks"> {
     func.func @f(%x: tensor<1x8x4xf32>, %t: tensor<1x2x3xi32>) -> tensor<2x3x4xf32> {
       %s = moe.gather_rows %x, %t : tensor<1x8x4xf32>, tensor<1x2x3xi32> -> tensor<2x3x4xf32>
     // After (abridged)
-      %first = linalg.generic ... // the first flat position outside [-1, 8), or -1
-      %bad = arith.cmpi sge, %pos, %c0 : index
+      %first = scf.for ... iter_args(%least = %none) -> (i64) { ... }  // the least bad flat position
+      %bad = arith.cmpi ne, %first, %none : i64
       moe.check %bad, "argument #1 holds {0} at ..." (%v, %i, %j, %k : i32, index, index, index)
       %s = moe.gather_rows %x, %t : ...
     ```
