@@ -1,7 +1,7 @@
 //===- MoEAttrs.td - Router, score and activation attributes -*- tablegen -*-//
 //
 // The router attributes select and parameterise the routing algorithm of a
-// `moe.route`. Their semantics are ROUTERS.md, exactly.
+// `moe.route`. Their semantics are docs/routers.md, exactly.
 //
 //===----------------------------------------------------------------------===//
 
@@ -65,8 +65,9 @@ def MoE_ActivationAttr : EnumAttr<MoE_Dialect, MoE_Activation, "activation"> {
   let description = [{
     The activation of a named MLP expert (`moe.experts ... mlp(<activation>)`):
 
-    - `gelu`: `x * 0.5 * (1 + erf(x / sqrt(2)))`, the exact erf form used by
-      ViT and V-MoE (not the tanh approximation);
+    - `gelu`: `x * 0.5 * (1 + erf(x / sqrt(2)))`, the exact erf form
+      (PyTorch's default; the tanh approximation JAX/Flax default to is not
+      available yet);
     - `relu`: `max(x, 0)`;
     - `silu`: `x * sigmoid(x)`;
     - `swiglu`: `silu(x W_gate) * (x W_lin)`. The first projection then has
@@ -98,8 +99,11 @@ def MoE_SoftmaxScoreAttr : MoE_Attr<"SoftmaxScore", "softmax"> {
 def MoE_SigmoidScoreAttr : MoE_Attr<"SigmoidScore", "sigmoid"> {
   let summary = "element-wise sigmoid of the logits";
   let description = [{
-    `gates[s, e] = 1 / (1 + exp(-logits[s, e]))`; top-k ranks these and the
-    combine weights are these values. Token choice only:
+    `gates[s, e] = 1 / (1 + exp(-logits[s, e]))`, computed in the stable form
+    (`exp(x) / (1 + exp(x))` below 0); the combine weights are these values.
+    Top-k and the BPR order rank the logits, which the sigmoid increases with:
+    exactly the order of the sigmoid values, without the ties of saturated or
+    underflowing f32 values. Token choice only:
 
     ```mlir
     #moe.token_choice<k = 2, dropless, score = sigmoid>
@@ -108,15 +112,20 @@ def MoE_SigmoidScoreAttr : MoE_Attr<"SigmoidScore", "sigmoid"> {
 }
 
 def MoE_SinkhornScoreAttr : MoE_Attr<"SinkhornScore", "sinkhorn"> {
-  let summary = "Sinkhorn balanced transport plan (ROUTERS.md §4.3)";
+  let summary = "Sinkhorn balanced transport plan (docs/routers.md §4.3)";
   let description = [{
     Balances the assignment with `iterations` Sinkhorn steps on
     `K = exp(logits / epsilon)` with marginals `a = 1_S`, `b = (S/E) 1_E`,
     starting from `v = 1`:
-    `u = a / (K v); v = b / (K^T u)`, then `P = diag(u) K diag(v)`.
+    `u = a / (K v); v = b / (K^T u)`, then `P = diag(u) K diag(v)`, in the
+    log domain, over the group's valid tokens (docs/routers.md §7).
     Top-k (token choice, with BPR priority `max_e P[s, e]`) or top-C (expert
-    choice) rank `P`; the combine weights are `softmax(logits)` at the chosen
-    slots. Defaults: `iterations = 20`, `epsilon = 1.0`.
+    choice) rank `P` as exact arithmetic does: token choice ranks `-log R`
+    with `P = b / (1 + R)` (so one token per group ties every expert at
+    `P = 1/E`, and the lower experts win), expert choice ranks
+    `log u_s + logits[s, e] / epsilon` down a column (docs/routers.md §4.3).
+    The combine weights are `softmax(logits)` at the chosen slots. Defaults:
+    `iterations = 20`, `epsilon = 1.0`.
 
     ```mlir
     #moe.token_choice<k = 2, capacity_factor = 1.05, score = sinkhorn<iterations = 10, epsilon = 0.5>>
@@ -133,7 +142,7 @@ def MoE_SinkhornScoreAttr : MoE_Attr<"SinkhornScore", "sinkhorn"> {
 }
 
 def MoE_KSparseOTScoreAttr : MoE_Attr<"KSparseOTScore", "ksparse_ot"> {
-  let summary = "sparsity-constrained optimal transport (ROUTERS.md §4.4)";
+  let summary = "sparsity-constrained optimal transport (docs/routers.md §4.4)";
   let description = [{
     Expert choice on a C-sparse transport plan: the semi-dual of the
     quadratically regularised (gamma = 1) transport problem with cost
@@ -170,25 +179,28 @@ class MoE_RouterAttr<string name, string attrMnemonic>
 }
 
 def MoE_TokenChoiceAttr : MoE_RouterAttr<"TokenChoice", "token_choice"> {
-  let summary = "each token picks its top-k experts (V-MoE, ROUTERS.md §4.1)";
+  let summary = "each token picks its top-k experts (V-MoE, docs/routers.md §4.1)";
   let description = [{
     Every token ranks the experts by score and picks the `k` best (ties go to
     the lower expert index). Slots fill in rounds: every token's r-th choice
     before anyone's (r+1)-th; within a round tokens go in `priority` order:
     `position` (token order) or `bpr` (Batch Prioritized Routing: descending
     top-1 score, ties keep token order). A choice that finds its expert full
-    is dropped. A token none of whose choices survived gets output 0.
+    is dropped. A token none of whose choices survived gets output 0. A token
+    whose logits are invalid (a NaN or +Inf, or -Inf everywhere) takes no
+    slot and gets output NaN (docs/routers.md §7).
 
     Exactly one capacity form is required:
     - `capacity_factor = cf`: `C = rounding(S * k * cf / E)`, then rounded up
       to a multiple of `multiple_of` (default `rounding = ceil`,
-      `multiple_of = 4`; ROUTERS.md §2);
+      `multiple_of = 4`; docs/routers.md §2);
     - `capacity = C`: a fixed number of slots per expert, used as given;
     - `dropless`: no choice is ever dropped; the plan has `C = S` slots per
       expert (the most one expert can receive).
 
     Options: `score = softmax` (default) | `sigmoid` | `sinkhorn<...>`,
-    `renormalize` (the k chosen weights of a token are divided by their sum).
+    `renormalize` (the k chosen weights of a token are divided by their sum,
+    in the log domain: `exp(log w_i - logsumexp_j log w_j)`, never 0/0).
 
     ```mlir
     // V-MoE-B/16: 1576 tokens, 8 experts: C = ceil(1576*2*1.05/8) = 414 -> 416.
@@ -212,12 +224,13 @@ def MoE_TokenChoiceAttr : MoE_RouterAttr<"TokenChoice", "token_choice"> {
 }
 
 def MoE_ExpertChoiceAttr : MoE_RouterAttr<"ExpertChoice", "expert_choice"> {
-  let summary = "each expert picks its top-C tokens (ROUTERS.md §4.2, §4.4)";
+  let summary = "each expert picks its top-C tokens (docs/routers.md §4.2, §4.4)";
   let description = [{
     Every expert ranks the tokens of a group by score and takes the `C` best
     (ties go to the lower token index); slot `c` holds the c-th best. Every
-    expert is exactly full; a token may be taken by 0 to E experts. The
-    combine weight of a slot is `softmax(logits)[s, e]`.
+    expert is exactly full (unless the group has fewer than `C` valid tokens:
+    invalid ones are never taken, docs/routers.md §7); a token may be taken
+    by 0 to E experts. The combine weight of a slot is `softmax(logits)[s, e]`.
 
     `C = rounding(S * cf / E)` rounded up to a multiple of `multiple_of`
     (`capacity_factor`, defaults `ceil` and 4), or a fixed `capacity`.

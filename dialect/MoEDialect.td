@@ -36,7 +36,7 @@ def MoE_Dialect : Dialect {
     ```
 
     The routing semantics of every router attribute are those of
-    `ROUTERS.md`: axes, rounding, tie-breaking and drop rules are exact.
+    `docs/routers.md`: axes, rounding, tie-breaking and drop rules are exact.
 
     The arguments and results of a compiled entry function are named for the
     runtime with string attributes: `moe.input` (bound from `.npy` inputs),

@@ -51,7 +51,7 @@ def MoE_GateOp : MoE_Op<"gate", [Pure]> {
     `[d, E]` and `logits[g, s, e] = sum_i x[g, s, i] * weight[i, e]` (no
     bias).
 
-    Soft MoE form (ROUTERS.md §4.5), selected by a `scale` operand (a 0-d
+    Soft MoE form (docs/routers.md §4.5), selected by a `scale` operand (a 0-d
     f32 tensor): `weight` is `phi`, `[d, E, p]`; tokens and the columns of
     `phi` are l2-normalised, `rsqrt(sum_i v_i^2 + 1e-6)`, and the result is
     `L[g, s, e*p + q] = scale * <xn[g, s], phin[:, e, q]>`, of shape
@@ -89,7 +89,7 @@ def MoE_RouteOp : MoE_Op<"route", [Pure]> {
     Runs the router named by the `router` attribute on every group of the
     `[G, S, N]` logits and returns the plan. The plan type is static: its
     `capacity` must equal what the router computes from `S` and `E`
-    (ROUTERS.md §2); the verifier checks it and names the expected type.
+    (docs/routers.md §2); the verifier checks it and names the expected type.
 
     `N` is `E` for the sparse routers and `E * slots_per_expert` for
     `#moe.soft`. Routing is deterministic and inference-mode (no noise).
@@ -118,10 +118,11 @@ def MoE_DispatchOp : MoE_Op<"dispatch", [Pure]> {
   let summary = "gather tokens into expert slots";
   let description = [{
     `slots[e, g*C + c, :] = sum_s D[g, s, e, c] * input[g, s, :]`
-    (ROUTERS.md §3): for the sparse routers slot `(e, c)` of group `g` holds
+    (docs/routers.md §3): for the sparse routers slot `(e, c)` of group `g` holds
     a copy of the token routed there, or zeros when empty; for Soft MoE each
-    slot is the dispatch-weighted mixture of the group's tokens. The input is
-    `[G, S, d]`, the result `[E, G*C, d]` with the same element type.
+    slot is the dispatch-weighted mixture of the group's valid tokens (an
+    invalid token's features, which may be NaN, never reach a slot). The
+    input is `[G, S, d]`, the result `[E, G*C, d]` with the same element type.
 
     ```mlir
     %slots = moe.dispatch %x, %plan : tensor<1x1576x768xf32>,
@@ -228,10 +229,12 @@ def MoE_CombineOp : MoE_Op<"combine", [Pure]> {
   let summary = "weighted sum of expert slots back to tokens";
   let description = [{
     `output[g, s, :] = sum_{e, c} W[g, s, e, c] * slots[e, g*C + c, :]`
-    (ROUTERS.md §3). Sparse routers: a token receives its kept slots weighted
+    (docs/routers.md §3). Sparse routers: a token receives its kept slots weighted
     by their combine weights (not renormalised unless the router says so); a
-    token with no kept slot receives 0. Soft MoE: dense combine weights. The
-    sum is deterministic: slots are added in increasing expert order.
+    token with no kept slot receives 0, an invalid token (docs/routers.md §7)
+    NaN. Soft MoE: dense combine weights. The sum is deterministic: a token's
+    assignments are added in a fixed order (token choice: its choices in rank
+    order; expert choice: increasing expert), with no atomics.
 
     ```mlir
     %out = moe.combine %y, %plan : tensor<8x416x768xf32>,
@@ -253,7 +256,7 @@ def MoE_CombineOp : MoE_Op<"combine", [Pure]> {
 //===----------------------------------------------------------------------===//
 
 def MoE_RouteStatsOp : MoE_Op<"route_stats", [Pure]> {
-  let summary = "per-group routing statistics (ROUTERS.md §5)";
+  let summary = "per-group routing statistics (docs/routers.md §5)";
   let description = [{
     Statistics of a sparse routing plan and the logits it was routed from,
     per group:
@@ -302,9 +305,9 @@ def MoE_PlanSlotsOp : MoE_Op<"plan_slots", [Pure]> {
     - `slot_token[g, e, c]`: the token in slot `c` of expert `e`, or `-1` if
       the slot is empty;
     - `slot_weight[g, e, c]`: that token's combine weight for this slot
-      (`W[s, e, c]` of ROUTERS.md §3), `0` for an empty slot.
+      (`W[s, e, c]` of docs/routers.md §3), `0` for an empty slot.
 
-    Slots fill in the router's order (ROUTERS.md §4), so two plans are equal
+    Slots fill in the router's order (docs/routers.md §4), so two plans are equal
     exactly when their tables are: this is how a compiled router is checked
     slot by slot against the reference, and how a user reads the routing
     decision out of a model (e.g. the per-image router's choice). For

@@ -39,7 +39,7 @@ def MoE_TopKOp : MoE_Op<"topk", [Pure, AllElementTypesMatch<["input", "values"]>
   let description = [{
     For every row of the last dimension of a `[G, R, N]` tensor (f32 or
     f64), the `k` largest values in descending order and their indices.
-    Ties go to the lower index (ROUTERS.md §1), so the result is
+    Ties go to the lower index (docs/routers.md §1), so the result is
     deterministic. NaN is ordered below every number.
 
     ```mlir
@@ -90,7 +90,7 @@ def MoE_SinkhornOp : MoE_Op<"sinkhorn", [Pure]> {
 def MoE_KSparseOTOp : MoE_Op<"ksparse_ot", [Pure]> {
   let summary = "the sparsity-constrained transport plan of router logits";
   let description = [{
-    Per group of `[G, S, E]` logits (ROUTERS.md §4.4): similarity
+    Per group of `[G, S, E]` logits (docs/routers.md §4.4): similarity
     `sim = softmax(l)` over experts, cost `-sim`, marginals `a = 1_S`,
     `b = (S/E) 1_E`, quadratic regularisation `gamma = 1`. Starting from
     token potentials `alpha = 0`, `iterations` bias-corrected Adam steps
@@ -124,7 +124,7 @@ def MoE_KSparseOTOp : MoE_Op<"ksparse_ot", [Pure]> {
 def MoE_AssignSlotsOp : MoE_Op<"assign_slots", [Pure, MoE_IndexesWithOperands]> {
   let summary = "token-choice slot assignment with capacity and priority";
   let description = [{
-    Fills `C` slots per expert in rounds (ROUTERS.md §4.1): every token's
+    Fills `C` slots per expert in rounds (docs/routers.md §4.1): every token's
     r-th choice `experts[g, s, r]` before anyone's (r+1)-th; within a round,
     tokens in priority order: token order, or, with a `priority` operand,
     descending priority with ties in token order (Batch Prioritized Routing).

@@ -30,7 +30,7 @@ def MoE_RouterAttrInterface : AttrInterface<"RouterAttrInterface"> {
       (ins "int64_t":$numExperts, "int64_t":$slotsPerExpert)>,
     InterfaceMethod<[{
         The number of slots per expert per group (the capacity `C` of
-        ROUTERS.md §2) for groups of `tokensPerGroup` tokens and `numExperts`
+        docs/routers.md §2) for groups of `tokensPerGroup` tokens and `numExperts`
         experts, or failure after reporting why through `emitError` (for
         example a computed capacity below 1, or `k > E`).
       }],

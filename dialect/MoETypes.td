@@ -19,7 +19,7 @@ def MoE_PlanType : TypeDef<MoE_Dialect, "Plan"> {
     every tensor downstream of the route is static, while a pass picks the
     concrete layout (a capacity-padded slot table, a sorted ragged list, or
     dense soft weights). `capacity` is the number of slots per expert per
-    group: the capacity `C` of ROUTERS.md §2 for capacity-limited routers,
+    group: the capacity `C` of docs/routers.md §2 for capacity-limited routers,
     `tokens` for dropless token choice, `slots_per_expert` for Soft MoE.
 
     ```mlir

@@ -1,7 +1,7 @@
 //===- ExpandRoute.cpp - moe.route to routing primitives ------------------===//
 //
 // `moe-expand-route` replaces every `moe.route` by the computation of its
-// router (ROUTERS.md §4) out of level-2 primitives (`moe.topk`,
+// router (docs/routers.md §4) out of level-2 primitives (`moe.topk`,
 // `moe.sinkhorn`, `moe.assign_slots`, `moe.invert_slots`) and linalg
 // element-wise ops (`moe.ksparse_ot` for the k-sparse transport plan), ending
 // in a concrete plan layout: `moe.slot_plan` (the

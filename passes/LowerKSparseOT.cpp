@@ -1,6 +1,6 @@
 //===- LowerKSparseOT.cpp - moe.ksparse_ot to linalg ----------------------===//
 //
-// The sparsity-constrained transport plan of ROUTERS.md §4.4, in f64:
+// The sparsity-constrained transport plan of docs/routers.md §4.4, in f64:
 //
 //   sim = softmax(l) over experts, b = S / E, gamma = 1
 //   alpha = m = v = 0

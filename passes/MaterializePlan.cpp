@@ -437,7 +437,7 @@ struct MoEMaterializePlanPass
                              "and combine weights are dense)";
       else if (isa_and_nonnull<SoftPlanOp>(producer))
         op->emitOpError() << "statistics of a Soft MoE plan are not defined "
-                             "(ROUTERS.md §5 covers sparse routers)";
+                             "(docs/routers.md §5 covers sparse routers)";
       else
         op->emitOpError() << "its plan has no concrete layout; run "
                              "moe-expand-route first";

@@ -357,7 +357,7 @@ func.func @ksparse_ot_in_token_choice(%l: tensor<1x16x4xf32>) {
 // moe.route: the plan type must match the logits and the router
 //===----------------------------------------------------------------------===//
 
-// ROUTERS.md §2 worked values, each off by one: the verifier names the
+// docs/routers.md §2 worked values, each off by one: the verifier names the
 // expected plan.
 
 func.func @worked_capacity_416(%l: tensor<1x1576x8xf32>) {

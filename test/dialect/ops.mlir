@@ -411,7 +411,7 @@ func.func @attributes() attributes {
 }
 
 //===----------------------------------------------------------------------===//
-// ROUTERS.md §2 worked values: the plan capacity must be exactly these
+// docs/routers.md §2 worked values: the plan capacity must be exactly these
 // (invalid.mlir checks that one off is rejected)
 //===----------------------------------------------------------------------===//
 

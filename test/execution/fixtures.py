@@ -1,7 +1,7 @@
-"""The worked fixtures of ROUTERS.md, run through the compiled code.
+"""The worked fixtures of docs/routers.md, run through the compiled code.
 
 Each fixture is a small layer compiled with moe-compile and run with moe-run --check against
-the values written in ROUTERS.md (copied here literally), not against the NumPy reference:
+the values written in docs/routers.md (copied here literally), not against the NumPy reference:
 
 - 4.1 token choice, S=3, E=3, k=2, C=2, vanilla and BPR: the combine tensors W[s] give the
   slot table (token and weight of every slot). The fixture's gates are fed exactly through
@@ -32,16 +32,16 @@ sys.path.insert(0, HERE)
 import case_driver  # noqa: E402
 from safetensors_io import write_safetensors  # noqa: E402
 
-GATES = [[.4, 0, .2], [.5, .1, .4], [.3, .2, .6]]  # ROUTERS.md 4.1 and 4.2
+GATES = [[.4, 0, .2], [.5, .1, .4], [.3, .2, .6]]  # docs/routers.md 4.1 and 4.2
 
-# ROUTERS.md 4.1: W[s] as [E][C] for each token s.
+# docs/routers.md 4.1: W[s] as [E][C] for each token s.
 W_VANILLA = [[[.4, 0], [0, 0], [0, .2]], [[0, .5], [0, 0], [0, 0]], [[0, 0], [0, 0], [.6, 0]]]
 W_BPR = [[[0, .4], [0, 0], [0, 0]], [[.5, 0], [0, 0], [0, .4]], [[0, 0], [0, 0], [.6, 0]]]
-# ROUTERS.md 4.2 (C = 2).
+# docs/routers.md 4.2 (C = 2).
 W_EXPERT_CHOICE = [[[0, .4], [0, 0], [0, 0]], [[.5, 0], [0, .1], [0, .4]],
                    [[0, 0], [.2, 0], [.6, 0]]]
 
-IMPORTANCE_GATES = [[.5, .4, .1], [.3, .3, .4], [.1, .2, .7], [.8, .2, 0]]  # ROUTERS.md 5
+IMPORTANCE_GATES = [[.5, .4, .1], [.3, .3, .4], [.1, .2, .7], [.8, .2, 0]]  # docs/routers.md 5
 IMPORTANCE_LOSS = 0.03874999
 
 
@@ -149,11 +149,11 @@ def soft_case(seed):
 
 CASES = [
     ("token_choice_vanilla", lambda seed: token_choice_case("position", W_VANILLA),
-     "ROUTERS.md 4.1 vanilla"),
-    ("token_choice_bpr", lambda seed: token_choice_case("bpr", W_BPR), "ROUTERS.md 4.1 BPR"),
-    ("expert_choice", lambda seed: expert_choice_case(), "ROUTERS.md 4.2"),
-    ("importance_loss", lambda seed: importance_case(), "ROUTERS.md 5, L_imp = 0.03874999"),
-    ("soft_zero_logits", soft_case, "ROUTERS.md 4.5, D = 1/S, W = 1/(E p)"),
+     "docs/routers.md 4.1 vanilla"),
+    ("token_choice_bpr", lambda seed: token_choice_case("bpr", W_BPR), "docs/routers.md 4.1 BPR"),
+    ("expert_choice", lambda seed: expert_choice_case(), "docs/routers.md 4.2"),
+    ("importance_loss", lambda seed: importance_case(), "docs/routers.md 5, L_imp = 0.03874999"),
+    ("soft_zero_logits", soft_case, "docs/routers.md 4.5, D = 1/S, W = 1/(E p)"),
 ]
 
 

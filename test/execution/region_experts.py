@@ -41,7 +41,7 @@ from safetensors_io import write_safetensors  # noqa: E402
 #   tanh_gate: tanh(x) * x, written as whole-tensor math/arith ops (the form of the
 #              moe.experts documentation example)                      -> [M, d]
 # The reference router takes logits [G, S, E] and returns (SlotPlan, C); it
-# must be the router of the text (ROUTERS.md 4.1 and 4.2).
+# must be the router of the text (docs/routers.md 4.1 and 4.2).
 
 
 def _tc_bpr(logits):

@@ -1,5 +1,5 @@
 """Execution tests: every router and option, compiled for the CPU and checked
-against the NumPy reference of ROUTERS.md on fresh random inputs.
+against the NumPy reference of docs/routers.md on fresh random inputs.
 
 For each case a small level-1 layer is written, compiled with moe-compile,
 given random weights and inputs by make_example_data.py (a new seed per run,

@@ -80,7 +80,7 @@ def _score(score: moe_ir.Score):
 
 
 def _capacity(router: moe_ir.Router, num_tokens: int, num_experts: int) -> int:
-    """A fixed capacity, or ROUTERS.md 2 from the capacity factor."""
+    """A fixed capacity, or docs/routers.md 2 from the capacity factor."""
     if router.capacity is not None:
         return router.capacity
     return ref.capacity(num_tokens, num_experts, router.capacity_factor, router.rounding,

@@ -16,7 +16,7 @@ tests can compare compiled output against it.  Conventions:
   others were absent; an invalid token holds no slot and its layer output is NaN
   (``SlotPlan.valid`` / ``SoftPlan.valid``).
 
-Choices made where ROUTERS.md is silent are listed in README.md next to this file.
+Choices made where docs/routers.md is silent are listed in README.md next to this file.
 """
 
 from __future__ import annotations
@@ -87,7 +87,7 @@ class SlotPlan:
 
 @dataclass
 class SoftPlan:
-    """A Soft MoE plan (ROUTERS.md 4.5); slot index within the last axis is ``e*p + q``.
+    """A Soft MoE plan (docs/routers.md 4.5); slot index within the last axis is ``e*p + q``.
 
     dispatch: float32 [G, S, E*p]; softmax over the valid tokens (axis 1), 0 for the others.
     combine:  float32 [G, S, E*p]; softmax over slots (axis 2), NaN for invalid tokens.
@@ -176,7 +176,7 @@ def _check_capacity(c, name="capacity") -> int:
 
 
 def capacity(num_tokens, num_experts, capacity_factor, rounding="ceil", multiple_of=4) -> int:
-    """Slots per expert per group (ROUTERS.md 2).
+    """Slots per expert per group (docs/routers.md 2).
 
     ``num_tokens`` is S*k for token choice, S for expert choice and Soft MoE.  The raw value is
     computed in double precision in exactly the order ``num_tokens * cf / E``.
@@ -210,7 +210,7 @@ def gate(x, w) -> np.ndarray:
 
 
 def soft_gate(x, phi, scale) -> np.ndarray:
-    """Soft MoE logits (ROUTERS.md 4.5): x [G,S,d], phi [d,E,p] -> L [G,S,E*p], slot e*p+q."""
+    """Soft MoE logits (docs/routers.md 4.5): x [G,S,d], phi [d,E,p] -> L [G,S,E*p], slot e*p+q."""
     x = _f64(x)
     phi = _f64(phi)
     d, num_experts, p = phi.shape
@@ -413,7 +413,7 @@ def _occurrence_rank(keys: np.ndarray) -> np.ndarray:
 def token_choice(
     logits, k, capacity=None, priority="position", score="softmax", renormalize=False
 ) -> SlotPlan:
-    """Token-choice routing (ROUTERS.md 4.1, and 4.3 with a Sinkhorn score).
+    """Token-choice routing (docs/routers.md 4.1, and 4.3 with a Sinkhorn score).
 
     logits:      [G, S, E] router logits.
     k:           experts per token (distinct experts, 1 <= k <= E).
@@ -473,7 +473,7 @@ def token_choice(
 
 
 def expert_choice(logits, capacity, score="softmax") -> SlotPlan:
-    """Expert-choice routing (ROUTERS.md 4.2; 4.3 and 4.4 with transport-plan scores).
+    """Expert-choice routing (docs/routers.md 4.2; 4.3 and 4.4 with transport-plan scores).
 
     logits:   [G, S, E].
     capacity: C, tokens per expert per group (e.g. ``capacity(S, E, cf)``).  If C > S the
@@ -526,7 +526,7 @@ def expert_choice(logits, capacity, score="softmax") -> SlotPlan:
 
 
 def soft_route(L, num_experts, slots_per_expert) -> SoftPlan:
-    """Soft MoE plan from logits L [G, S, E*p] (slot index e*p + q), ROUTERS.md 4.5."""
+    """Soft MoE plan from logits L [G, S, E*p] (slot index e*p + q), docs/routers.md 4.5."""
     l = _check_logits(L)
     if l.shape[2] != num_experts * slots_per_expert:
         raise ValueError(
@@ -555,7 +555,7 @@ def soft_route(L, num_experts, slots_per_expert) -> SoftPlan:
 
 
 def per_image(logits, tokens_per_item, k, pooling="cls", capacity=None) -> SlotPlan:
-    """Per-image (per-item) routing, ROUTERS.md 4.6.
+    """Per-image (per-item) routing, docs/routers.md 4.6.
 
     Items are consecutive runs of ``tokens_per_item`` (T) tokens of a group.  One softmax
     token-choice decision per item (k choices, position priority, no renormalisation) on pooled

@@ -1,6 +1,6 @@
-"""Tests of the NumPy reference routers against ROUTERS.md.
+"""Tests of the NumPy reference routers against docs/routers.md.
 
-Fixture tests reproduce every worked example of ROUTERS.md.  Property tests draw random inputs
+Fixture tests reproduce every worked example of docs/routers.md.  Property tests draw random inputs
 from a fresh seed each run; the seed is in every assertion message, and setting MOE_REF_SEED
 reruns with a given seed.  Several property tests compare against deliberately naive loop
 implementations written here straight from the spec's pseudo-code.
@@ -29,7 +29,7 @@ def rs():
 
 
 def dense(plan, g=0):
-    """Dense D[s,e,c] (0/1) and W[s,e,c] of group g of a SlotPlan (ROUTERS.md 3)."""
+    """Dense D[s,e,c] (0/1) and W[s,e,c] of group g of a SlotPlan (docs/routers.md 3)."""
     S, E, C = plan.num_tokens, plan.num_experts, plan.capacity
     D = np.zeros((S, E, C))
     W = np.zeros((S, E, C))
@@ -180,7 +180,7 @@ def test_capacity_rounding_and_errors():
 
 GATES = np.array([[0.4, 0.0, 0.2], [0.5, 0.1, 0.4], [0.3, 0.2, 0.6]], dtype=np.float32)
 
-# W[s] as written in ROUTERS.md: rows = experts, columns = slots.
+# W[s] as written in docs/routers.md: rows = experts, columns = slots.
 TC_VANILLA = [[[0.4, 0], [0, 0], [0, 0.2]], [[0, 0.5], [0, 0], [0, 0]], [[0, 0], [0, 0], [0.6, 0]]]
 TC_BPR = [[[0, 0.4], [0, 0], [0, 0]], [[0.5, 0], [0, 0], [0, 0.4]], [[0, 0], [0, 0], [0.6, 0]]]
 EC = [[[0, 0.4], [0, 0], [0, 0]], [[0.5, 0], [0, 0.1], [0, 0.4]], [[0, 0], [0.2, 0], [0.6, 0]]]

@@ -1,6 +1,6 @@
-//===- CapacityTest.cpp - Expert capacity of ROUTERS.md §2 ----------------===//
+//===- CapacityTest.cpp - Expert capacity of docs/routers.md §2 ----------------===//
 //
-// rawCapacity / computeCapacity against ROUTERS.md §2 (worked values,
+// rawCapacity / computeCapacity against docs/routers.md §2 (worked values,
 // rounding, multiple_of, the C >= 1 rule), and the capacity the router
 // attributes report through RouterAttrInterface.
 //
@@ -50,7 +50,7 @@ TEST(RawCapacityTest, MultipliesBeforeDividing) {
 }
 
 //===----------------------------------------------------------------------===//
-// computeCapacity: ROUTERS.md §2 worked values
+// computeCapacity: docs/routers.md §2 worked values
 //===----------------------------------------------------------------------===//
 
 TEST(ComputeCapacityTest, WorkedValues) {
