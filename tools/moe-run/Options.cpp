@@ -236,7 +236,8 @@ the JIT where it is built in.
                                element (defaults 1e-5 and 1e-4)
   --stats                      print the routing statistics results:
                                expert_load (per expert), dropped_tokens,
-                               dropped_assignments, importance_loss
+                               dropped_assignments, importance_loss,
+                               invalid_tokens
   --bench N                    time N runs after one warm-up; print median
                                and min milliseconds
   --entry-info                 print the entry's signature and exit

@@ -75,16 +75,17 @@ void printValues(const std::string &name, const HostTensor &tensor,
 } // namespace
 
 void moe::printRoutingStats(const Model &model, std::ostream &os) {
-  static const char *const kScalars[] = {
-      "dropped_tokens", "dropped_assignments", "importance_loss"};
+  static const char *const kScalars[] = {"dropped_tokens",
+                                         "dropped_assignments",
+                                         "importance_loss", "invalid_tokens"};
   const HostTensor *load = model.findResult("expert_load");
   bool any = load != nullptr;
   for (const char *name : kScalars)
     any |= model.findResult(name) != nullptr;
   if (!any) {
     os << "routing statistics: none (the model has no result named "
-          "expert_load, dropped_tokens, dropped_assignments or "
-          "importance_loss)\n";
+          "expert_load, dropped_tokens, dropped_assignments, "
+          "importance_loss or invalid_tokens)\n";
     return;
   }
   os << "routing statistics:\n";
