@@ -185,19 +185,8 @@ struct LowerKSparseOT : OpRewritePattern<KSparseOTOp> {
     // The plan is over the valid tokens (docs/routers.md §7): b = S_valid/E,
     // and the others have sim = -Inf and no gradient.
     Value valid = validTokens(rewriter, loc, op.getLogits());
-    Value count =
-        reduceDim(rewriter, loc, valid, 1, rewriter.getF64FloatAttr(0.0),
-                  [](OpBuilder &nb, Location nloc, ValueRange args) -> Value {
-                    Value one = arith::UIToFPOp::create(
-                        nb, nloc, nb.getF64Type(), args[1]);
-                    return arith::AddFOp::create(nb, nloc, args[0], one);
-                  });
-    Value bPerGroup = mapElementwise(
-        rewriter, loc, count, f64,
-        [e](OpBuilder &nb, Location nloc, ValueRange args) -> Value {
-          return arith::DivFOp::create(nb, nloc, args[0],
-                                       f64Constant(nb, nloc, double(e)));
-        });
+    Value bPerGroup =
+        validTokensPerExpert(rewriter, loc, valid, e, rewriter.getF64Type());
     Value logits = mapElementwise(
         rewriter, loc, op.getLogits(), f64,
         [&](OpBuilder &nb, Location nloc, ValueRange args) -> Value {

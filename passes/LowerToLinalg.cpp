@@ -407,19 +407,11 @@ struct LowerSinkhorn : OpRewritePattern<SinkhornOp> {
                                         f32Constant(nb, nloc, invEpsilon));
                                   }),
                    rewriter.getF32FloatAttr(-inf));
-    Value count =
-        reduceDim(rewriter, loc, valid, 1, rewriter.getF32FloatAttr(0.0),
-                  [](OpBuilder &nb, Location nloc, ValueRange args) -> Value {
-                    Value one = arith::UIToFPOp::create(
-                        nb, nloc, nb.getF32Type(), args[1]);
-                    return arith::AddFOp::create(nb, nloc, args[0], one);
-                  });
     Value logB = mapElementwise(
-        rewriter, loc, count, f32,
-        [e](OpBuilder &nb, Location nloc, ValueRange args) -> Value {
-          Value b = arith::DivFOp::create(nb, nloc, args[0],
-                                          f32Constant(nb, nloc, double(e)));
-          return math::LogOp::create(nb, nloc, b);
+        rewriter, loc,
+        validTokensPerExpert(rewriter, loc, valid, e, rewriter.getF32Type()),
+        f32, [](OpBuilder &nb, Location nloc, ValueRange args) -> Value {
+          return math::LogOp::create(nb, nloc, args[0]);
         });
     Value logV0 =
         filledTensor(rewriter, loc, {g, e}, rewriter.getF32FloatAttr(0));
@@ -448,9 +440,7 @@ struct LowerSinkhorn : OpRewritePattern<SinkhornOp> {
                   SmallVector<utils::IteratorType>(
                       2, utils::IteratorType::parallel),
                   [&](OpBuilder &nb, Location l, ValueRange args) {
-                    Value unreachable = arith::CmpFOp::create(
-                        nb, l, arith::CmpFPredicate::OEQ, args[0],
-                        f32Constant(nb, l, -inf));
+                    Value unreachable = isMinusInfinity(nb, l, args[0]);
                     Value v = arith::SubFOp::create(nb, l, args[1], args[0]);
                     linalg::YieldOp::create(
                         nb, l,

@@ -57,6 +57,30 @@ Value validTokens(OpBuilder &b, Location loc, Value logits) {
       });
 }
 
+Value validTokensPerExpert(OpBuilder &b, Location loc, Value valid,
+                           int64_t numExperts, FloatType type) {
+  // The count first (exact in any float type), then one division.
+  Value count =
+      reduceDim(b, loc, valid, 1, b.getFloatAttr(type, 0.0),
+                [type](OpBuilder &nb, Location nloc, ValueRange args) -> Value {
+                  Value one = arith::UIToFPOp::create(nb, nloc, type, args[1]);
+                  return arith::AddFOp::create(nb, nloc, args[0], one);
+                });
+  return mapElementwise(
+      b, loc, count, type,
+      [=](OpBuilder &nb, Location nloc, ValueRange args) -> Value {
+        return arith::DivFOp::create(
+            nb, nloc, args[0],
+            floatConstant(nb, nloc, type, static_cast<double>(numExperts)));
+      });
+}
+
+/// `exp(-|x|)`, which never overflows: both forms of the sigmoid start here.
+static Value expMinusAbs(OpBuilder &b, Location loc, Value x) {
+  return math::ExpOp::create(
+      b, loc, arith::NegFOp::create(b, loc, math::AbsFOp::create(b, loc, x)));
+}
+
 Value whereValid(OpBuilder &b, Location loc, Value valid, Value values,
                  TypedAttr replacement) {
   auto type = cast<RankedTensorType>(values.getType());
@@ -83,11 +107,9 @@ Value stableSigmoid(OpBuilder &b, Location loc, Value x) {
   return mapElementwise(
       b, loc, x, b.getF32Type(),
       [](OpBuilder &nb, Location nloc, ValueRange args) -> Value {
-        // e = exp(-|x|) never overflows; sigmoid = 1/(1+e) or e/(1+e).
+        // sigmoid = 1/(1+e) or e/(1+e), e = exp(-|x|).
         Value v = args[0];
-        Value e = math::ExpOp::create(
-            nb, nloc,
-            arith::NegFOp::create(nb, nloc, math::AbsFOp::create(nb, nloc, v)));
+        Value e = expMinusAbs(nb, nloc, v);
         Value one = f32Constant(nb, nloc, 1.0);
         Value denom = arith::AddFOp::create(nb, nloc, one, e);
         Value positive = arith::CmpFOp::create(
@@ -103,9 +125,7 @@ Value logSigmoid(OpBuilder &b, Location loc, Value x) {
       [](OpBuilder &nb, Location nloc, ValueRange args) -> Value {
         // log sigmoid(x) = min(x, 0) - log1p(exp(-|x|)).
         Value v = args[0];
-        Value e = math::ExpOp::create(
-            nb, nloc,
-            arith::NegFOp::create(nb, nloc, math::AbsFOp::create(nb, nloc, v)));
+        Value e = expMinusAbs(nb, nloc, v);
         Value low =
             arith::MinimumFOp::create(nb, nloc, v, f32Constant(nb, nloc, 0.0));
         return arith::SubFOp::create(nb, nloc, low,
@@ -195,14 +215,14 @@ Value sinkhornTokenScores(OpBuilder &b, Location loc, Value x) {
         // At the maximum: the others, shifted by the second maximum (-Inf
         // when the token is alone in the column).
         Value othersAtMax = arith::SelectOp::create(
-            nb, nloc, isEqual(nb, nloc, max2, -kInf), minusInf,
+            nb, nloc, isMinusInfinity(nb, nloc, max2), minusInf,
             arith::AddFOp::create(nb, nloc, max2,
                                   math::LogOp::create(nb, nloc, s2)));
         Value others = arith::SelectOp::create(nb, nloc, isFirst, othersAtMax,
                                                othersBelow);
         Value score = arith::SubFOp::create(nb, nloc, xv, others);
         // x = -Inf (P = 0), also in a column of -Inf only.
-        return arith::SelectOp::create(nb, nloc, isEqual(nb, nloc, xv, -kInf),
+        return arith::SelectOp::create(nb, nloc, isMinusInfinity(nb, nloc, xv),
                                        minusInf, score);
       });
 }

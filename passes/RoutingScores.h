@@ -19,6 +19,11 @@ namespace mlir::moe {
 /// none of its logits NaN or +Inf, and not all of them -Inf. `[G, S]` i1.
 Value validTokens(OpBuilder &b, Location loc, Value logits);
 
+/// `b = S_valid / E` per group (`[G]` of `type`): the column marginal of a
+/// transport plan over the group's `valid` (`[G, S]`) tokens.
+Value validTokensPerExpert(OpBuilder &b, Location loc, Value valid,
+                           int64_t numExperts, FloatType type);
+
 /// `values[g, s, ...]` where `valid[g, s]`, else `replacement`; `values` is
 /// `[G, S]` or `[G, S, K]`, `valid` `[G, S]`.
 Value whereValid(OpBuilder &b, Location loc, Value valid, Value values,

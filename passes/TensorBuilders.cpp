@@ -292,20 +292,22 @@ std::pair<Value, Value> expMinusMax(OpBuilder &b, Location loc, Value input,
   Value exps = mapWithReduced(
       b, loc, input, max, dim, elementType,
       [](OpBuilder &nb, Location nloc, ValueRange args) -> Value {
-        Type type = args[1].getType();
-        Value minusInf = arith::ConstantOp::create(
-            nb, nloc,
-            nb.getFloatAttr(type, -std::numeric_limits<double>::infinity()));
-        Value empty = arith::CmpFOp::create(nb, nloc, arith::CmpFPredicate::OEQ,
-                                            args[1], minusInf);
         Value shift = arith::SelectOp::create(
-            nb, nloc, empty,
-            arith::ConstantOp::create(nb, nloc, nb.getFloatAttr(type, 0.0)),
+            nb, nloc, isMinusInfinity(nb, nloc, args[1]),
+            arith::ConstantOp::create(nb, nloc,
+                                      nb.getFloatAttr(args[1].getType(), 0.0)),
             args[1]);
         Value shifted = arith::SubFOp::create(nb, nloc, args[0], shift);
         return math::ExpOp::create(nb, nloc, shifted);
       });
   return {max, exps};
+}
+
+Value isMinusInfinity(OpBuilder &b, Location loc, Value x) {
+  Value minusInf = arith::ConstantOp::create(
+      b, loc,
+      b.getFloatAttr(x.getType(), -std::numeric_limits<double>::infinity()));
+  return arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OEQ, x, minusInf);
 }
 
 Value softmax(OpBuilder &b, Location loc, Value input, int64_t dim) {
@@ -320,15 +322,10 @@ Value logSumExp(OpBuilder &b, Location loc, Value input, int64_t dim) {
       cast<RankedTensorType>(input.getType()).getElementType(),
       [](OpBuilder &nb, Location nloc, ValueRange args) -> Value {
         // max + log(sum), or -Inf (log 0) for a row of -Inf only.
-        Type type = args[0].getType();
-        Value minusInf = arith::ConstantOp::create(
-            nb, nloc,
-            nb.getFloatAttr(type, -std::numeric_limits<double>::infinity()));
-        Value empty = arith::CmpFOp::create(nb, nloc, arith::CmpFPredicate::OEQ,
-                                            args[0], minusInf);
         Value sum = arith::AddFOp::create(
             nb, nloc, args[0], math::LogOp::create(nb, nloc, args[1]));
-        return arith::SelectOp::create(nb, nloc, empty, minusInf, sum);
+        return arith::SelectOp::create(
+            nb, nloc, isMinusInfinity(nb, nloc, args[0]), args[0], sum);
       });
 }
 

@@ -55,6 +55,9 @@ std::pair<Value, Value> expMinusMax(OpBuilder &b, Location loc, Value input,
 /// `input / sum_dim input`, with the sum broadcast along `dim`.
 Value normalizeBySum(OpBuilder &b, Location loc, Value input, int64_t dim);
 
+/// Whether the float scalar `x` is -Inf.
+Value isMinusInfinity(OpBuilder &b, Location loc, Value x);
+
 /// Numerically stable softmax of a float tensor along `dim`.
 Value softmax(OpBuilder &b, Location loc, Value input, int64_t dim);
 

@@ -197,9 +197,7 @@ static moe_status_t bindCopy(moe_model_t *model, const char *name, ArgRole role,
         copyArgument(model->model, name, role, dtype, rank, shape, data);
     if (!tensor)
       return tensor.status();
-    return role == ArgRole::Input
-               ? model->model.bindInput(name, std::move(*tensor))
-               : model->model.bindWeight(name, std::move(*tensor));
+    return model->model.bindArgument(name, role, std::move(*tensor));
   });
 }
 

@@ -120,20 +120,21 @@ Expected<size_t> Model::argumentIndex(const std::string &name,
                          "s: ", others.empty() ? "none" : others, ")");
 }
 
-Status Model::bindWeight(const std::string &name, HostTensor tensor) {
-  Expected<size_t> index = argumentIndex(name, ArgRole::Weight);
+Status Model::bindArgument(const std::string &name, ArgRole role,
+                           HostTensor tensor) {
+  Expected<size_t> index = argumentIndex(name, role);
   if (!index)
     return index.status();
   return bind(*index, std::make_shared<const HostTensor>(std::move(tensor)),
               "");
 }
 
+Status Model::bindWeight(const std::string &name, HostTensor tensor) {
+  return bindArgument(name, ArgRole::Weight, std::move(tensor));
+}
+
 Status Model::bindInput(const std::string &name, HostTensor tensor) {
-  Expected<size_t> index = argumentIndex(name, ArgRole::Input);
-  if (!index)
-    return index.status();
-  return bind(*index, std::make_shared<const HostTensor>(std::move(tensor)),
-              "");
+  return bindArgument(name, ArgRole::Input, std::move(tensor));
 }
 
 Status Model::bindInputNpy(const std::string &name, const std::string &path) {

@@ -65,6 +65,9 @@ public:
   /// listing the arguments of that role, for any other name.
   Expected<size_t> argumentIndex(const std::string &name, ArgRole role) const;
 
+  /// Binds the argument `name` of `role` to a tensor held in memory.
+  Status bindArgument(const std::string &name, ArgRole role, HostTensor tensor);
+
   /// Binds the weight `name` to a tensor held in memory.
   Status bindWeight(const std::string &name, HostTensor tensor);
 

@@ -9,6 +9,8 @@ import os
 import random
 import subprocess
 
+import numpy as np
+
 
 def compile_and_run(build, mlir, so, run_args, jit=False, layout="auto"):
     """moe-compile ``mlir`` to ``so`` with the plan ``layout``, then moe-run the .so (and, with
@@ -28,6 +30,32 @@ def compile_and_run(build, mlir, so, run_args, jit=False, layout="auto"):
         if run.returncode != 0:
             return False, log
     return True, log
+
+
+def run_made_case(case, build, work, seed):
+    """``run_case`` for cases ``(name, make, label)`` whose ``make(seed)`` returns the layer's
+    IR text and {name: array} dicts of its inputs, weights and expected results: writes them
+    under ``work/name``, compiles the layer and runs it with every result checked."""
+    from safetensors_io import write_safetensors  # test/reference, on the scripts' path
+
+    name, make, label = case
+    text, inputs, weights, expected = make(seed)
+    case_dir = os.path.join(work, name)
+    os.makedirs(case_dir, exist_ok=True)
+    mlir = os.path.join(case_dir, f"{name}.mlir")
+    with open(mlir, "w") as f:
+        f.write(text)
+    run_args = []
+    if weights:
+        write_safetensors(os.path.join(case_dir, "weights.safetensors"), weights)
+        run_args += ["--weights", os.path.join(case_dir, "weights.safetensors")]
+    for kind, flag, arrays in (("in", "--inputs", inputs), ("ref", "--check", expected)):
+        for key, array in arrays.items():
+            path = os.path.join(case_dir, f"{kind}_{key}.npy")
+            np.save(path, array)
+            run_args += [flag, f"{key}={path}"]
+    ok, log = compile_and_run(build, mlir, os.path.join(case_dir, f"{name}.so"), run_args)
+    return ok, label, log
 
 
 def main(cases, run_case, script):

@@ -30,7 +30,6 @@ sys.path.insert(0, os.path.join(HERE, "..", "reference"))
 sys.path.insert(0, HERE)
 
 import case_driver  # noqa: E402
-from safetensors_io import write_safetensors  # noqa: E402
 
 GATES = [[.4, 0, .2], [.5, .1, .4], [.3, .2, .6]]  # docs/routers.md 4.1 and 4.2
 
@@ -157,27 +156,5 @@ CASES = [
 ]
 
 
-def run_case(case, build, work, seed):
-    name, make, label = case
-    text, inputs, weights, expected = make(seed)
-    case_dir = os.path.join(work, name)
-    os.makedirs(case_dir, exist_ok=True)
-    mlir = os.path.join(case_dir, f"{name}.mlir")
-    with open(mlir, "w") as f:
-        f.write(text)
-    run_args = []
-    if weights:
-        write_safetensors(os.path.join(case_dir, "weights.safetensors"), weights)
-        run_args += ["--weights", os.path.join(case_dir, "weights.safetensors")]
-    for n, a in {**{f"in_{k}": v for k, v in inputs.items()},
-                 **{f"ref_{k}": v for k, v in expected.items()}}.items():
-        np.save(os.path.join(case_dir, f"{n}.npy"), a)
-    run_args += ["--inputs", ",".join(f"{k}={os.path.join(case_dir, f'in_{k}.npy')}" for k in inputs),
-                 "--check", ",".join(f"{k}={os.path.join(case_dir, f'ref_{k}.npy')}" for k in expected)]
-    ok, log = case_driver.compile_and_run(build, mlir, os.path.join(case_dir, f"{name}.so"),
-                                          run_args)
-    return ok, label, log
-
-
 if __name__ == "__main__":
-    sys.exit(case_driver.main(CASES, run_case, "fixtures.py"))
+    sys.exit(case_driver.main(CASES, case_driver.run_made_case, "fixtures.py"))

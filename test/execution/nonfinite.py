@@ -30,7 +30,6 @@ import make_example_data  # noqa: E402
 import moe_ir  # noqa: E402
 import moe_reference as ref  # noqa: E402
 from router_matrix import layer_text  # noqa: E402
-from safetensors_io import write_safetensors  # noqa: E402
 
 NAN, INF = np.float32(np.nan), np.float32(np.inf)
 STATS = list(moe_ir.STATS) + [moe_ir.INVALID_TOKENS]
@@ -168,29 +167,5 @@ CASES = [
 ]
 
 
-def run_case(case, build, work, seed):
-    name, make, label = case
-    text, inputs, weights, expected = make(seed)
-    case_dir = os.path.join(work, name)
-    os.makedirs(case_dir, exist_ok=True)
-    mlir = os.path.join(case_dir, f"{name}.mlir")
-    with open(mlir, "w") as f:
-        f.write(text)
-    run_args = []
-    if weights:
-        write_safetensors(os.path.join(case_dir, "weights.safetensors"), weights)
-        run_args += ["--weights", os.path.join(case_dir, "weights.safetensors")]
-    for n, a in {**{f"in_{k}": v for k, v in inputs.items()},
-                 **{f"ref_{k}": v for k, v in expected.items()}}.items():
-        np.save(os.path.join(case_dir, f"{n}.npy"), a)
-    for k in inputs:
-        run_args += ["--inputs", f"{k}={os.path.join(case_dir, f'in_{k}.npy')}"]
-    for k in expected:
-        run_args += ["--check", f"{k}={os.path.join(case_dir, f'ref_{k}.npy')}"]
-    ok, log = case_driver.compile_and_run(build, mlir, os.path.join(case_dir, f"{name}.so"),
-                                          run_args)
-    return ok, label, log
-
-
 if __name__ == "__main__":
-    sys.exit(case_driver.main(CASES, run_case, "nonfinite.py"))
+    sys.exit(case_driver.main(CASES, case_driver.run_made_case, "nonfinite.py"))
