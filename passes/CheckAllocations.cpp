@@ -19,21 +19,6 @@ namespace mlir::moe {
 
 namespace {
 
-/// `file:line:col` of the first file location in `loc`, or "".
-std::string fileLocation(Location loc) {
-  std::string text;
-  loc->walk([&](Location inner) {
-    auto file = dyn_cast<FileLineColLoc>(inner);
-    if (!file)
-      return WalkResult::advance();
-    text = (file.getFilename().strref() + ":" + Twine(file.getLine()) + ":" +
-            Twine(file.getColumn()))
-               .str();
-    return WalkResult::interrupt();
-  });
-  return text;
-}
-
 std::string allocationMessage(memref::AllocOp alloc) {
   MemRefType type = alloc.getType();
   std::string text;
@@ -47,7 +32,7 @@ std::string allocationMessage(memref::AllocOp alloc) {
       os << *bytes << " bytes ";
   }
   os << "(" << type << ")";
-  if (std::string where = fileLocation(alloc.getLoc()); !where.empty())
+  if (std::string where = sourceLocation(alloc.getLoc()); !where.empty())
     os << " for the op at " << where;
   return text;
 }

@@ -29,6 +29,10 @@ func::FuncOp preparedEntry(ModuleOp module);
 /// prepared entry (IR run through single passes), every function counts.
 bool isInEntry(Operation *op);
 
+/// `file:line:col` of the first file location in `loc` (as run-time check
+/// messages name a place in the source), or "" when it has none.
+std::string sourceLocation(Location loc);
+
 /// How messages name the entry's argument `index`: `input 'x'`, `weight
 /// 'w_up'` (from the recorded signature), or `argument #index`.
 std::string describeEntryArgument(ModuleOp module, unsigned index);

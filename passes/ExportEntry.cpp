@@ -241,6 +241,20 @@ bool isInEntry(Operation *op) {
   return !entry || entry == func;
 }
 
+std::string sourceLocation(Location loc) {
+  std::string text;
+  loc->walk([&](Location inner) {
+    auto file = dyn_cast<FileLineColLoc>(inner);
+    if (!file)
+      return WalkResult::advance();
+    text = (file.getFilename().strref() + ":" + Twine(file.getLine()) + ":" +
+            Twine(file.getColumn()))
+               .str();
+    return WalkResult::interrupt();
+  });
+  return text;
+}
+
 std::string describeEntryArgument(ModuleOp module, unsigned index) {
   std::string fallback = "argument #" + std::to_string(index);
   auto signature = module->getAttrOfType<StringAttr>(kSignatureAttrName);

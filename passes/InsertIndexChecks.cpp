@@ -21,22 +21,6 @@ namespace mlir::moe {
 
 namespace {
 
-/// `file:line:col` of `loc`, or "" when it has none.
-std::string describeLocation(Location loc) {
-  if (auto file = dyn_cast<FileLineColLoc>(loc))
-    return (" at " + file.getFilename().strref() + ":" +
-            std::to_string(file.getLine()) + ":" +
-            std::to_string(file.getColumn()))
-        .str();
-  if (auto fused = dyn_cast<FusedLoc>(loc))
-    for (Location inner : fused.getLocations())
-      if (std::string text = describeLocation(inner); !text.empty())
-        return text;
-  if (auto named = dyn_cast<NameLoc>(loc))
-    return describeLocation(named.getChildLoc());
-  return "";
-}
-
 /// What the message calls the index tensor `index` of `op`.
 std::string describeIndexTensor(Operation *op, OpOperand &operand) {
   if (auto arg = dyn_cast<BlockArgument>(operand.get()))
@@ -125,11 +109,13 @@ void insertCheck(OpBuilder &b, Operation *op, const IndexOperandRange &range) {
   for (int64_t d = 0; d < rank; ++d)
     where += (d ? ", {" : "{") + std::to_string(d + 1) + "}";
   where += "]";
+  std::string source = sourceLocation(loc);
   std::string message =
       describeIndexTensor(op, *range.operand) + " holds {0} at " + where +
-      ": " + op->getName().getStringRef().str() + describeLocation(loc) +
-      " needs " + range.meaning.str() + " in [" + std::to_string(range.lower) +
-      ", " + std::to_string(range.upper) + ")";
+      ": " + op->getName().getStringRef().str() +
+      (source.empty() ? "" : " at " + source) + " needs " +
+      range.meaning.str() + " in [" + std::to_string(range.lower) + ", " +
+      std::to_string(range.upper) + ")";
   SmallVector<Value> values = {value};
   values.append(at.begin(), at.end());
   CheckOp::create(b, loc, failed, b.getStringAttr(message), values);
