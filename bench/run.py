@@ -6,7 +6,9 @@ the NumPy reference's outputs (test/reference/make_example_data.py); moe-compile
 (timed); one checked run (moe-run --check, every result against the reference); then
 moe-run --bench N, whose median and minimum are reported. The GEMM bound is the experts'
 GEMMs alone on the rows the reference plan keeps (every slot for Soft MoE), timed with NumPy's
-OpenBLAS in this process, N runs, median. FLOP counts are those expert GEMMs.
+OpenBLAS in this process, N runs, median. Everything runs on one core (this process pins
+itself to MOE_BENCH_CPU, default its first allowed CPU, and OpenBLAS to one thread), so the
+ratios compare one thread with one thread. FLOP counts are those expert GEMMs.
 
 Writes a markdown table and a JSON file (medians, ratios, GFLOP/s, compile times, the machine,
 the commit) to --out (default bench/results/latest.{md,json}) and prints the table.
@@ -23,7 +25,13 @@ import subprocess
 import sys
 import time
 
-import numpy as np
+# One core for everything timed here: NumPy's OpenBLAS (the GEMM bound) and, inherited,
+# every moe-run this process starts. Set before NumPy loads OpenBLAS.
+os.environ["OPENBLAS_NUM_THREADS"] = "1"
+os.environ.setdefault("MOE_BENCH_CPU", str(min(os.sched_getaffinity(0))))
+os.sched_setaffinity(0, {int(os.environ["MOE_BENCH_CPU"])})
+
+import numpy as np  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "test", "reference"))
@@ -143,7 +151,7 @@ def bench_layer(name, build, work, runs):
 def table(results, info):
     lines = [f"Machine: {info['machine']['cpu']}, {info['machine']['cores']} cores, "
              f"{info['machine']['memory']}; commit {info['commit']}; {info['date']}; "
-             f"{info['runs']} runs per layer, medians.",
+             f"{info['runs']} runs per layer, medians; 1 thread, pinned to one core (GEMM bound: OpenBLAS, 1 thread).",
              "",
              "| layer | check | moe-mlir median (ms) | GEMM bound (ms) | moe-mlir / bound | "
              "moe-mlir GFLOP/s | compile (s) |",

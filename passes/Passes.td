@@ -181,6 +181,114 @@ def MoECpuLoopOrder : Pass<"moe-cpu-loop-order"> {
   let dependentDialects = ["::mlir::linalg::LinalgDialect"];
 }
 
+def MoECpuTileContractions : Pass<"moe-cpu-tile-contractions"> {
+  let summary = "Tile matmuls for the CPU's vector registers and vectorize the tiles";
+  let description = [{
+    Tiles every `linalg.matmul` and `linalg.batch_matmul` on tensors (the
+    expert GEMMs of both plan layouts) in two levels and vectorizes the
+    innermost tile:
+
+    - cache level: one expert (batch) and one `reduction-block` slice of the
+      reduction at a time, so a `reduction-block x columns` strip of `B`
+      stays in the L1 cache while the row blocks of `A` stream past it;
+    - register level: loops `n` (step `columns`), `m` (step `rows`), `k`
+      (step 1); the body is one `vector.contract` of a `rows x 1` by
+      `1 x columns` operand pair, which moe-cpu-lower-vectors turns into
+      outer products on accumulators held in registers.
+
+    Loops whose bound is not a multiple of their step (the sorted layout's
+    ragged expert groups, any capacity) are peeled: full tiles are exact
+    static vectors, the last tile is masked. Each element of `C` still adds
+    its terms in increasing `k` onto its initial value, so results are
+    bit-identical to the untiled loops. Tile sizes default (0) to the host
+    CPU's registers: 8 x 32 with AVX-512, 6 x 16 with AVX2 and FMA, 4 x 8
+    otherwise; `reduction-block` defaults to 128.
+
+    ```mlir
+    // Before
+    %c = linalg.matmul ins(%a, %b : tensor<64x512xf32>, tensor<512x256xf32>)
+                       outs(%init : tensor<64x256xf32>) -> tensor<64x256xf32>
+    // After (rows = 8, columns = 32, reduction-block = 128)
+    scf.for %k0 = %c0 to %c512 step %c128 ... {
+      scf.for %n = %c0 to %c256 step %c32 ... {
+        scf.for %m = %c0 to %c64 step %c8 ... {
+          scf.for %k = %c0 to %c128 step %c1 ... {
+            %ta = vector.transfer_read ... : tensor<8x1xf32>, vector<8x1xf32>
+            %tb = vector.transfer_read ... : tensor<1x32xf32>, vector<1x32xf32>
+            %tc = vector.transfer_read ... : tensor<8x32xf32>, vector<8x32xf32>
+            %r = vector.contract {...} %ta, %tb, %tc
+            vector.transfer_write %r, ...
+    ```
+  }];
+  let options = [
+    Option<"rows", "rows", "int64_t", /*default=*/"0",
+           "rows of C per register tile (0: from the host CPU)">,
+    Option<"columns", "columns", "int64_t", /*default=*/"0",
+           "columns of C per register tile (0: from the host CPU)">,
+    Option<"reductionBlock", "reduction-block", "int64_t", /*default=*/"0",
+           "reduction values per cache block (0: the default, 128)">,
+  ];
+  let dependentDialects = ["::mlir::linalg::LinalgDialect",
+                           "::mlir::scf::SCFDialect",
+                           "::mlir::affine::AffineDialect",
+                           "::mlir::tensor::TensorDialect",
+                           "::mlir::vector::VectorDialect"];
+}
+
+def MoECpuLowerVectors : Pass<"moe-cpu-lower-vectors"> {
+  let summary = "Register microkernels from the vector tiles of contractions";
+  let description = [{
+    Runs after bufferization on the vector tiles of moe-cpu-tile-contractions.
+    Hoists the accumulator's `vector.transfer_read`/`transfer_write` pair
+    out of the reduction loop (the `rows x columns` tile of `C` becomes a
+    loop-carried vector, i.e. registers), lowers `vector.contract` to
+    `vector.outerproduct` and then to one `vector.fma` per accumulator row
+    and reduction step, and lowers transfers, masks, broadcasts and shape
+    casts to 1-D vector operations (`vector.load`, `vector.store`, masked
+    loads and stores for the remainder tiles) that `convert-vector-to-llvm`
+    maps to the target's vector instructions.
+
+    ```mlir
+    // Before (on memrefs)
+    scf.for %k = %c0 to %c128 step %c1 {
+      %c = vector.transfer_read %C[%m, %n] ... : vector<8x32xf32>
+      %r = vector.contract {...} %a, %b, %c
+      vector.transfer_write %r, %C[%m, %n]
+    }
+    // After
+    %c = ... vector.load %C[...] : vector<32xf32> (x 8)
+    %r = scf.for %k = %c0 to %c128 step %c1 iter_args(%acc = %c) {
+      ... vector.fma %a_ik, %b_k, %acc_i : vector<32xf32> (x 8)
+    }
+    ... vector.store (x 8)
+    ```
+  }];
+  let dependentDialects = ["::mlir::vector::VectorDialect",
+                           "::mlir::memref::MemRefDialect",
+                           "::mlir::scf::SCFDialect"];
+}
+
+def MoECpuApproximateMath : Pass<"moe-cpu-approximate-math"> {
+  let summary = "Inline polynomial approximations of libm functions (erf)";
+  let description = [{
+    Replaces `math.erf` (the exact GELU) by MLIR's polynomial approximation
+    (f32: a rational approximation on |x| < 4 with the sign restored, 1
+    beyond; NaN propagates), so that elementwise loops contain no calls to
+    libm's scalar `erff` and vectorize. The approximation's error is below
+    the f32 rounding of the GELU's other terms at the 1e-4 relative
+    tolerance the reference checks use (docs/routers.md, numerics).
+
+    ```mlir
+    // Before
+    %e = math.erf %x : f32
+    // After
+    ... arith.mulf / arith.addf / arith.select (no call) ...
+    ```
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::math::MathDialect"];
+}
+
 def MoEPrepareEntry : Pass<"moe-prepare-entry", "::mlir::ModuleOp"> {
   let summary = "Record the entry function's signature for the artifact ABI";
   let description = [{

@@ -1,0 +1,275 @@
+//===- CpuTileContractions.cpp - Register-tiled vector contractions ------===//
+//
+// `moe-cpu-tile-contractions`: tiles every `linalg.matmul` and
+// `linalg.batch_matmul` (the expert GEMMs of both plan layouts) for the
+// CPU's vector registers and vectorizes the tiles:
+//
+//   for e                        (batch_matmul: one expert at a time)
+//     for k0 step Kc             (a Kc x N panel of B)
+//       for n0 step Nr           (a Kc x Nr strip of B stays in L1)
+//         for m0 step Mr         (row blocks of A stream past it)
+//           for k in k0..k0+Kc   C[m0:Mr, n0:Nr] += A[m0:Mr, k] * B[k, n0:Nr]
+//
+// The innermost body is one `vector.contract` of an Mr x 1 by 1 x Nr
+// operand pair; moe-cpu-lower-vectors later keeps the Mr x Nr accumulator in
+// registers across the k loop and lowers the contraction to outer products.
+// Row loops whose bound is not a multiple of Mr (the sorted layout's ragged
+// expert groups, any C) are peeled: full tiles are static vectors, the last
+// one is masked. Every element of C still sums its terms in increasing k,
+// so the tiling does not change results.
+//
+//===----------------------------------------------------------------------===//
+
+#include "passes/CpuTarget.h"
+#include "passes/Passes.h"
+
+#include "mlir/Dialect/Affine/IR/AffineOps.h"
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Linalg/Transforms/Transforms.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/SCF/Transforms/TileUsingInterface.h"
+#include "mlir/Dialect/SCF/Transforms/Transforms.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
+#include "mlir/Dialect/Vector/Transforms/LoweringPatterns.h"
+#include "mlir/IR/PatternMatch.h"
+#include "mlir/Transforms/GreedyPatternRewriteDriver.h"
+#include "mlir/Transforms/LoopInvariantCodeMotionUtils.h"
+
+namespace mlir::moe {
+#define GEN_PASS_DEF_MOECPUTILECONTRACTIONS
+#include "passes/Passes.h.inc"
+
+namespace {
+
+/// The contractions this pass tiles: plain row-major matmuls on tensors.
+bool isTileableContraction(Operation *op) {
+  if (auto matmul = dyn_cast<linalg::MatmulOp>(op))
+    return matmul.hasPureTensorSemantics() && !matmul.hasUserDefinedMaps();
+  if (auto batch = dyn_cast<linalg::BatchMatmulOp>(op))
+    return batch.hasPureTensorSemantics() && !batch.hasUserDefinedMaps();
+  return false;
+}
+
+/// Tiles `op` with `sizes` (0: not tiled), loops in `interchange` order;
+/// returns the tiled op and the generated loops, outermost first.
+FailureOr<scf::SCFTilingResult> tile(RewriterBase &rewriter,
+                                     TilingInterface op,
+                                     ArrayRef<int64_t> sizes,
+                                     ArrayRef<int64_t> interchange = {}) {
+  scf::SCFTilingOptions options;
+  options.setTileSizes(getAsIndexOpFoldResult(rewriter.getContext(), sizes));
+  if (!interchange.empty())
+    options.setInterchange(interchange);
+  rewriter.setInsertionPoint(op);
+  FailureOr<scf::SCFTilingResult> tiled = scf::tileUsingSCF(rewriter, op, options);
+  if (succeeded(tiled))
+    rewriter.replaceOp(op, tiled->replacements);
+  return tiled;
+}
+
+/// `op` (with a unit batch dimension, as tiled per expert) as a
+/// `linalg.matmul` on the collapsed operands.
+linalg::MatmulOp dropUnitBatch(RewriterBase &rewriter,
+                               linalg::BatchMatmulOp op) {
+  Location loc = op.getLoc();
+  rewriter.setInsertionPoint(op);
+  SmallVector<ReassociationIndices> reassociation = {{0, 1}, {2}};
+  auto collapse = [&](Value v) -> Value {
+    auto type = cast<RankedTensorType>(v.getType());
+    auto reduced = RankedTensorType::get(type.getShape().drop_front(),
+                                         type.getElementType());
+    return tensor::CollapseShapeOp::create(rewriter, loc, reduced, v,
+                                           reassociation);
+  };
+  auto matmul = linalg::MatmulOp::create(
+      rewriter, loc,
+      ValueRange{collapse(op.getDpsInputs()[0]), collapse(op.getDpsInputs()[1])},
+      ValueRange{collapse(op.getDpsInits()[0])});
+  Value expanded = tensor::ExpandShapeOp::create(
+      rewriter, loc, op.getResultTypes()[0], matmul.getResult(0),
+      reassociation);
+  rewriter.replaceOp(op, expanded);
+  return matmul;
+}
+
+/// Replaces input `index` of `op` by a copy of it in a fresh (contiguous)
+/// tensor: a packed operand the register tiles read at unit stride, free of
+/// the cache-set conflicts that rows a power of two apart cause.
+void packOperand(RewriterBase &rewriter, linalg::LinalgOp op, unsigned index) {
+  OpOperand &operand = op->getOpOperand(index);
+  Value source = operand.get();
+  Location loc = op.getLoc();
+  rewriter.setInsertionPoint(op);
+  SmallVector<OpFoldResult> sizes =
+      tensor::getMixedSizes(rewriter, loc, source);
+  Value empty = tensor::EmptyOp::create(
+      rewriter, loc, sizes,
+      cast<RankedTensorType>(source.getType()).getElementType());
+  Value packed =
+      linalg::CopyOp::create(rewriter, loc, source, empty).getResult(0);
+  rewriter.modifyOpInPlace(op, [&] { operand.set(packed); });
+}
+
+struct MoECpuTileContractionsPass
+    : impl::MoECpuTileContractionsBase<MoECpuTileContractionsPass> {
+  using MoECpuTileContractionsBase::MoECpuTileContractionsBase;
+
+  ContractionTiles tiles() const {
+    ContractionTiles chosen = hostContractionTiles();
+    if (rows > 0)
+      chosen.rows = rows;
+    if (columns > 0)
+      chosen.columns = columns;
+    if (reductionBlock > 0)
+      chosen.reductionBlock = reductionBlock;
+    return chosen;
+  }
+
+  void runOnOperation() override {
+    Operation *root = getOperation();
+    MLIRContext *context = &getContext();
+    ContractionTiles t = tiles();
+    IRRewriter rewriter(context);
+
+    SmallVector<Operation *> contractions;
+    root->walk([&](Operation *op) {
+      if (isTileableContraction(op))
+        contractions.push_back(op);
+    });
+
+    // Cache level: one expert, one Kc panel at a time; the expert's A block
+    // is packed into a contiguous M x Kc buffer.
+    SmallVector<linalg::MatmulOp> blocks;
+    for (Operation *op : contractions) {
+      bool batched = isa<linalg::BatchMatmulOp>(op);
+      SmallVector<int64_t> sizes = {0, 0, t.reductionBlock};
+      if (batched)
+        sizes.insert(sizes.begin(), 1);
+      FailureOr<scf::SCFTilingResult> tiled =
+          tile(rewriter, cast<TilingInterface>(op), sizes);
+      if (failed(tiled))
+        return signalPassFailure();
+      Operation *block = tiled->tiledOps.back();
+      linalg::MatmulOp matmul =
+          batched ? dropUnitBatch(rewriter, cast<linalg::BatchMatmulOp>(block))
+                  : cast<linalg::MatmulOp>(block);
+      packOperand(rewriter, matmul, 0);
+      blocks.push_back(matmul);
+    }
+
+    // Register level: n, with the Kc x Nr strip of B packed contiguously,
+    // then m, then k one step at a time. The row loops are peeled into full
+    // tiles and a remainder.
+    SmallVector<scf::ForOp> rowLoops;
+    for (linalg::MatmulOp block : blocks) {
+      FailureOr<scf::SCFTilingResult> strips =
+          tile(rewriter, cast<TilingInterface>(block.getOperation()),
+               {0, t.columns, 0});
+      if (failed(strips))
+        return signalPassFailure();
+      auto strip = cast<linalg::MatmulOp>(strips->tiledOps.back());
+      packOperand(rewriter, strip, 1);
+      FailureOr<scf::SCFTilingResult> tiled =
+          tile(rewriter, cast<TilingInterface>(strip.getOperation()),
+               {t.rows, 0, 1});
+      if (failed(tiled))
+        return signalPassFailure();
+      // Loops outermost first: m, k.
+      if (auto rowLoop = dyn_cast<scf::ForOp>(tiled->loops.front().getOperation()))
+        rowLoops.push_back(rowLoop);
+    }
+    for (scf::ForOp loop : rowLoops) {
+      scf::ForOp remainder;
+      (void)scf::peelForLoopAndSimplifyBounds(rewriter, loop, remainder);
+    }
+
+    // Full tiles get static shapes; unit batch dimensions are dropped so the
+    // tiles are plain matmuls.
+    {
+      RewritePatternSet patterns(context);
+      tensor::ExtractSliceOp::getCanonicalizationPatterns(patterns, context);
+      tensor::InsertSliceOp::getCanonicalizationPatterns(patterns, context);
+      tensor::CastOp::getCanonicalizationPatterns(patterns, context);
+      linalg::MatmulOp::getCanonicalizationPatterns(patterns, context);
+      linalg::BatchMatmulOp::getCanonicalizationPatterns(patterns, context);
+      affine::AffineMinOp::getCanonicalizationPatterns(patterns, context);
+      affine::AffineApplyOp::getCanonicalizationPatterns(patterns, context);
+      scf::ForOp::getCanonicalizationPatterns(patterns, context);
+      context->getLoadedDialect<linalg::LinalgDialect>()
+          ->getCanonicalizationPatterns(patterns);
+      context->getLoadedDialect<tensor::TensorDialect>()
+          ->getCanonicalizationPatterns(patterns);
+      if (failed(applyPatternsGreedily(root, std::move(patterns))))
+        return signalPassFailure();
+    }
+
+    // Vectorize every register tile: exact vectors for full tiles, masked
+    // Mr x Nr x 1 vectors for the remainders.
+    SmallVector<linalg::LinalgOp> registerTiles;
+    root->walk([&](linalg::LinalgOp op) {
+      if (isa<linalg::MatmulOp>(op) && op.hasPureTensorSemantics())
+        registerTiles.push_back(op);
+    });
+    for (linalg::LinalgOp op : registerTiles) {
+      SmallVector<int64_t> vectorSizes;
+      if (op.hasDynamicShape())
+        vectorSizes = {t.rows, t.columns, 1};
+      rewriter.setInsertionPoint(op);
+      FailureOr<linalg::VectorizationResult> vectorized = linalg::vectorize(
+          rewriter, op, vectorSizes, /*inputScalableVecDims=*/{},
+          /*vectorizeNDExtract=*/false, /*flatten1DDepthwiseConv=*/false,
+          /*assumeDynamicDimsMatchVecSizes=*/false,
+          /*createNamedContraction=*/true);
+      if (failed(vectorized)) {
+        op->emitError("the register tile of this contraction does not "
+                      "vectorize");
+        return signalPassFailure();
+      }
+      rewriter.replaceOp(op, vectorized->replacements);
+    }
+
+    // Remainder tiles: the masked-off rows of A read as zeros and the
+    // masked-off rows of C are never written, so the contraction itself
+    // needs no mask; the transfers take theirs as operands (no
+    // `vector.mask` regions are left for bufferization).
+    SmallVector<vector::MaskOp> maskedContractions;
+    root->walk([&](vector::MaskOp mask) {
+      if (isa_and_nonnull<vector::ContractionOp>(mask.getMaskableOp()))
+        maskedContractions.push_back(mask);
+    });
+    for (vector::MaskOp mask : maskedContractions) {
+      Operation *contraction = mask.getMaskableOp();
+      rewriter.setInsertionPoint(mask);
+      Operation *unmasked = rewriter.clone(*contraction);
+      rewriter.replaceOp(mask, unmasked->getResults());
+    }
+    {
+      RewritePatternSet patterns(context);
+      vector::populateVectorMaskLoweringPatternsForSideEffectingOps(patterns);
+      if (failed(applyPatternsGreedily(root, std::move(patterns))))
+        return signalPassFailure();
+    }
+
+    // The accumulator into registers: the tile of C (extract_slice, then
+    // transfer_read; transfer_write, then insert_slice) is read before the
+    // reduction loop and written after it, the loop carries the vector.
+    // Masked remainder tiles keep their transfers in the loop.
+    SmallVector<scf::ForOp> reductionLoops;
+    root->walk([&](scf::ForOp loop) {
+      if (!loop.getBody()->getOps<vector::ContractionOp>().empty())
+        reductionLoops.push_back(loop);
+    });
+    // One subset pair per call: the slice of C, then the transfers.
+    for (scf::ForOp loop : reductionLoops) {
+      moveLoopInvariantCode(loop); // the constants the vectorizer made
+      LoopLikeOpInterface hoisted = loop;
+      for (int level = 0; level < 2; ++level)
+        hoisted = hoistLoopInvariantSubsets(rewriter, hoisted);
+    }
+  }
+};
+
+} // namespace
+} // namespace mlir::moe
