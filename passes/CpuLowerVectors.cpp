@@ -15,6 +15,7 @@
 
 #include "passes/Passes.h"
 
+#include "mlir/Conversion/VectorToSCF/VectorToSCF.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
@@ -50,7 +51,12 @@ struct MoECpuLowerVectorsPass
     if (failed(applyPatternsGreedily(root, std::move(contractions))))
       return signalPassFailure();
 
+    // n-D transfers become rows of 1-D ones (fully unrolled), then loads
+    // and stores.
     RewritePatternSet transfers(context);
+    populateVectorToSCFConversionPatterns(
+        transfers,
+        VectorTransferToSCFOptions().enableFullUnroll().setTargetRank(1));
     vector::populateVectorTransferLoweringPatterns(transfers,
                                                    /*maxTransferRank=*/1);
     vector::populateVectorTransferPermutationMapLoweringPatterns(transfers);

@@ -52,6 +52,10 @@ bool isTileableContraction(Operation *op) {
   return false;
 }
 
+/// Marks the register tiles (copies made by peeling keep it) until they are
+/// vectorized.
+constexpr llvm::StringLiteral kRegisterTile = "moe.register_tile";
+
 /// Tiles `op` with `sizes` (0: not tiled), loops in `interchange` order;
 /// returns the tiled op and the generated loops, outermost first.
 FailureOr<scf::SCFTilingResult> tile(RewriterBase &rewriter,
@@ -176,6 +180,7 @@ struct MoECpuTileContractionsPass
                {t.rows, 0, 1});
       if (failed(tiled))
         return signalPassFailure();
+      tiled->tiledOps.back()->setAttr(kRegisterTile, rewriter.getUnitAttr());
       // Loops outermost first: m, k.
       if (auto rowLoop = dyn_cast<scf::ForOp>(tiled->loops.front().getOperation()))
         rowLoops.push_back(rowLoop);
@@ -209,7 +214,7 @@ struct MoECpuTileContractionsPass
     // Mr x Nr x 1 vectors for the remainders.
     SmallVector<linalg::LinalgOp> registerTiles;
     root->walk([&](linalg::LinalgOp op) {
-      if (isa<linalg::MatmulOp>(op) && op.hasPureTensorSemantics())
+      if (op->hasAttr(kRegisterTile))
         registerTiles.push_back(op);
     });
     for (linalg::LinalgOp op : registerTiles) {

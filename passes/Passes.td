@@ -286,7 +286,8 @@ def MoECpuApproximateMath : Pass<"moe-cpu-approximate-math"> {
     ```
   }];
   let dependentDialects = ["::mlir::arith::ArithDialect",
-                           "::mlir::math::MathDialect"];
+                           "::mlir::math::MathDialect",
+                           "::mlir::vector::VectorDialect"];
 }
 
 def MoEPrepareEntry : Pass<"moe-prepare-entry", "::mlir::ModuleOp"> {
