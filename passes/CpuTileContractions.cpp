@@ -55,6 +55,8 @@ bool isTileableContraction(Operation *op) {
 /// Marks the register tiles (copies made by peeling keep it) until they are
 /// vectorized.
 constexpr llvm::StringLiteral kRegisterTile = "moe.register_tile";
+/// Marks the row copies of packed operands, with their widest row.
+constexpr llvm::StringLiteral kPackedRow = "moe.packed_row";
 
 /// Tiles `op` with `sizes` (0: not tiled), loops in `interchange` order;
 /// returns the tiled op and the generated loops, outermost first.
@@ -62,8 +64,16 @@ FailureOr<scf::SCFTilingResult> tile(RewriterBase &rewriter,
                                      TilingInterface op,
                                      ArrayRef<int64_t> sizes,
                                      ArrayRef<int64_t> interchange = {}) {
+  // A loop no longer than its tile is not tiled (its slices keep static
+  // shapes).
+  SmallVector<int64_t> clamped = llvm::to_vector(sizes);
+  SmallVector<int64_t> ranges =
+      cast<linalg::LinalgOp>(op.getOperation()).getStaticLoopRanges();
+  for (auto [size, range] : llvm::zip(clamped, ranges))
+    if (!ShapedType::isDynamic(range) && range <= size)
+      size = 0;
   scf::SCFTilingOptions options;
-  options.setTileSizes(getAsIndexOpFoldResult(rewriter.getContext(), sizes));
+  options.setTileSizes(getAsIndexOpFoldResult(rewriter.getContext(), clamped));
   if (!interchange.empty())
     options.setInterchange(interchange);
   rewriter.setInsertionPoint(op);
@@ -98,10 +108,31 @@ linalg::MatmulOp dropUnitBatch(RewriterBase &rewriter,
   return matmul;
 }
 
+/// Vectorizes `op` (a tile), with masks of `maxSizes` where its shape is
+/// dynamic.
+LogicalResult vectorizeTile(RewriterBase &rewriter, linalg::LinalgOp op,
+                            ArrayRef<int64_t> maxSizes) {
+  SmallVector<int64_t> vectorSizes;
+  rewriter.setInsertionPoint(op);
+  if (op.hasDynamicShape())
+    vectorSizes = llvm::to_vector(maxSizes);
+  FailureOr<linalg::VectorizationResult> vectorized = linalg::vectorize(
+      rewriter, op, vectorSizes, /*inputScalableVecDims=*/{},
+      /*vectorizeNDExtract=*/false, /*flatten1DDepthwiseConv=*/false,
+      /*assumeDynamicDimsMatchVecSizes=*/false,
+      /*createNamedContraction=*/true);
+  if (failed(vectorized))
+    return failure();
+  rewriter.replaceOp(op, vectorized->replacements);
+  return success();
+}
+
 /// Replaces input `index` of `op` by a copy of it in a fresh (contiguous)
 /// tensor: a packed operand the register tiles read at unit stride, free of
-/// the cache-set conflicts that rows a power of two apart cause.
-void packOperand(RewriterBase &rewriter, linalg::LinalgOp op, unsigned index) {
+/// the cache-set conflicts that rows a power of two apart cause. The copy
+/// moves one row (at most `maxRowWidth` values) per vector.
+LogicalResult packOperand(RewriterBase &rewriter, linalg::LinalgOp op,
+                          unsigned index, int64_t maxRowWidth) {
   OpOperand &operand = op->getOpOperand(index);
   Value source = operand.get();
   Location loc = op.getLoc();
@@ -111,9 +142,24 @@ void packOperand(RewriterBase &rewriter, linalg::LinalgOp op, unsigned index) {
   Value empty = tensor::EmptyOp::create(
       rewriter, loc, sizes,
       cast<RankedTensorType>(source.getType()).getElementType());
-  Value packed =
-      linalg::CopyOp::create(rewriter, loc, source, empty).getResult(0);
-  rewriter.modifyOpInPlace(op, [&] { operand.set(packed); });
+  auto copy = linalg::CopyOp::create(rewriter, loc, source, empty);
+  rewriter.modifyOpInPlace(op, [&] { operand.set(copy.getResult(0)); });
+  FailureOr<scf::SCFTilingResult> rows =
+      tile(rewriter, cast<TilingInterface>(copy.getOperation()), {1, 0});
+  if (failed(rows))
+    return failure();
+  rows->tiledOps.back()->setAttr(kPackedRow,
+                                 rewriter.getI64IntegerAttr(maxRowWidth));
+  return success();
+}
+
+/// The static number of rows of the matmul `op`, or nullopt.
+std::optional<int64_t> staticRows(linalg::MatmulOp op) {
+  int64_t rows = cast<RankedTensorType>(op.getDpsInits()[0].getType())
+                     .getDimSize(0);
+  if (ShapedType::isDynamic(rows))
+    return std::nullopt;
+  return rows;
 }
 
 struct MoECpuTileContractionsPass
@@ -159,7 +205,8 @@ struct MoECpuTileContractionsPass
       linalg::MatmulOp matmul =
           batched ? dropUnitBatch(rewriter, cast<linalg::BatchMatmulOp>(block))
                   : cast<linalg::MatmulOp>(block);
-      packOperand(rewriter, matmul, 0);
+      if (failed(packOperand(rewriter, matmul, 0, t.reductionBlock)))
+        return signalPassFailure();
       blocks.push_back(matmul);
     }
 
@@ -174,7 +221,12 @@ struct MoECpuTileContractionsPass
       if (failed(strips))
         return signalPassFailure();
       auto strip = cast<linalg::MatmulOp>(strips->tiledOps.back());
-      packOperand(rewriter, strip, 1);
+      // A strip read by a single row tile (Soft MoE's few slots per
+      // expert) is not worth a copy.
+      std::optional<int64_t> rows = staticRows(block);
+      if ((!rows || *rows > t.rows) &&
+          failed(packOperand(rewriter, strip, 1, t.columns)))
+        return signalPassFailure();
       FailureOr<scf::SCFTilingResult> tiled =
           tile(rewriter, cast<TilingInterface>(strip.getOperation()),
                {t.rows, 0, 1});
@@ -217,22 +269,30 @@ struct MoECpuTileContractionsPass
       if (op->hasAttr(kRegisterTile))
         registerTiles.push_back(op);
     });
-    for (linalg::LinalgOp op : registerTiles) {
-      SmallVector<int64_t> vectorSizes;
+    SmallVector<linalg::LinalgOp> packedRows;
+    root->walk([&](linalg::LinalgOp op) {
+      if (op->hasAttr(kPackedRow))
+        packedRows.push_back(op);
+    });
+    // Rows of a static width become one vector each; the rare partial row
+    // (a short last reduction block or column strip) stays a loop, which
+    // LLVM vectorizes.
+    for (linalg::LinalgOp op : packedRows) {
+      op->removeAttr(kPackedRow);
       if (op.hasDynamicShape())
-        vectorSizes = {t.rows, t.columns, 1};
-      rewriter.setInsertionPoint(op);
-      FailureOr<linalg::VectorizationResult> vectorized = linalg::vectorize(
-          rewriter, op, vectorSizes, /*inputScalableVecDims=*/{},
-          /*vectorizeNDExtract=*/false, /*flatten1DDepthwiseConv=*/false,
-          /*assumeDynamicDimsMatchVecSizes=*/false,
-          /*createNamedContraction=*/true);
-      if (failed(vectorized)) {
+        continue;
+      if (failed(vectorizeTile(rewriter, op, {}))) {
+        op->emitError("the packing copy of this contraction does not "
+                      "vectorize");
+        return signalPassFailure();
+      }
+    }
+    for (linalg::LinalgOp op : registerTiles) {
+      if (failed(vectorizeTile(rewriter, op, {t.rows, t.columns, 1}))) {
         op->emitError("the register tile of this contraction does not "
                       "vectorize");
         return signalPassFailure();
       }
-      rewriter.replaceOp(op, vectorized->replacements);
     }
 
     // Remainder tiles: the masked-off rows of A read as zeros and the

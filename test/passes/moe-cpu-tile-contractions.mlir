@@ -7,14 +7,18 @@
 // CHECK-LABEL: func.func @matmul
 // CHECK: scf.for %{{.*}} = %c0 to %c512 step %c128
 // CHECK:   %[[AE:.*]] = tensor.empty() : tensor<21x128xf32>
-// CHECK:   linalg.copy ins(%{{.*}} : tensor<21x128xf32>) outs(%[[AE]]
+// CHECK:   %[[AP:.*]] = scf.for %{{.*}} = %c0 to %c21 step %c1 iter_args(%{{.*}} = %[[AE]])
+// CHECK:     tensor.insert_slice {{.*}} : tensor<1x128xf32> into tensor<21x128xf32>
 // CHECK:   scf.for %{{.*}} = %c0 to %c256 step %c32
 // CHECK:     %[[BE:.*]] = tensor.empty() : tensor<128x32xf32>
-// CHECK:     linalg.copy ins(%{{.*}} : tensor<128x32xf32>) outs(%[[BE]]
+// CHECK:     %[[BP:.*]] = scf.for %{{.*}} = %c0 to %c128 step %c1 iter_args(%{{.*}} = %[[BE]])
+// CHECK:       tensor.insert_slice {{.*}} : tensor<1x32xf32> into tensor<128x32xf32>
 // CHECK:     scf.for %{{.*}} = %c0 to %c16 step %c8
 // CHECK:       %[[ACC:.*]] = vector.transfer_read {{.*}} : tensor<8x32xf32>, vector<8x32xf32>
 // CHECK:       %[[SUM:.*]] = scf.for %{{.*}} = %c0 to %c128 step %c1 iter_args(%[[IT:.*]] = %[[ACC]]) -> (vector<8x32xf32>)
 // CHECK-NOT:     vector.transfer_write
+// CHECK:         tensor.extract_slice %[[BP]]
+// CHECK:         tensor.extract_slice %[[AP]]
 // CHECK:         vector.contract {{.*}} %[[IT]] : vector<8x1xf32>, vector<1x32xf32> into vector<8x32xf32>
 // CHECK:       vector.transfer_write %[[SUM]]
 // CHECK:     scf.for %{{.*}} = %c0 to %c128 step %c1 iter_args(%{{.*}}) -> (vector<5x32xf32>)
@@ -42,9 +46,9 @@ func.func @batch_matmul(%a: tensor<2x16x64xf32>, %b: tensor<2x64x64xf32>, %c: te
 }
 
 // A dynamic number of rows (the sorted layout's expert groups): full 8-row
-// tiles up to 8 * floor(M / 8), then one masked tile whose transfers take
-// the row mask; the contraction itself is unmasked (masked-off rows of A
-// read as zeros and are never written).
+// tiles up to 8 * floor(M / 8), then one masked 8-row tile whose
+// transfers take the row mask; the contraction itself is unmasked
+// (masked-off rows of A read as zeros and are never written).
 // CHECK-LABEL: func.func @ragged_rows
 // CHECK: %[[FULL:.*]] = affine.apply #{{.*}}()[%[[M:.*]]]
 // CHECK: scf.for %{{.*}} = %c0 to %[[FULL]] step %c8
