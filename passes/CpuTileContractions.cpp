@@ -215,15 +215,15 @@ struct MoECpuTileContractionsPass
     // tiles and a remainder.
     SmallVector<scf::ForOp> rowLoops;
     for (linalg::MatmulOp block : blocks) {
+      // A strip read by a single row tile (Soft MoE's few slots per
+      // expert) is not worth a copy. (Read before tiling replaces block.)
+      std::optional<int64_t> rows = staticRows(block);
       FailureOr<scf::SCFTilingResult> strips =
           tile(rewriter, cast<TilingInterface>(block.getOperation()),
                {0, t.columns, 0});
       if (failed(strips))
         return signalPassFailure();
       auto strip = cast<linalg::MatmulOp>(strips->tiledOps.back());
-      // A strip read by a single row tile (Soft MoE's few slots per
-      // expert) is not worth a copy.
-      std::optional<int64_t> rows = staticRows(block);
       if ((!rows || *rows > t.rows) &&
           failed(packOperand(rewriter, strip, 1, t.columns)))
         return signalPassFailure();
