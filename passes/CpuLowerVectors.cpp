@@ -1,15 +1,14 @@
 //===- CpuLowerVectors.cpp - Register microkernels from vector contracts --===//
 //
 // `moe-cpu-lower-vectors`: after bufferization, turns the vector tiles of
-// moe-cpu-tile-contractions into register microkernels:
-// - the accumulator's `transfer_read`/`transfer_write` pair is hoisted out
-//   of the k loop, so the Mr x Nr tile of C lives in registers (a loop-carried
-//   vector) for the whole reduction block;
+// moe-cpu-tile-contractions (whose Mr x Nr accumulators are already
+// loop-carried vectors, i.e. registers) into register microkernels:
 // - `vector.contract` becomes outer products, then one fused multiply-add
 //   per accumulator row and step: `acc[i] = fma(broadcast(A[i, k]), B[k, :],
 //   acc[i])`;
-// - transfers, masks, broadcasts and shape casts are lowered to 1-D vector
-//   operations the LLVM conversion maps to vector loads and stores.
+// - n-D transfers (unrolled into rows), masks, broadcasts and shape casts
+//   are lowered to 1-D vector operations the LLVM conversion maps to vector
+//   loads and stores.
 //
 //===----------------------------------------------------------------------===//
 

@@ -5,14 +5,15 @@
 // CPU's vector registers and vectorizes the tiles:
 //
 //   for e                        (batch_matmul: one expert at a time)
-//     for k0 step Kc             (a Kc x N panel of B)
-//       for n0 step Nr           (a Kc x Nr strip of B stays in L1)
-//         for m0 step Mr         (row blocks of A stream past it)
+//     for k0 step Kc             (the M x Kc block of A, packed)
+//       for n0 step Nr           (the Kc x Nr strip of B, packed, stays in L1)
+//         for m0 step Mr         (row tiles of A stream past it)
 //           for k in k0..k0+Kc   C[m0:Mr, n0:Nr] += A[m0:Mr, k] * B[k, n0:Nr]
 //
 // The innermost body is one `vector.contract` of an Mr x 1 by 1 x Nr
-// operand pair; moe-cpu-lower-vectors later keeps the Mr x Nr accumulator in
-// registers across the k loop and lowers the contraction to outer products.
+// operand pair on an Mr x Nr accumulator that the k loop carries as a
+// vector (registers); moe-cpu-lower-vectors later lowers the contraction to
+// fused multiply-adds.
 // Row loops whose bound is not a multiple of Mr (the sorted layout's ragged
 // expert groups, any C) are peeled: full tiles are static vectors, the last
 // one is masked. Every element of C still sums its terms in increasing k,
@@ -55,13 +56,12 @@ bool isTileableContraction(Operation *op) {
 /// Marks the register tiles (copies made by peeling keep it) until they are
 /// vectorized.
 constexpr llvm::StringLiteral kRegisterTile = "moe.register_tile";
-/// Marks the row copies of packed operands, with their widest row.
+/// Marks the row copies of packed operands until they are vectorized.
 constexpr llvm::StringLiteral kPackedRow = "moe.packed_row";
 
 /// Tiles `op` with `sizes` (0: not tiled), loops in `interchange` order;
 /// returns the tiled op and the generated loops, outermost first.
-FailureOr<scf::SCFTilingResult> tile(RewriterBase &rewriter,
-                                     TilingInterface op,
+FailureOr<scf::SCFTilingResult> tile(RewriterBase &rewriter, TilingInterface op,
                                      ArrayRef<int64_t> sizes,
                                      ArrayRef<int64_t> interchange = {}) {
   // A loop no longer than its tile is not tiled (its slices keep static
@@ -77,7 +77,8 @@ FailureOr<scf::SCFTilingResult> tile(RewriterBase &rewriter,
   if (!interchange.empty())
     options.setInterchange(interchange);
   rewriter.setInsertionPoint(op);
-  FailureOr<scf::SCFTilingResult> tiled = scf::tileUsingSCF(rewriter, op, options);
+  FailureOr<scf::SCFTilingResult> tiled =
+      scf::tileUsingSCF(rewriter, op, options);
   if (succeeded(tiled))
     rewriter.replaceOp(op, tiled->replacements);
   return tiled;
@@ -97,13 +98,14 @@ linalg::MatmulOp dropUnitBatch(RewriterBase &rewriter,
     return tensor::CollapseShapeOp::create(rewriter, loc, reduced, v,
                                            reassociation);
   };
-  auto matmul = linalg::MatmulOp::create(
-      rewriter, loc,
-      ValueRange{collapse(op.getDpsInputs()[0]), collapse(op.getDpsInputs()[1])},
-      ValueRange{collapse(op.getDpsInits()[0])});
-  Value expanded = tensor::ExpandShapeOp::create(
-      rewriter, loc, op.getResultTypes()[0], matmul.getResult(0),
-      reassociation);
+  auto matmul =
+      linalg::MatmulOp::create(rewriter, loc,
+                               ValueRange{collapse(op.getDpsInputs()[0]),
+                                          collapse(op.getDpsInputs()[1])},
+                               ValueRange{collapse(op.getDpsInits()[0])});
+  Value expanded =
+      tensor::ExpandShapeOp::create(rewriter, loc, op.getResultTypes()[0],
+                                    matmul.getResult(0), reassociation);
   rewriter.replaceOp(op, expanded);
   return matmul;
 }
@@ -130,9 +132,9 @@ LogicalResult vectorizeTile(RewriterBase &rewriter, linalg::LinalgOp op,
 /// Replaces input `index` of `op` by a copy of it in a fresh (contiguous)
 /// tensor: a packed operand the register tiles read at unit stride, free of
 /// the cache-set conflicts that rows a power of two apart cause. The copy
-/// moves one row (at most `maxRowWidth` values) per vector.
+/// is tiled by rows, to move one row per vector.
 LogicalResult packOperand(RewriterBase &rewriter, linalg::LinalgOp op,
-                          unsigned index, int64_t maxRowWidth) {
+                          unsigned index) {
   OpOperand &operand = op->getOpOperand(index);
   Value source = operand.get();
   Location loc = op.getLoc();
@@ -148,15 +150,14 @@ LogicalResult packOperand(RewriterBase &rewriter, linalg::LinalgOp op,
       tile(rewriter, cast<TilingInterface>(copy.getOperation()), {1, 0});
   if (failed(rows))
     return failure();
-  rows->tiledOps.back()->setAttr(kPackedRow,
-                                 rewriter.getI64IntegerAttr(maxRowWidth));
+  rows->tiledOps.back()->setAttr(kPackedRow, rewriter.getUnitAttr());
   return success();
 }
 
 /// The static number of rows of the matmul `op`, or nullopt.
 std::optional<int64_t> staticRows(linalg::MatmulOp op) {
-  int64_t rows = cast<RankedTensorType>(op.getDpsInits()[0].getType())
-                     .getDimSize(0);
+  int64_t rows =
+      cast<RankedTensorType>(op.getDpsInits()[0].getType()).getDimSize(0);
   if (ShapedType::isDynamic(rows))
     return std::nullopt;
   return rows;
@@ -205,7 +206,7 @@ struct MoECpuTileContractionsPass
       linalg::MatmulOp matmul =
           batched ? dropUnitBatch(rewriter, cast<linalg::BatchMatmulOp>(block))
                   : cast<linalg::MatmulOp>(block);
-      if (failed(packOperand(rewriter, matmul, 0, t.reductionBlock)))
+      if (failed(packOperand(rewriter, matmul, 0)))
         return signalPassFailure();
       blocks.push_back(matmul);
     }
@@ -224,8 +225,7 @@ struct MoECpuTileContractionsPass
       if (failed(strips))
         return signalPassFailure();
       auto strip = cast<linalg::MatmulOp>(strips->tiledOps.back());
-      if ((!rows || *rows > t.rows) &&
-          failed(packOperand(rewriter, strip, 1, t.columns)))
+      if ((!rows || *rows > t.rows) && failed(packOperand(rewriter, strip, 1)))
         return signalPassFailure();
       FailureOr<scf::SCFTilingResult> tiled =
           tile(rewriter, cast<TilingInterface>(strip.getOperation()),
@@ -234,7 +234,8 @@ struct MoECpuTileContractionsPass
         return signalPassFailure();
       tiled->tiledOps.back()->setAttr(kRegisterTile, rewriter.getUnitAttr());
       // Loops outermost first: m, k.
-      if (auto rowLoop = dyn_cast<scf::ForOp>(tiled->loops.front().getOperation()))
+      if (auto rowLoop =
+              dyn_cast<scf::ForOp>(tiled->loops.front().getOperation()))
         rowLoops.push_back(rowLoop);
     }
     for (scf::ForOp loop : rowLoops) {
@@ -242,15 +243,13 @@ struct MoECpuTileContractionsPass
       (void)scf::peelForLoopAndSimplifyBounds(rewriter, loop, remainder);
     }
 
-    // Full tiles get static shapes; unit batch dimensions are dropped so the
-    // tiles are plain matmuls.
+    // Full tiles get static shapes.
     {
       RewritePatternSet patterns(context);
       tensor::ExtractSliceOp::getCanonicalizationPatterns(patterns, context);
       tensor::InsertSliceOp::getCanonicalizationPatterns(patterns, context);
       tensor::CastOp::getCanonicalizationPatterns(patterns, context);
       linalg::MatmulOp::getCanonicalizationPatterns(patterns, context);
-      linalg::BatchMatmulOp::getCanonicalizationPatterns(patterns, context);
       affine::AffineMinOp::getCanonicalizationPatterns(patterns, context);
       affine::AffineApplyOp::getCanonicalizationPatterns(patterns, context);
       scf::ForOp::getCanonicalizationPatterns(patterns, context);
@@ -264,14 +263,11 @@ struct MoECpuTileContractionsPass
 
     // Vectorize every register tile: exact vectors for full tiles, masked
     // Mr x Nr x 1 vectors for the remainders.
-    SmallVector<linalg::LinalgOp> registerTiles;
+    SmallVector<linalg::LinalgOp> registerTiles, packedRows;
     root->walk([&](linalg::LinalgOp op) {
       if (op->hasAttr(kRegisterTile))
         registerTiles.push_back(op);
-    });
-    SmallVector<linalg::LinalgOp> packedRows;
-    root->walk([&](linalg::LinalgOp op) {
-      if (op->hasAttr(kPackedRow))
+      else if (op->hasAttr(kPackedRow))
         packedRows.push_back(op);
     });
     // Rows of a static width become one vector each; the rare partial row
@@ -319,8 +315,8 @@ struct MoECpuTileContractionsPass
 
     // The accumulator into registers: the tile of C (extract_slice, then
     // transfer_read; transfer_write, then insert_slice) is read before the
-    // reduction loop and written after it, the loop carries the vector.
-    // Masked remainder tiles keep their transfers in the loop.
+    // reduction loop and written after it, the loop carries the vector
+    // (masked remainder tiles too, their transfers carrying the mask).
     SmallVector<scf::ForOp> reductionLoops;
     root->walk([&](scf::ForOp loop) {
       if (!loop.getBody()->getOps<vector::ContractionOp>().empty())

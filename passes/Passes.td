@@ -188,21 +188,30 @@ def MoECpuTileContractions : Pass<"moe-cpu-tile-contractions"> {
     expert GEMMs of both plan layouts) in two levels and vectorizes the
     innermost tile:
 
-    - cache level: one expert (batch) and one `reduction-block` slice of the
-      reduction at a time, so a `reduction-block x columns` strip of `B`
-      stays in the L1 cache while the row blocks of `A` stream past it;
-    - register level: loops `n` (step `columns`), `m` (step `rows`), `k`
-      (step 1); the body is one `vector.contract` of a `rows x 1` by
-      `1 x columns` operand pair, which moe-cpu-lower-vectors turns into
-      outer products on accumulators held in registers.
+    - cache level: one expert (a `batch_matmul` becomes one `linalg.matmul`
+      per expert on collapsed operands) and one `reduction-block` slice of the
+      reduction at a time; the expert's `A` block is copied into a contiguous
+      buffer, a row per vector;
+    - strips: `columns` columns of `C` at a time; the `reduction-block x
+      columns` strip of `B` is copied into a contiguous buffer (it stays in
+      the L1 cache while the row tiles of `A` stream past it), unless a
+      single row tile reads it (Soft MoE's few slots per expert);
+    - register level: loops `m` (step `rows`), `k` (step 1); the body is one
+      `vector.contract` of a `rows x 1` by `1 x columns` operand pair. The
+      accumulator (the `rows x columns` tile of `C`) is read before the `k`
+      loop, carried through it as a vector (registers) and written after it;
+      moe-cpu-lower-vectors turns the contraction into fused multiply-adds.
 
-    Loops whose bound is not a multiple of their step (the sorted layout's
+    Row loops whose bound is not a multiple of `rows` (the sorted layout's
     ragged expert groups, any capacity) are peeled: full tiles are exact
-    static vectors, the last tile is masked. Each element of `C` still adds
-    its terms in increasing `k` onto its initial value, so results are
-    bit-identical to the untiled loops. Tile sizes default (0) to the host
-    CPU's registers: 8 x 32 with AVX-512, 6 x 16 with AVX2 and FMA, 4 x 8
-    otherwise; `reduction-block` defaults to 128.
+    static vectors, the last tile uses masked transfers (its contraction
+    needs no mask: masked-off rows of `A` read as zeros and are never
+    written). A loop no longer than its tile is not tiled. Each element of
+    `C` still adds its terms in increasing `k` onto its initial value, so
+    results are bit-identical to the untiled loops. Tile sizes default (0)
+    to the host CPU's registers: 8 x 32 with AVX-512, 6 x 16 with AVX2 and
+    FMA, 4 x 8 otherwise; `reduction-block` defaults to 128. Matmuls with
+    user-defined indexing maps are left alone.
 
     ```mlir
     // Before
@@ -210,14 +219,18 @@ def MoECpuTileContractions : Pass<"moe-cpu-tile-contractions"> {
                        outs(%init : tensor<64x256xf32>) -> tensor<64x256xf32>
     // After (rows = 8, columns = 32, reduction-block = 128)
     scf.for %k0 = %c0 to %c512 step %c128 ... {
+      %ap = ... copy of the 64 x 128 block of A, a row at a time ...
       scf.for %n = %c0 to %c256 step %c32 ... {
+        %bp = ... copy of the 128 x 32 strip of B, a row at a time ...
         scf.for %m = %c0 to %c64 step %c8 ... {
-          scf.for %k = %c0 to %c128 step %c1 ... {
+          %acc = vector.transfer_read ... : tensor<8x32xf32>, vector<8x32xf32>
+          %sum = scf.for %k = %c0 to %c128 step %c1 iter_args(%it = %acc) {
             %ta = vector.transfer_read ... : tensor<8x1xf32>, vector<8x1xf32>
             %tb = vector.transfer_read ... : tensor<1x32xf32>, vector<1x32xf32>
-            %tc = vector.transfer_read ... : tensor<8x32xf32>, vector<8x32xf32>
-            %r = vector.contract {...} %ta, %tb, %tc
-            vector.transfer_write %r, ...
+            %r = vector.contract {...} %ta, %tb, %it
+            scf.yield %r : vector<8x32xf32>
+          }
+          vector.transfer_write %sum, ...
     ```
   }];
   let options = [
@@ -238,23 +251,23 @@ def MoECpuTileContractions : Pass<"moe-cpu-tile-contractions"> {
 def MoECpuLowerVectors : Pass<"moe-cpu-lower-vectors"> {
   let summary = "Register microkernels from the vector tiles of contractions";
   let description = [{
-    Runs after bufferization on the vector tiles of moe-cpu-tile-contractions.
-    Hoists the accumulator's `vector.transfer_read`/`transfer_write` pair
-    out of the reduction loop (the `rows x columns` tile of `C` becomes a
-    loop-carried vector, i.e. registers), lowers `vector.contract` to
-    `vector.outerproduct` and then to one `vector.fma` per accumulator row
-    and reduction step, and lowers transfers, masks, broadcasts and shape
-    casts to 1-D vector operations (`vector.load`, `vector.store`, masked
-    loads and stores for the remainder tiles) that `convert-vector-to-llvm`
-    maps to the target's vector instructions.
+    Runs after bufferization on the vector tiles of moe-cpu-tile-contractions
+    (whose accumulators are already loop-carried vectors). Lowers
+    `vector.contract` to `vector.outerproduct` and then to one `vector.fma`
+    per accumulator row and reduction step, and lowers n-D transfers (fully
+    unrolled into rows), masks, broadcasts and shape casts to 1-D vector
+    operations (`vector.load`, `vector.store`, masked loads and stores for
+    the remainder tiles) that `convert-vector-to-llvm` maps to the target's
+    vector instructions.
 
     ```mlir
     // Before (on memrefs)
-    scf.for %k = %c0 to %c128 step %c1 {
-      %c = vector.transfer_read %C[%m, %n] ... : vector<8x32xf32>
-      %r = vector.contract {...} %a, %b, %c
-      vector.transfer_write %r, %C[%m, %n]
+    %c = vector.transfer_read %C[%m, %n] ... : vector<8x32xf32>
+    %r = scf.for %k = %c0 to %c128 step %c1 iter_args(%acc = %c) {
+      %s = vector.contract {...} %a, %b, %acc
+      scf.yield %s : vector<8x32xf32>
     }
+    vector.transfer_write %r, %C[%m, %n]
     // After
     %c = ... vector.load %C[...] : vector<32xf32> (x 8)
     %r = scf.for %k = %c0 to %c128 step %c1 iter_args(%acc = %c) {
