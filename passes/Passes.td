@@ -181,6 +181,107 @@ def MoECpuLoopOrder : Pass<"moe-cpu-loop-order"> {
   let dependentDialects = ["::mlir::linalg::LinalgDialect"];
 }
 
+def MoECpuDistribute : Pass<"moe-cpu-distribute"> {
+  let summary = "Split linalg ops into scf.forall workgroups for the CPU's threads";
+  let description = [{
+    Tiles the parallel dimensions of the layer's linalg ops on tensors with
+    `scf.forall`; each iteration is a workgroup that
+    `moe-cpu-outline-workgroups` turns into one call of a grid the runtime
+    runs on its threads (docs/artifact-abi.md, ABI version 3).
+
+    - Expert GEMMs (`linalg.matmul`, `linalg.batch_matmul`) are split by
+      expert and by blocks of `columns` output columns. The op that fills
+      their accumulator (zeros or the broadcast bias) and an element-wise
+      consumer that is the GEMM's only user (the activation) are fused into
+      the same workgroups (upstream `tileConsumerAndFuseProducersUsingSCF`),
+      so they run on the block while it is in cache. The GEMM's operands'
+      producers are not fused: every column block would recompute them.
+    - Every other linalg op outside loops whose static iteration space holds
+      at least `2 * min-work` points (gather, combine, gate, scores) is split
+      along its outer parallel dimensions into at most `max-workgroups`
+      workgroups of at least `min-work` points.
+
+    Reduction dimensions are never split, so each output element is
+    computed by one workgroup in the same order as before: results are the
+    same for every thread count and every run.
+
+    ```mlir
+    // Before
+    %h = linalg.batch_matmul ins(%x, %w : tensor<8x64x512xf32>, tensor<8x512x2048xf32>)
+                             outs(%bias : tensor<8x64x2048xf32>) -> tensor<8x64x2048xf32>
+    %a = linalg.generic {...} ins(%h : ...) outs(...) { gelu } -> tensor<8x64x2048xf32>
+    // After (columns = 256): 8 x 8 workgroups
+    %a = scf.forall (%e, %n) = (0, 0) to (8, 2048) step (1, 256) shared_outs(%o = ...) {
+      %b = linalg.generic ... // this block's bias
+      %m = linalg.batch_matmul ins(...) outs(%b : tensor<1x64x256xf32>)
+      %g = linalg.generic {...} ins(%m ...) { gelu }
+      scf.forall.in_parallel { tensor.parallel_insert_slice %g into %o[%e, 0, %n] ... }
+    }
+    ```
+  }];
+  let options = [
+    Option<"columns", "columns", "int64_t", /*default=*/"256",
+           "output columns of an expert GEMM per workgroup">,
+    Option<"minWork", "min-work", "int64_t", /*default=*/"65536",
+           "the fewest iteration points of a workgroup of other ops">,
+    Option<"maxWorkgroups", "max-workgroups", "int64_t", /*default=*/"64",
+           "the most workgroups other ops are split into">,
+  ];
+  let dependentDialects = ["::mlir::linalg::LinalgDialect",
+                           "::mlir::scf::SCFDialect",
+                           "::mlir::affine::AffineDialect",
+                           "::mlir::tensor::TensorDialect"];
+}
+
+def MoECpuOutlineWorkgroups : Pass<"moe-cpu-outline-workgroups", "::mlir::ModuleOp"> {
+  let summary = "Turn the entry's scf.forall loops into grids the runtime runs";
+  let description = [{
+    After bufferization and `convert-linalg-to-loops`: every outermost
+    `scf.forall` of the prepared entry becomes a grid of workgroups run by
+    the runtime's executor (ABI version 3, docs/artifact-abi.md).
+
+    - The body moves into `func.func private @<entry>_workgroup<N>(%id:
+      index, captures...)`, which computes the iteration of workgroup `%id`
+      (the flat id delinearized, innermost dimension fastest). Constants are
+      rematerialized there; every other value the body uses from outside is
+      a capture.
+    - The loop becomes `func.call @<entry>_grid<N>(%executor, %count,
+      captures...)`, a private declaration carrying
+      `moe.grid_workgroup = @<entry>_workgroup<N>`; `moe-lower-grid-launches`
+      turns the call into a call of the executor once the module is in the
+      LLVM dialect.
+    - The entry gets the executor as a new last argument (`!llvm.ptr`), and
+      the module the unit attribute `moe.executor` that says so
+      (`moe-lower-checks` puts the status record before it).
+
+    A forall whose body, besides ops that only read memory, holds one inner
+    forall with bounds defined outside both (the column blocks of each
+    expert of the sorted layout) is flattened into one grid over both loops.
+    Inner foralls otherwise run as sequential loops inside their workgroup.
+
+    ```mlir
+    // Before
+    func.func @layer(...) {
+      scf.forall (%e, %n) = (0, 0) to (8, 2048) step (1, 256) { ... %w ... }
+    }
+    // After
+    func.func private @layer_workgroup0(%id: index, %w: memref<...>) {
+      %n_blocks = ... // 8
+      %n = arith.remui %id, %c8 ...
+      ...
+    }
+    func.func private @layer_grid0(!llvm.ptr, index, memref<...>)
+        attributes {moe.grid_workgroup = @layer_workgroup0}
+    func.func @layer(..., %executor: !llvm.ptr) {
+      call @layer_grid0(%executor, %c64, %w) : (!llvm.ptr, index, memref<...>) -> ()
+    }
+    ```
+  }];
+  let dependentDialects = ["::mlir::func::FuncDialect",
+                           "::mlir::arith::ArithDialect",
+                           "::mlir::LLVM::LLVMDialect"];
+}
+
 def MoECpuTileContractions : Pass<"moe-cpu-tile-contractions"> {
   let summary = "Tile matmuls for the CPU's vector registers and vectorize the tiles";
   let description = [{
@@ -403,8 +504,19 @@ def MoELowerChecks : Pass<"moe-lower-checks", "::mlir::ModuleOp"> {
     check's number (1-based, into the module's list of check messages) in
     `status[0]` and its values in `status[1..7]`, and returns. The messages
     are recorded in the module attribute `moe.checks` for `moe-emit-entry`,
-    which puts them in the signature. Runs after `convert-scf-to-cf`; a
-    check outside the entry function is an error (inline callees first).
+    which puts them in the signature. With ABI version 3 the record goes
+    before the executor argument.
+
+    A check in a workgroup function (`moe-cpu-outline-workgroups`; a failed
+    allocation of a packing buffer, say) runs beside other workgroups: the
+    function takes the record as a last argument (its grid's launches pass
+    it), the first failing workgroup claims the record with an atomic
+    compare-and-swap of `status[0]` from 0 and writes its values, every
+    failing workgroup returns, and the entry returns after that grid when
+    `status[0]` is not 0.
+
+    Runs after `convert-scf-to-cf`; a check outside the entry function and
+    its workgroups is an error (inline callees first).
 
     ```mlir
     // Before
@@ -426,7 +538,40 @@ def MoELowerChecks : Pass<"moe-lower-checks", "::mlir::ModuleOp"> {
   }];
   let dependentDialects = ["::mlir::arith::ArithDialect",
                            "::mlir::cf::ControlFlowDialect",
+                           "::mlir::LLVM::LLVMDialect",
                            "::mlir::memref::MemRefDialect"];
+}
+
+def MoELowerGridLaunches : Pass<"moe-lower-grid-launches", "::mlir::ModuleOp"> {
+  let summary = "Turn grid launches into calls of the runtime's executor";
+  let description = [{
+    In the LLVM dialect, after `convert-func-to-llvm`: every call of a
+    declaration marked `moe.grid_workgroup = @fn` (made by
+    `moe-cpu-outline-workgroups`) becomes a call through the executor the
+    entry received (`struct moe_executor { void *context; void
+    (*run_grid)(void *context, int64_t n, void (*workgroup)(void *, int64_t),
+    void *captures); }`, runtime/moe_executor.h):
+
+    - the call's captures (every operand after the executor and the count)
+      are stored in a record allocated in the caller's entry block;
+    - `run_grid(executor->context, count, @fn_thunk, record)` is called,
+      where the new internal function `@fn_thunk(ptr, i64)` loads the
+      captures from the record and calls `@fn(id, captures...)`.
+
+    The declarations are removed.
+
+    ```mlir
+    // Before
+    llvm.call @layer_grid0(%executor, %count, %p0, %p1, %off) : (!llvm.ptr, i64, !llvm.ptr, !llvm.ptr, i64) -> ()
+    // After
+    %rec = llvm.alloca %c1 x !llvm.struct<(ptr, ptr, i64)> : (i64) -> !llvm.ptr
+    ... llvm.store %p0, %rec[0, 0] ...
+    %ctx = llvm.load %executor[0, 0] ; %run = llvm.load %executor[0, 1]
+    %thunk = llvm.mlir.addressof @layer_workgroup0_thunk : !llvm.ptr
+    llvm.call %run(%ctx, %count, %thunk, %rec) : !llvm.ptr, (!llvm.ptr, i64, !llvm.ptr, !llvm.ptr) -> ()
+    ```
+  }];
+  let dependentDialects = ["::mlir::LLVM::LLVMDialect"];
 }
 
 def MoEEmitEntry : Pass<"moe-emit-entry", "::mlir::ModuleOp"> {

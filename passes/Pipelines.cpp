@@ -29,6 +29,7 @@ static constexpr llvm::StringLiteral kMoEToCPUPipeline =
     "moe-lower-to-linalg,"
     "convert-elementwise-to-linalg,"
     "canonicalize,cse,"
+    "moe-cpu-distribute,"
     "moe-cpu-tile-contractions,"
     "canonicalize,cse,"
     "linalg-generalize-named-ops,"
@@ -43,6 +44,7 @@ static constexpr llvm::StringLiteral kMoEToCPUPipeline =
     "moe-cpu-lower-vectors,"
     "convert-vector-to-scf{full-unroll=true},"
     "convert-linalg-to-loops,"
+    "moe-cpu-outline-workgroups,"
     "convert-bufferization-to-memref,"
     "expand-strided-metadata,"
     "lower-affine,"
@@ -60,6 +62,7 @@ static constexpr llvm::StringLiteral kMoEToCPUPipeline =
     "convert-cf-to-llvm,"
     "convert-func-to-llvm,"
     "convert-ub-to-llvm,"
+    "moe-lower-grid-launches,"
     "moe-emit-entry,"
     "reconcile-unrealized-casts";
 

@@ -213,6 +213,10 @@ moe_status_t moe_model_bind_weight(moe_model_t *model, const char *name,
   return bindCopy(model, name, ArgRole::Weight, dtype, rank, shape, data);
 }
 
+moe_status_t moe_model_set_threads(moe_model_t *model, unsigned threads) {
+  return guarded(model, [&] { return model->model.setThreads(threads); });
+}
+
 moe_status_t moe_model_run(moe_model_t *model) {
   return guarded(model, [&] { return model->model.run(); });
 }

@@ -193,6 +193,18 @@ Status Model::run() {
   }
 
   haveResults = false;
+  // ABI 3: the executor of the entry's grids after the status record.
+  if (sig.abiVersion >= 3) {
+    unsigned threads = requestedThreads;
+    if (threads == 0) {
+      Expected<unsigned> fallback = defaultThreadCount();
+      if (!fallback)
+        return fallback.status();
+      threads = *fallback;
+    }
+    if (!pool || pool->threads() != threads)
+      pool = std::make_unique<ThreadPool>(threads);
+  }
   // ABI 2: the status record after the results, zeroed: [code, values...].
   std::vector<int64_t> status(sig.abiVersion >= 2 ? kStatusWords : 0, 0);
   std::vector<MemRefDescriptor> descriptors;
@@ -207,9 +219,11 @@ Status Model::run() {
   if (!status.empty())
     descriptors.emplace_back(status.data(), std::vector<int64_t>{kStatusWords});
   std::vector<void *> args;
-  args.reserve(descriptors.size());
+  args.reserve(descriptors.size() + 1);
   for (MemRefDescriptor &descriptor : descriptors)
     args.push_back(descriptor.get());
+  if (sig.abiVersion >= 3)
+    args.push_back(const_cast<moe_executor *>(pool->executor()));
   entryFn(args.data());
   if (!status.empty() && status[0] != 0) {
     int64_t code = status[0];
@@ -221,6 +235,14 @@ Status Model::run() {
         std::vector<int64_t>(status.begin() + 1, status.end())));
   }
   haveResults = true;
+  return Status::success();
+}
+
+Status Model::setThreads(unsigned threads) {
+  if (threads < 1 || threads > kMaxThreads)
+    return Status::failure("the number of threads must be in [1, ", kMaxThreads,
+                           "], got ", threads);
+  requestedThreads = threads;
   return Status::success();
 }
 

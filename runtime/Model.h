@@ -24,6 +24,7 @@
 #include "runtime/Signature.h"
 #include "runtime/Status.h"
 #include "runtime/Tensor.h"
+#include "runtime/ThreadPool.h"
 
 #include <memory>
 #include <string>
@@ -78,6 +79,14 @@ public:
   /// Binds the .npy file at `path` to the model's only input.
   Status bindInputNpy(const std::string &path);
 
+  /// The number of threads run() uses for the entry's grids of workgroups
+  /// (ABI version 3); at least 1. Results do not depend on it. Until set:
+  /// MOE_NUM_THREADS, else the CPUs the process may run on
+  /// (defaultThreadCount); an invalid MOE_NUM_THREADS fails run().
+  Status setThreads(unsigned threads);
+  /// The number of threads set, or 0 while the default applies.
+  unsigned threads() const { return requestedThreads; }
+
   /// Calls the entry with every argument. Fails, naming them, if arguments
   /// are unbound, and with the entry's message when one of its run-time
   /// checks stops it (ABI version 2: an index input out of range, a failed
@@ -109,6 +118,10 @@ private:
   std::vector<HostTensor> outputs;
   /// Whether `outputs` hold the results of a successful run.
   bool haveResults = false;
+  /// The threads asked for (0: the default), and the pool that runs the
+  /// entry's grids, made by the first run that needs it.
+  unsigned requestedThreads = 0;
+  std::unique_ptr<ThreadPool> pool;
 };
 
 /// The message of a failed run-time check: `message` with every `{i}`

@@ -112,8 +112,8 @@ std::string entryPrefix(const char *list, size_t index,
 Status parseAbi(const JsonValue &object, Signature &signature) {
   if (const JsonValue *abi = object.find("abi")) {
     std::optional<uint64_t> version = abi->asUint64();
-    if (!version || (*version != 1 && *version != 2))
-      return Status::failure("field 'abi' must be 1 or 2, got ",
+    if (!version || *version < 1 || *version > kMaxAbiVersion)
+      return Status::failure("field 'abi' must be 1, 2 or 3, got ",
                              abi->kind == JsonValue::Kind::Number
                                  ? abi->text
                                  : JsonValue::kindName(abi->kind));
@@ -123,7 +123,7 @@ Status parseAbi(const JsonValue &object, Signature &signature) {
   if (!checks)
     return Status::success();
   if (signature.abiVersion < 2)
-    return Status::failure("field 'checks' needs 'abi': 2");
+    return Status::failure("field 'checks' needs 'abi': 2 or later");
   Expected<const JsonValue *> list =
       getField(object, "checks", JsonValue::Kind::Array);
   if (!list)

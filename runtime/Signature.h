@@ -32,6 +32,9 @@
 
 namespace moe {
 
+/// The newest artifact ABI version this runtime runs.
+inline constexpr int kMaxAbiVersion = 3;
+
 /// How the caller supplies an argument: per call (an input such as the
 /// activations) or once per model (a weight, bound from a .safetensors file).
 enum class ArgRole { Input, Weight };
@@ -62,8 +65,9 @@ struct Signature {
   std::string entry;
   std::vector<ArgSpec> args;
   std::vector<TensorSpec> results;
-  /// The artifact ABI's version (docs/artifact-abi.md): 1, or 2 where the
-  /// entry also takes a status record and can report `checks`.
+  /// The artifact ABI's version (docs/artifact-abi.md): 1; 2 where the
+  /// entry also takes a status record and can report `checks`; 3 where it
+  /// also takes the executor that runs its grids of workgroups.
   int abiVersion = 1;
   /// ABI 2: the messages of the entry's run-time checks; a failed call
   /// reports checks[code - 1] with `{i}` replaced by the record's values.

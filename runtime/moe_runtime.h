@@ -109,6 +109,12 @@ MOE_RUNTIME_API moe_status_t
 moe_model_bind_weight(moe_model_t *model, const char *name, moe_dtype_t dtype,
                       size_t rank, const int64_t *shape, const void *data);
 
+/* The number of threads moe_model_run uses (>= 1; results are identical
+ * for every count). Until set: the environment variable MOE_NUM_THREADS,
+ * else the CPUs the process may run on. Fails for 0 or a count above 1024. */
+MOE_RUNTIME_API moe_status_t moe_model_set_threads(moe_model_t *model,
+                                                   unsigned threads);
+
 /* Runs the entry point; fails, naming them, if arguments are unbound. */
 MOE_RUNTIME_API moe_status_t moe_model_run(moe_model_t *model);
 

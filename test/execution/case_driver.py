@@ -1,5 +1,6 @@
-"""What the execution-test scripts share: compile a layer, run it with moe-run --check, and
-the command line that runs a list of cases on a fresh (printed) seed.
+"""What the execution-test scripts share: compile a layer, run it with moe-run --check (and
+with 1, 2, 3 and 7 threads, whose results must be bitwise identical), and the command line
+that runs a list of cases on a fresh (printed) seed.
 
 A script defines its cases (a tuple each, the name first) and
 ``run_case(case, build, work, seed) -> (ok, label, log)``, and calls ``main``.
@@ -29,7 +30,39 @@ def compile_and_run(build, mlir, so, run_args, jit=False, layout="auto"):
         log += f"$ moe-run {model}\n" + run.stdout + run.stderr
         if run.returncode != 0:
             return False, log
-    return True, log
+    same, detail = same_bits_for_every_thread_count(build, so, run_args)
+    return same, log + detail
+
+
+# Thread counts whose results must be bitwise identical: one, the machine's two, an odd
+# count, and more threads than workgroups in small grids.
+THREAD_COUNTS = (1, 2, 3, 7)
+
+
+def same_bits_for_every_thread_count(build, so, run_args):
+    """Runs ``so`` with each of THREAD_COUNTS threads, writing every result, and compares
+    the result files byte for byte. Returns (ok, log)."""
+    bind = [arg for i, arg in enumerate(run_args)
+            if not (arg == "--check" or (i > 0 and run_args[i - 1] == "--check"))]
+    outputs = {}
+    for threads in THREAD_COUNTS:
+        out_dir = f"{so}.threads{threads}"
+        run = subprocess.run([os.path.join(build, "bin", "moe-run"), so, *bind,
+                              "--threads", str(threads), "--output-dir", out_dir],
+                             capture_output=True, text=True)
+        if run.returncode != 0:
+            return False, f"$ moe-run {so} --threads {threads}\n{run.stdout}{run.stderr}"
+        outputs[threads] = {name: open(os.path.join(out_dir, name), "rb").read()
+                            for name in sorted(os.listdir(out_dir))}
+    first = outputs[THREAD_COUNTS[0]]
+    for threads in THREAD_COUNTS[1:]:
+        if outputs[threads].keys() != first.keys():
+            return False, f"--threads {threads} wrote {sorted(outputs[threads])}, not {sorted(first)}"
+        for name, data in first.items():
+            if outputs[threads][name] != data:
+                return False, (f"{name}: --threads {threads} differs from --threads "
+                               f"{THREAD_COUNTS[0]} (results must be bitwise identical)\n")
+    return True, f"bitwise identical results with --threads {', '.join(map(str, THREAD_COUNTS))}\n"
 
 
 def run_made_case(case, build, work, seed):

@@ -57,7 +57,7 @@ module attributes {moe.entry = @h} {
     return
   }
   func.func private @callee(%a: i1) {
-    // expected-error@+1 {{'moe.check' op is outside the entry function; only the entry can report an error (inline its callees first)}}
+    // expected-error@+1 {{'moe.check' op is outside the entry function and its workgroups; only those can report an error (inline its callees first)}}
     moe.check %a, "lost"
     return
   }
@@ -92,4 +92,55 @@ func.func @unprepared(%a: i1) {
   // expected-error@+1 {{'moe.check' op needs an entry; run moe-prepare-entry first}}
   moe.check %a, "no entry"
   return
+}
+
+// -----
+
+// ABI version 3: the record goes before the executor. A check in a
+// workgroup function claims the record with a compare-and-swap of its first
+// word from 0; only the claimer stores the values, every failing workgroup
+// returns. The workgroup takes the record as a last argument, its grid's
+// launch passes it, and the entry returns after the grid when it failed.
+// CHECK: module attributes {moe.checks = ["in a workgroup {0}"], moe.entry = @w, moe.executor}
+// CHECK-LABEL: func.func private @w_workgroup0
+// CHECK-SAME: (%[[ID:.+]]: index, %[[BAD:.+]]: i1, %[[REC:.+]]: memref<8xi64>) attributes {moe.workgroup}
+// CHECK-NEXT: cf.cond_br %[[BAD]], ^[[FAIL:.+]], ^[[OK:.+]]
+// CHECK-NEXT: ^[[FAIL]]:
+// CHECK-NEXT: %[[CODE:.+]] = arith.constant 1 : i64
+// CHECK-NEXT: %[[ZERO:.+]] = arith.constant 0 : i64
+// CHECK-NEXT: %[[ADDR:.+]] = memref.extract_aligned_pointer_as_index %[[REC]]
+// CHECK-NEXT: %[[ADDR64:.+]] = arith.index_cast %[[ADDR]] : index to i64
+// CHECK-NEXT: %[[PTR:.+]] = llvm.inttoptr %[[ADDR64]] : i64 to !llvm.ptr
+// CHECK-NEXT: %[[CAS:.+]] = llvm.cmpxchg %[[PTR]], %[[ZERO]], %[[CODE]] acq_rel monotonic : !llvm.ptr, i64
+// CHECK-NEXT: %[[WON:.+]] = llvm.extractvalue %[[CAS]][1] : !llvm.struct<(i64, i1)>
+// CHECK-NEXT: cf.cond_br %[[WON]], ^[[STORE:.+]], ^[[LEAVE:.+]]
+// CHECK-NEXT: ^[[STORE]]:
+// CHECK-NEXT: %[[ID64:.+]] = arith.index_cast %[[ID]] : index to i64
+// CHECK-NEXT: %[[S1:.+]] = arith.constant 1 : index
+// CHECK-NEXT: memref.store %[[ID64]], %[[REC]][%[[S1]]] : memref<8xi64>
+// CHECK-NEXT: return
+// CHECK-NEXT: ^[[LEAVE]]:
+// CHECK-NEXT: return
+// CHECK: func.func private @w_grid0(!llvm.ptr, index, i1, memref<8xi64>) attributes {moe.grid_workgroup = @w_workgroup0}
+// CHECK-LABEL: func.func @w
+// CHECK-SAME: (%[[OUT:.+]]: memref<4xf32>, %[[A:.+]]: i1, %[[STATUS:.+]]: memref<8xi64>, %[[EXEC:.+]]: !llvm.ptr)
+// CHECK: call @w_grid0(%[[EXEC]], %{{.+}}, %[[A]], %[[STATUS]])
+// CHECK-NEXT: %[[Z:.+]] = arith.constant 0 : index
+// CHECK-NEXT: %[[FIRST:.+]] = memref.load %[[STATUS]][%[[Z]]] : memref<8xi64>
+// CHECK-NEXT: %[[ZERO64:.+]] = arith.constant 0 : i64
+// CHECK-NEXT: %[[FAILED:.+]] = arith.cmpi ne, %[[FIRST]], %[[ZERO64]] : i64
+// CHECK-NEXT: cf.cond_br %[[FAILED]], ^[[RET:.+]], ^[[AFTER:.+]]
+// CHECK-NEXT: ^[[RET]]:
+// CHECK-NEXT: return
+module attributes {moe.entry = @w, moe.executor} {
+  func.func private @w_workgroup0(%id: index, %bad: i1) attributes {moe.workgroup} {
+    moe.check %bad, "in a workgroup {0}" (%id : index)
+    return
+  }
+  func.func private @w_grid0(!llvm.ptr, index, i1) attributes {moe.grid_workgroup = @w_workgroup0}
+  func.func @w(%out: memref<4xf32>, %a: i1, %executor: !llvm.ptr) {
+    %c4 = arith.constant 4 : index
+    call @w_grid0(%executor, %c4, %a) : (!llvm.ptr, index, i1) -> ()
+    return
+  }
 }

@@ -70,9 +70,10 @@ func.func @ksparse(%l: tensor<1x8x4xf32>) -> tensor<1x8x4xf64> {
 
 // The sorted layout: per-(group, expert) row counts, prefix sums into the
 // expert offsets, a scatter of the occupied slots to their rows; gather as a
-// linalg.generic; each grouped GEMM a loop over experts, each a linalg.matmul
-// on its own rows accumulating onto the expert's bias broadcast to those rows
-// (swiglu epilogue on the two halves); combine as a linalg.generic.
+// linalg.generic; each grouped GEMM a parallel loop over experts, each a
+// linalg.matmul on its own rows accumulating onto the expert's bias broadcast
+// to those rows, then the activation (swiglu on the two halves) on those
+// rows; combine as a linalg.generic.
 // CHECK-LABEL: func.func @sorted_layout
 // CHECK-NOT: moe.
 // CHECK: linalg.generic {{.*}}iterator_types = ["parallel", "parallel", "reduction"]} ins(%{{.*}} : tensor<2x4x8xi32>) outs(%{{.*}} : tensor<2x4xi32>)
@@ -84,17 +85,19 @@ func.func @ksparse(%l: tensor<1x8x4xf32>) -> tensor<1x8x4xf64> {
 // CHECK: tensor.insert %{{.*}} : tensor<32xi32>
 // CHECK: linalg.generic {{.*}} outs(%{{.*}} : tensor<2x8x2xi32>)
 // CHECK: linalg.generic {{.*}} outs(%{{.*}} : tensor<32x6xf32>)
-// CHECK: %[[UP:[a-z0-9_]+]] = scf.for %[[E:[a-z0-9_]+]] = {{.*}} -> (tensor<32x10xf32>)
+// CHECK: %[[UP:[a-z0-9_]+]] = scf.forall (%[[E:[a-z0-9_]+]]) in (4) shared_outs(%{{.*}}) -> (tensor<32x5xf32>)
 // CHECK:   %[[BIAS:.*]] = tensor.extract_slice %{{.*}}[%[[E]], 0] [1, 10] [1, 1] : tensor<4x10xf32> to tensor<10xf32>
 // CHECK:   %[[ACC:.*]] = linalg.broadcast ins(%[[BIAS]] : tensor<10xf32>) outs(%{{.*}} : tensor<?x10xf32>) dimensions = [0]
 // CHECK:   tensor.extract_slice %{{.*}}[%[[E]], 0, 0] [1, 6, 10] [1, 1, 1] : tensor<4x6x10xf32> to tensor<6x10xf32>
-// CHECK:   linalg.matmul ins(%{{.*}}, %{{.*}} : tensor<?x6xf32>, tensor<6x10xf32>) outs(%[[ACC]] : tensor<?x10xf32>) -> tensor<?x10xf32>
-// CHECK:   tensor.insert_slice %{{.*}} : tensor<?x10xf32> into tensor<32x10xf32>
-// CHECK: tensor.extract_slice %[[UP]][0, 0] [32, 5] [1, 1] : tensor<32x10xf32> to tensor<32x5xf32>
-// CHECK: tensor.extract_slice %[[UP]][0, 5] [32, 5] [1, 1] : tensor<32x10xf32> to tensor<32x5xf32>
-// CHECK: math.exp
-// CHECK: scf.for {{.*}} -> (tensor<32x6xf32>)
+// CHECK:   %[[Z:.*]] = linalg.matmul ins(%{{.*}}, %{{.*}} : tensor<?x6xf32>, tensor<6x10xf32>) outs(%[[ACC]] : tensor<?x10xf32>) -> tensor<?x10xf32>
+// CHECK:   tensor.extract_slice %[[Z]][0, 0] [%{{.*}}, 5] [1, 1] : tensor<?x10xf32> to tensor<?x5xf32>
+// CHECK:   tensor.extract_slice %[[Z]][0, 5] [%{{.*}}, 5] [1, 1] : tensor<?x10xf32> to tensor<?x5xf32>
+// CHECK:   math.exp
+// CHECK:   scf.forall.in_parallel
+// CHECK:     tensor.parallel_insert_slice %{{.*}} : tensor<?x5xf32> into tensor<32x5xf32>
+// CHECK: scf.forall (%{{.*}}) in (4) shared_outs(%{{.*}}) -> (tensor<32x6xf32>)
 // CHECK-NOT: linalg.broadcast
+// CHECK:   linalg.fill
 // CHECK:   linalg.matmul ins(%{{.*}}, %{{.*}} : tensor<?x5xf32>, tensor<5x6xf32>) outs(%{{.*}} : tensor<?x6xf32>) -> tensor<?x6xf32>
 // CHECK: linalg.generic {{.*}}iterator_types = ["parallel", "parallel", "parallel", "reduction"]} ins(%{{.*}}, %{{.*}} : tensor<2x8x2xi32>, tensor<2x8x2xf32>) outs(%{{.*}} : tensor<2x8x6xf32>)
 // CHECK: tensor.extract %{{.*}} : tensor<32x6xf32>

@@ -294,4 +294,36 @@ TEST_F(CApiTest, ReportsRunAndResultErrors) {
               "result index 1 is out of range (1 result)");
 }
 
+TEST(CApiThreadsTest, RunsAGridOnTheThreadsSet) {
+  ModelPtr grid(moe_model_load(artifactPath("grid").c_str()));
+  ASSERT_NE(grid, nullptr) << moe_model_last_error(nullptr);
+  float x[64];
+  for (int i = 0; i < 64; ++i)
+    x[i] = static_cast<float>(i);
+  const int64_t shape[] = {64};
+  ASSERT_EQ(moe_model_bind_input(grid.get(), "x", MOE_DTYPE_F32, 1, shape, x),
+            MOE_OK);
+  EXPECT_EQ(moe_model_set_threads(grid.get(), 0), MOE_ERROR);
+  EXPECT_STREQ(moe_model_last_error(grid.get()),
+               "the number of threads must be in [1, 1024], got 0");
+  EXPECT_EQ(moe_model_set_threads(grid.get(), 1025), MOE_ERROR);
+  EXPECT_EQ(moe_model_set_threads(nullptr, 2), MOE_ERROR);
+  for (unsigned threads : {1u, 4u}) {
+    ASSERT_EQ(moe_model_set_threads(grid.get(), threads), MOE_OK);
+    ASSERT_EQ(moe_model_run(grid.get()), MOE_OK)
+        << moe_model_last_error(grid.get());
+    const void *out = nullptr, *visits = nullptr;
+    ASSERT_EQ(moe_model_result(grid.get(), 0, nullptr, nullptr, nullptr,
+                               nullptr, &out),
+              MOE_OK);
+    ASSERT_EQ(moe_model_result(grid.get(), 1, nullptr, nullptr, nullptr,
+                               nullptr, &visits),
+              MOE_OK);
+    for (int i = 0; i < 64; ++i) {
+      EXPECT_EQ(static_cast<const float *>(out)[i], 2.0f * i);
+      EXPECT_EQ(static_cast<const int64_t *>(visits)[i], 1) << i;
+    }
+  }
+}
+
 } // namespace

@@ -9,6 +9,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdlib>
+
 #include <cstring>
 
 using namespace moe;
@@ -290,6 +292,50 @@ TEST_F(ModelTest, ReportsAFailedRunTimeCheck) {
   s = model->run();
   EXPECT_TRUE(s.ok()) << s.message();
   EXPECT_EQ(model->results().size(), 1u);
+}
+
+TEST_F(ModelTest, RunsGridsOnTheExecutor) {
+  Expected<Model> model = Model::load(artifactPath("grid"));
+  ASSERT_TRUE(model.ok()) << model.message();
+  EXPECT_EQ(model->signature().abiVersion, 3);
+  EXPECT_EQ(model->threads(), 0u);
+  ASSERT_TRUE(model->bindInput("x", rampF32({64}, 0.0f, 1.0f)).ok());
+  for (unsigned threads : {1u, 2u, 3u, 7u}) {
+    ASSERT_TRUE(model->setThreads(threads).ok());
+    EXPECT_EQ(model->threads(), threads);
+    Status s = model->run();
+    ASSERT_TRUE(s.ok()) << s.message();
+    const HostTensor *out = model->findResult("out");
+    const HostTensor *visits = model->findResult("visits");
+    ASSERT_NE(out, nullptr);
+    ASSERT_NE(visits, nullptr);
+    for (int i = 0; i < 64; ++i) {
+      EXPECT_EQ(out->data<float>()[i], 2.0f * i);
+      EXPECT_EQ(visits->data<int64_t>()[i], 1) << "workgroup " << i;
+    }
+  }
+  EXPECT_EQ(model->setThreads(0).message(),
+            "the number of threads must be in [1, 1024], got 0");
+}
+
+TEST_F(ModelTest, ReportsABadThreadCountInTheEnvironment) {
+  Expected<Model> model = Model::load(artifactPath("grid"));
+  ASSERT_TRUE(model.ok()) << model.message();
+  ASSERT_TRUE(model->bindInput("x", rampF32({64}, 0.0f, 1.0f)).ok());
+  std::string saved;
+  if (const char *old = std::getenv("MOE_NUM_THREADS"))
+    saved = old;
+  setenv("MOE_NUM_THREADS", "lots", 1);
+  Status s = model->run();
+  if (saved.empty())
+    unsetenv("MOE_NUM_THREADS");
+  else
+    setenv("MOE_NUM_THREADS", saved.c_str(), 1);
+  EXPECT_EQ(s.message(),
+            "MOE_NUM_THREADS must be an integer in [1, 1024], got 'lots'");
+  // A thread count set on the model needs no environment.
+  ASSERT_TRUE(model->setThreads(2).ok());
+  EXPECT_TRUE(model->run().ok());
 }
 
 TEST(FormatCheckMessageTest, ReplacesPlaceholdersWithValues) {

@@ -98,12 +98,12 @@ TEST(SignatureTest, ReadsTheAbiVersionAndChecks) {
 }
 
 TEST(SignatureTest, RejectsBadAbiFields) {
-  expectError(withFields(R"(,"abi":3)"), "field 'abi' must be 1 or 2, got 3");
+  expectError(withFields(R"(,"abi":4)"), "field 'abi' must be 1, 2 or 3, got 4");
   expectError(withFields(R"(,"abi":"2")"),
-              "field 'abi' must be 1 or 2, got string");
+              "field 'abi' must be 1, 2 or 3, got string");
   expectError(withFields(R"(,"abi":2.5)"),
-              "field 'abi' must be 1 or 2, got 2.5");
-  expectError(withFields(R"(,"checks":[])"), "field 'checks' needs 'abi': 2");
+              "field 'abi' must be 1, 2 or 3, got 2.5");
+  expectError(withFields(R"(,"checks":[])"), "field 'checks' needs 'abi': 2 or later");
   expectError(withFields(R"(,"abi":2,"checks":{})"),
               "field 'checks' must be array, got object");
   expectError(withFields(R"(,"abi":2,"checks":["a",1])"),

@@ -15,7 +15,7 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "passes/CpuCodegen.h"
+#include "passes/cpu/CpuCodegen.h"
 #include "passes/Passes.h"
 #include "tools/common/ToolOutput.h"
 

@@ -2,8 +2,7 @@
 
 #include "LoadModel.h"
 
-#include "passes/CpuCodegen.h"
-
+#include "passes/cpu/CpuCodegen.h"
 
 using namespace moe;
 

@@ -2,6 +2,8 @@
 
 #include "Options.h"
 
+#include "runtime/ThreadPool.h"
+
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
@@ -106,6 +108,18 @@ Expected<int64_t> parseRuns(std::string_view option, const std::string &value) {
   return static_cast<int64_t>(number);
 }
 
+Expected<unsigned> parseThreads(std::string_view option,
+                                const std::string &value) {
+  char *end = nullptr;
+  errno = 0;
+  long long number = std::strtoll(value.c_str(), &end, 10);
+  if (value.empty() || *end != '\0' || errno == ERANGE || number < 1 ||
+      number > kMaxThreads)
+    return Status::failure(option, " expects a number of threads from 1 to ",
+                           kMaxThreads, ", got ", quote(value));
+  return static_cast<unsigned>(number);
+}
+
 Status setOnce(std::string_view option, std::string &slot,
                const std::string &value) {
   if (!slot.empty())
@@ -119,7 +133,7 @@ Status setOnce(std::string_view option, std::string &slot,
 
 Expected<Options> moe::parseOptions(int argc, const char *const *argv) {
   Options options;
-  bool sawAtol = false, sawRtol = false, sawBench = false;
+  bool sawAtol = false, sawRtol = false, sawBench = false, sawThreads = false;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
     if (arg.size() < 2 || arg.compare(0, 2, "--") != 0) {
@@ -153,8 +167,8 @@ Expected<Options> moe::parseOptions(int argc, const char *const *argv) {
 
     // Options with a value.
     static const char *const kValued[] = {
-        "--weights", "--inputs", "--output", "--output-dir",
-        "--check",   "--atol",   "--rtol",   "--bench"};
+        "--weights", "--inputs", "--output", "--output-dir", "--check",
+        "--atol",    "--rtol",   "--bench",  "--threads"};
     bool known = false;
     for (const char *valued : kValued)
       known |= name == valued;
@@ -185,6 +199,14 @@ Expected<Options> moe::parseOptions(int argc, const char *const *argv) {
       if (!runs)
         return runs.status();
       options.benchRuns = *runs;
+    } else if (name == "--threads") {
+      if (sawThreads)
+        return Status::failure(name, " is given twice");
+      sawThreads = true;
+      Expected<unsigned> threads = parseThreads(name, value);
+      if (!threads)
+        return threads.status();
+      options.threads = *threads;
     } else {
       bool &seen = name == "--atol" ? sawAtol : sawRtol;
       if (seen)
@@ -240,6 +262,10 @@ the JIT where it is built in.
                                invalid_tokens
   --bench N                    time N runs after one warm-up; print median
                                and min milliseconds
+  --threads N                  run the model's parallel work on N threads
+                               (default: MOE_NUM_THREADS, else the CPUs this
+                               process may run on); results are bitwise the
+                               same for every N
   --entry-info                 print the entry's signature and exit
   --help                       print this text and exit
 

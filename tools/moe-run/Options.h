@@ -38,6 +38,9 @@ struct Options {
   bool stats = false;
   /// Timed runs after one warm-up; 0 when not benchmarking.
   int64_t benchRuns = 0;
+  /// Threads for the model's grids of workgroups; 0: the runtime's default
+  /// (MOE_NUM_THREADS, else the CPUs available).
+  unsigned threads = 0;
   bool entryInfo = false;
   bool help = false;
 };

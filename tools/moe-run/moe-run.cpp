@@ -402,6 +402,9 @@ Expected<int> runTool(const Options &options) {
     return s;
   if (Status s = bindFiles(*model, options); !s.ok())
     return s;
+  if (options.threads)
+    if (Status s = model->setThreads(options.threads); !s.ok())
+      return s;
   Expected<std::vector<Check>> checks = loadChecks(options, signature);
   if (!checks)
     return checks.status();

@@ -44,6 +44,7 @@ bias = ramp((4,), -1.5, 1.0)
 ref = (x * w + bias).astype(np.float32)
 np.save(path("x.npy"), x)
 np.save(path("ref.npy"), ref)
+np.save(path("x64.npy"), np.arange(64, dtype=np.float32))  # grid.so
 off = ref.copy()
 off[1, 2, 3] += 0.5
 np.save(path("ref_off.npy"), off)

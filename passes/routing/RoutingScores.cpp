@@ -1,8 +1,8 @@
 //===- RoutingScores.cpp - What routers rank and weigh by -----------------===//
 
-#include "passes/RoutingScores.h"
+#include "passes/routing/RoutingScores.h"
 
-#include "passes/TensorBuilders.h"
+#include "passes/common/TensorBuilders.h"
 
 #include "dialect/MoEOps.h"
 

@@ -1,6 +1,6 @@
 //===- CpuTarget.cpp - What the CPU back end knows of its target ----------===//
 
-#include "passes/CpuTarget.h"
+#include "passes/cpu/CpuTarget.h"
 
 #include "llvm/ADT/StringMap.h"
 #include "llvm/TargetParser/Host.h"

@@ -11,12 +11,12 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "passes/Activation.h"
-#include "passes/LoweringPatterns.h"
+#include "passes/common/Activation.h"
+#include "passes/lowering/LoweringPatterns.h"
 #include "passes/Passes.h"
-#include "passes/RewriteDriver.h"
-#include "passes/RoutingScores.h"
-#include "passes/TensorBuilders.h"
+#include "passes/common/RewriteDriver.h"
+#include "passes/routing/RoutingScores.h"
+#include "passes/common/TensorBuilders.h"
 
 #include "mlir/IR/IRMapping.h"
 #include "mlir/IR/PatternMatch.h"

@@ -21,8 +21,8 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "passes/CpuTarget.h"
 #include "passes/Passes.h"
+#include "passes/cpu/CpuTarget.h"
 
 #include "mlir/Dialect/Affine/IR/AffineOps.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"

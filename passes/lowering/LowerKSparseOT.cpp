@@ -19,10 +19,10 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "passes/LoweringPatterns.h"
+#include "passes/lowering/LoweringPatterns.h"
 #include "passes/Passes.h"
-#include "passes/RoutingScores.h"
-#include "passes/TensorBuilders.h"
+#include "passes/routing/RoutingScores.h"
+#include "passes/common/TensorBuilders.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"

@@ -21,12 +21,28 @@ namespace mlir::moe {
 inline constexpr llvm::StringLiteral kEntryAttrName = "moe.entry";
 inline constexpr llvm::StringLiteral kSignatureAttrName = "moe.signature";
 inline constexpr llvm::StringLiteral kChecksAttrName = "moe.checks";
+/// On the module: the entry's last argument is the executor that runs its
+/// grids of workgroups (ABI version 3).
+inline constexpr llvm::StringLiteral kExecutorAttrName = "moe.executor";
+/// On the declaration a grid's launch calls: the workgroup function.
+inline constexpr llvm::StringLiteral kGridWorkgroupAttrName =
+    "moe.grid_workgroup";
+
+/// On a workgroup function (moe-cpu-outline-workgroups): it runs part of the
+/// entry's work.
+inline constexpr llvm::StringLiteral kWorkgroupAttrName = "moe.workgroup";
+
+/// Whether `func` is a workgroup function of the entry.
+inline bool isWorkgroup(func::FuncOp func) {
+  return func && func->hasAttr(kWorkgroupAttrName);
+}
 
 /// The entry recorded by `moe-prepare-entry`, or null.
 func::FuncOp preparedEntry(ModuleOp module);
 
-/// Whether `op` lies in the body of the module's prepared entry. Without a
-/// prepared entry (IR run through single passes), every function counts.
+/// Whether `op` lies in the body of the module's prepared entry or of one of
+/// its workgroup functions. Without a prepared entry (IR run through single
+/// passes), every function counts.
 bool isInEntry(Operation *op);
 
 /// `file:line:col` of the first file location in `loc` (as run-time check

@@ -7,9 +7,9 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "passes/EntryFunction.h"
 #include "passes/Passes.h"
-#include "passes/TensorBuilders.h"
+#include "passes/common/TensorBuilders.h"
+#include "passes/entry/EntryFunction.h"
 
 #include "mlir/IR/Builders.h"
 

@@ -1,7 +1,7 @@
 //===- Canonicalize.cpp - The moe-canonicalize pass -----------------------===//
 
 #include "passes/Passes.h"
-#include "passes/RewriteDriver.h"
+#include "passes/common/RewriteDriver.h"
 
 #include "mlir/IR/PatternMatch.h"
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"

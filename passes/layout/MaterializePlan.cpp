@@ -9,9 +9,9 @@
 //===----------------------------------------------------------------------===//
 
 #include "passes/Passes.h"
-#include "passes/RewriteDriver.h"
-#include "passes/RoutingScores.h"
-#include "passes/TensorBuilders.h"
+#include "passes/common/RewriteDriver.h"
+#include "passes/routing/RoutingScores.h"
+#include "passes/common/TensorBuilders.h"
 
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/IR/PatternMatch.h"

@@ -1,7 +1,7 @@
 //===- Activation.cpp - Expert activations on scalars and tensors ---------===//
 
-#include "passes/Activation.h"
-#include "passes/TensorBuilders.h"
+#include "passes/common/Activation.h"
+#include "passes/common/TensorBuilders.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Math/IR/Math.h"
@@ -46,15 +46,10 @@ static Value lastDimSlice(OpBuilder &b, Location loc, Value z, int64_t offset,
   int64_t rank = type.getRank();
   SmallVector<OpFoldResult> offsets(rank, b.getIndexAttr(0));
   offsets.back() = b.getIndexAttr(offset);
-  SmallVector<OpFoldResult> sizes;
-  SmallVector<int64_t> shape(type.getShape());
-  shape.back() = width;
-  for (int64_t size : shape)
-    sizes.push_back(b.getIndexAttr(size));
+  SmallVector<OpFoldResult> sizes = tensor::getMixedSizes(b, loc, z);
+  sizes.back() = b.getIndexAttr(width);
   SmallVector<OpFoldResult> strides(rank, b.getIndexAttr(1));
-  return tensor::ExtractSliceOp::create(
-      b, loc, tensorType(shape, type.getElementType()), z, offsets, sizes,
-      strides);
+  return tensor::ExtractSliceOp::create(b, loc, z, offsets, sizes, strides);
 }
 
 Value activateTensor(OpBuilder &b, Location loc, Activation activation,

@@ -1,6 +1,6 @@
 //===- CpuCodegen.cpp - From level-1 IR to CPU code -----------------------===//
 
-#include "passes/CpuCodegen.h"
+#include "passes/cpu/CpuCodegen.h"
 
 #include "dialect/MoEOps.h"
 #include "passes/Passes.h"

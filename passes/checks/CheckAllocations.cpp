@@ -6,9 +6,9 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "passes/EntryFunction.h"
 #include "passes/Passes.h"
-#include "passes/TensorBuilders.h"
+#include "passes/common/TensorBuilders.h"
+#include "passes/entry/EntryFunction.h"
 
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/IR/Builders.h"

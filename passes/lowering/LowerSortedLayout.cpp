@@ -10,10 +10,10 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "passes/Activation.h"
-#include "passes/LoweringPatterns.h"
 #include "passes/Passes.h"
-#include "passes/TensorBuilders.h"
+#include "passes/common/Activation.h"
+#include "passes/common/TensorBuilders.h"
+#include "passes/lowering/LoweringPatterns.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
@@ -181,13 +181,19 @@ struct LowerGroupedMatmul : OpRewritePattern<GroupedMatmulOp> {
     int64_t k = inputType.getDimSize(1);
     Value offsets = op.getExpertOffsets(), input = op.getInput();
     // The rows past the last expert's stay zeros.
-    Value init = filledTensor(rewriter, loc, {n, p},
+    // Per expert (in parallel: their rows are disjoint), one matmul on its
+    // own rows, accumulating onto its bias, then the activation:
+    // z[rows of e] = act(bias[e] + input[rows of e] @ weight[e]).
+    // Every activation maps 0 to 0, so the unused rows stay zeros.
+    std::optional<Activation> activation = op.getActivation();
+    int64_t q = op.getOutput().getType().getDimSize(1);
+    Value init = filledTensor(rewriter, loc, {n, q},
                               rewriter.getFloatAttr(elementType, 0.0));
-    // Per expert, one matmul on its own rows, accumulating onto its bias:
-    // z[rows of e] = bias[e] + input[rows of e] @ weight[e].
-    auto product = forRange(
-        rewriter, loc, e, ValueRange{init},
-        [&](OpBuilder &b, Location l, Value expert, ValueRange it) {
+    auto product = scf::ForallOp::create(
+        rewriter, loc, ArrayRef<OpFoldResult>{rewriter.getIndexAttr(e)},
+        ValueRange{init}, std::nullopt,
+        [&](OpBuilder &b, Location l, ValueRange args) {
+          Value expert = args[0], out = args[1];
           Value next =
               arith::AddIOp::create(b, l, expert, indexConstant(b, l, 1));
           Value start = toIndex(b, l, loadI32(b, l, offsets, {expert}));
@@ -201,8 +207,9 @@ struct LowerGroupedMatmul : OpRewritePattern<GroupedMatmulOp> {
           SmallVector<OpFoldResult> unit3(3, b.getIndexAttr(1));
           Value rows = tensor::ExtractSliceOp::create(b, l, input, rowOffsets,
                                                       rowSizes(k), unit2);
-          Value acc = tensor::ExtractSliceOp::create(b, l, it[0], rowOffsets,
-                                                     rowSizes(p), unit2);
+          Value acc = tensor::EmptyOp::create(
+              b, l, ArrayRef<OpFoldResult>{count, b.getIndexAttr(p)},
+              elementType);
           if (bias) {
             Value expertBias = tensor::ExtractSliceOp::create(
                 b, l,
@@ -214,21 +221,29 @@ struct LowerGroupedMatmul : OpRewritePattern<GroupedMatmulOp> {
             acc = linalg::BroadcastOp::create(b, l, expertBias, acc,
                                               ArrayRef<int64_t>{0})
                       .getResult()[0];
+          } else {
+            acc = linalg::FillOp::create(
+                      b, l,
+                      ValueRange{arith::ConstantOp::create(
+                          b, l, b.getFloatAttr(elementType, 0.0))},
+                      ValueRange{acc})
+                      .getResult(0);
           }
           Value w = tensor::ExtractSliceOp::create(
               b, l, tensorType({k, p}, weightType.getElementType()), weight,
               {expert, b.getIndexAttr(0), b.getIndexAttr(0)},
               {b.getIndexAttr(1), b.getIndexAttr(k), b.getIndexAttr(p)}, unit3);
-          Value mm = linalg::MatmulOp::create(b, l, ValueRange{rows, w},
-                                              ValueRange{acc})
-                         .getResult(0);
-          return SmallVector<Value>{tensor::InsertSliceOp::create(
-              b, l, mm, it[0], rowOffsets, rowSizes(p), unit2)};
+          Value z = linalg::MatmulOp::create(b, l, ValueRange{rows, w},
+                                             ValueRange{acc})
+                        .getResult(0);
+          if (activation)
+            z = activateTensor(b, l, *activation, z);
+          auto inParallel = scf::InParallelOp::create(b, l);
+          b.setInsertionPointToStart(inParallel.getBody());
+          tensor::ParallelInsertSliceOp::create(b, l, z, out, rowOffsets,
+                                                rowSizes(q), unit2);
         });
     Value z = product.getResult(0);
-    // Every activation maps 0 to 0, so the unused rows stay zeros.
-    if (auto activation = op.getActivation())
-      z = activateTensor(rewriter, loc, *activation, z);
     rewriter.replaceOp(op, z);
     return success();
   }

@@ -11,9 +11,9 @@
 //===----------------------------------------------------------------------===//
 
 #include "passes/Passes.h"
-#include "passes/RewriteDriver.h"
-#include "passes/RoutingScores.h"
-#include "passes/TensorBuilders.h"
+#include "passes/common/RewriteDriver.h"
+#include "passes/routing/RoutingScores.h"
+#include "passes/common/TensorBuilders.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"

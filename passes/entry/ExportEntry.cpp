@@ -13,8 +13,8 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "passes/EntryFunction.h"
 #include "passes/Passes.h"
+#include "passes/entry/EntryFunction.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
@@ -178,6 +178,12 @@ struct MoEEmitEntryPass : impl::MoEEmitEntryBase<MoEEmitEntryPass> {
 
     // const char moe_signature_json[] = "...";
     std::string text = signature.getValue().str();
+    if (module->hasAttr(kExecutorAttrName) &&
+        !module->hasAttr(kChecksAttrName)) {
+      module.emitError() << "the entry takes an executor (ABI version 3) but "
+                            "no status record; run moe-lower-checks";
+      return signalPassFailure();
+    }
     if (auto checks = module->getAttrOfType<ArrayAttr>(kChecksAttrName)) {
       // ABI version 2: the entry takes the status record after its results,
       // and the signature lists the messages of its checks.
@@ -191,12 +197,14 @@ struct MoEEmitEntryPass : impl::MoEEmitEntryBase<MoEEmitEntryPass> {
       llvm::json::Array messages;
       for (StringAttr message : checks.getAsRange<StringAttr>())
         messages.push_back(message.getValue().str());
-      (*object)["abi"] = 2;
+      // ABI version 3: the executor of its grids follows the status record.
+      (*object)["abi"] = module->hasAttr(kExecutorAttrName) ? 3 : 2;
       (*object)["checks"] = std::move(messages);
       text.clear();
       llvm::raw_string_ostream os(text);
       os << llvm::json::Value(std::move(*object));
       module->removeAttr(kChecksAttrName);
+      module->removeAttr(kExecutorAttrName);
     }
     text.push_back('\0');
     auto arrayType =
@@ -238,7 +246,7 @@ bool isInEntry(Operation *op) {
   if (!func || !module)
     return false;
   func::FuncOp entry = preparedEntry(module);
-  return !entry || entry == func;
+  return !entry || entry == func || isWorkgroup(func);
 }
 
 std::string sourceLocation(Location loc) {

@@ -1,6 +1,6 @@
 //===- TensorBuilders.cpp - Small linalg/tensor building blocks -----------===//
 
-#include "passes/TensorBuilders.h"
+#include "passes/common/TensorBuilders.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
@@ -207,9 +207,9 @@ Value mapElementwise(OpBuilder &b, Location loc, ValueRange inputs,
   Value shapeSource = *llvm::find_if(inputs, [](Value v) {
     return cast<RankedTensorType>(v.getType()).getRank() > 0;
   });
-  auto shape = cast<RankedTensorType>(shapeSource.getType()).getShape();
-  int64_t rank = shape.size();
-  Value init = emptyTensor(b, loc, shape, resultElementType);
+  int64_t rank = cast<RankedTensorType>(shapeSource.getType()).getRank();
+  Value init = tensor::EmptyOp::create(
+      b, loc, tensor::getMixedSizes(b, loc, shapeSource), resultElementType);
   SmallVector<AffineMap> maps;
   for (Value input : inputs) {
     if (cast<RankedTensorType>(input.getType()).getRank() == 0)

@@ -1,0 +1,218 @@
+//===- CpuDistribute.cpp - Split the work into grids of workgroups --------===//
+//
+// `moe-cpu-distribute`: tiles the parallel dimensions of the layer's linalg
+// ops with `scf.forall`, whose iterations become the workgroups of a grid
+// (moe-cpu-outline-workgroups), run on the runtime's threads:
+//
+// - an expert GEMM (`linalg.matmul`, `linalg.batch_matmul`) is split by
+//   expert and by blocks of `columns` output columns; the op that
+//   initialises its accumulator (the bias) and an element-wise consumer (the
+//   activation) are fused into the same workgroups, so they run on the block
+//   while it is in cache instead of as passes over memory;
+// - every other large linalg op outside loops (gather, combine, gate,
+//   scores) is split along its outer parallel dimensions.
+//
+// Reduction dimensions are never split: every output element is computed
+// by one workgroup, in the same order as before, so the results are the same
+// for every thread count.
+//
+//===----------------------------------------------------------------------===//
+
+#include "passes/Passes.h"
+
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Linalg/Utils/Utils.h"
+#include "mlir/Dialect/MemRef/Transforms/Transforms.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/SCF/Transforms/TileUsingInterface.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/PatternMatch.h"
+#include "mlir/Interfaces/LoopLikeInterface.h"
+#include "mlir/Transforms/GreedyPatternRewriteDriver.h"
+
+namespace mlir::moe {
+#define GEN_PASS_DEF_MOECPUDISTRIBUTE
+#include "passes/Passes.h.inc"
+
+namespace {
+
+/// The expert GEMMs: plain row-major matmuls on tensors.
+bool isExpertContraction(Operation *op) {
+  if (auto matmul = dyn_cast<linalg::MatmulOp>(op))
+    return matmul.hasPureTensorSemantics() && !matmul.hasUserDefinedMaps();
+  if (auto batch = dyn_cast<linalg::BatchMatmulOp>(op))
+    return batch.hasPureTensorSemantics() && !batch.hasUserDefinedMaps();
+  return false;
+}
+
+/// The element-wise op that is the only user of `contraction`'s result and
+/// reads it element for element (an activation), or null.
+linalg::GenericOp elementwiseConsumer(Operation *contraction) {
+  Value result = contraction->getResult(0);
+  if (!result.hasOneUse())
+    return nullptr;
+  auto consumer = dyn_cast<linalg::GenericOp>(*result.getUsers().begin());
+  if (!consumer || !consumer.hasPureTensorSemantics() ||
+      !linalg::isElementwise(consumer) || consumer->getNumResults() != 1 ||
+      consumer->getResult(0).getType() != result.getType())
+    return nullptr;
+  OpOperand &use = *result.getUses().begin();
+  if (!consumer.isDpsInput(&use) ||
+      !consumer.getMatchingIndexingMap(&use).isIdentity())
+    return nullptr;
+  return consumer;
+}
+
+/// Whether `producer` (which `slice` reads) fills the accumulator of a
+/// contraction: it has no reductions and the slice is a contraction's init.
+bool isAccumulatorInit(tensor::ExtractSliceOp slice, Operation *producer) {
+  auto linalgOp = dyn_cast<linalg::LinalgOp>(producer);
+  if (!linalgOp || linalgOp.getNumReductionLoops() != 0)
+    return false;
+  return llvm::any_of(slice->getUses(), [](OpOperand &use) {
+    auto user = dyn_cast<linalg::LinalgOp>(use.getOwner());
+    return user && isExpertContraction(user) && user.isDpsInit(&use);
+  });
+}
+
+/// Whether `op` is nested in a loop: such ops run many times on small data
+/// (routing iterations), and stay sequential.
+bool isInLoop(Operation *op) {
+  return op->getParentOfType<LoopLikeOpInterface>() != nullptr;
+}
+
+/// Tile sizes that split the outer parallel loops of `ranges` into about
+/// `workgroups` pieces (0: not split).
+SmallVector<int64_t> splitOuterLoops(ArrayRef<int64_t> ranges,
+                                     ArrayRef<utils::IteratorType> iterators,
+                                     int64_t workgroups) {
+  SmallVector<int64_t> sizes(ranges.size(), 0);
+  for (auto [i, range] : llvm::enumerate(ranges)) {
+    if (workgroups <= 1 || iterators[i] != utils::IteratorType::parallel)
+      break;
+    int64_t pieces = std::min(range, workgroups);
+    sizes[i] = llvm::divideCeil(range, pieces);
+    workgroups = llvm::divideCeil(workgroups, pieces);
+  }
+  return sizes;
+}
+
+struct MoECpuDistributePass : impl::MoECpuDistributeBase<MoECpuDistributePass> {
+  using MoECpuDistributeBase::MoECpuDistributeBase;
+
+  /// Splits `contraction` by expert and column blocks, with its accumulator's
+  /// initialisation and its element-wise consumer in the same workgroups.
+  LogicalResult distributeContraction(RewriterBase &rewriter,
+                                      linalg::LinalgOp contraction) {
+    Operation *root = contraction;
+    if (linalg::GenericOp consumer = elementwiseConsumer(contraction))
+      root = consumer;
+    // Loops of the root: [b,] m, n for the consumer, [b,] m, n, k for the
+    // contraction itself. Experts one at a time, all rows, column blocks.
+    bool batched = isa<linalg::BatchMatmulOp>(contraction);
+    auto resultType =
+        cast<RankedTensorType>(contraction->getResult(0).getType());
+    int64_t n = resultType.getShape().back();
+    SmallVector<int64_t> sizes;
+    if (batched)
+      sizes.push_back(1);
+    sizes.push_back(0);
+    sizes.push_back(!ShapedType::isDynamic(n) && n > columns ? columns : 0);
+    if (root == contraction.getOperation())
+      sizes.push_back(0);
+    if (llvm::all_of(sizes, [](int64_t s) { return s == 0; }))
+      return success(); // a single workgroup: nothing to distribute
+
+    scf::SCFTilingOptions tiling;
+    tiling.setTileSizes(getAsIndexOpFoldResult(rewriter.getContext(), sizes));
+    tiling.setLoopType(scf::SCFTilingOptions::LoopType::ForallOp);
+    scf::SCFTileAndFuseOptions options;
+    options.setTilingOptions(tiling);
+    // Fuse the contraction into its consumer and whatever fills the
+    // accumulator (zeros, the bias): never the operands' producers, which
+    // each workgroup would recompute.
+    options.setFusionControlFn(
+        [&](tensor::ExtractSliceOp slice, OpResult producer, bool)
+            -> std::optional<scf::SCFTileAndFuseOptions::ControlFnResult> {
+          Operation *op = producer.getOwner();
+          if (op == contraction.getOperation() || isAccumulatorInit(slice, op))
+            return scf::SCFTileAndFuseOptions::ControlFnResult{};
+          return std::nullopt;
+        });
+    rewriter.setInsertionPoint(root);
+    FailureOr<scf::SCFTileAndFuseResult> tiled =
+        scf::tileConsumerAndFuseProducersUsingSCF(
+            rewriter, cast<TilingInterface>(root), options);
+    if (failed(tiled))
+      return root->emitError("cannot split this expert computation into "
+                             "workgroups");
+    for (OpResult result : root->getResults())
+      if (Value replacement = tiled->replacements.lookup(result))
+        rewriter.replaceAllUsesWith(result, replacement);
+    return success();
+  }
+
+  /// Splits `op`'s outer parallel loops when it has enough work.
+  LogicalResult distributeOther(RewriterBase &rewriter, linalg::LinalgOp op) {
+    SmallVector<int64_t> ranges = op.getStaticLoopRanges();
+    if (llvm::any_of(ranges, ShapedType::isDynamic))
+      return success();
+    uint64_t work = 1;
+    for (int64_t range : ranges)
+      work = llvm::SaturatingMultiply(work, static_cast<uint64_t>(range));
+    int64_t workgroups = static_cast<int64_t>(std::min<uint64_t>(
+        maxWorkgroups, work / std::max<int64_t>(minWork, 1)));
+    SmallVector<int64_t> sizes =
+        splitOuterLoops(ranges, op.getIteratorTypesArray(), workgroups);
+    if (llvm::all_of(sizes, [](int64_t s) { return s == 0; }))
+      return success();
+    scf::SCFTilingOptions tiling;
+    tiling.setTileSizes(getAsIndexOpFoldResult(rewriter.getContext(), sizes));
+    tiling.setLoopType(scf::SCFTilingOptions::LoopType::ForallOp);
+    rewriter.setInsertionPoint(op);
+    FailureOr<scf::SCFTilingResult> tiled = scf::tileUsingSCF(
+        rewriter, cast<TilingInterface>(op.getOperation()), tiling);
+    if (failed(tiled))
+      return op->emitError("cannot split this op into workgroups");
+    rewriter.replaceOp(op, tiled->replacements);
+    return success();
+  }
+
+  void runOnOperation() override {
+    IRRewriter rewriter(&getContext());
+    SmallVector<linalg::LinalgOp> contractions;
+    getOperation()->walk([&](linalg::LinalgOp op) {
+      if (isExpertContraction(op))
+        contractions.push_back(op);
+    });
+    for (linalg::LinalgOp op : contractions)
+      if (failed(distributeContraction(rewriter, op)))
+        return signalPassFailure();
+    // The untiled ops are dead now (no fused producer's result is yielded),
+    // once the sizes of dynamic tiles no longer read them (tensor.dim of a
+    // destination-style op is the dim of its init): erase them before the
+    // second walk finds them.
+    {
+      RewritePatternSet patterns(&getContext());
+      memref::populateResolveRankedShapedTypeResultDimsPatterns(patterns);
+      tensor::DimOp::getCanonicalizationPatterns(patterns, &getContext());
+      if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
+        return signalPassFailure();
+    }
+
+    // The rest, outside loops and workgroups (the contractions' fused
+    // producers and consumers are inside their workgroups now).
+    SmallVector<linalg::LinalgOp> others;
+    getOperation()->walk([&](linalg::LinalgOp op) {
+      if (op.hasPureTensorSemantics() && !isInLoop(op) &&
+          !op->getParentOfType<scf::ForallOp>() && !isExpertContraction(op))
+        others.push_back(op);
+    });
+    for (linalg::LinalgOp op : others)
+      if (failed(distributeOther(rewriter, op)))
+        return signalPassFailure();
+  }
+};
+
+} // namespace
+} // namespace mlir::moe
