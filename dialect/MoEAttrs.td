@@ -50,6 +50,7 @@ def MoE_Activation : I32EnumAttr<"Activation",
       I32EnumAttrCase<"relu", 1>,
       I32EnumAttrCase<"silu", 2>,
       I32EnumAttrCase<"swiglu", 3>,
+      I32EnumAttrCase<"gelu_tanh", 4>,
     ]> {
   let cppNamespace = "::mlir::moe";
   let genSpecializedAttr = 0;
@@ -66,8 +67,9 @@ def MoE_ActivationAttr : EnumAttr<MoE_Dialect, MoE_Activation, "activation"> {
     The activation of a named MLP expert (`moe.experts ... mlp(<activation>)`):
 
     - `gelu`: `x * 0.5 * (1 + erf(x / sqrt(2)))`, the exact erf form
-      (PyTorch's default; the tanh approximation JAX/Flax default to is not
-      available yet);
+      (PyTorch's default);
+    - `gelu_tanh`: `x * 0.5 * (1 + tanh(sqrt(2 / pi) * (x + 0.044715 x^3)))`,
+      the tanh approximation (JAX/Flax's default, `approximate=True`);
     - `relu`: `max(x, 0)`;
     - `silu`: `x * sigmoid(x)`;
     - `swiglu`: `silu(x W_gate) * (x W_lin)`. The first projection then has

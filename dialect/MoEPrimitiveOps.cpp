@@ -104,43 +104,8 @@ LogicalResult SoftPlanOp::verify() {
                     {plan.getGroups(), plan.getTokens()});
 }
 
-LogicalResult GatherRowsOp::verify() {
-  ArrayRef<int64_t> input = shapeOf(getInput());
-  ArrayRef<int64_t> table = shapeOf(getSlotToken());
-  if (table[0] != input[0])
-    return emitOpError() << "slot_token has " << table[0]
-                         << " groups, the input " << input[0];
-  if (failed(checkI32Indexes(*this, "slot_token", input[1],
-                             "tokens of a group")) ||
-      failed(checkSameElementType(*this, "slots", getSlots(),
-                                  getInput().getType().getElementType())))
-    return failure();
-  return checkShape(*this, "slots", getSlots(),
-                    {table[1], table[0] * table[2], input[2]});
-}
-
-LogicalResult CombineRowsOp::verify() {
-  ArrayRef<int64_t> slots = shapeOf(getSlots());
-  ArrayRef<int64_t> assignments = shapeOf(getTokenSlot());
-  if (failed(checkShape(*this, "token_weight", getTokenWeight(), assignments)))
-    return failure();
-  if (slots[1] % assignments[0] != 0)
-    return emitOpError() << "slots have " << slots[1]
-                         << " rows per expert, not a multiple of the "
-                         << assignments[0] << " groups";
-  if (failed(checkI32Indexes(*this, "token_slot",
-                             slots[0] * (slots[1] / assignments[0]),
-                             "slots of a group")))
-    return failure();
-  if (failed(checkSameElementType(*this, "output", getOutput(),
-                                  getSlots().getType().getElementType())))
-    return failure();
-  return checkShape(*this, "output", getOutput(),
-                    {assignments[0], assignments[1], slots[2]});
-}
-
 //===----------------------------------------------------------------------===//
-// The sorted layout
+// The sorted layout's row tables
 //===----------------------------------------------------------------------===//
 
 LogicalResult SortSlotsOp::verify() {
@@ -165,56 +130,101 @@ LogicalResult SortSlotsOp::verify() {
   return checkShape(*this, "token_row", getTokenRow(), assignments);
 }
 
-LogicalResult GatherTokensOp::verify() {
-  ArrayRef<int64_t> input = shapeOf(getInput());
-  if (failed(
-          checkI32Indexes(*this, "row_token", input[0] * input[1], "tokens")) ||
-      failed(checkSameElementType(*this, "rows", getRows(),
-                                  getInput().getType().getElementType())))
+//===----------------------------------------------------------------------===//
+// The expert data path (tiled ops may have dynamic sizes: a `?` matches)
+//===----------------------------------------------------------------------===//
+
+/// Checks that `value`'s shape matches `expected` where both are static.
+static LogicalResult checkShapeAllowingDynamic(Operation *op, StringRef what,
+                                               Value value,
+                                               ArrayRef<int64_t> expected) {
+  ArrayRef<int64_t> shape = cast<ShapedType>(value.getType()).getShape();
+  bool matches = shape.size() == expected.size();
+  for (size_t i = 0; matches && i < shape.size(); ++i)
+    matches = ShapedType::isDynamic(shape[i]) ||
+              ShapedType::isDynamic(expected[i]) || shape[i] == expected[i];
+  if (matches)
+    return success();
+  return op->emitOpError() << what << " must have shape "
+                           << shapeString(expected) << ", got "
+                           << shapeString(shape);
+}
+
+LogicalResult GatherRowsOp::verify() {
+  ArrayRef<int64_t> input = getInput().getType().getShape();
+  ArrayRef<int64_t> index = getIndex().getType().getShape();
+  if (failed(checkSameElementType(*this, "init", getInit(),
+                                  getInput().getType().getElementType())) ||
+      failed(checkShapeAllowingDynamic(*this, "init", getInit(),
+                                       {index[0], input[1]})))
     return failure();
-  return checkShape(*this, "rows", getRows(),
-                    {shapeOf(getRowToken())[0], shapeOf(getInput())[2]});
+  if (ShapedType::isDynamic(input[0]))
+    return success();
+  return checkI32Indexes(*this, "index", input[0], "rows of the input");
 }
 
 LogicalResult GroupedMatmulOp::verify() {
-  ArrayRef<int64_t> input = shapeOf(getInput());
-  ArrayRef<int64_t> weight = shapeOf(getWeight());
-  if (weight[1] != input[1])
+  ArrayRef<int64_t> input = getInput().getType().getShape();
+  ArrayRef<int64_t> weight = getWeight().getType().getShape();
+  ArrayRef<int64_t> init = getInit().getType().getShape();
+  Type elementType = getInput().getType().getElementType();
+  if (failed(checkSameElementType(*this, "weight", getWeight(), elementType)) ||
+      failed(checkSameElementType(*this, "init", getInit(), elementType)))
+    return failure();
+  if (!ShapedType::isDynamic(weight[1]) && !ShapedType::isDynamic(input[1]) &&
+      weight[1] != input[1])
     return emitOpError() << "weight has " << weight[1]
                          << " rows but the input is " << input[1] << " wide";
-  if (getBias() &&
-      failed(checkShape(*this, "bias", getBias(), {weight[0], weight[2]})))
+  int64_t experts = weight[0];
+  if (failed(checkShapeAllowingDynamic(
+          *this, "offsets", getOffsets(),
+          {ShapedType::isDynamic(experts) ? experts : experts + 1})))
     return failure();
-  if (failed(checkShape(*this, "expert_offsets", getExpertOffsets(),
-                        {weight[0] + 1})) ||
-      failed(checkI32Indexes(*this, "expert_offsets", input[0] + 1,
-                             "row offsets")))
+  int64_t rows = init[0];
+  if (Value gather = getGather()) {
+    if (failed(checkShapeAllowingDynamic(*this, "gather", gather, {rows})))
+      return failure();
+    if (!ShapedType::isDynamic(input[0]) &&
+        failed(checkI32Indexes(*this, "gather", input[0], "rows of the input")))
+      return failure();
+  } else if (failed(checkShapeAllowingDynamic(*this, "input", getInput(),
+                                              {rows, input[1]}))) {
     return failure();
+  }
+  if (Value bias = getBias())
+    if (failed(checkSameElementType(*this, "bias", bias, elementType)) ||
+        failed(checkShapeAllowingDynamic(*this, "bias", bias,
+                                         {experts, weight[2]})))
+      return failure();
+  if (Value scale = getScale())
+    if (failed(checkShapeAllowingDynamic(*this, "scale", scale, {rows})))
+      return failure();
   int64_t width = weight[2];
-  if (getActivation() == Activation::swiglu) {
+  if (getActivation() == Activation::swiglu && !ShapedType::isDynamic(width)) {
     if (width % 2 != 0)
       return emitOpError() << "swiglu needs an even weight width, got "
                            << width;
     width /= 2;
   }
-  if (failed(checkSameElementType(*this, "output", getOutput(),
-                                  getInput().getType().getElementType())))
+  if (!ShapedType::isDynamic(rows) &&
+      failed(checkI32Indexes(*this, "offsets", rows + 1, "row offsets")))
     return failure();
-  return checkShape(*this, "output", getOutput(), {input[0], width});
+  return checkShapeAllowingDynamic(*this, "init", getInit(), {rows, width});
 }
 
-LogicalResult CombineTokensOp::verify() {
-  ArrayRef<int64_t> assignments = shapeOf(getTokenRow());
-  if (failed(
-          checkShape(*this, "token_weight", getTokenWeight(), assignments)) ||
-      failed(
-          checkI32Indexes(*this, "token_row", shapeOf(getRows())[0], "rows")))
+LogicalResult ScatterAddRowsOp::verify() {
+  ArrayRef<int64_t> rows = getRows().getType().getShape();
+  ArrayRef<int64_t> assignments = getTokenRow().getType().getShape();
+  if (failed(checkSameElementType(*this, "init", getInit(),
+                                  getRows().getType().getElementType())) ||
+      failed(checkShapeAllowingDynamic(*this, "token_weight", getTokenWeight(),
+                                       assignments)) ||
+      failed(checkShapeAllowingDynamic(
+          *this, "init", getInit(), {assignments[0], assignments[1], rows[1]})))
     return failure();
-  if (failed(checkSameElementType(*this, "output", getOutput(),
-                                  getRows().getType().getElementType())))
-    return failure();
-  return checkShape(*this, "output", getOutput(),
-                    {assignments[0], assignments[1], shapeOf(getRows())[1]});
+  if (ShapedType::isDynamic(rows[0]))
+    return success();
+  return checkI32Indexes(*this, "token_row", rows[0], "rows");
 }
 
 //===----------------------------------------------------------------------===//
@@ -231,18 +241,6 @@ SmallVector<IndexOperandRange> InvertSlotsOp::getIndexOperandRanges() {
                       "a token of the group")};
 }
 
-SmallVector<IndexOperandRange> GatherRowsOp::getIndexOperandRanges() {
-  return {noneOrBelow(getSlotTokenMutable(), shapeOf(getInput())[1],
-                      "a token of the group")};
-}
-
-SmallVector<IndexOperandRange> CombineRowsOp::getIndexOperandRanges() {
-  ArrayRef<int64_t> slots = shapeOf(getSlots());
-  int64_t groups = shapeOf(getTokenSlot())[0];
-  return {noneOrBelow(getTokenSlotMutable(), slots[0] * (slots[1] / groups),
-                      "a slot of the group")};
-}
-
 SmallVector<IndexOperandRange> SortSlotsOp::getIndexOperandRanges() {
   ArrayRef<int64_t> table = shapeOf(getSlotToken());
   return {noneOrBelow(getSlotTokenMutable(), shapeOf(getTokenSlot())[1],
@@ -251,16 +249,35 @@ SmallVector<IndexOperandRange> SortSlotsOp::getIndexOperandRanges() {
                       "a slot of the group")};
 }
 
-SmallVector<IndexOperandRange> GatherTokensOp::getIndexOperandRanges() {
-  ArrayRef<int64_t> input = shapeOf(getInput());
-  return {noneOrBelow(getRowTokenMutable(), input[0] * input[1], "a token")};
+/// `-1` or `[0, dim)` when `dim` is static; nothing to say for a dynamic
+/// one (a tile: the untiled op's operand was checked).
+static void addNoneOrBelow(SmallVector<IndexOperandRange> &ranges,
+                           OpOperand &operand, int64_t dim, StringRef meaning) {
+  if (!ShapedType::isDynamic(dim))
+    ranges.push_back(noneOrBelow(operand, dim, meaning));
+}
+
+SmallVector<IndexOperandRange> GatherRowsOp::getIndexOperandRanges() {
+  SmallVector<IndexOperandRange> ranges;
+  addNoneOrBelow(ranges, getIndexMutable(), getInput().getType().getDimSize(0),
+                 "a row of the input");
+  return ranges;
 }
 
 SmallVector<IndexOperandRange> GroupedMatmulOp::getIndexOperandRanges() {
-  return {{&getExpertOffsetsMutable(), 0, shapeOf(getInput())[0] + 1,
-           "a row offset"}};
+  SmallVector<IndexOperandRange> ranges;
+  int64_t rows = getInit().getType().getDimSize(0);
+  if (!ShapedType::isDynamic(rows))
+    ranges.push_back({&getOffsetsMutable(), 0, rows + 1, "a row offset"});
+  if (getGather())
+    addNoneOrBelow(ranges, getGatherMutable()[0],
+                   getInput().getType().getDimSize(0), "a row of the input");
+  return ranges;
 }
 
-SmallVector<IndexOperandRange> CombineTokensOp::getIndexOperandRanges() {
-  return {noneOrBelow(getTokenRowMutable(), shapeOf(getRows())[0], "a row")};
+SmallVector<IndexOperandRange> ScatterAddRowsOp::getIndexOperandRanges() {
+  SmallVector<IndexOperandRange> ranges;
+  addNoneOrBelow(ranges, getTokenRowMutable(),
+                 getRows().getType().getDimSize(0), "a row");
+  return ranges;
 }

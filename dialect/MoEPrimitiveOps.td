@@ -1,11 +1,11 @@
 //===- MoEPrimitiveOps.td - Level-2 moe operations -----------*- tablegen -*-===//
 //
 // Level 2 says *how*: the routing primitives `moe-expand-route` produces from
-// `moe.route`, the concrete plan layouts `moe-materialize-plan` chooses, and
-// the row gather/combine that move tokens between those layouts (and the
-// grouped GEMMs of the sorted layout). Every op is
-// on tensors and target-neutral; `moe-lower-to-linalg` lowers them to
-// linalg/tensor/scf.
+// `moe.route`, the concrete plan layouts `moe-materialize-plan` chooses, the
+// sorted layout's row tables, and the expert data path shared by both
+// layouts (gather, grouped GEMM with gather and epilogue, scatter-add), which
+// is destination-style and tileable. Every op is on tensors and
+// target-neutral; `moe-lower-to-linalg` lowers them to linalg/tensor/scf.
 //
 // Slot indices: a slot of expert `e` in the capacity-padded layout is
 // written as the flat index `e * C + c` (`C` slots per expert and group);
@@ -20,6 +20,10 @@
 #define MOE_DIALECT_MOEPRIMITIVEOPS_TD
 
 include "dialect/MoEIndexOperandsInterface.td"
+include "mlir/Dialect/Linalg/IR/LinalgInterfaces.td"
+include "mlir/Interfaces/DestinationStyleOpInterface.td"
+include "mlir/Interfaces/InferTypeOpInterface.td"
+include "mlir/Interfaces/TilingInterface.td"
 
 // An op with index operands (MoEIndexOperandsInterface.td).
 defvar MoE_IndexesWithOperands =
@@ -244,62 +248,7 @@ def MoE_SoftPlanOp : MoE_Op<"soft_plan", [Pure]> {
 }
 
 //===----------------------------------------------------------------------===//
-// Row movement
-//===----------------------------------------------------------------------===//
-
-def MoE_GatherRowsOp : MoE_Op<"gather_rows", [Pure, MoE_IndexesWithOperands]> {
-  let summary = "copy tokens into their expert slots";
-  let description = [{
-    `slots[e, g * C + c, :] = input[g, slot_token[g, e, c], :]`, or zeros
-    where `slot_token` is `-1`. The dispatch of the capacity-padded layout.
-    `slot_token` must hold `-1` or a token of the group, `[0, S)`.
-
-    ```mlir
-    %slots = moe.gather_rows %x, %slot_token
-        : tensor<1x1576x768xf32>, tensor<1x8x416xi32> -> tensor<8x416x768xf32>
-    ```
-  }];
-  let arguments = (ins MoE_FloatTensor3D:$input,
-                       RankedTensorOf<[I32], [HasAnyRankOfPred<[3]>]>:$slot_token);
-  let results = (outs MoE_FloatTensor3D:$slots);
-  let assemblyFormat = [{
-    $input `,` $slot_token attr-dict `:` type($input) `,` type($slot_token)
-    `->` type($slots)
-  }];
-  let hasVerifier = 1;
-}
-
-def MoE_CombineRowsOp : MoE_Op<"combine_rows", [Pure, MoE_IndexesWithOperands]> {
-  let summary = "weighted sum of each token's slots";
-  let description = [{
-    `output[g, s, :] = sum_j token_weight[g, s, j] * slots[e, g * C + c, :]`
-    over the assignments `j` with `token_slot[g, s, j] = e * C + c >= 0`,
-    added in increasing `j` (deterministic; no atomics). A token with no
-    assignment gets zeros. The combine of the capacity-padded layout.
-    An assignment with `token_slot = -1` contributes `token_weight * 0`:
-    nothing, except that a NaN weight (an invalid token's, docs/routers.md
-    §7) makes the token's output NaN.
-    `token_slot` must hold `-1` or a flat slot `[0, E * C)`.
-
-    ```mlir
-    %out = moe.combine_rows %y, %token_slot, %token_weight
-        : tensor<8x416x768xf32>, tensor<1x1576x2xi32>, tensor<1x1576x2xf32>
-        -> tensor<1x1576x768xf32>
-    ```
-  }];
-  let arguments = (ins MoE_FloatTensor3D:$slots,
-                       RankedTensorOf<[I32], [HasAnyRankOfPred<[3]>]>:$token_slot,
-                       MoE_F32Tensor3D:$token_weight);
-  let results = (outs MoE_FloatTensor3D:$output);
-  let assemblyFormat = [{
-    $slots `,` $token_slot `,` $token_weight attr-dict `:` type($slots) `,`
-    type($token_slot) `,` type($token_weight) `->` type($output)
-  }];
-  let hasVerifier = 1;
-}
-
-//===----------------------------------------------------------------------===//
-// The sorted (ragged) layout
+// The sorted (ragged) layout's row tables
 //===----------------------------------------------------------------------===//
 
 def MoE_SortSlotsOp : MoE_Op<"sort_slots", [Pure, MoE_IndexesWithOperands]> {
@@ -342,84 +291,191 @@ def MoE_SortSlotsOp : MoE_Op<"sort_slots", [Pure, MoE_IndexesWithOperands]> {
   let hasVerifier = 1;
 }
 
-def MoE_GatherTokensOp : MoE_Op<"gather_tokens", [Pure, MoE_IndexesWithOperands]> {
-  let summary = "copy tokens into the rows of the sorted layout";
+//===----------------------------------------------------------------------===//
+// The expert data path: destination-style and tileable
+//===----------------------------------------------------------------------===//
+//
+// Gather, grouped GEMM and scatter-add are the data path of both plan
+// layouts (the capacity-padded slot table: one group of `G * C` rows per
+// expert; the sorted layout: ragged groups). They are destination-style
+// (`into %init`), implement the upstream TilingInterface (so
+// `scf::tileUsingSCF`, `tileConsumerAndFuseProducersUsingSCF` and
+// `scf.forall` apply) and `ReifyRankedShapedTypeOpInterface`, and carry their
+// meaning as a decomposition into linalg, tensor and scf
+// (`linalg::AggregatedOpInterface`, what `moe-lower-to-linalg` calls).
+
+// The interfaces every data-path op implements.
+defvar MoE_DataPathInterfaces = [
+    Pure, MoE_IndexesWithOperands,
+    DestinationStyleOpInterface,
+    DeclareOpInterfaceMethods<ReifyRankedShapedTypeOpInterface,
+                              ["reifyResultShapes"]>,
+    DeclareOpInterfaceMethods<TilingInterface,
+        ["getLoopIteratorTypes", "getIterationDomain", "getTiledImplementation",
+         "getResultTilePosition", "generateResultTileValue"]>,
+    DeclareOpInterfaceMethods<AggregatedOpInterface, ["decomposeOperation"]>];
+
+def MoE_FloatTensor2D : RankedTensorOf<[AnyFloat], [HasAnyRankOfPred<[2]>]>;
+def MoE_I32Tensor1D : RankedTensorOf<[I32], [HasAnyRankOfPred<[1]>]>;
+
+def MoE_GatherRowsOp : MoE_Op<"gather_rows",
+    !listconcat(MoE_DataPathInterfaces, [AllTypesMatch<["init", "result"]>])> {
+  let summary = "rows of a matrix picked by index";
   let description = [{
-    `rows[r, :] = input[g, s, :]` for `row_token[r] = g * S + s`, zeros
-    where `row_token[r]` is `-1`. The dispatch of the sorted layout.
-    `row_token` must hold `-1` or a flat token `[0, G * S)`.
+    `result[n, i] = input[index[n], i]`, or `0` where `index[n]` is `-1`:
+    the dispatch of tokens (`input`, the `[G * S, d]` tokens of every group)
+    to expert rows. `index` must hold `-1` or a row of `input`
+    (`[0, T)`). Destination-style: `result` has the type of `init`, whose
+    values are not read.
+
+    Iteration space: `(n, i)`, both parallel; a tile reads the tile's
+    slice of `index` and the columns of every row of `input`.
 
     ```mlir
-    %rows = moe.gather_tokens %x, %row_token
-        : tensor<1x196x192xf32>, tensor<392xi32> -> tensor<392x192xf32>
+    %rows = moe.gather_rows %x[%row_token] into %init
+        : tensor<196x192xf32>, tensor<392xi32> into tensor<392x192xf32>
     ```
   }];
-  let arguments = (ins MoE_FloatTensor3D:$input,
-                       RankedTensorOf<[I32], [HasAnyRankOfPred<[1]>]>:$row_token);
-  let results = (outs RankedTensorOf<[AnyFloat], [HasAnyRankOfPred<[2]>]>:$rows);
+  let arguments = (ins MoE_FloatTensor2D:$input, MoE_I32Tensor1D:$index,
+                       MoE_FloatTensor2D:$init);
+  let results = (outs MoE_FloatTensor2D:$result);
   let assemblyFormat = [{
-    $input `,` $row_token attr-dict `:` type($input) `,` type($row_token)
-    `->` type($rows)
+    $input `[` $index `]` `into` $init attr-dict `:` type($input) `,`
+    type($index) `into` type($init)
   }];
   let hasVerifier = 1;
+  let extraClassDeclaration = [{
+    ::mlir::MutableOperandRange getDpsInitsMutable() {
+      return getInitMutable();
+    }
+  }];
 }
 
-def MoE_GroupedMatmulOp : MoE_Op<"grouped_matmul", [Pure, MoE_IndexesWithOperands]> {
-  let summary = "per-expert matrix product over ragged row groups";
+def MoE_GroupedMatmulOp : MoE_Op<"grouped_matmul",
+    !listconcat(MoE_DataPathInterfaces,
+                [AttrSizedOperandSegments,
+                 // (Not AllTypesMatch: its inferred form indexes the operands
+                 // as if every optional one were present.)
+                 TypesMatchWith<"the result has the init's type", "result",
+                                "init", "$_self">])> {
+  let summary = "per-expert matrix products over row groups, with gather and epilogue";
   let description = [{
-    For the rows `r` of expert `e` (`expert_offsets[e] <= r <
-    expert_offsets[e + 1]`): `z[r] = input[r] @ weight[e] (+ bias[e])`, then
-    the optional `activation` epilogue; rows past `expert_offsets[E]` are
-    zeros. `weight` is `[E, K, P]`; the result is `[N, P]`, or `[N, P / 2]`
-    for `swiglu` (`silu(z[:, :P/2]) * z[:, P/2:]`). The experts' GEMMs of
-    the sorted layout.
-    `expert_offsets` must be non-decreasing and within `[0, N]`.
+    The experts' GEMMs. Row `r` of the result belongs to expert `e` when
+    `offsets[e] <= r < offsets[e + 1]` (`offsets`, `E + 1` non-decreasing
+    values in `[0, N]`); for such a row:
+
+    ```
+    a[r]      = gather ? (gather[r] < 0 ? 0 : input[gather[r]]) : input[r]
+    z[r]      = a[r] @ weight[e] (+ bias[e])
+    result[r] = act(z[r]) (* scale[r])
+    ```
+
+    summed over `k` in increasing order onto the bias (or 0). `act` is the
+    optional `activation`; with `swiglu` the result has half the weight's
+    `P` columns: `silu(z[:, :P/2]) * z[:, P/2:]`. `scale` (f32, one per row)
+    is the router weight of the row's assignment: multiplying in the
+    epilogue is how the down projection weights what it hands to the
+    combine. Rows outside every group keep `init`'s values; nothing else of
+    `init` is read.
+
+    - `input`: `[N, K]`, or any `[T, K]` with `gather` (`[N]`, `-1` or a row
+      `[0, T)`): the A rows are then taken by index straight from the
+      tokens, with no gathered copy;
+    - `weight` `[E, K, P]`, `bias` `[E, P]`, `scale` `[N]`;
+    - the capacity-padded layout has uniform groups (`offsets[e] = e * C`
+      with `C = N / E`); the sorted layout ragged ones.
+
+    Iteration space: `(r, q)` parallel (`q` a result column), `k` a
+    reduction that is never split (the epilogue needs the whole sum). A
+    row tile is the same op on the tile's rows with the offsets shifted and
+    clamped to it; a column tile takes the weight's and bias's columns
+    (both halves' with `swiglu`).
+
+    The optional operands carry their types where they are written:
 
     ```mlir
-    %h = moe.grouped_matmul %rows, %w1 offsets %offsets bias %b1 {activation = #moe<activation gelu>}
-        : tensor<392x192xf32>, tensor<8x192x768xf32>, tensor<9xi32>, tensor<8x768xf32>
-        -> tensor<392x768xf32>
+    %h = moe.grouped_matmul %x gather(%row_token : tensor<392xi32>), %w1
+        offsets %offsets bias(%b1 : tensor<8x768xf32>) into %h_init
+        {activation = #moe<activation gelu>}
+        : tensor<196x192xf32>, tensor<8x192x768xf32>, tensor<9xi32>
+          into tensor<392x768xf32>
+    %y = moe.grouped_matmul %h, %w2 offsets %offsets
+        bias(%b2 : tensor<8x192xf32>) scale(%row_weight : tensor<392xf32>)
+        into %y_init
+        : tensor<392x768xf32>, tensor<8x768x192xf32>, tensor<9xi32>
+          into tensor<392x192xf32>
     ```
   }];
-  let arguments = (ins RankedTensorOf<[AnyFloat], [HasAnyRankOfPred<[2]>]>:$input,
+  let arguments = (ins MoE_FloatTensor2D:$input,
+                       Optional<MoE_I32Tensor1D>:$gather,
                        MoE_FloatTensor3D:$weight,
-                       Optional<RankedTensorOf<[AnyFloat], [HasAnyRankOfPred<[2]>]>>:$bias,
-                       RankedTensorOf<[I32], [HasAnyRankOfPred<[1]>]>:$expert_offsets,
+                       MoE_I32Tensor1D:$offsets,
+                       Optional<MoE_FloatTensor2D>:$bias,
+                       Optional<RankedTensorOf<[F32], [HasAnyRankOfPred<[1]>]>>:$scale,
+                       MoE_FloatTensor2D:$init,
                        OptionalAttr<MoE_ActivationAttr>:$activation);
-  let results = (outs RankedTensorOf<[AnyFloat], [HasAnyRankOfPred<[2]>]>:$output);
+  let results = (outs MoE_FloatTensor2D:$result);
   let assemblyFormat = [{
-    $input `,` $weight `offsets` $expert_offsets (`bias` $bias^)? attr-dict `:`
-    type($input) `,` type($weight) `,` type($expert_offsets)
-    (`,` type($bias)^)? `->` type($output)
+    $input (`gather` `(` $gather^ `:` type($gather) `)`)? `,` $weight
+    `offsets` $offsets (`bias` `(` $bias^ `:` type($bias) `)`)?
+    (`scale` `(` $scale^ `:` type($scale) `)`)? `into` $init attr-dict `:`
+    type($input) `,` type($weight) `,` type($offsets) `into` type($result)
   }];
   let hasVerifier = 1;
+  let extraClassDeclaration = [{
+    ::mlir::MutableOperandRange getDpsInitsMutable() {
+      return getInitMutable();
+    }
+    /// The number of experts.
+    int64_t getNumExperts() { return getWeight().getType().getDimSize(0); }
+  }];
 }
 
-def MoE_CombineTokensOp : MoE_Op<"combine_tokens", [Pure, MoE_IndexesWithOperands]> {
-  let summary = "weighted sum of each token's rows of the sorted layout";
+def MoE_ScatterAddRowsOp : MoE_Op<"scatter_add_rows",
+    !listconcat(MoE_DataPathInterfaces, [AllTypesMatch<["init", "result"]>])> {
+  let summary = "weighted sum of expert rows into their tokens, in a fixed order";
   let description = [{
-    `output[g, s, :] = sum_j token_weight[g, s, j] * rows[token_row[g, s, j], :]`
-    over the assignments with `token_row >= 0`, added in increasing `j`
-    (deterministic, no atomics); zeros for a token with none. The combine of
-    the sorted layout. As for `moe.combine_rows`, an assignment with
-    `token_row = -1` contributes `token_weight * 0`, NaN for a NaN weight.
-    `token_row` must hold `-1` or a row `[0, N)`.
+    The combine: every token receives the rows of its assignments, weighted,
+
+    ```
+    result[g, s, :] = init[g, s, :] + sum over j = 0, 1, ... of
+        token_row[g, s, j] >= 0 ? token_weight[g, s, j] * rows[token_row[g, s, j], :]
+                                : token_weight[g, s, j] * 0
+    ```
+
+    added in increasing `j`: each token sums its own rows, so the result
+    never depends on tiling or threads, and no float atomics are needed.
+    With `prescaled`, the rows already carry their weight (the down
+    projection's `scale` epilogue) and a kept assignment adds its row as it
+    is. An assignment without a row adds `token_weight * 0`: nothing, except
+    that an invalid token's NaN weights (docs/routers.md §7) make its
+    result NaN. `token_row` must hold `-1` or a row of `rows` (`[0, N)`).
+
+    Iteration space: `(g, s, i)`, all parallel (`j` is summed inside).
 
     ```mlir
-    %out = moe.combine_tokens %y, %token_row, %token_weight
-        : tensor<392x192xf32>, tensor<1x196x2xi32>, tensor<1x196x2xf32>
-        -> tensor<1x196x192xf32>
+    %out = moe.scatter_add_rows %y, %token_row, %token_weight into %zeros
+        {prescaled} : tensor<392x192xf32>, tensor<1x196x2xi32>,
+        tensor<1x196x2xf32> into tensor<1x196x192xf32>
     ```
   }];
-  let arguments = (ins RankedTensorOf<[AnyFloat], [HasAnyRankOfPred<[2]>]>:$rows,
+  let arguments = (ins MoE_FloatTensor2D:$rows,
                        RankedTensorOf<[I32], [HasAnyRankOfPred<[3]>]>:$token_row,
-                       MoE_F32Tensor3D:$token_weight);
-  let results = (outs MoE_FloatTensor3D:$output);
+                       MoE_F32Tensor3D:$token_weight,
+                       MoE_FloatTensor3D:$init,
+                       UnitAttr:$prescaled);
+  let results = (outs MoE_FloatTensor3D:$result);
   let assemblyFormat = [{
-    $rows `,` $token_row `,` $token_weight attr-dict `:` type($rows) `,`
-    type($token_row) `,` type($token_weight) `->` type($output)
+    $rows `,` $token_row `,` $token_weight `into` $init attr-dict `:`
+    type($rows) `,` type($token_row) `,` type($token_weight) `into`
+    type($init)
   }];
   let hasVerifier = 1;
+  let extraClassDeclaration = [{
+    ::mlir::MutableOperandRange getDpsInitsMutable() {
+      return getInitMutable();
+    }
+  }];
 }
 
 #endif // MOE_DIALECT_MOEPRIMITIVEOPS_TD

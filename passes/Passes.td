@@ -70,9 +70,11 @@ def MoEMaterializePlan : Pass<"moe-materialize-plan"> {
   let description = [{
     Rewrites the users of a concrete plan (`moe.slot_plan`, `moe.soft_plan`)
     onto its tensors:
-    - slot table: `moe.dispatch` becomes `moe.gather_rows`, `moe.combine`
-      becomes `moe.combine_rows` (each token sums its own slots in a fixed
-      order: deterministic, no atomics);
+    - slot table, one op at a time: `moe.dispatch` becomes `moe.gather_rows`
+      of the tokens (viewed as `[G * S, d]` rows) into the capacity-padded
+      rows (`[E, G * C, d]`, empty slots zero), `moe.combine` becomes
+      `moe.scatter_add_rows` (each token sums its own rows in a fixed order:
+      deterministic, no atomics);
     - dense soft weights: dispatch and combine become `linalg.generic`
       contractions with the weights;
     - `moe.route_stats` becomes linalg reductions (docs/routers.md §5);
@@ -82,23 +84,29 @@ def MoEMaterializePlan : Pass<"moe-materialize-plan"> {
     first) are an error at the using op.
 
     A slot-table plan whose `moe.dispatch -> moe.experts (MLP form) ->
-    moe.combine` chain has no other users may instead take the
-    **sorted/ragged layout**: `moe.sort_slots` squeezes the empty slots out
-    (rows sorted by expert, per-expert offsets), `moe.gather_tokens` fills
-    the rows, two `moe.grouped_matmul` (bias and activation as epilogue) run
-    the experts on their own rows only, `moe.combine_tokens` sums each
-    token's rows. Option `layout`: `padded` (always the slot table),
-    `sorted` (wherever the chain allows it) or `auto` (default: sorted when
-    the slot table has at least twice the slots the plan can fill, e.g.
+    moe.combine` chain has no other users becomes the **expert data path**:
+    `moe.gather_rows` fills the rows, two `moe.grouped_matmul` (bias and
+    activation as epilogue) run each expert on its rows, and
+    `moe.scatter_add_rows` sums each token's rows. The rows are either
+    - **padded**: every slot, `G * C` rows per expert (constant offsets
+      `[0, G*C, 2*G*C, ...]`), or
+    - **sorted**: `moe.sort_slots` squeezes the empty slots out (rows sorted
+      by expert, per-expert offsets), so each expert works on its own rows
+      only.
+    Option `layout`: `padded`, `sorted` or `auto` (default: sorted when the
+    slot table has at least twice the slots the plan can fill, e.g.
     dropless token choice with `E >= 2k`, where the padded layout does
     `E / k` times the expert work). Both layouts give the same results.
 
     ```mlir
     // Before
-    %p = moe.slot_plan %st, %ts, %w : ... -> !moe.plan<groups = 1, tokens = 8, experts = 4, capacity = 4>
+    %p = moe.slot_plan %st, %ts, %w, %valid : ... -> !moe.plan<groups = 1, tokens = 8, experts = 4, capacity = 4>
     %slots = moe.dispatch %x, %p : tensor<1x8x16xf32>, !moe.plan<...> -> tensor<4x4x16xf32>
     // After
-    %slots = moe.gather_rows %x, %st : tensor<1x8x16xf32>, tensor<1x4x4xi32> -> tensor<4x4x16xf32>
+    %index = linalg.generic ... // the token of each padded row, -1 if empty
+    %tokens = tensor.collapse_shape %x [[0, 1], [2]] : tensor<1x8x16xf32> into tensor<8x16xf32>
+    %rows = moe.gather_rows %tokens[%index] into %empty : tensor<8x16xf32>, tensor<16xi32> into tensor<16x16xf32>
+    %slots = tensor.expand_shape %rows [[0, 1], [2]] output_shape [4, 4, 16] : tensor<16x16xf32> into tensor<4x4x16xf32>
     ```
   }];
   let options = [
@@ -112,23 +120,77 @@ def MoEMaterializePlan : Pass<"moe-materialize-plan"> {
                            "::mlir::scf::SCFDialect"];
 }
 
-def MoELowerToLinalg : Pass<"moe-lower-to-linalg"> {
-  let summary = "Lower the remaining moe ops to linalg, tensor and scf";
+def MoEFuseExperts : Pass<"moe-fuse-experts"> {
+  let summary = "Fuse the expert data path into gather-GEMM-epilogue-GEMM-scatter";
   let description = [{
-    Lowers `moe.gate`, `moe.experts` (MLP and region forms),
-    `moe.gather_rows`, `moe.combine_rows` and the routing primitives
-    (`moe.topk`, `moe.sinkhorn`, `moe.assign_slots`, `moe.invert_slots`)
-    to target-neutral linalg/tensor/scf/arith/math on tensors, ready for
-    bufferization by a CPU or GPU pipeline.
+    Runs on the data path `moe-materialize-plan` leaves (either layout):
+
+    - `moe.gather_rows` feeding a `moe.grouped_matmul` (its only use)
+      becomes that GEMM's `gather` operand: the A rows are read by index
+      straight from the tokens, and no dispatched `[E, C, d]` copy exists;
+    - `moe.scatter_add_rows` of a `moe.grouped_matmul`'s result (its only
+      use) moves the combine weights into the GEMM's epilogue: the GEMM
+      gets `scale` (the weight of the assignment each row holds, 0 for an
+      unused row) and the scatter-add becomes `prescaled`, adding each
+      token's rows as they are, in the same fixed order.
+
+    The products and sums are the same operations in the same order, so
+    the results are bitwise those of the unfused path. The hidden
+    activation between the two GEMMs stays a tensor of the rows: fusing the
+    two GEMMs per block of rows would re-read every expert's weights once
+    per block (docs/cpu-codegen.md weighs the two).
 
     ```mlir
     // Before
-    %slots = moe.gather_rows %x, %st : tensor<1x8x16xf32>, tensor<1x4x4xi32> -> tensor<4x4x16xf32>
+    %a = moe.gather_rows %tokens[%row_token] into %e0 : ...
+    %h = moe.grouped_matmul %a, %w1 offsets %off bias(%b1 : ...) into %e1 {activation = #moe<activation gelu>} : ...
+    %y = moe.grouped_matmul %h, %w2 offsets %off bias(%b2 : ...) into %e2 : ...
+    %o = moe.scatter_add_rows %y, %token_row, %token_weight into %zeros : ...
     // After
-    %slots = linalg.generic {indexing_maps = [...], iterator_types = ["parallel", "parallel", "parallel"]}
-        ins(...) outs(%empty : tensor<4x4x16xf32>) { // tensor.extract of the row, or 0 }
+    %h = moe.grouped_matmul %tokens gather(%row_token : ...), %w1 offsets %off bias(%b1 : ...) into %e1 {activation = #moe<activation gelu>} : ...
+    %row_weight = scf.for ... // token_weight scattered to the rows
+    %y = moe.grouped_matmul %h, %w2 offsets %off bias(%b2 : ...) scale(%row_weight : ...) into %e2 : ...
+    %o = moe.scatter_add_rows %y, %token_row, %token_weight into %zeros {prescaled} : ...
     ```
   }];
+  let dependentDialects = ["::mlir::moe::MoEDialect",
+                           "::mlir::arith::ArithDialect",
+                           "::mlir::linalg::LinalgDialect",
+                           "::mlir::scf::SCFDialect",
+                           "::mlir::tensor::TensorDialect"];
+}
+
+def MoELowerToLinalg : Pass<"moe-lower-to-linalg"> {
+  let summary = "Lower the remaining moe ops to linalg, tensor and scf";
+  let description = [{
+    Lowers `moe.gate`, `moe.experts` (MLP and region forms), the routing
+    primitives (`moe.topk`, `moe.sinkhorn`, `moe.ksparse_ot`,
+    `moe.assign_slots`, `moe.invert_slots`) and the sorted layout's
+    `moe.sort_slots` to target-neutral linalg/tensor/scf/arith/math on
+    tensors, ready for bufferization by a CPU or GPU pipeline. The expert
+    data path (`moe.gather_rows`, `moe.grouped_matmul`,
+    `moe.scatter_add_rows`) is replaced by each op's own decomposition
+    (`linalg::AggregatedOpInterface`): its meaning lives in the dialect.
+    With `keep-gathers`, `moe.gather_rows` stays (a grouped GEMM's A rows
+    become one) for a target's tiling to fuse into what reads them (the CPU
+    packs a GEMM's A blocks straight from the tokens); running the pass
+    again without it decomposes what is left.
+
+    ```mlir
+    // Before
+    %rows = moe.gather_rows %x[%index] into %init : tensor<8x16xf32>, tensor<16xi32> into tensor<16x16xf32>
+    // After
+    %rows = linalg.generic {indexing_maps = [affine_map<(n, i) -> (n)>, affine_map<(n, i) -> (n, i)>],
+                            iterator_types = ["parallel", "parallel"]}
+        ins(%index : tensor<16xi32>) outs(%init : tensor<16x16xf32>) {
+      // tensor.extract %x[%index, i], or 0 for -1
+    }
+    ```
+  }];
+  let options = [
+    Option<"keepGathers", "keep-gathers", "bool", /*default=*/"false",
+           "Leave moe.gather_rows for the target's tiling">
+  ];
   let dependentDialects = ["::mlir::linalg::LinalgDialect",
                            "::mlir::tensor::TensorDialect",
                            "::mlir::scf::SCFDialect",
@@ -336,11 +398,14 @@ def MoECpuTileContractions : Pass<"moe-cpu-tile-contractions"> {
   }];
   let options = [
     Option<"rows", "rows", "int64_t", /*default=*/"0",
-           "rows of C per register tile (0: from the host CPU)">,
+           "rows of C per register tile (0: from the target CPU)">,
     Option<"columns", "columns", "int64_t", /*default=*/"0",
-           "columns of C per register tile (0: from the host CPU)">,
+           "columns of C per register tile (0: from the target CPU)">,
     Option<"reductionBlock", "reduction-block", "int64_t", /*default=*/"0",
            "reduction values per cache block (0: the default, 128)">,
+    Option<"targetCpu", "target-cpu", "std::string", /*default=*/"\"host\"",
+           "the CPU whose registers pick the tiles rows and columns leave 0: "
+           "host (the CPU compiling) or an LLVM CPU name (x86-64-v3, znver4)">,
   ];
   let dependentDialects = ["::mlir::linalg::LinalgDialect",
                            "::mlir::scf::SCFDialect",
@@ -593,6 +658,12 @@ def MoEEmitEntry : Pass<"moe-emit-entry", "::mlir::ModuleOp"> {
     }
     ```
   }];
+  let options = [
+    Option<"targetCpu", "target-cpu", "std::string", /*default=*/"\"host\"",
+           "the CPU the code is generated for, recorded with its features as "
+           "the signature's `cpu` (docs/artifact-abi.md): host (the CPU "
+           "compiling) or an LLVM CPU name (x86-64-v3, znver4)">,
+  ];
   let dependentDialects = ["::mlir::LLVM::LLVMDialect"];
 }
 

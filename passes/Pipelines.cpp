@@ -15,7 +15,9 @@
 namespace mlir::moe {
 
 /// The passes, in order (`@LAYOUT@`: the plan layout, see
-/// moe-materialize-plan; `@CHECKS@`: the scope of moe-insert-index-checks).
+/// moe-materialize-plan; `@CHECKS@`: the scope of moe-insert-index-checks;
+/// `@CPU@`: the target CPU, whose registers pick the contraction tiles and
+/// which the signature records).
 /// Routing and the plan layout first (target-neutral, on tensors), then
 /// bufferization with results written into the caller's buffers, then loops,
 /// the run-time checks (which need the CFG to return early) and the LLVM
@@ -25,13 +27,15 @@ static constexpr llvm::StringLiteral kMoEToCPUPipeline =
     "moe-canonicalize,"
     "moe-expand-route,"
     "moe-materialize-plan{layout=@LAYOUT@},"
+    "moe-fuse-experts,"
     "moe-insert-index-checks{scope=@CHECKS@},"
-    "moe-lower-to-linalg,"
+    "moe-lower-to-linalg{keep-gathers},"
     "convert-elementwise-to-linalg,"
     "canonicalize,cse,"
     "moe-cpu-distribute,"
-    "moe-cpu-tile-contractions,"
+    "moe-cpu-tile-contractions{target-cpu=@CPU@},"
     "canonicalize,cse,"
+    "moe-lower-to-linalg,"
     "linalg-generalize-named-ops,"
     "moe-cpu-loop-order,"
     "one-shot-bufferize{bufferize-function-boundaries "
@@ -63,17 +67,21 @@ static constexpr llvm::StringLiteral kMoEToCPUPipeline =
     "convert-func-to-llvm,"
     "convert-ub-to-llvm,"
     "moe-lower-grid-launches,"
-    "moe-emit-entry,"
+    "moe-emit-entry{target-cpu=@CPU@},"
     "reconcile-unrealized-casts";
 
 LogicalResult buildMoEToCPUPipeline(OpPassManager &pm, StringRef planLayout,
                                     llvm::raw_ostream &errors,
-                                    StringRef indexChecks) {
+                                    StringRef indexChecks,
+                                    StringRef targetCpu) {
   std::string pipeline = kMoEToCPUPipeline.str();
   for (auto [placeholder, value] :
        {std::pair<StringRef, StringRef>{"@LAYOUT@", planLayout},
-        {"@CHECKS@", indexChecks}})
-    pipeline.replace(pipeline.find(placeholder), placeholder.size(), value);
+        {"@CHECKS@", indexChecks},
+        {"@CPU@", targetCpu}})
+    for (size_t at = pipeline.find(placeholder); at != std::string::npos;
+         at = pipeline.find(placeholder, at + value.size()))
+      pipeline.replace(at, placeholder.size(), value);
   return parsePassPipeline(pipeline, pm, errors);
 }
 
@@ -90,6 +98,13 @@ struct MoEToCPUOptions : PassPipelineOptions<MoEToCPUOptions> {
                      "the caller passes in) or all "
                      "(moe-insert-index-checks' scope)"),
       llvm::cl::init("arguments")};
+  Option<std::string> targetCpu{
+      *this, "target-cpu",
+      llvm::cl::desc("the CPU the code is generated for: host (the CPU "
+                     "compiling) or an LLVM CPU name such as x86-64-v3 "
+                     "(moe-cpu-tile-contractions' and moe-emit-entry's "
+                     "target-cpu)"),
+      llvm::cl::init("host")};
 };
 } // namespace
 
@@ -100,7 +115,8 @@ void registerMoEPipelines() {
       "artifact ABI (moe_entry, moe_signature_json)",
       [](OpPassManager &pm, const MoEToCPUOptions &options) {
         if (failed(buildMoEToCPUPipeline(pm, options.planLayout, llvm::errs(),
-                                         options.indexChecks)))
+                                         options.indexChecks,
+                                         options.targetCpu)))
           llvm::report_fatal_error("the moe-to-cpu pipeline does not parse");
       });
 }

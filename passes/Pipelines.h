@@ -9,12 +9,15 @@
 namespace mlir::moe {
 
 /// Adds the `moe-to-cpu` passes to `pm` (anchored on builtin.module), with
-/// `planLayout` (auto, padded or sorted) for moe-materialize-plan and
-/// `indexChecks` (arguments or all) for moe-insert-index-checks. The
-/// upstream passes it names must be registered (registerAllPasses).
+/// `planLayout` (auto, padded or sorted) for moe-materialize-plan,
+/// `indexChecks` (arguments or all) for moe-insert-index-checks and
+/// `targetCpu` (host or an LLVM CPU name, passes/cpu/CpuTarget.h) for
+/// moe-cpu-tile-contractions and moe-emit-entry. The upstream passes it
+/// names must be registered (registerAllPasses).
 LogicalResult buildMoEToCPUPipeline(OpPassManager &pm, StringRef planLayout,
                                     llvm::raw_ostream &errors,
-                                    StringRef indexChecks = "arguments");
+                                    StringRef indexChecks = "arguments",
+                                    StringRef targetCpu = "host");
 
 /// Registers `moe-to-cpu` for moe-opt's command line.
 void registerMoEPipelines();

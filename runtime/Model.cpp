@@ -2,6 +2,7 @@
 
 #include "runtime/Model.h"
 
+#include "runtime/CpuFeatures.h"
 #include "runtime/MemRefDescriptor.h"
 #include "runtime/Npy.h"
 #include "runtime/SharedObject.h"
@@ -56,6 +57,11 @@ Expected<Model> Model::fromEntry(std::string_view signatureJson, EntryFn entry,
   Expected<Signature> signature = parseSignature(signatureJson);
   if (!signature)
     return signature.status();
+  // Before the code can run: an extension this CPU lacks would stop the
+  // process with SIGILL mid-run.
+  if (const std::optional<CpuSpec> &cpu = signature->cpu)
+    if (Status s = checkHostCpu(cpu->name, cpu->features); !s.ok())
+      return s;
   return Model(std::move(*signature), entry, std::move(keepAlive));
 }
 

@@ -43,11 +43,15 @@ public:
   /// `moe_signature_json` and `moe_entry` symbols. A path without a '/' is
   /// taken relative to the working directory, not searched for like a system
   /// library. Failures start with "model '<path>': ".
+  /// Like fromEntry, refuses code built for a CPU feature this one lacks.
   static Expected<Model> load(const std::string &path);
 
   /// A model whose code lives elsewhere (e.g. a JIT): `keepAlive` owns
   /// whatever keeps `entry` valid (an ExecutionEngine, say; null for code that
-  /// is always loaded) and is released when the model is destroyed.
+  /// is always loaded) and is released when the model is destroyed. Fails
+  /// when the signature's `cpu` lists a feature this CPU lacks
+  /// (checkHostCpu: "built for CPU 'x86-64-v4' with features avx512f,
+  /// avx512bw that this CPU lacks").
   static Expected<Model> fromEntry(std::string_view signatureJson,
                                    EntryFn entry,
                                    std::shared_ptr<void> keepAlive);

@@ -137,6 +137,34 @@ Status parseAbi(const JsonValue &object, Signature &signature) {
   return Status::success();
 }
 
+/// The optional `cpu`: {"name": string, "features": [string, ...]}.
+Status parseCpu(const JsonValue &object, Signature &signature) {
+  if (!object.find("cpu"))
+    return Status::success();
+  Expected<const JsonValue *> cpu =
+      getField(object, "cpu", JsonValue::Kind::Object);
+  if (!cpu)
+    return cpu.status();
+  CpuSpec spec;
+  Expected<const JsonValue *> name =
+      getField(**cpu, "name", JsonValue::Kind::String);
+  if (!name)
+    return name.status().withPrefix("cpu: ");
+  spec.name = (*name)->text;
+  Expected<const JsonValue *> features =
+      getField(**cpu, "features", JsonValue::Kind::Array);
+  if (!features)
+    return features.status().withPrefix("cpu: ");
+  for (const JsonValue &feature : (*features)->elements) {
+    if (feature.kind != JsonValue::Kind::String)
+      return Status::failure("cpu: field 'features' must hold strings, got ",
+                             JsonValue::kindName(feature.kind));
+    spec.features.push_back(feature.text);
+  }
+  signature.cpu = std::move(spec);
+  return Status::success();
+}
+
 Expected<Signature> parseSignatureImpl(std::string_view text) {
   Expected<JsonValue> json = parseJson(text);
   if (!json)
@@ -193,6 +221,8 @@ Expected<Signature> parseSignatureImpl(std::string_view text) {
   if (signature.results.empty())
     return Status::failure("'results' is empty");
   if (Status s = parseAbi(*json, signature); !s.ok())
+    return s;
+  if (Status s = parseCpu(*json, signature); !s.ok())
     return s;
   return signature;
 }

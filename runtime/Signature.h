@@ -7,7 +7,8 @@
 //    "args": [{"name": "x", "role": "input", "dtype": "f32",
 //              "shape": [1, 1576, 768]}, ...],
 //    "results": [{"name": "out", "dtype": "f32", "shape": [1, 1576, 768]},
-//                ...]}
+//                ...],
+//    "cpu": {"name": "x86-64-v3", "features": ["avx", "avx2", "fma", ...]}}
 //
 // parseSignature validates it completely, so the rest of the runtime can
 // trust every name, dtype and shape: the JSON is strict (Json.h), every
@@ -26,6 +27,7 @@
 #include "runtime/Tensor.h"
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -58,6 +60,14 @@ struct ArgSpec : TensorSpec {
   ArgRole role = ArgRole::Input;
 };
 
+/// The CPU an artifact's code was generated for (the signature's optional
+/// `cpu` field): LLVM's name of it and the instruction set extensions the
+/// code may use, which the host must have (runtime/CpuFeatures.h).
+struct CpuSpec {
+  std::string name;
+  std::vector<std::string> features;
+};
+
 /// The calling convention of one entry point: arguments in the order the
 /// entry receives them, then results in the order it writes them.
 struct Signature {
@@ -72,6 +82,9 @@ struct Signature {
   /// ABI 2: the messages of the entry's run-time checks; a failed call
   /// reports checks[code - 1] with `{i}` replaced by the record's values.
   std::vector<std::string> checks;
+  /// The CPU the code was built for; absent in signatures without `cpu`,
+  /// whose code runs on any CPU of its architecture.
+  std::optional<CpuSpec> cpu;
 
   /// The argument named `name`, or null.
   const ArgSpec *findArg(std::string_view name) const;

@@ -127,40 +127,6 @@ Value toI32(OpBuilder &b, Location loc, Value value) {
   return arith::IndexCastOp::create(b, loc, b.getI32Type(), value);
 }
 
-Value sumWeightedRows(
-    OpBuilder &b, Location loc, RankedTensorType outType, Value index,
-    Value weight,
-    function_ref<Value(OpBuilder &, Location, Value, Value, Value)> readRow) {
-  Type elementType = outType.getElementType();
-  Value init = filledTensor(b, loc, outType.getShape(),
-                            b.getFloatAttr(elementType, 0.0));
-  // loops (g, s, i, j)
-  SmallVector<utils::IteratorType> iterators(3, utils::IteratorType::parallel);
-  iterators.push_back(utils::IteratorType::reduction);
-  auto generic = linalg::GenericOp::create(
-      b, loc, outType, ValueRange{index, weight}, init,
-      SmallVector<AffineMap>{loopMap(b, 4, {0, 1, 3}), loopMap(b, 4, {0, 1, 3}),
-                             loopMap(b, 4, {0, 1, 2})},
-      iterators, [&](OpBuilder &nb, Location nloc, ValueRange args) {
-        Value g = linalg::IndexOp::create(nb, nloc, 0);
-        Value i = linalg::IndexOp::create(nb, nloc, 2);
-        // A skipped assignment contributes weight * 0: nothing, unless the
-        // weight is NaN (an invalid token's), which makes the row NaN.
-        Value none = isNone(nb, nloc, args[0]);
-        Value y = arith::SelectOp::create(
-            nb, nloc, none,
-            arith::ConstantOp::create(nb, nloc,
-                                      nb.getFloatAttr(elementType, 0.0)),
-            readRow(nb, nloc, clampedIndex(nb, nloc, args[0]), g, i));
-        Value w = convertFloat(nb, nloc, args[1], elementType);
-        linalg::YieldOp::create(
-            nb, nloc,
-            Value(arith::AddFOp::create(
-                nb, nloc, args[2], arith::MulFOp::create(nb, nloc, w, y))));
-      });
-  return generic.getResult(0);
-}
-
 scf::ForOp forLoop(OpBuilder &b, Location loc, Value lower, Value upper,
                    ValueRange iterArgs, LoopBodyFn body) {
   return scf::ForOp::create(

@@ -95,19 +95,6 @@ Value multiplyAccumulate(OpBuilder &b, Location loc, Value lhs, Value rhs,
                          ArrayRef<unsigned> lhsDims, ArrayRef<unsigned> rhsDims,
                          ArrayRef<unsigned> outDims);
 
-/// `out[g, s, i] = sum_j weight[g, s, j] * readRow(index[g, s, j], g, i)`,
-/// a row of zeros standing for `index[g, s, j] < 0`, added in increasing `j`
-/// (the combine of a row layout: deterministic, no atomics). A skipped
-/// assignment so adds nothing, unless its weight is NaN, which marks an
-/// invalid token and makes its row NaN. `readRow` gets the index clamped to
-/// 0 for the skipped ones. `index`/`weight` are `[G, S, J]`, `out` has
-/// `outType` `[G, S, d]`.
-Value sumWeightedRows(
-    OpBuilder &b, Location loc, RankedTensorType outType, Value index,
-    Value weight,
-    function_ref<Value(OpBuilder &, Location, Value index, Value g, Value i)>
-        readRow);
-
 /// The body of a loop: given the induction variable and the carried values,
 /// returns the values to yield.
 using LoopBodyFn = function_ref<SmallVector<Value>(OpBuilder &, Location,

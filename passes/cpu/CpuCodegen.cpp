@@ -5,6 +5,7 @@
 #include "dialect/MoEOps.h"
 #include "passes/Passes.h"
 #include "passes/Pipelines.h"
+#include "passes/cpu/CpuTarget.h"
 
 #include "mlir/ExecutionEngine/ExecutionEngine.h"
 #include "mlir/ExecutionEngine/OptUtils.h"
@@ -70,7 +71,7 @@ static bool passManagerOptionsRegistered() {
 }
 
 LogicalResult lowerToLLVMDialect(ModuleOp module, StringRef planLayout,
-                                 StringRef indexChecks) {
+                                 StringRef indexChecks, StringRef targetCpu) {
   PassManager pm(module.getContext());
   // The tool's --mlir-print-ir-*, --mlir-pass-statistics and --mlir-timing.
   if (passManagerOptionsRegistered()) {
@@ -80,35 +81,37 @@ LogicalResult lowerToLLVMDialect(ModuleOp module, StringRef planLayout,
   }
   std::string errors;
   llvm::raw_string_ostream os(errors);
-  if (failed(buildMoEToCPUPipeline(pm, planLayout, os, indexChecks))) {
+  if (failed(
+          buildMoEToCPUPipeline(pm, planLayout, os, indexChecks, targetCpu))) {
     module.emitError() << "the moe-to-cpu pipeline does not parse: " << errors;
     return failure();
   }
   return pm.run(module);
 }
 
-/// A target machine for this host, with its CPU's features.
-static std::unique_ptr<llvm::TargetMachine>
-hostTargetMachine(std::string &error) {
-  llvm::InitializeNativeTarget();
-  llvm::InitializeNativeTargetAsmPrinter();
-  llvm::Triple triple(llvm::sys::getProcessTriple());
-  const llvm::Target *target =
-      llvm::TargetRegistry::lookupTarget(triple, error);
-  if (!target)
+/// A target machine for the host's triple and the CPU `cpu` (host or an LLVM
+/// CPU name), with that CPU's features.
+static std::unique_ptr<llvm::TargetMachine> targetMachine(StringRef cpu,
+                                                          std::string &error) {
+  std::optional<TargetCpu> target = lookupTargetCpu(cpu);
+  if (!target) {
+    error = unknownCpuMessage(cpu, "target-cpu");
     return nullptr;
-  llvm::SubtargetFeatures features;
-  for (const auto &[feature, enabled] : llvm::sys::getHostCPUFeatures())
-    features.AddFeature(feature, enabled);
+  }
+  llvm::Triple triple(llvm::sys::getProcessTriple());
+  const llvm::Target *llvmTarget = lookupNativeTarget(triple, error);
+  if (!llvmTarget)
+    return nullptr;
   llvm::TargetOptions options;
-  return std::unique_ptr<llvm::TargetMachine>(target->createTargetMachine(
-      triple, llvm::sys::getHostCPUName(), features.getString(), options,
-      llvm::Reloc::PIC_, std::nullopt, llvm::CodeGenOptLevel::Aggressive));
+  return std::unique_ptr<llvm::TargetMachine>(llvmTarget->createTargetMachine(
+      triple, target->name, target->featureString, options, llvm::Reloc::PIC_,
+      std::nullopt, llvm::CodeGenOptLevel::Aggressive));
 }
 
 LogicalResult emitSharedObject(ModuleOp module, llvm::raw_ostream &os,
-                               std::string &error) {
-  std::unique_ptr<llvm::TargetMachine> machine = hostTargetMachine(error);
+                               std::string &error, StringRef targetCpu) {
+  std::unique_ptr<llvm::TargetMachine> machine =
+      targetMachine(targetCpu, error);
   if (!machine)
     return failure();
   llvm::LLVMContext llvmContext;

@@ -41,21 +41,27 @@ private:
 
 /// Runs the `moe-to-cpu` pipeline on `module` (in place); `planLayout` is
 /// moe-materialize-plan's layout (auto, padded or sorted), `indexChecks`
-/// moe-insert-index-checks' scope (arguments or all).
+/// moe-insert-index-checks' scope (arguments or all), `targetCpu` the CPU
+/// the code is for (host or an LLVM CPU name, passes/cpu/CpuTarget.h): it
+/// picks the register tiles and is recorded in the signature.
 LogicalResult lowerToLLVMDialect(ModuleOp module, StringRef planLayout = "auto",
-                                 StringRef indexChecks = "arguments");
+                                 StringRef indexChecks = "arguments",
+                                 StringRef targetCpu = "host");
 
 /// Registers every pass the CPU back end can run (upstream's and the moe
 /// ones), once per process: for tools whose command line names passes
 /// (`--mlir-print-ir-after=moe-lower-checks`).
 void registerCpuCodegenPasses();
 
-/// Lowers `module` (already in the LLVM dialect) to native code for this
-/// host at -O3, links it into a shared object and writes its bytes to `os`.
-/// The intermediate files live in a private temporary directory, removed
-/// afterwards. `error` says what failed.
+/// Lowers `module` (already in the LLVM dialect) to native code for the CPU
+/// `targetCpu` (host: this one, with its features; else an LLVM CPU name
+/// such as x86-64-v3, with that CPU's features) at -O3, links it into a
+/// shared object and writes its bytes to `os`. The intermediate files live
+/// in a private temporary directory, removed afterwards. `error` says what
+/// failed.
 LogicalResult emitSharedObject(ModuleOp module, llvm::raw_ostream &os,
-                               std::string &error);
+                               std::string &error,
+                               StringRef targetCpu = "host");
 
 /// A module compiled just in time: the artifact ABI's two symbols, alive as
 /// long as this object.
@@ -69,7 +75,8 @@ public:
   virtual EntryFn entry() const = 0;
 };
 
-/// Compiles `module` (already in the LLVM dialect) in memory.
+/// Compiles `module` (already in the LLVM dialect) in memory, for this host
+/// (lower it with targetCpu `host`).
 std::unique_ptr<JitArtifact> compileJit(ModuleOp module, std::string &error);
 
 } // namespace mlir::moe

@@ -75,6 +75,17 @@ bool isAccumulatorInit(tensor::ExtractSliceOp slice, Operation *producer) {
   });
 }
 
+/// Whether `op` only moves data: `moe.gather_rows`, or a linalg.generic
+/// without reductions that reads another tensor by computed index.
+bool isGather(Operation *op) {
+  if (isa<GatherRowsOp>(op))
+    return true;
+  auto generic = dyn_cast<linalg::GenericOp>(op);
+  if (!generic || generic.getNumReductionLoops() != 0)
+    return false;
+  return !generic.getBody()->getOps<tensor::ExtractOp>().empty();
+}
+
 /// Whether `op` is nested in a loop: such ops run many times on small data
 /// (routing iterations), and stay sequential.
 bool isInLoop(Operation *op) {
@@ -128,14 +139,18 @@ struct MoECpuDistributePass : impl::MoECpuDistributeBase<MoECpuDistributePass> {
     tiling.setLoopType(scf::SCFTilingOptions::LoopType::ForallOp);
     scf::SCFTileAndFuseOptions options;
     options.setTilingOptions(tiling);
-    // Fuse the contraction into its consumer and whatever fills the
-    // accumulator (zeros, the bias): never the operands' producers, which
-    // each workgroup would recompute.
+    // Fuse the contraction into its consumer, whatever fills the
+    // accumulator (zeros, the bias) and the rows of A when they are gathered
+    // (moving rows costs little next to the block's GEMM, and keeps the
+    // expert loop around the column blocks free of writes, so the two
+    // become one grid). Never a contraction feeding the operands, which each
+    // workgroup would recompute.
     options.setFusionControlFn(
         [&](tensor::ExtractSliceOp slice, OpResult producer, bool)
             -> std::optional<scf::SCFTileAndFuseOptions::ControlFnResult> {
           Operation *op = producer.getOwner();
-          if (op == contraction.getOperation() || isAccumulatorInit(slice, op))
+          if (op == contraction.getOperation() ||
+              isAccumulatorInit(slice, op) || isGather(op))
             return scf::SCFTileAndFuseOptions::ControlFnResult{};
           return std::nullopt;
         });

@@ -67,16 +67,17 @@ FailureOr<scf::SCFTilingResult> tile(RewriterBase &rewriter, TilingInterface op,
   // A loop no longer than its tile is not tiled (its slices keep static
   // shapes).
   SmallVector<int64_t> clamped = llvm::to_vector(sizes);
-  SmallVector<int64_t> ranges =
-      cast<linalg::LinalgOp>(op.getOperation()).getStaticLoopRanges();
-  for (auto [size, range] : llvm::zip(clamped, ranges))
-    if (!ShapedType::isDynamic(range) && range <= size)
+  rewriter.setInsertionPoint(op);
+  for (auto [size, range] :
+       llvm::zip(clamped, op.getIterationDomain(rewriter))) {
+    std::optional<int64_t> extent = getConstantIntValue(range.size);
+    if (extent && *extent <= size)
       size = 0;
+  }
   scf::SCFTilingOptions options;
   options.setTileSizes(getAsIndexOpFoldResult(rewriter.getContext(), clamped));
   if (!interchange.empty())
     options.setInterchange(interchange);
-  rewriter.setInsertionPoint(op);
   FailureOr<scf::SCFTilingResult> tiled =
       scf::tileUsingSCF(rewriter, op, options);
   if (succeeded(tiled))
@@ -154,6 +155,68 @@ LogicalResult packOperand(RewriterBase &rewriter, linalg::LinalgOp op,
   return success();
 }
 
+/// Replaces a one-row `moe.gather_rows` of a static width by vector code:
+/// the row of its input read as one vector (row 0 for index -1, whose
+/// values are then replaced by zeros) and written to the init.
+void vectorizeRowGather(RewriterBase &rewriter, GatherRowsOp gather) {
+  Location loc = gather.getLoc();
+  rewriter.setInsertionPoint(gather);
+  auto type = gather.getInit().getType();
+  Type elementType = type.getElementType();
+  Value zero32 =
+      arith::ConstantOp::create(rewriter, loc, rewriter.getI32IntegerAttr(0));
+  Value c0 = arith::ConstantIndexOp::create(rewriter, loc, 0);
+  Value index = tensor::ExtractOp::create(rewriter, loc, gather.getIndex(),
+                                          ValueRange{c0});
+  Value none = arith::CmpIOp::create(rewriter, loc, arith::CmpIPredicate::slt,
+                                     index, zero32);
+  Value row = arith::IndexCastOp::create(
+      rewriter, loc, rewriter.getIndexType(),
+      arith::SelectOp::create(rewriter, loc, none, zero32, index));
+  auto vectorType = VectorType::get(type.getShape(), elementType);
+  Value zero = arith::ConstantOp::create(
+      rewriter, loc, rewriter.getFloatAttr(elementType, 0.0));
+  SmallVector<bool> inBounds(2, true);
+  Value values = vector::TransferReadOp::create(
+      rewriter, loc, vectorType, gather.getInput(), ValueRange{row, c0}, zero,
+      inBounds);
+  Value zeros = vector::BroadcastOp::create(rewriter, loc, vectorType, zero);
+  values = arith::SelectOp::create(rewriter, loc, none, zeros, values);
+  Value written =
+      vector::TransferWriteOp::create(rewriter, loc, values, gather.getInit(),
+                                      ValueRange{c0, c0}, inBounds)
+          .getResult();
+  rewriter.replaceOp(gather, written);
+}
+
+/// Packs input 0 (A) of `op` when its rows are gathered from the tokens: the
+/// gather of this block's rows (fused into `loops`, the loops around the
+/// block, when A is a slice of the gathered rows) writes the packed buffer
+/// itself, a row per vector. Returns false when A is not gathered.
+FailureOr<bool> packGatheredRows(RewriterBase &rewriter, linalg::LinalgOp op,
+                                 MutableArrayRef<LoopLikeOpInterface> loops) {
+  Value a = op.getDpsInputs()[0];
+  auto gather = a.getDefiningOp<GatherRowsOp>();
+  if (auto slice = a.getDefiningOp<tensor::ExtractSliceOp>()) {
+    if (!slice.getSource().getDefiningOp<GatherRowsOp>())
+      return false;
+    std::optional<scf::SCFFuseProducerOfSliceResult> fused =
+        scf::tileAndFuseProducerOfSlice(rewriter, slice, loops);
+    if (!fused)
+      return failure();
+    gather = dyn_cast<GatherRowsOp>(fused->tiledOps.back());
+  }
+  if (!gather)
+    return false;
+  FailureOr<scf::SCFTilingResult> rows =
+      tile(rewriter, cast<TilingInterface>(gather.getOperation()), {1, 0});
+  if (failed(rows))
+    return failure();
+  // Vectorized with the other packed rows, once shapes are static.
+  rows->tiledOps.back()->setAttr(kPackedRow, rewriter.getUnitAttr());
+  return true;
+}
+
 /// The static number of rows of the matmul `op`, or nullopt.
 std::optional<int64_t> staticRows(linalg::MatmulOp op) {
   int64_t rows =
@@ -167,8 +230,16 @@ struct MoECpuTileContractionsPass
     : impl::MoECpuTileContractionsBase<MoECpuTileContractionsPass> {
   using MoECpuTileContractionsBase::MoECpuTileContractionsBase;
 
-  ContractionTiles tiles() const {
-    ContractionTiles chosen = hostContractionTiles();
+  /// The tiles of `target-cpu`, with the sizes the options set; an unknown
+  /// CPU fails the pass.
+  ContractionTiles tiles() {
+    std::optional<TargetCpu> cpu = lookupTargetCpu(targetCpu);
+    if (!cpu) {
+      getOperation()->emitError() << unknownCpuMessage(targetCpu, "target-cpu");
+      signalPassFailure();
+    }
+    ContractionTiles chosen =
+        contractionTiles(cpu ? cpu->features : llvm::StringMap<bool>());
     if (rows > 0)
       chosen.rows = rows;
     if (columns > 0)
@@ -206,7 +277,10 @@ struct MoECpuTileContractionsPass
       linalg::MatmulOp matmul =
           batched ? dropUnitBatch(rewriter, cast<linalg::BatchMatmulOp>(block))
                   : cast<linalg::MatmulOp>(block);
-      if (failed(packOperand(rewriter, matmul, 0)))
+      FailureOr<bool> gathered =
+          packGatheredRows(rewriter, matmul, tiled->loops);
+      if (failed(gathered) ||
+          (!*gathered && failed(packOperand(rewriter, matmul, 0))))
         return signalPassFailure();
       blocks.push_back(matmul);
     }
@@ -273,6 +347,16 @@ struct MoECpuTileContractionsPass
     // Rows of a static width become one vector each; the rare partial row
     // (a short last reduction block or column strip) stays a loop, which
     // LLVM vectorizes.
+    SmallVector<GatherRowsOp> rowGathers;
+    root->walk([&](GatherRowsOp op) {
+      if (op->hasAttr(kPackedRow))
+        rowGathers.push_back(op);
+    });
+    for (GatherRowsOp op : rowGathers) {
+      op->removeAttr(kPackedRow);
+      if (op.getInit().getType().hasStaticShape())
+        vectorizeRowGather(rewriter, op);
+    }
     for (linalg::LinalgOp op : packedRows) {
       op->removeAttr(kPackedRow);
       if (op.hasDynamicShape())

@@ -9,11 +9,14 @@
 // `moe-prepare-entry` runs on tensors, before bufferization: it picks the
 // entry, records its signature as a module attribute and asks for the C
 // interface. `moe-emit-entry` runs after the conversion to the LLVM dialect
-// and emits the two symbols.
+// and emits the two symbols; the signature it emits also names the CPU the
+// code is generated for (its `target-cpu` option) with the features the
+// runtime checks.
 //
 //===----------------------------------------------------------------------===//
 
 #include "passes/Passes.h"
+#include "passes/cpu/CpuTarget.h"
 #include "passes/entry/EntryFunction.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -155,6 +158,8 @@ struct MoEPrepareEntryPass : impl::MoEPrepareEntryBase<MoEPrepareEntryPass> {
 };
 
 struct MoEEmitEntryPass : impl::MoEEmitEntryBase<MoEEmitEntryPass> {
+  using MoEEmitEntryBase::MoEEmitEntryBase;
+
   void runOnOperation() override {
     ModuleOp module = getOperation();
     auto signature = module->getAttrOfType<StringAttr>(kSignatureAttrName);
@@ -177,35 +182,47 @@ struct MoEEmitEntryPass : impl::MoEEmitEntryBase<MoEEmitEntryPass> {
     auto ptr = LLVM::LLVMPointerType::get(context);
 
     // const char moe_signature_json[] = "...";
-    std::string text = signature.getValue().str();
     if (module->hasAttr(kExecutorAttrName) &&
         !module->hasAttr(kChecksAttrName)) {
       module.emitError() << "the entry takes an executor (ABI version 3) but "
                             "no status record; run moe-lower-checks";
       return signalPassFailure();
     }
+    std::optional<TargetCpu> cpu = lookupTargetCpu(targetCpu);
+    if (!cpu) {
+      module.emitError() << unknownCpuMessage(targetCpu, "target-cpu");
+      return signalPassFailure();
+    }
+    llvm::Expected<llvm::json::Value> parsed =
+        llvm::json::parse(signature.getValue());
+    llvm::json::Object *object = parsed ? parsed->getAsObject() : nullptr;
+    if (!object) {
+      llvm::consumeError(parsed.takeError());
+      module.emitError() << "the recorded signature is not a JSON object";
+      return signalPassFailure();
+    }
     if (auto checks = module->getAttrOfType<ArrayAttr>(kChecksAttrName)) {
       // ABI version 2: the entry takes the status record after its results,
       // and the signature lists the messages of its checks.
-      llvm::Expected<llvm::json::Value> parsed = llvm::json::parse(text);
-      llvm::json::Object *object = parsed ? parsed->getAsObject() : nullptr;
-      if (!object) {
-        llvm::consumeError(parsed.takeError());
-        module.emitError() << "the recorded signature is not a JSON object";
-        return signalPassFailure();
-      }
       llvm::json::Array messages;
       for (StringAttr message : checks.getAsRange<StringAttr>())
         messages.push_back(message.getValue().str());
       // ABI version 3: the executor of its grids follows the status record.
       (*object)["abi"] = module->hasAttr(kExecutorAttrName) ? 3 : 2;
       (*object)["checks"] = std::move(messages);
-      text.clear();
-      llvm::raw_string_ostream os(text);
-      os << llvm::json::Value(std::move(*object));
       module->removeAttr(kChecksAttrName);
       module->removeAttr(kExecutorAttrName);
     }
+    // The CPU the code is generated for and those of its features that the
+    // runtime checks before it runs the code.
+    llvm::json::Array features;
+    for (std::string &feature : checkedCpuFeatures(*cpu))
+      features.push_back(std::move(feature));
+    (*object)["cpu"] = llvm::json::Object{{"name", cpu->name},
+                                          {"features", std::move(features)}};
+    std::string text;
+    llvm::raw_string_ostream os(text);
+    os << llvm::json::Value(std::move(*object));
     text.push_back('\0');
     auto arrayType =
         LLVM::LLVMArrayType::get(IntegerType::get(context, 8), text.size());

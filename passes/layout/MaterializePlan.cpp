@@ -10,9 +10,10 @@
 
 #include "passes/Passes.h"
 #include "passes/common/RewriteDriver.h"
-#include "passes/routing/RoutingScores.h"
 #include "passes/common/TensorBuilders.h"
+#include "passes/routing/RoutingScores.h"
 
+#include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/IR/PatternMatch.h"
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
@@ -23,6 +24,76 @@ namespace mlir::moe {
 
 namespace {
 
+/// `[G, S, d]` tokens as the `[G * S, d]` rows the data path gathers from.
+Value tokenRows(OpBuilder &b, Location loc, Value tokens) {
+  auto type = cast<RankedTensorType>(tokens.getType());
+  return tensor::CollapseShapeOp::create(
+      b, loc,
+      tensorType({type.getDimSize(0) * type.getDimSize(1), type.getDimSize(2)},
+                 type.getElementType()),
+      tokens, ArrayRef<ReassociationIndices>{{0, 1}, {2}});
+}
+
+/// The padded layout's rows, expert-major (`e * G * C + g * C + c`): the
+/// token of each as a row of the `[G * S, d]` tokens, `-1` for an empty slot.
+/// `[E * G * C]`.
+Value paddedRowTokens(OpBuilder &b, Location loc, Value slotToken,
+                      int64_t tokens) {
+  auto type = cast<RankedTensorType>(slotToken.getType());
+  int64_t g = type.getDimSize(0), e = type.getDimSize(1),
+          c = type.getDimSize(2);
+  Value table = generateTensor(
+      b, loc, {e, g, c}, b.getI32Type(),
+      [&](OpBuilder &nb, Location l, ValueRange at) -> Value {
+        Value token = tensor::ExtractOp::create(
+            nb, l, slotToken, ValueRange{at[1], at[0], at[2]});
+        Value flat = arith::AddIOp::create(
+            nb, l, token,
+            toI32(nb, l,
+                  arith::MulIOp::create(nb, l, at[1],
+                                        indexConstant(nb, l, tokens))));
+        return arith::SelectOp::create(nb, l, isNone(nb, l, token), token,
+                                       flat);
+      });
+  return tensor::CollapseShapeOp::create(
+      b, loc, tensorType({e * g * c}, b.getI32Type()), table,
+      ArrayRef<ReassociationIndices>{{0, 1, 2}});
+}
+
+/// The padded row of each assignment (`token_slot = e * C + c` of group `g`
+/// is row `e * G * C + g * C + c`), `-1` for none: `[G, S, J]`.
+Value paddedTokenRows(OpBuilder &b, Location loc, Value tokenSlot,
+                      int64_t capacity) {
+  auto type = cast<RankedTensorType>(tokenSlot.getType());
+  int64_t groups = type.getDimSize(0);
+  return generateTensor(
+      b, loc, type.getShape(), b.getI32Type(),
+      [&](OpBuilder &nb, Location l, ValueRange at) -> Value {
+        Value slot = tensor::ExtractOp::create(nb, l, tokenSlot, at);
+        Value flat = clampedIndex(nb, l, slot);
+        Value cv = indexConstant(nb, l, capacity);
+        Value expert = arith::DivUIOp::create(nb, l, flat, cv);
+        Value within = arith::RemUIOp::create(nb, l, flat, cv);
+        Value row = arith::AddIOp::create(
+            nb, l,
+            arith::MulIOp::create(nb, l, expert,
+                                  indexConstant(nb, l, groups * capacity)),
+            arith::AddIOp::create(
+                nb, l, arith::MulIOp::create(nb, l, at[0], cv), within));
+        return arith::SelectOp::create(nb, l, isNone(nb, l, slot), slot,
+                                       toI32(nb, l, row));
+      });
+}
+
+/// `scatter_add_rows rows, token_row, token_weight` into zeros `[G, S, d]`.
+Value scatterIntoTokens(OpBuilder &b, Location loc, RankedTensorType outType,
+                        Value rows, Value tokenRow, Value tokenWeight) {
+  Value zeros = filledTensor(b, loc, outType.getShape(),
+                             b.getFloatAttr(outType.getElementType(), 0.0));
+  return ScatterAddRowsOp::create(b, loc, outType, rows, tokenRow, tokenWeight,
+                                  zeros, /*prescaled=*/false);
+}
+
 struct DispatchOnSlotTable : OpRewritePattern<DispatchOp> {
   using OpRewritePattern::OpRewritePattern;
   LogicalResult matchAndRewrite(DispatchOp op,
@@ -30,8 +101,21 @@ struct DispatchOnSlotTable : OpRewritePattern<DispatchOp> {
     auto plan = op.getPlan().getDefiningOp<SlotPlanOp>();
     if (!plan)
       return failure();
-    rewriter.replaceOpWithNewOp<GatherRowsOp>(
-        op, op.getSlots().getType(), op.getInput(), plan.getSlotToken());
+    Location loc = op.getLoc();
+    auto slotsType = op.getSlots().getType();
+    int64_t e = slotsType.getDimSize(0),
+            rowsPerExpert = slotsType.getDimSize(1),
+            d = slotsType.getDimSize(2);
+    Value index = paddedRowTokens(rewriter, loc, plan.getSlotToken(),
+                                  op.getInput().getType().getDimSize(1));
+    auto rowsType =
+        tensorType({e * rowsPerExpert, d}, slotsType.getElementType());
+    Value rows = GatherRowsOp::create(
+        rewriter, loc, rowsType, tokenRows(rewriter, loc, op.getInput()), index,
+        emptyTensor(rewriter, loc, rowsType.getShape(),
+                    rowsType.getElementType()));
+    rewriter.replaceOpWithNewOp<tensor::ExpandShapeOp>(
+        op, slotsType, rows, ArrayRef<ReassociationIndices>{{0, 1}, {2}});
     return success();
   }
 };
@@ -43,9 +127,19 @@ struct CombineOnSlotTable : OpRewritePattern<CombineOp> {
     auto plan = op.getPlan().getDefiningOp<SlotPlanOp>();
     if (!plan)
       return failure();
-    rewriter.replaceOpWithNewOp<CombineRowsOp>(
-        op, op.getOutput().getType(), op.getSlots(), plan.getTokenSlot(),
-        plan.getTokenWeight());
+    Location loc = op.getLoc();
+    auto slotsType = op.getSlots().getType();
+    Value rows = tensor::CollapseShapeOp::create(
+        rewriter, loc,
+        tensorType({slotsType.getDimSize(0) * slotsType.getDimSize(1),
+                    slotsType.getDimSize(2)},
+                   slotsType.getElementType()),
+        op.getSlots(), ArrayRef<ReassociationIndices>{{0, 1}, {2}});
+    Value tokenRow = paddedTokenRows(rewriter, loc, plan.getTokenSlot(),
+                                     plan.getPlan().getType().getCapacity());
+    rewriter.replaceOp(op, scatterIntoTokens(rewriter, loc,
+                                             op.getOutput().getType(), rows,
+                                             tokenRow, plan.getTokenWeight()));
     return success();
   }
 };
@@ -314,10 +408,11 @@ struct ExpertChain {
   CombineOp combine;
 };
 
-/// The chain ending in `combine` if the sorted layout can replace it: MLP
-/// experts whose weights share the tokens' element type, and no other user
-/// of the dispatched slots or the expert outputs.
-std::optional<ExpertChain> sortableChain(CombineOp combine) {
+/// The chain ending in `combine` if the data path (gather, grouped GEMMs,
+/// scatter-add) can replace it: MLP experts whose weights share the tokens'
+/// element type, and no other user of the dispatched slots or the expert
+/// outputs.
+std::optional<ExpertChain> expertChain(CombineOp combine) {
   auto plan = combine.getPlan().getDefiningOp<SlotPlanOp>();
   auto experts = combine.getSlots().getDefiningOp<ExpertsOp>();
   if (!plan || !experts || !experts.isMLP() || !experts->hasOneUse())
@@ -350,24 +445,62 @@ bool prefersSorted(SlotPlanOp plan) {
   return padded >= 2 * fillableSlots(plan);
 }
 
-/// Replaces the chain by the sorted layout's ops.
-void rewriteSorted(RewriterBase &rewriter, ExpertChain chain) {
+/// The rows of a chain's data path: each row's token, the groups' offsets
+/// and each assignment's row.
+struct RowTables {
+  int64_t rows;
+  Value rowToken, offsets, tokenRow;
+};
+
+/// The sorted layout: the occupied slots, sorted by expert (moe.sort_slots).
+RowTables sortedRows(OpBuilder &b, Location loc, SlotPlanOp plan) {
+  int64_t rows = fillableSlots(plan);
+  int64_t numExperts = plan.getPlan().getType().getExperts();
+  Type i32 = b.getI32Type();
+  auto sort = SortSlotsOp::create(
+      b, loc, tensorType({rows}, i32), tensorType({numExperts + 1}, i32),
+      plan.getTokenSlot().getType(), plan.getSlotToken(), plan.getTokenSlot());
+  return {rows, sort.getRowToken(), sort.getExpertOffsets(),
+          sort.getTokenRow()};
+}
+
+/// The padded layout: every slot, `G * C` rows per expert (constant
+/// offsets).
+RowTables paddedRows(OpBuilder &b, Location loc, SlotPlanOp plan) {
+  PlanType type = plan.getPlan().getType();
+  int64_t e = type.getExperts(),
+          perExpert = type.getGroups() * type.getCapacity();
+  SmallVector<int32_t> offsets;
+  for (int64_t i = 0; i <= e; ++i)
+    offsets.push_back(static_cast<int32_t>(i * perExpert));
+  auto offsetsType = tensorType({e + 1}, b.getI32Type());
+  Value offsetsValue = arith::ConstantOp::create(
+      b, loc, DenseIntElementsAttr::get(offsetsType, ArrayRef(offsets)));
+  return {e * perExpert,
+          paddedRowTokens(b, loc, plan.getSlotToken(), type.getTokens()),
+          offsetsValue,
+          paddedTokenRows(b, loc, plan.getTokenSlot(), type.getCapacity())};
+}
+
+/// Replaces the chain by the data path: gather, two grouped GEMMs (bias
+/// and activation as epilogue), scatter-add into the tokens.
+void rewriteChain(RewriterBase &rewriter, ExpertChain chain, bool sorted) {
   SlotPlanOp plan = chain.plan;
   ExpertsOp experts = chain.experts;
   Location loc = chain.combine.getLoc();
   rewriter.setInsertionPoint(chain.combine);
-  int64_t rows = fillableSlots(plan);
-  int64_t numExperts = plan.getPlan().getType().getExperts();
-  Type i32 = rewriter.getI32Type();
-  auto sort = SortSlotsOp::create(
-      rewriter, loc, tensorType({rows}, i32), tensorType({numExperts + 1}, i32),
-      plan.getTokenSlot().getType(), plan.getSlotToken(), plan.getTokenSlot());
+  RowTables tables = sorted ? sortedRows(rewriter, loc, plan)
+                            : paddedRows(rewriter, loc, plan);
   TypedValue<RankedTensorType> x = chain.dispatch.getInput();
   Type elementType = x.getType().getElementType();
   int64_t d = x.getType().getDimSize(2);
-  Value gathered = GatherTokensOp::create(rewriter, chain.dispatch.getLoc(),
-                                          tensorType({rows, d}, elementType), x,
-                                          sort.getRowToken());
+  auto rowsOf = [&](int64_t width) {
+    return emptyTensor(rewriter, loc, {tables.rows, width}, elementType);
+  };
+  Value gathered = GatherRowsOp::create(
+      rewriter, chain.dispatch.getLoc(),
+      tensorType({tables.rows, d}, elementType), tokenRows(rewriter, loc, x),
+      tables.rowToken, rowsOf(d));
   Activation activation = *experts.getActivation();
   auto upType = cast<RankedTensorType>(experts.getUpWeight().getType());
   int64_t hidden = upType.getDimSize(2);
@@ -375,17 +508,19 @@ void rewriteSorted(RewriterBase &rewriter, ExpertChain chain) {
     hidden /= 2;
   auto activationAttr = ActivationAttr::get(rewriter.getContext(), activation);
   Value h = GroupedMatmulOp::create(
-      rewriter, experts.getLoc(), tensorType({rows, hidden}, elementType),
-      gathered, experts.getUpWeight(), experts.getUpBias(),
-      sort.getExpertOffsets(), activationAttr);
+      rewriter, experts.getLoc(),
+      tensorType({tables.rows, hidden}, elementType), gathered, Value(),
+      experts.getUpWeight(), tables.offsets, experts.getUpBias(), Value(),
+      rowsOf(hidden), activationAttr);
   int64_t dOut = experts.getResult().getType().getDimSize(2);
   Value y = GroupedMatmulOp::create(
-      rewriter, experts.getLoc(), tensorType({rows, dOut}, elementType), h,
-      experts.getDownWeight(), experts.getDownBias(), sort.getExpertOffsets(),
-      ActivationAttr());
-  rewriter.replaceOpWithNewOp<CombineTokensOp>(
-      chain.combine, chain.combine.getOutput().getType(), y, sort.getTokenRow(),
-      plan.getTokenWeight());
+      rewriter, experts.getLoc(), tensorType({tables.rows, dOut}, elementType),
+      h, Value(), experts.getDownWeight(), tables.offsets,
+      experts.getDownBias(), Value(), rowsOf(dOut), ActivationAttr());
+  rewriter.replaceOp(chain.combine,
+                     scatterIntoTokens(rewriter, loc,
+                                       chain.combine.getOutput().getType(), y,
+                                       tables.tokenRow, plan.getTokenWeight()));
   rewriter.eraseOp(experts);
   rewriter.eraseOp(chain.dispatch);
 }
@@ -404,17 +539,19 @@ struct MoEMaterializePlanPass
 
   void runOnOperation() override {
     MLIRContext *context = &getContext();
-    // Layout selection first: the sorted layout replaces whole chains.
-    if (layout != "padded") {
+    // Layout selection first: MLP chains become the data path on the sorted
+    // or the padded rows.
+    {
       SmallVector<ExpertChain> chains;
       getOperation()->walk([&](CombineOp combine) {
-        std::optional<ExpertChain> chain = sortableChain(combine);
-        if (chain && (layout == "sorted" || prefersSorted(chain->plan)))
+        if (std::optional<ExpertChain> chain = expertChain(combine))
           chains.push_back(*chain);
       });
       IRRewriter rewriter(context);
       for (ExpertChain chain : chains)
-        rewriteSorted(rewriter, chain);
+        rewriteChain(rewriter, chain,
+                     layout == "sorted" ||
+                         (layout == "auto" && prefersSorted(chain.plan)));
     }
     RewritePatternSet patterns(context);
     patterns.add<DispatchOnSlotTable, CombineOnSlotTable, DispatchOnSoftWeights,

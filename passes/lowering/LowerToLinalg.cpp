@@ -11,12 +11,12 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "passes/common/Activation.h"
-#include "passes/lowering/LoweringPatterns.h"
+#include "dialect/Activation.h"
 #include "passes/Passes.h"
 #include "passes/common/RewriteDriver.h"
-#include "passes/routing/RoutingScores.h"
 #include "passes/common/TensorBuilders.h"
+#include "passes/lowering/LoweringPatterns.h"
+#include "passes/routing/RoutingScores.h"
 
 #include "mlir/IR/IRMapping.h"
 #include "mlir/IR/PatternMatch.h"
@@ -197,63 +197,24 @@ struct LowerExperts : OpRewritePattern<ExpertsOp> {
   }
 };
 
-//===----------------------------------------------------------------------===//
-// Row movement
-//===----------------------------------------------------------------------===//
-
-struct LowerGatherRows : OpRewritePattern<GatherRowsOp> {
-  using OpRewritePattern::OpRewritePattern;
-  LogicalResult matchAndRewrite(GatherRowsOp op,
+/// Replaces every op of the data path (gather, grouped GEMM, scatter-add) by
+/// its decomposition (linalg::AggregatedOpInterface).
+struct DecomposeDataPath
+    : OpInterfaceRewritePattern<linalg::AggregatedOpInterface> {
+  DecomposeDataPath(MLIRContext *context, bool keepGathers)
+      : OpInterfaceRewritePattern(context), keepGathers(keepGathers) {}
+  LogicalResult matchAndRewrite(linalg::AggregatedOpInterface op,
                                 PatternRewriter &rewriter) const override {
-    Location loc = op.getLoc();
-    auto slotsType = op.getSlots().getType();
-    Value table = op.getSlotToken();
-    int64_t c = cast<RankedTensorType>(table.getType()).getDimSize(2);
-    Type elementType = slotsType.getElementType();
-    // slots[e, g*C + c, i] = slot_token[g, e, c] < 0 ? 0 : x[g, token, i]
-    Value slots = generateTensor(
-        rewriter, loc, slotsType.getShape(), elementType,
-        [&](OpBuilder &b, Location nloc, ValueRange at) -> Value {
-          Value e = at[0], row = at[1], i = at[2];
-          Value cv = indexConstant(b, nloc, c);
-          Value g = arith::DivUIOp::create(b, nloc, row, cv);
-          Value slot = arith::RemUIOp::create(b, nloc, row, cv);
-          Value token =
-              tensor::ExtractOp::create(b, nloc, table, ValueRange{g, e, slot});
-          Value empty = isNone(b, nloc, token);
-          Value v = tensor::ExtractOp::create(
-              b, nloc, op.getInput(),
-              ValueRange{g, clampedIndex(b, nloc, token), i});
-          Value zero = arith::ConstantOp::create(
-              b, nloc, b.getFloatAttr(elementType, 0.0));
-          return arith::SelectOp::create(b, nloc, empty, zero, v);
-        });
-    rewriter.replaceOp(op, slots);
+    if (!isa<MoEDialect>(op->getDialect()) ||
+        (keepGathers && isa<GatherRowsOp>(op)))
+      return failure();
+    FailureOr<SmallVector<Value>> values = op.decomposeOperation(rewriter);
+    if (failed(values))
+      return failure();
+    rewriter.replaceOp(op, *values);
     return success();
   }
-};
-
-struct LowerCombineRows : OpRewritePattern<CombineRowsOp> {
-  using OpRewritePattern::OpRewritePattern;
-  LogicalResult matchAndRewrite(CombineRowsOp op,
-                                PatternRewriter &rewriter) const override {
-    auto outType = op.getOutput().getType();
-    int64_t c = op.getSlots().getType().getDimSize(1) / outType.getDimSize(0);
-    Value slots = op.getSlots();
-    // out[g, s, i] += w[g, s, j] * y[e, g*C + c, i] for slot e*C + c
-    Value output = sumWeightedRows(
-        rewriter, op.getLoc(), outType, op.getTokenSlot(), op.getTokenWeight(),
-        [&](OpBuilder &b, Location l, Value flat, Value g, Value i) -> Value {
-          Value cv = indexConstant(b, l, c);
-          Value e = arith::DivUIOp::create(b, l, flat, cv);
-          Value slot = arith::RemUIOp::create(b, l, flat, cv);
-          Value row = arith::AddIOp::create(
-              b, l, arith::MulIOp::create(b, l, g, cv), slot);
-          return tensor::ExtractOp::create(b, l, slots, ValueRange{e, row, i});
-        });
-    rewriter.replaceOp(op, output);
-    return success();
-  }
+  bool keepGathers;
 };
 
 //===----------------------------------------------------------------------===//
@@ -639,19 +600,21 @@ struct LowerInvertSlots : OpRewritePattern<InvertSlotsOp> {
 };
 
 struct MoELowerToLinalgPass : impl::MoELowerToLinalgBase<MoELowerToLinalgPass> {
+  using MoELowerToLinalgBase::MoELowerToLinalgBase;
   void runOnOperation() override {
     MLIRContext *context = &getContext();
     RewritePatternSet patterns(context);
-    patterns.add<LowerGate, LowerExperts, LowerGatherRows, LowerCombineRows,
-                 LowerTopK, LowerSinkhorn, LowerAssignSlots, LowerInvertSlots>(
-        context);
+    patterns.add<LowerGate, LowerExperts, LowerTopK, LowerSinkhorn,
+                 LowerAssignSlots, LowerInvertSlots>(context);
+    patterns.add<DecomposeDataPath>(context, keepGathers);
     populateLowerKSparseOTPatterns(patterns);
-    populateLowerSortedLayoutPatterns(patterns);
+    populateLowerSortSlotsPatterns(patterns);
     if (failed(applyMoEPatterns(getOperation(), std::move(patterns))))
       return signalPassFailure();
     bool left = false;
     getOperation()->walk([&](Operation *op) {
-      if (!isa<MoEDialect>(op->getDialect()) || isa<YieldOp, CheckOp>(op))
+      if (!isa<MoEDialect>(op->getDialect()) || isa<YieldOp, CheckOp>(op) ||
+          (keepGathers && isa<GatherRowsOp>(op)))
         return;
       left = true;
       op->emitOpError() << "has no lowering to linalg; run "

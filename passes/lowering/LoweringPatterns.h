@@ -1,9 +1,10 @@
 //===- LoweringPatterns.h - Lowerings kept in their own files --*- C++ -*-===//
 //
-// `moe-lower-to-linalg` lowers most level-2 ops in LowerToLinalg.cpp. Two
-// groups are concepts of their own and live in their own files: the k-sparse
-// transport solver (LowerKSparseOT.cpp) and the ops of the sorted/ragged
-// layout (LowerSortedLayout.cpp). The pass adds their patterns from here.
+// `moe-lower-to-linalg` lowers most level-2 ops in LowerToLinalg.cpp (the
+// expert data path decomposes itself: dialect/DataPathDecomposition.cpp).
+// Two lowerings are concepts of their own and live in their own files: the
+// k-sparse transport solver (LowerKSparseOT.cpp) and the sorted layout's row
+// tables (LowerSortSlots.cpp). The pass adds their patterns from here.
 //
 //===----------------------------------------------------------------------===//
 
@@ -18,9 +19,8 @@ namespace mlir::moe {
 /// `moe.topk` (which the same pattern set lowers further).
 void populateLowerKSparseOTPatterns(RewritePatternSet &patterns);
 
-/// Adds the patterns lowering `moe.sort_slots`, `moe.gather_tokens`,
-/// `moe.grouped_matmul` and `moe.combine_tokens`.
-void populateLowerSortedLayoutPatterns(RewritePatternSet &patterns);
+/// Adds the pattern lowering `moe.sort_slots`.
+void populateLowerSortSlotsPatterns(RewritePatternSet &patterns);
 
 } // namespace mlir::moe
 

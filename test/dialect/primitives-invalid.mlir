@@ -176,62 +176,6 @@ func.func @soft_plan_combine(%d: tensor<1x8x6xf32>, %c: tensor<2x8x6xf32>, %v: t
 
 // -----
 
-func.func @gather_groups(%x: tensor<2x8x16xf32>, %st: tensor<1x4x3xi32>) {
-  // expected-error@+1 {{slot_token has 1 groups, the input 2}}
-  %s = moe.gather_rows %x, %st : tensor<2x8x16xf32>, tensor<1x4x3xi32> -> tensor<4x3x16xf32>
-  return
-}
-
-// -----
-
-func.func @gather_element_type(%x: tensor<1x8x16xf32>, %st: tensor<1x4x3xi32>) {
-  // expected-error@+1 {{slots element type 'f16' differs from 'f32'}}
-  %s = moe.gather_rows %x, %st : tensor<1x8x16xf32>, tensor<1x4x3xi32> -> tensor<4x3x16xf16>
-  return
-}
-
-// -----
-
-func.func @gather_shape(%x: tensor<2x8x16xf32>, %st: tensor<2x4x3xi32>) {
-  // expected-error@+1 {{slots must have shape [4, 6, 16], got [4, 3, 16]}}
-  %s = moe.gather_rows %x, %st : tensor<2x8x16xf32>, tensor<2x4x3xi32> -> tensor<4x3x16xf32>
-  return
-}
-
-// -----
-
-func.func @combine_weights(%y: tensor<4x3x16xf32>, %ts: tensor<1x8x2xi32>, %w: tensor<1x8x3xf32>) {
-  // expected-error@+1 {{token_weight must have shape [1, 8, 2], got [1, 8, 3]}}
-  %o = moe.combine_rows %y, %ts, %w : tensor<4x3x16xf32>, tensor<1x8x2xi32>, tensor<1x8x3xf32> -> tensor<1x8x16xf32>
-  return
-}
-
-// -----
-
-func.func @combine_rows_per_group(%y: tensor<4x5x16xf32>, %ts: tensor<2x8x2xi32>, %w: tensor<2x8x2xf32>) {
-  // expected-error@+1 {{slots have 5 rows per expert, not a multiple of the 2 groups}}
-  %o = moe.combine_rows %y, %ts, %w : tensor<4x5x16xf32>, tensor<2x8x2xi32>, tensor<2x8x2xf32> -> tensor<2x8x16xf32>
-  return
-}
-
-// -----
-
-func.func @combine_element_type(%y: tensor<4x3x16xf32>, %ts: tensor<1x8x2xi32>, %w: tensor<1x8x2xf32>) {
-  // expected-error@+1 {{output element type 'bf16' differs from 'f32'}}
-  %o = moe.combine_rows %y, %ts, %w : tensor<4x3x16xf32>, tensor<1x8x2xi32>, tensor<1x8x2xf32> -> tensor<1x8x16xbf16>
-  return
-}
-
-// -----
-
-func.func @combine_shape(%y: tensor<4x3x16xf32>, %ts: tensor<1x8x2xi32>, %w: tensor<1x8x2xf32>) {
-  // expected-error@+1 {{output must have shape [1, 8, 16], got [1, 8, 15]}}
-  %o = moe.combine_rows %y, %ts, %w : tensor<4x3x16xf32>, tensor<1x8x2xi32>, tensor<1x8x2xf32> -> tensor<1x8x15xf32>
-  return
-}
-
-// -----
-
 func.func @sort_slots_too_few_rows(%st: tensor<2x4x8xi32>, %ts: tensor<2x8x2xi32>) {
   // expected-error@+1 {{row_token has 31 rows, fewer than the 32 slots the plan can fill}}
   %rt, %off, %tr = moe.sort_slots %st, %ts : tensor<2x4x8xi32>, tensor<2x8x2xi32> -> tensor<31xi32>, tensor<5xi32>, tensor<2x8x2xi32>
@@ -256,97 +200,9 @@ func.func @sort_slots_offsets(%st: tensor<2x4x8xi32>, %ts: tensor<2x8x2xi32>) {
 
 // -----
 
-func.func @gather_tokens_width(%x: tensor<2x8x6xf32>, %rt: tensor<32xi32>) {
-  // expected-error@+1 {{rows must have shape [32, 6], got [32, 5]}}
-  %rows = moe.gather_tokens %x, %rt : tensor<2x8x6xf32>, tensor<32xi32> -> tensor<32x5xf32>
-  return
-}
-
-// -----
-
-func.func @grouped_matmul_inner(%r: tensor<32x6xf32>, %w: tensor<4x7x10xf32>, %off: tensor<5xi32>) {
-  // expected-error@+1 {{weight has 7 rows but the input is 6 wide}}
-  %h = moe.grouped_matmul %r, %w offsets %off : tensor<32x6xf32>, tensor<4x7x10xf32>, tensor<5xi32> -> tensor<32x10xf32>
-  return
-}
-
-// -----
-
-func.func @grouped_matmul_offsets(%r: tensor<32x6xf32>, %w: tensor<4x6x10xf32>, %off: tensor<4xi32>) {
-  // expected-error@+1 {{expert_offsets must have shape [5], got [4]}}
-  %h = moe.grouped_matmul %r, %w offsets %off : tensor<32x6xf32>, tensor<4x6x10xf32>, tensor<4xi32> -> tensor<32x10xf32>
-  return
-}
-
-// -----
-
-func.func @grouped_matmul_bias(%r: tensor<32x6xf32>, %w: tensor<4x6x10xf32>, %b: tensor<4x6xf32>, %off: tensor<5xi32>) {
-  // expected-error@+1 {{bias must have shape [4, 10], got [4, 6]}}
-  %h = moe.grouped_matmul %r, %w offsets %off bias %b : tensor<32x6xf32>, tensor<4x6x10xf32>, tensor<5xi32>, tensor<4x6xf32> -> tensor<32x10xf32>
-  return
-}
-
-// -----
-
-func.func @grouped_matmul_swiglu_width(%r: tensor<32x6xf32>, %w: tensor<4x6x10xf32>, %off: tensor<5xi32>) {
-  // expected-error@+1 {{output must have shape [32, 5], got [32, 10]}}
-  %h = moe.grouped_matmul %r, %w offsets %off {activation = #moe<activation swiglu>} : tensor<32x6xf32>, tensor<4x6x10xf32>, tensor<5xi32> -> tensor<32x10xf32>
-  return
-}
-
-// -----
-
-func.func @grouped_matmul_swiglu_odd(%r: tensor<32x6xf32>, %w: tensor<4x6x9xf32>, %off: tensor<5xi32>) {
-  // expected-error@+1 {{swiglu needs an even weight width, got 9}}
-  %h = moe.grouped_matmul %r, %w offsets %off {activation = #moe<activation swiglu>} : tensor<32x6xf32>, tensor<4x6x9xf32>, tensor<5xi32> -> tensor<32x4xf32>
-  return
-}
-
-// -----
-
-func.func @combine_tokens_shape(%y: tensor<32x6xf32>, %tr: tensor<2x8x2xi32>, %w: tensor<2x8x2xf32>) {
-  // expected-error@+1 {{output must have shape [2, 8, 6], got [2, 8, 7]}}
-  %o = moe.combine_tokens %y, %tr, %w : tensor<32x6xf32>, tensor<2x8x2xi32>, tensor<2x8x2xf32> -> tensor<2x8x7xf32>
-  return
-}
-
-// -----
-
-func.func @combine_tokens_weights(%y: tensor<32x6xf32>, %tr: tensor<2x8x2xi32>, %w: tensor<2x8x3xf32>) {
-  // expected-error@+1 {{token_weight must have shape [2, 8, 2], got [2, 8, 3]}}
-  %o = moe.combine_tokens %y, %tr, %w : tensor<32x6xf32>, tensor<2x8x2xi32>, tensor<2x8x3xf32> -> tensor<2x8x6xf32>
-  return
-}
-
-// -----
-
 func.func @sort_slots_token_row(%st: tensor<2x4x8xi32>, %ts: tensor<2x8x2xi32>) {
   // expected-error@+1 {{token_row must have shape [2, 8, 2], got [2, 8, 1]}}
   %rt, %off, %tr = moe.sort_slots %st, %ts : tensor<2x4x8xi32>, tensor<2x8x2xi32> -> tensor<32xi32>, tensor<5xi32>, tensor<2x8x1xi32>
-  return
-}
-
-// -----
-
-func.func @gather_tokens_type(%x: tensor<2x8x6xf32>, %rt: tensor<32xi32>) {
-  // expected-error@+1 {{rows element type 'f16' differs from 'f32'}}
-  %rows = moe.gather_tokens %x, %rt : tensor<2x8x6xf32>, tensor<32xi32> -> tensor<32x6xf16>
-  return
-}
-
-// -----
-
-func.func @grouped_matmul_type(%r: tensor<32x6xf32>, %w: tensor<4x6x10xf32>, %off: tensor<5xi32>) {
-  // expected-error@+1 {{output element type 'f16' differs from 'f32'}}
-  %h = moe.grouped_matmul %r, %w offsets %off : tensor<32x6xf32>, tensor<4x6x10xf32>, tensor<5xi32> -> tensor<32x10xf16>
-  return
-}
-
-// -----
-
-func.func @combine_tokens_type(%y: tensor<32x6xf32>, %tr: tensor<2x8x2xi32>, %w: tensor<2x8x2xf32>) {
-  // expected-error@+1 {{output element type 'f16' differs from 'f32'}}
-  %o = moe.combine_tokens %y, %tr, %w : tensor<32x6xf32>, tensor<2x8x2xi32>, tensor<2x8x2xf32> -> tensor<2x8x6xf16>
   return
 }
 
@@ -379,6 +235,142 @@ func.func @check_value_type(%bad: i1, %v: f32) {
 func.func @slot_plan_valid(%st: tensor<1x4x3xi32>, %ts: tensor<1x8x2xi32>, %w: tensor<1x8x2xf32>, %v: tensor<1x9xi1>) {
   // expected-error@+1 {{token_valid must have shape [1, 8], got [1, 9]}}
   %p = moe.slot_plan %st, %ts, %w, %v : tensor<1x4x3xi32>, tensor<1x8x2xi32>, tensor<1x8x2xf32>, tensor<1x9xi1> -> !moe.plan<groups = 1, tokens = 8, experts = 4, capacity = 3>
+  return
+}
+
+// -----
+
+func.func @gather_width(%x: tensor<16x6xf32>, %i: tensor<32xi32>, %init: tensor<32x5xf32>) {
+  // expected-error@+1 {{init must have shape [32, 6], got [32, 5]}}
+  %r = moe.gather_rows %x[%i] into %init : tensor<16x6xf32>, tensor<32xi32> into tensor<32x5xf32>
+  return
+}
+
+// -----
+
+func.func @gather_rows(%x: tensor<16x6xf32>, %i: tensor<32xi32>, %init: tensor<31x6xf32>) {
+  // expected-error@+1 {{init must have shape [32, 6], got [31, 6]}}
+  %r = moe.gather_rows %x[%i] into %init : tensor<16x6xf32>, tensor<32xi32> into tensor<31x6xf32>
+  return
+}
+
+// -----
+
+func.func @gather_element_type(%x: tensor<16x6xf32>, %i: tensor<32xi32>, %init: tensor<32x6xf16>) {
+  // expected-error@+1 {{init element type 'f16' differs from 'f32'}}
+  %r = moe.gather_rows %x[%i] into %init : tensor<16x6xf32>, tensor<32xi32> into tensor<32x6xf16>
+  return
+}
+
+// -----
+
+func.func @grouped_matmul_inner(%r: tensor<32x6xf32>, %w: tensor<4x7x10xf32>, %off: tensor<5xi32>, %init: tensor<32x10xf32>) {
+  // expected-error@+1 {{weight has 7 rows but the input is 6 wide}}
+  %h = moe.grouped_matmul %r, %w offsets %off into %init : tensor<32x6xf32>, tensor<4x7x10xf32>, tensor<5xi32> into tensor<32x10xf32>
+  return
+}
+
+// -----
+
+func.func @grouped_matmul_offsets(%r: tensor<32x6xf32>, %w: tensor<4x6x10xf32>, %off: tensor<4xi32>, %init: tensor<32x10xf32>) {
+  // expected-error@+1 {{offsets must have shape [5], got [4]}}
+  %h = moe.grouped_matmul %r, %w offsets %off into %init : tensor<32x6xf32>, tensor<4x6x10xf32>, tensor<4xi32> into tensor<32x10xf32>
+  return
+}
+
+// -----
+
+func.func @grouped_matmul_bias(%r: tensor<32x6xf32>, %w: tensor<4x6x10xf32>, %b: tensor<4x6xf32>, %off: tensor<5xi32>, %init: tensor<32x10xf32>) {
+  // expected-error@+1 {{bias must have shape [4, 10], got [4, 6]}}
+  %h = moe.grouped_matmul %r, %w offsets %off bias(%b : tensor<4x6xf32>) into %init : tensor<32x6xf32>, tensor<4x6x10xf32>, tensor<5xi32> into tensor<32x10xf32>
+  return
+}
+
+// -----
+
+func.func @grouped_matmul_rows(%r: tensor<31x6xf32>, %w: tensor<4x6x10xf32>, %off: tensor<5xi32>, %init: tensor<32x10xf32>) {
+  // expected-error@+1 {{input must have shape [32, 6], got [31, 6]}}
+  %h = moe.grouped_matmul %r, %w offsets %off into %init : tensor<31x6xf32>, tensor<4x6x10xf32>, tensor<5xi32> into tensor<32x10xf32>
+  return
+}
+
+// -----
+
+func.func @grouped_matmul_gather(%x: tensor<16x6xf32>, %i: tensor<30xi32>, %w: tensor<4x6x10xf32>, %off: tensor<5xi32>, %init: tensor<32x10xf32>) {
+  // expected-error@+1 {{gather must have shape [32], got [30]}}
+  %h = moe.grouped_matmul %x gather(%i : tensor<30xi32>), %w offsets %off into %init : tensor<16x6xf32>, tensor<4x6x10xf32>, tensor<5xi32> into tensor<32x10xf32>
+  return
+}
+
+// -----
+
+func.func @grouped_matmul_scale(%r: tensor<32x6xf32>, %w: tensor<4x6x10xf32>, %off: tensor<5xi32>, %s: tensor<16xf32>, %init: tensor<32x10xf32>) {
+  // expected-error@+1 {{scale must have shape [32], got [16]}}
+  %h = moe.grouped_matmul %r, %w offsets %off scale(%s : tensor<16xf32>) into %init : tensor<32x6xf32>, tensor<4x6x10xf32>, tensor<5xi32> into tensor<32x10xf32>
+  return
+}
+
+// -----
+
+func.func @grouped_matmul_swiglu_width(%r: tensor<32x6xf32>, %w: tensor<4x6x10xf32>, %off: tensor<5xi32>, %init: tensor<32x10xf32>) {
+  // expected-error@+1 {{init must have shape [32, 5], got [32, 10]}}
+  %h = moe.grouped_matmul %r, %w offsets %off into %init {activation = #moe<activation swiglu>} : tensor<32x6xf32>, tensor<4x6x10xf32>, tensor<5xi32> into tensor<32x10xf32>
+  return
+}
+
+// -----
+
+func.func @grouped_matmul_swiglu_odd(%r: tensor<32x6xf32>, %w: tensor<4x6x9xf32>, %off: tensor<5xi32>, %init: tensor<32x4xf32>) {
+  // expected-error@+1 {{swiglu needs an even weight width, got 9}}
+  %h = moe.grouped_matmul %r, %w offsets %off into %init {activation = #moe<activation swiglu>} : tensor<32x6xf32>, tensor<4x6x9xf32>, tensor<5xi32> into tensor<32x4xf32>
+  return
+}
+
+// -----
+
+func.func @grouped_matmul_type(%r: tensor<32x6xf32>, %w: tensor<4x6x10xf32>, %off: tensor<5xi32>, %init: tensor<32x10xf16>) {
+  // expected-error@+1 {{init element type 'f16' differs from 'f32'}}
+  %h = moe.grouped_matmul %r, %w offsets %off into %init : tensor<32x6xf32>, tensor<4x6x10xf32>, tensor<5xi32> into tensor<32x10xf16>
+  return
+}
+
+// -----
+
+func.func @grouped_matmul_weight_type(%r: tensor<32x6xf32>, %w: tensor<4x6x10xbf16>, %off: tensor<5xi32>, %init: tensor<32x10xf32>) {
+  // expected-error@+1 {{weight element type 'bf16' differs from 'f32'}}
+  %h = moe.grouped_matmul %r, %w offsets %off into %init : tensor<32x6xf32>, tensor<4x6x10xbf16>, tensor<5xi32> into tensor<32x10xf32>
+  return
+}
+
+// -----
+
+func.func @scatter_shape(%y: tensor<32x6xf32>, %tr: tensor<2x8x2xi32>, %w: tensor<2x8x2xf32>, %init: tensor<2x8x7xf32>) {
+  // expected-error@+1 {{init must have shape [2, 8, 6], got [2, 8, 7]}}
+  %o = moe.scatter_add_rows %y, %tr, %w into %init : tensor<32x6xf32>, tensor<2x8x2xi32>, tensor<2x8x2xf32> into tensor<2x8x7xf32>
+  return
+}
+
+// -----
+
+func.func @scatter_weights(%y: tensor<32x6xf32>, %tr: tensor<2x8x2xi32>, %w: tensor<2x8x3xf32>, %init: tensor<2x8x6xf32>) {
+  // expected-error@+1 {{token_weight must have shape [2, 8, 2], got [2, 8, 3]}}
+  %o = moe.scatter_add_rows %y, %tr, %w into %init : tensor<32x6xf32>, tensor<2x8x2xi32>, tensor<2x8x3xf32> into tensor<2x8x6xf32>
+  return
+}
+
+// -----
+
+func.func @scatter_type(%y: tensor<32x6xf32>, %tr: tensor<2x8x2xi32>, %w: tensor<2x8x2xf32>, %init: tensor<2x8x6xf16>) {
+  // expected-error@+1 {{init element type 'f16' differs from 'f32'}}
+  %o = moe.scatter_add_rows %y, %tr, %w into %init : tensor<32x6xf32>, tensor<2x8x2xi32>, tensor<2x8x2xf32> into tensor<2x8x6xf16>
+  return
+}
+
+// -----
+
+func.func @data_path_result(%x: tensor<16x6xf32>, %i: tensor<32xi32>, %init: tensor<32x6xf32>) {
+  // expected-error@+1 {{all of {init, result} have same type}}
+  %r = "moe.gather_rows"(%x, %i, %init) : (tensor<16x6xf32>, tensor<32xi32>, tensor<32x6xf32>) -> tensor<32x5xf32>
   return
 }
 

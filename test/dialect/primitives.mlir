@@ -40,30 +40,33 @@ func.func @layouts(%st: tensor<2x4x3xi32>, %ts: tensor<2x8x2xi32>, %w: tensor<2x
   return
 }
 
-// CHECK-LABEL: func.func @rows
-// CHECK: moe.gather_rows %{{.*}}, %{{.*}} : tensor<2x8x16xbf16>, tensor<2x4x3xi32> -> tensor<4x6x16xbf16>
-// CHECK: moe.combine_rows %{{.*}}, %{{.*}}, %{{.*}} : tensor<4x6x16xbf16>, tensor<2x8x2xi32>, tensor<2x8x2xf32> -> tensor<2x8x16xbf16>
-func.func @rows(%x: tensor<2x8x16xbf16>, %st: tensor<2x4x3xi32>, %ts: tensor<2x8x2xi32>, %w: tensor<2x8x2xf32>) -> tensor<2x8x16xbf16> {
-  %s = moe.gather_rows %x, %st : tensor<2x8x16xbf16>, tensor<2x4x3xi32> -> tensor<4x6x16xbf16>
-  %o = moe.combine_rows %s, %ts, %w : tensor<4x6x16xbf16>, tensor<2x8x2xi32>, tensor<2x8x2xf32> -> tensor<2x8x16xbf16>
-  return %o : tensor<2x8x16xbf16>
-}
-
-// The sorted layout: row tables, gather, grouped GEMMs with epilogues, combine.
-// CHECK-LABEL: func.func @sorted_layout
+// The data path: gather, grouped GEMMs (with gather and epilogues, static
+// and dynamic tile shapes), scatter-add.
+// CHECK-LABEL: func.func @data_path
 // CHECK: moe.sort_slots %{{.*}}, %{{.*}} : tensor<2x4x8xi32>, tensor<2x8x2xi32> -> tensor<32xi32>, tensor<5xi32>, tensor<2x8x2xi32>
-// CHECK: moe.gather_tokens %{{.*}}, %{{.*}} : tensor<2x8x6xf32>, tensor<32xi32> -> tensor<32x6xf32>
-// CHECK: moe.grouped_matmul %{{.*}}, %{{.*}} offsets %{{.*}} bias %{{.*}} {activation = #moe<activation swiglu>} : tensor<32x6xf32>, tensor<4x6x10xf32>, tensor<5xi32>, tensor<4x10xf32> -> tensor<32x5xf32>
-// CHECK: moe.grouped_matmul %{{.*}}, %{{.*}} offsets %{{.*}} : tensor<32x5xf32>, tensor<4x5x6xf32>, tensor<5xi32> -> tensor<32x6xf32>
-// CHECK: moe.combine_tokens %{{.*}}, %{{.*}}, %{{.*}} : tensor<32x6xf32>, tensor<2x8x2xi32>, tensor<2x8x2xf32> -> tensor<2x8x6xf32>
-func.func @sorted_layout(%x: tensor<2x8x6xf32>, %st: tensor<2x4x8xi32>, %ts: tensor<2x8x2xi32>, %w: tensor<2x8x2xf32>,
-                         %w1: tensor<4x6x10xf32>, %b1: tensor<4x10xf32>, %w2: tensor<4x5x6xf32>) -> tensor<2x8x6xf32> {
+// CHECK: moe.gather_rows %{{.*}}[%{{.*}}] into %{{.*}} : tensor<16x6xbf16>, tensor<32xi32> into tensor<32x6xbf16>
+// CHECK: moe.grouped_matmul %{{.*}} gather(%{{.*}} : tensor<32xi32>), %{{.*}} offsets %{{.*}} bias(%{{.*}} : tensor<4x10xf32>) into %{{.*}} {activation = #moe<activation swiglu>} : tensor<16x6xf32>, tensor<4x6x10xf32>, tensor<5xi32> into tensor<32x5xf32>
+// CHECK: moe.grouped_matmul %{{.*}}, %{{.*}} offsets %{{.*}} scale(%{{.*}} : tensor<32xf32>) into %{{.*}} {activation = #moe<activation gelu_tanh>} : tensor<32x5xf32>, tensor<4x5x6xf32>, tensor<5xi32> into tensor<32x6xf32>
+// CHECK: moe.grouped_matmul %{{.*}}, %{{.*}} offsets %{{.*}} into %{{.*}} : tensor<?x5xf32>, tensor<4x5x?xf32>, tensor<5xi32> into tensor<?x?xf32>
+// CHECK: moe.scatter_add_rows %{{.*}}, %{{.*}}, %{{.*}} into %{{.*}} {prescaled} : tensor<32x6xf32>, tensor<2x8x2xi32>, tensor<2x8x2xf32> into tensor<2x8x6xf32>
+// CHECK: moe.scatter_add_rows %{{.*}}, %{{.*}}, %{{.*}} into %{{.*}} : tensor<32x6xbf16>, tensor<2x8x2xi32>, tensor<2x8x2xf32> into tensor<2x8x6xbf16>
+func.func @data_path(%x: tensor<16x6xf32>, %xb: tensor<16x6xbf16>, %st: tensor<2x4x8xi32>, %ts: tensor<2x8x2xi32>, %w: tensor<2x8x2xf32>,
+                     %w1: tensor<4x6x10xf32>, %b1: tensor<4x10xf32>, %w2: tensor<4x5x6xf32>, %scale: tensor<32xf32>,
+                     %tile: tensor<?x5xf32>, %wtile: tensor<4x5x?xf32>, %otile: tensor<?x?xf32>)
+    -> (tensor<2x8x6xf32>, tensor<2x8x6xbf16>, tensor<?x?xf32>) {
   %rt, %off, %tr = moe.sort_slots %st, %ts : tensor<2x4x8xi32>, tensor<2x8x2xi32> -> tensor<32xi32>, tensor<5xi32>, tensor<2x8x2xi32>
-  %rows = moe.gather_tokens %x, %rt : tensor<2x8x6xf32>, tensor<32xi32> -> tensor<32x6xf32>
-  %h = moe.grouped_matmul %rows, %w1 offsets %off bias %b1 {activation = #moe<activation swiglu>} : tensor<32x6xf32>, tensor<4x6x10xf32>, tensor<5xi32>, tensor<4x10xf32> -> tensor<32x5xf32>
-  %y = moe.grouped_matmul %h, %w2 offsets %off : tensor<32x5xf32>, tensor<4x5x6xf32>, tensor<5xi32> -> tensor<32x6xf32>
-  %o = moe.combine_tokens %y, %tr, %w : tensor<32x6xf32>, tensor<2x8x2xi32>, tensor<2x8x2xf32> -> tensor<2x8x6xf32>
-  return %o : tensor<2x8x6xf32>
+  %e6 = tensor.empty() : tensor<32x6xbf16>
+  %rows = moe.gather_rows %xb[%rt] into %e6 : tensor<16x6xbf16>, tensor<32xi32> into tensor<32x6xbf16>
+  %e5 = tensor.empty() : tensor<32x5xf32>
+  %h = moe.grouped_matmul %x gather(%rt : tensor<32xi32>), %w1 offsets %off bias(%b1 : tensor<4x10xf32>) into %e5 {activation = #moe<activation swiglu>} : tensor<16x6xf32>, tensor<4x6x10xf32>, tensor<5xi32> into tensor<32x5xf32>
+  %f6 = tensor.empty() : tensor<32x6xf32>
+  %y = moe.grouped_matmul %h, %w2 offsets %off scale(%scale : tensor<32xf32>) into %f6 {activation = #moe<activation gelu_tanh>} : tensor<32x5xf32>, tensor<4x5x6xf32>, tensor<5xi32> into tensor<32x6xf32>
+  %t = moe.grouped_matmul %tile, %wtile offsets %off into %otile : tensor<?x5xf32>, tensor<4x5x?xf32>, tensor<5xi32> into tensor<?x?xf32>
+  %z = tensor.empty() : tensor<2x8x6xf32>
+  %o = moe.scatter_add_rows %y, %tr, %w into %z {prescaled} : tensor<32x6xf32>, tensor<2x8x2xi32>, tensor<2x8x2xf32> into tensor<2x8x6xf32>
+  %zb = tensor.empty() : tensor<2x8x6xbf16>
+  %ob = moe.scatter_add_rows %rows, %tr, %w into %zb : tensor<32x6xbf16>, tensor<2x8x2xi32>, tensor<2x8x2xf32> into tensor<2x8x6xbf16>
+  return %o, %ob, %t : tensor<2x8x6xf32>, tensor<2x8x6xbf16>, tensor<?x?xf32>
 }
 
 // CHECK-LABEL: func.func @checks

@@ -79,9 +79,9 @@ func.func @empty_tensor_too_large(%x: tensor<0x4611686018427387904x8xf32>, %w: t
 
 // -----
 
-func.func @gather_rows_token_index(%x: tensor<1x2147483649x1xf16>, %t: tensor<1x1x1xi32>) {
-  // expected-error@+1 {{'moe.gather_rows' op slot_token numbers 2147483649 tokens of a group with i32 indices, which can number at most 2147483648}}
-  %0 = moe.gather_rows %x, %t : tensor<1x2147483649x1xf16>, tensor<1x1x1xi32> -> tensor<1x1x1xf16>
+func.func @gather_rows_token_index(%x: tensor<2147483649x1xf16>, %t: tensor<1xi32>, %init: tensor<1x1xf16>) {
+  // expected-error@+1 {{'moe.gather_rows' op index numbers 2147483649 rows of the input with i32 indices, which can number at most 2147483648}}
+  %0 = moe.gather_rows %x[%t] into %init : tensor<2147483649x1xf16>, tensor<1xi32> into tensor<1x1xf16>
   return
 }
 
@@ -103,8 +103,8 @@ func.func @topk_index(%x: tensor<1x1x2147483649xf32>) {
 
 // -----
 
-func.func @combine_tokens_row_index(%rows: tensor<2147483649x1xf16>, %r: tensor<1x1x1xi32>, %w: tensor<1x1x1xf32>) {
-  // expected-error@+1 {{'moe.combine_tokens' op token_row numbers 2147483649 rows with i32 indices, which can number at most 2147483648}}
-  %0 = moe.combine_tokens %rows, %r, %w : tensor<2147483649x1xf16>, tensor<1x1x1xi32>, tensor<1x1x1xf32> -> tensor<1x1x1xf16>
+func.func @scatter_add_rows_row_index(%rows: tensor<2147483649x1xf16>, %r: tensor<1x1x1xi32>, %w: tensor<1x1x1xf32>, %init: tensor<1x1x1xf16>) {
+  // expected-error@+1 {{'moe.scatter_add_rows' op token_row numbers 2147483649 rows with i32 indices, which can number at most 2147483648}}
+  %0 = moe.scatter_add_rows %rows, %r, %w into %init : tensor<2147483649x1xf16>, tensor<1x1x1xi32>, tensor<1x1x1xf32> into tensor<1x1x1xf16>
   return
 }

@@ -10,22 +10,21 @@
 // names the input, the position, the value and the range.
 
 // CHECK-LABEL: func.func @gather_from_input
-// CHECK-SAME: (%[[X:.+]]: tensor<1x8x4xf32>, %[[T:.+]]: tensor<1x2x3xi32>)
+// CHECK-SAME: (%[[X:.+]]: tensor<8x4xf32>, %[[T:.+]]: tensor<6xi32>)
 // CHECK-NOT: tensor.empty
-// CHECK: %[[FIRST:.+]] = scf.for %[[I0:.+]] = {{.+}} iter_args(%{{.+}} = %{{.+}}) -> (i64)
-// CHECK:   scf.for
-// CHECK:     scf.for %[[I2:.+]] = {{.+}} iter_args(%[[LEAST:.+]] = %{{.+}}) -> (i64)
-// CHECK:       %[[E:.+]] = tensor.extract %[[T]][%[[I0]], %{{.+}}, %[[I2]]] : tensor<1x2x3xi32>
-// CHECK-DAG:   arith.cmpi sge, %[[E]], %c8_i32 : i32
-// CHECK-DAG:   arith.cmpi slt, %[[E]], %c-1_i32 : i32
-// CHECK:       arith.minsi %[[LEAST]], %{{.+}} : i64
+// CHECK: %[[FIRST:.+]] = scf.for %[[I0:.+]] = {{.+}} iter_args(%[[LEAST:.+]] = %{{.+}}) -> (i64)
+// CHECK:   %[[E:.+]] = tensor.extract %[[T]][%[[I0]]] : tensor<6xi32>
+// CHECK-DAG: arith.cmpi sge, %[[E]], %c8_i32 : i32
+// CHECK-DAG: arith.cmpi slt, %[[E]], %c-1_i32 : i32
+// CHECK:   arith.minsi %[[LEAST]], %{{.+}} : i64
 // CHECK: %[[BAD:.+]] = arith.cmpi ne, %[[FIRST]], %{{.+}} : i64
-// CHECK: %[[V:.*]] = tensor.extract %[[T]][%[[I:.+]], %[[J:.+]], %[[K:.+]]] : tensor<1x2x3xi32>
-// CHECK: moe.check %[[BAD]], "input 'slot_token' holds {0} at [{1}, {2}, {3}]: moe.gather_rows at {{.*}}moe-insert-index-checks.mlir:[[@LINE+3]]:8 needs a token of the group in [-1, 8)"(%[[V]], %[[I]], %[[J]], %[[K]] : i32, index, index, index)
-// CHECK-NEXT: moe.gather_rows %[[X]], %[[T]]
-func.func @gather_from_input(%x: tensor<1x8x4xf32> {moe.input = "x"}, %t: tensor<1x2x3xi32> {moe.input = "slot_token"}) -> (tensor<2x3x4xf32> {moe.output = "slots"}) {
-  %s = moe.gather_rows %x, %t : tensor<1x8x4xf32>, tensor<1x2x3xi32> -> tensor<2x3x4xf32>
-  return %s : tensor<2x3x4xf32>
+// CHECK: %[[V:.*]] = tensor.extract %[[T]][%[[I:.+]]] : tensor<6xi32>
+// CHECK: moe.check %[[BAD]], "input 'row_token' holds {0} at [{1}]: moe.gather_rows at {{.*}}moe-insert-index-checks.mlir:[[@LINE+4]]:8 needs a row of the input in [-1, 8)"(%[[V]], %[[I]] : i32, index)
+// CHECK: moe.gather_rows %[[X]][%[[T]]]
+func.func @gather_from_input(%x: tensor<8x4xf32> {moe.input = "x"}, %t: tensor<6xi32> {moe.input = "row_token"}) -> (tensor<6x4xf32> {moe.output = "rows"}) {
+  %init = tensor.empty() : tensor<6x4xf32>
+  %s = moe.gather_rows %x[%t] into %init : tensor<8x4xf32>, tensor<6xi32> into tensor<6x4xf32>
+  return %s : tensor<6x4xf32>
 }
 
 // -----
@@ -41,14 +40,16 @@ func.func @gather_from_input(%x: tensor<1x8x4xf32> {moe.input = "x"}, %t: tensor
 // ALL-LABEL: func.func @offsets_from_input
 // ALL: moe.check %{{.+}}, "input 'offsets' holds {0} at [{1}]: moe.grouped_matmul
 // ALL: moe.grouped_matmul
-// ALL: moe.check %{{.+}}, "operand #1 of moe.combine_tokens holds {0} at [{1}, {2}, {3}]: moe.combine_tokens at {{.+}} needs a row in [-1, 5)"
-// ALL-NEXT: moe.combine_tokens
+// ALL: moe.check %{{.+}}, "operand #1 of moe.scatter_add_rows holds {0} at [{1}, {2}, {3}]: moe.scatter_add_rows at {{.+}} needs a row in [-1, 5)"
+// ALL-NEXT: moe.scatter_add_rows
 func.func @offsets_from_input(%rows: tensor<5x4xf32> {moe.input = "rows"}, %w: tensor<2x4x4xf32> {moe.weight = "w"},
                               %offsets: tensor<3xi32> {moe.input = "offsets"}, %weights: tensor<1x5x1xf32> {moe.input = "weights"})
     -> (tensor<1x5x4xf32> {moe.output = "out"}) {
-  %y = moe.grouped_matmul %rows, %w offsets %offsets : tensor<5x4xf32>, tensor<2x4x4xf32>, tensor<3xi32> -> tensor<5x4xf32>
+  %e = tensor.empty() : tensor<5x4xf32>
+  %y = moe.grouped_matmul %rows, %w offsets %offsets into %e : tensor<5x4xf32>, tensor<2x4x4xf32>, tensor<3xi32> into tensor<5x4xf32>
   %token_row = arith.constant dense<[[[0], [1], [2], [3], [4]]]> : tensor<1x5x1xi32>
-  %out = moe.combine_tokens %y, %token_row, %weights : tensor<5x4xf32>, tensor<1x5x1xi32>, tensor<1x5x1xf32> -> tensor<1x5x4xf32>
+  %z = tensor.empty() : tensor<1x5x4xf32>
+  %out = moe.scatter_add_rows %y, %token_row, %weights into %z : tensor<5x4xf32>, tensor<1x5x1xi32>, tensor<1x5x1xf32> into tensor<1x5x4xf32>
   return %out : tensor<1x5x4xf32>
 }
 
@@ -57,14 +58,16 @@ func.func @offsets_from_input(%rows: tensor<5x4xf32> {moe.input = "rows"}, %w: t
 // Two inputs: both checked before the first op, in program order.
 // CHECK-LABEL: func.func @two_inputs
 // CHECK: moe.check %{{.+}}, "input 'offsets'
-// CHECK: moe.check %{{.+}}, "input 'token_row' holds {0} at [{1}, {2}, {3}]: moe.combine_tokens
+// CHECK: moe.check %{{.+}}, "input 'token_row' holds {0} at [{1}, {2}, {3}]: moe.scatter_add_rows
 // CHECK: moe.grouped_matmul
 // CHECK-NOT: moe.check
 func.func @two_inputs(%rows: tensor<5x4xf32> {moe.input = "rows"}, %w: tensor<2x4x4xf32> {moe.weight = "w"},
                       %offsets: tensor<3xi32> {moe.input = "offsets"}, %token_row: tensor<1x5x1xi32> {moe.input = "token_row"},
                       %weights: tensor<1x5x1xf32> {moe.input = "weights"})
     -> (tensor<1x5x4xf32> {moe.output = "out"}) {
-  %y = moe.grouped_matmul %rows, %w offsets %offsets : tensor<5x4xf32>, tensor<2x4x4xf32>, tensor<3xi32> -> tensor<5x4xf32>
-  %out = moe.combine_tokens %y, %token_row, %weights : tensor<5x4xf32>, tensor<1x5x1xi32>, tensor<1x5x1xf32> -> tensor<1x5x4xf32>
+  %e = tensor.empty() : tensor<5x4xf32>
+  %y = moe.grouped_matmul %rows, %w offsets %offsets into %e : tensor<5x4xf32>, tensor<2x4x4xf32>, tensor<3xi32> into tensor<5x4xf32>
+  %z = tensor.empty() : tensor<1x5x4xf32>
+  %out = moe.scatter_add_rows %y, %token_row, %weights into %z : tensor<5x4xf32>, tensor<1x5x1xi32>, tensor<1x5x1xf32> into tensor<1x5x4xf32>
   return %out : tensor<1x5x4xf32>
 }

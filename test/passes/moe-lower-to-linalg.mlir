@@ -18,15 +18,13 @@
 // CHECK: math.erf
 // CHECK: linalg.batch_matmul
 // CHECK: return
-func.func @lower(%x: tensor<1x8x16xf32>, %wg: tensor<16x4xf32>, %w1: tensor<4x16x32xf32>, %w2: tensor<4x32x16xf32>)
-    -> tensor<1x8x16xf32> {
+func.func @lower(%x: tensor<1x8x16xf32>, %wg: tensor<16x4xf32>, %s: tensor<4x4x16xf32>, %w1: tensor<4x16x32xf32>, %w2: tensor<4x32x16xf32>)
+    -> (tensor<1x4x4xi32>, tensor<1x8x2xi32>, tensor<4x4x16xf32>) {
   %l = moe.gate %x, %wg : tensor<1x8x16xf32>, tensor<16x4xf32> -> tensor<1x8x4xf32>
   %v, %i = moe.topk %l {k = 2 : i64} : tensor<1x8x4xf32> -> tensor<1x8x2xf32>, tensor<1x8x2xi32>
   %st, %ts = moe.assign_slots %i : tensor<1x8x2xi32> -> tensor<1x4x4xi32>, tensor<1x8x2xi32>
-  %s = moe.gather_rows %x, %st : tensor<1x8x16xf32>, tensor<1x4x4xi32> -> tensor<4x4x16xf32>
   %y = moe.experts %s mlp(gelu) up %w1 down %w2 : (tensor<4x4x16xf32>, tensor<4x16x32xf32>, tensor<4x32x16xf32>) -> tensor<4x4x16xf32>
-  %o = moe.combine_rows %y, %ts, %v : tensor<4x4x16xf32>, tensor<1x8x2xi32>, tensor<1x8x2xf32> -> tensor<1x8x16xf32>
-  return %o : tensor<1x8x16xf32>
+  return %st, %ts, %y : tensor<1x4x4xi32>, tensor<1x8x2xi32>, tensor<4x4x16xf32>
 }
 
 // The region form becomes a loop over experts on their [M, d] slots.
@@ -68,13 +66,10 @@ func.func @ksparse(%l: tensor<1x8x4xf32>) -> tensor<1x8x4xf64> {
   return %p : tensor<1x8x4xf64>
 }
 
-// The sorted layout: per-(group, expert) row counts, prefix sums into the
-// expert offsets, a scatter of the occupied slots to their rows; gather as a
-// linalg.generic; each grouped GEMM a parallel loop over experts, each a
-// linalg.matmul on its own rows accumulating onto the expert's bias broadcast
-// to those rows, then the activation (swiglu on the two halves) on those
-// rows; combine as a linalg.generic.
-// CHECK-LABEL: func.func @sorted_layout
+// The sorted layout's row tables: per-(group, expert) row counts, prefix
+// sums into the expert offsets, a scatter of the occupied slots to their
+// rows.
+// CHECK-LABEL: func.func @sort_slots
 // CHECK-NOT: moe.
 // CHECK: linalg.generic {{.*}}iterator_types = ["parallel", "parallel", "reduction"]} ins(%{{.*}} : tensor<2x4x8xi32>) outs(%{{.*}} : tensor<2x4xi32>)
 // CHECK: scf.for {{.*}} -> (tensor<5xi32>, i32)
@@ -84,30 +79,92 @@ func.func @ksparse(%l: tensor<1x8x4xf32>) -> tensor<1x8x4xf64> {
 // CHECK: scf.for {{.*}} -> (tensor<32xi32>)
 // CHECK: tensor.insert %{{.*}} : tensor<32xi32>
 // CHECK: linalg.generic {{.*}} outs(%{{.*}} : tensor<2x8x2xi32>)
-// CHECK: linalg.generic {{.*}} outs(%{{.*}} : tensor<32x6xf32>)
-// CHECK: %[[UP:[a-z0-9_]+]] = scf.forall (%[[E:[a-z0-9_]+]]) in (4) shared_outs(%{{.*}}) -> (tensor<32x5xf32>)
-// CHECK:   %[[BIAS:.*]] = tensor.extract_slice %{{.*}}[%[[E]], 0] [1, 10] [1, 1] : tensor<4x10xf32> to tensor<10xf32>
+// CHECK-NOT: moe.
+func.func @sort_slots(%st: tensor<2x4x8xi32>, %ts: tensor<2x8x2xi32>) -> (tensor<32xi32>, tensor<5xi32>, tensor<2x8x2xi32>) {
+  %rt, %off, %tr = moe.sort_slots %st, %ts : tensor<2x4x8xi32>, tensor<2x8x2xi32> -> tensor<32xi32>, tensor<5xi32>, tensor<2x8x2xi32>
+  return %rt, %off, %tr : tensor<32xi32>, tensor<5xi32>, tensor<2x8x2xi32>
+}
+
+// The data path decomposes itself. Gather: a linalg.generic over the rows
+// reading the input at the row's index (0 for -1).
+// CHECK-LABEL: func.func @gather
+// CHECK-SAME: (%[[X:.*]]: tensor<16x6xf32>, %[[I:.*]]: tensor<32xi32>, %[[INIT:.*]]: tensor<32x6xf32>)
+// CHECK: linalg.generic {indexing_maps = [#{{.*}}, #{{.*}}], iterator_types = ["parallel", "parallel"]} ins(%[[I]] : tensor<32xi32>) outs(%[[INIT]] : tensor<32x6xf32>)
+// CHECK:   arith.cmpi slt
+// CHECK:   %[[COL:.*]] = linalg.index 1
+// CHECK:   tensor.extract %[[X]][%{{.*}}, %[[COL]]] : tensor<16x6xf32>
+// CHECK:   arith.select
+func.func @gather(%x: tensor<16x6xf32>, %i: tensor<32xi32>, %init: tensor<32x6xf32>) -> tensor<32x6xf32> {
+  %r = moe.gather_rows %x[%i] into %init : tensor<16x6xf32>, tensor<32xi32> into tensor<32x6xf32>
+  return %r : tensor<32x6xf32>
+}
+
+// A grouped GEMM on ragged groups with swiglu: a parallel loop over
+// experts, each a linalg.matmul on its own rows (from the offsets)
+// accumulating onto the expert's bias broadcast to those rows, then the
+// epilogue on those rows, inserted into the result.
+// CHECK-LABEL: func.func @ragged
+// CHECK-SAME: (%[[H:.*]]: tensor<32x6xf32>, %[[W1:.*]]: tensor<4x6x10xf32>, %[[B1:.*]]: tensor<4x10xf32>, %[[OFF:.*]]: tensor<5xi32>, %[[INIT:.*]]: tensor<32x5xf32>)
+// CHECK: scf.forall (%[[E:[a-z0-9_]+]]) in (4) shared_outs(%[[OUT:.*]] = %[[INIT]]) -> (tensor<32x5xf32>)
+// CHECK:   tensor.extract %[[OFF]][%[[E]]]
+// CHECK:   %[[START:.*]] = arith.index_cast
+// CHECK:   %[[COUNT:.*]] = arith.maxsi
+// CHECK:   %[[A:.*]] = tensor.extract_slice %[[H]][%[[START]], 0] [%[[COUNT]], 6] [1, 1] : tensor<32x6xf32> to tensor<?x6xf32>
+// CHECK:   %[[BIAS:.*]] = tensor.extract_slice %[[B1]][%[[E]], 0] [1, 10] [1, 1] : tensor<4x10xf32> to tensor<10xf32>
 // CHECK:   %[[ACC:.*]] = linalg.broadcast ins(%[[BIAS]] : tensor<10xf32>) outs(%{{.*}} : tensor<?x10xf32>) dimensions = [0]
-// CHECK:   tensor.extract_slice %{{.*}}[%[[E]], 0, 0] [1, 6, 10] [1, 1, 1] : tensor<4x6x10xf32> to tensor<6x10xf32>
-// CHECK:   %[[Z:.*]] = linalg.matmul ins(%{{.*}}, %{{.*}} : tensor<?x6xf32>, tensor<6x10xf32>) outs(%[[ACC]] : tensor<?x10xf32>) -> tensor<?x10xf32>
+// CHECK:   %[[W:.*]] = tensor.extract_slice %[[W1]][%[[E]], 0, 0] [1, 6, 10] [1, 1, 1] : tensor<4x6x10xf32> to tensor<6x10xf32>
+// CHECK:   %[[Z:.*]] = linalg.matmul ins(%[[A]], %[[W]] : tensor<?x6xf32>, tensor<6x10xf32>) outs(%[[ACC]] : tensor<?x10xf32>) -> tensor<?x10xf32>
 // CHECK:   tensor.extract_slice %[[Z]][0, 0] [%{{.*}}, 5] [1, 1] : tensor<?x10xf32> to tensor<?x5xf32>
 // CHECK:   tensor.extract_slice %[[Z]][0, 5] [%{{.*}}, 5] [1, 1] : tensor<?x10xf32> to tensor<?x5xf32>
 // CHECK:   math.exp
 // CHECK:   scf.forall.in_parallel
-// CHECK:     tensor.parallel_insert_slice %{{.*}} : tensor<?x5xf32> into tensor<32x5xf32>
-// CHECK: scf.forall (%{{.*}}) in (4) shared_outs(%{{.*}}) -> (tensor<32x6xf32>)
-// CHECK-NOT: linalg.broadcast
+// CHECK:     tensor.parallel_insert_slice %{{.*}} into %[[OUT]][%[[START]], 0] [%[[COUNT]], 5] [1, 1] : tensor<?x5xf32> into tensor<32x5xf32>
+func.func @ragged(%h: tensor<32x6xf32>, %w1: tensor<4x6x10xf32>, %b1: tensor<4x10xf32>, %off: tensor<5xi32>, %init: tensor<32x5xf32>) -> tensor<32x5xf32> {
+  %r = moe.grouped_matmul %h, %w1 offsets %off bias(%b1 : tensor<4x10xf32>) into %init {activation = #moe<activation swiglu>} : tensor<32x6xf32>, tensor<4x6x10xf32>, tensor<5xi32> into tensor<32x5xf32>
+  return %r : tensor<32x5xf32>
+}
+
+// Uniform groups (the padded layout's constant offsets) give static rows:
+// expert e's 8 rows start at 8 * e. With a gather operand the A rows are
+// read by index from the tokens; the row scale multiplies in the epilogue,
+// which writes the expert's rows of the result in place.
+// CHECK-LABEL: func.func @uniform
+// CHECK-SAME: (%[[X:.*]]: tensor<16x6xf32>, %[[I:.*]]: tensor<32xi32>, %[[W2:.*]]: tensor<4x6x5xf32>, %[[S:.*]]: tensor<32xf32>, %[[INIT:.*]]: tensor<32x5xf32>)
+// CHECK: scf.forall (%[[E:[a-z0-9_]+]]) in (4)
+// CHECK:   %[[START:.*]] = arith.muli %[[E]], %{{.*}} : index
+// CHECK:   %[[IDX:.*]] = tensor.extract_slice %[[I]][%[[START]]] [8] [1] : tensor<32xi32> to tensor<8xi32>
+// CHECK:   %[[A:.*]] = linalg.generic {{.*}} ins(%[[IDX]] : tensor<8xi32>) outs(%{{.*}} : tensor<8x6xf32>)
+// CHECK:     tensor.extract %[[X]]
+// CHECK:   %[[DEST:.*]] = tensor.extract_slice %{{.*}}[%[[START]], 0] [8, 5] [1, 1] : tensor<32x5xf32> to tensor<8x5xf32>
+// CHECK:   %[[SC:.*]] = tensor.extract_slice %[[S]][%[[START]]] [8] [1] : tensor<32xf32> to tensor<8xf32>
 // CHECK:   linalg.fill
-// CHECK:   linalg.matmul ins(%{{.*}}, %{{.*}} : tensor<?x5xf32>, tensor<5x6xf32>) outs(%{{.*}} : tensor<?x6xf32>) -> tensor<?x6xf32>
-// CHECK: linalg.generic {{.*}}iterator_types = ["parallel", "parallel", "parallel", "reduction"]} ins(%{{.*}}, %{{.*}} : tensor<2x8x2xi32>, tensor<2x8x2xf32>) outs(%{{.*}} : tensor<2x8x6xf32>)
-// CHECK: tensor.extract %{{.*}} : tensor<32x6xf32>
+// CHECK:   %[[Z:.*]] = linalg.matmul ins(%[[A]], %{{.*}} : tensor<8x6xf32>, tensor<6x5xf32>) outs(%{{.*}} : tensor<8x5xf32>) -> tensor<8x5xf32>
+// CHECK:   linalg.generic {{.*}} ins(%[[Z]], %[[SC]] : tensor<8x5xf32>, tensor<8xf32>) outs(%[[DEST]] : tensor<8x5xf32>)
+// CHECK:     arith.mulf
+// CHECK:   tensor.parallel_insert_slice %{{.*}} into %{{.*}}[%[[START]], 0] [8, 5] [1, 1] : tensor<8x5xf32> into tensor<32x5xf32>
+func.func @uniform(%x: tensor<16x6xf32>, %i: tensor<32xi32>, %w2: tensor<4x6x5xf32>, %s: tensor<32xf32>, %init: tensor<32x5xf32>) -> tensor<32x5xf32> {
+  %off = arith.constant dense<[0, 8, 16, 24, 32]> : tensor<5xi32>
+  %r = moe.grouped_matmul %x gather(%i : tensor<32xi32>), %w2 offsets %off scale(%s : tensor<32xf32>) into %init : tensor<16x6xf32>, tensor<4x6x5xf32>, tensor<5xi32> into tensor<32x5xf32>
+  return %r : tensor<32x5xf32>
+}
+
+// Scatter-add: a linalg.generic over (g, s, i, j), j the reduction, reading
+// each assignment's row (weight * 0 for none); prescaled rows are added as
+// they are.
+// CHECK-LABEL: func.func @scatter
+// CHECK-SAME: (%[[Y:.*]]: tensor<32x6xf32>, %[[TR:.*]]: tensor<2x8x2xi32>, %[[W:.*]]: tensor<2x8x2xf32>, %[[INIT:.*]]: tensor<2x8x6xf32>)
+// CHECK: linalg.generic {{.*}}iterator_types = ["parallel", "parallel", "parallel", "reduction"]} ins(%[[TR]], %[[W]] : tensor<2x8x2xi32>, tensor<2x8x2xf32>) outs(%[[INIT]] : tensor<2x8x6xf32>)
+// CHECK:   tensor.extract %[[Y]]
+// CHECK:   %[[PRODUCT:.*]] = arith.mulf
+// CHECK:   arith.addf %{{.*}}, %[[PRODUCT]]
+// CHECK: linalg.generic {{.*}}iterator_types = ["parallel", "parallel", "parallel", "reduction"]}
+// CHECK:   %[[ROW:.*]] = arith.select %{{.*}}, %{{.*}}, %{{.*}} : f32
+// CHECK:   %[[NONE:.*]] = arith.mulf %{{.*}}, %[[ROW]]
+// CHECK:   %[[ADD:.*]] = arith.select %{{.*}}, %[[NONE]], %[[ROW]] : f32
+// CHECK:   arith.addf %{{.*}}, %[[ADD]]
 // CHECK-NOT: moe.
-func.func @sorted_layout(%x: tensor<2x8x6xf32>, %st: tensor<2x4x8xi32>, %ts: tensor<2x8x2xi32>, %w: tensor<2x8x2xf32>,
-                         %w1: tensor<4x6x10xf32>, %b1: tensor<4x10xf32>, %w2: tensor<4x5x6xf32>) -> tensor<2x8x6xf32> {
-  %rt, %off, %tr = moe.sort_slots %st, %ts : tensor<2x4x8xi32>, tensor<2x8x2xi32> -> tensor<32xi32>, tensor<5xi32>, tensor<2x8x2xi32>
-  %rows = moe.gather_tokens %x, %rt : tensor<2x8x6xf32>, tensor<32xi32> -> tensor<32x6xf32>
-  %h = moe.grouped_matmul %rows, %w1 offsets %off bias %b1 {activation = #moe<activation swiglu>} : tensor<32x6xf32>, tensor<4x6x10xf32>, tensor<5xi32>, tensor<4x10xf32> -> tensor<32x5xf32>
-  %y = moe.grouped_matmul %h, %w2 offsets %off : tensor<32x5xf32>, tensor<4x5x6xf32>, tensor<5xi32> -> tensor<32x6xf32>
-  %o = moe.combine_tokens %y, %tr, %w : tensor<32x6xf32>, tensor<2x8x2xi32>, tensor<2x8x2xf32> -> tensor<2x8x6xf32>
-  return %o : tensor<2x8x6xf32>
+func.func @scatter(%y: tensor<32x6xf32>, %tr: tensor<2x8x2xi32>, %w: tensor<2x8x2xf32>, %init: tensor<2x8x6xf32>) -> (tensor<2x8x6xf32>, tensor<2x8x6xf32>) {
+  %o = moe.scatter_add_rows %y, %tr, %w into %init : tensor<32x6xf32>, tensor<2x8x2xi32>, tensor<2x8x2xf32> into tensor<2x8x6xf32>
+  %p = moe.scatter_add_rows %y, %tr, %w into %init {prescaled} : tensor<32x6xf32>, tensor<2x8x2xi32>, tensor<2x8x2xf32> into tensor<2x8x6xf32>
+  return %o, %p : tensor<2x8x6xf32>, tensor<2x8x6xf32>
 }

@@ -2,13 +2,26 @@
 
 !plan = !moe.plan<groups = 1, tokens = 8, experts = 4, capacity = 3>
 
-// The slot table: dispatch gathers rows, combine sums each token's slots,
-// statistics are reductions; the plan itself disappears.
+// The slot table: dispatch gathers the tokens (as [G * S, d] rows) into
+// the padded rows (expert-major: row e * G * C + g * C + c holds token
+// g * S + slot_token[g, e, c], or -1), combine scatter-adds the rows into
+// the tokens (each token's row of assignment j: e * G * C + g * C + c for
+// token_slot = e * C + c), statistics are reductions; the plan itself
+// disappears.
 // CHECK-LABEL: func.func @slot_table
 // CHECK-SAME: (%[[X:.*]]: tensor<1x8x16xf32>, %[[ST:.*]]: tensor<1x4x3xi32>, %[[TS:.*]]: tensor<1x8x2xi32>, %[[W:.*]]: tensor<1x8x2xf32>
 // CHECK-NOT: moe.slot_plan
-// CHECK: %[[S:.*]] = moe.gather_rows %[[X]], %[[ST]] : tensor<1x8x16xf32>, tensor<1x4x3xi32> -> tensor<4x3x16xf32>
-// CHECK: moe.combine_rows %[[S]], %[[TS]], %[[W]] : tensor<4x3x16xf32>, tensor<1x8x2xi32>, tensor<1x8x2xf32> -> tensor<1x8x16xf32>
+// CHECK: %[[INDEX3:.*]] = linalg.generic {{.*}} outs(%{{.*}} : tensor<4x1x3xi32>)
+// CHECK:   tensor.extract %[[ST]]
+// CHECK: %[[INDEX:.*]] = tensor.collapse_shape %[[INDEX3]] {{\[}}[0, 1, 2]] : tensor<4x1x3xi32> into tensor<12xi32>
+// CHECK: %[[TOKENS:.*]] = tensor.collapse_shape %[[X]] {{\[}}[0, 1], [2]] : tensor<1x8x16xf32> into tensor<8x16xf32>
+// CHECK: %[[ROWS:.*]] = moe.gather_rows %[[TOKENS]][%[[INDEX]]] into %{{.*}} : tensor<8x16xf32>, tensor<12xi32> into tensor<12x16xf32>
+// CHECK: %[[S:.*]] = tensor.expand_shape %[[ROWS]] {{\[}}[0, 1], [2]] output_shape [4, 3, 16] : tensor<12x16xf32> into tensor<4x3x16xf32>
+// CHECK: %[[Y:.*]] = tensor.collapse_shape %[[S]] {{\[}}[0, 1], [2]] : tensor<4x3x16xf32> into tensor<12x16xf32>
+// CHECK: %[[TR:.*]] = linalg.generic {{.*}} outs(%{{.*}} : tensor<1x8x2xi32>)
+// CHECK:   tensor.extract %[[TS]]
+// CHECK: %[[ZEROS:.*]] = linalg.fill {{.*}} -> tensor<1x8x16xf32>
+// CHECK: moe.scatter_add_rows %[[Y]], %[[TR]], %[[W]] into %[[ZEROS]] : tensor<12x16xf32>, tensor<1x8x2xi32>, tensor<1x8x2xf32> into tensor<1x8x16xf32>
 // CHECK-NOT: moe.route_stats
 // CHECK: return
 func.func @slot_table(%x: tensor<1x8x16xf32>, %st: tensor<1x4x3xi32>, %ts: tensor<1x8x2xi32>, %w: tensor<1x8x2xf32>, %l: tensor<1x8x4xf32>, %valid: tensor<1x8xi1>)

@@ -12,6 +12,7 @@
 #include <cstdlib>
 
 #include <cstring>
+#include <optional>
 
 using namespace moe;
 using namespace moe::test;
@@ -538,6 +539,57 @@ TEST(ModelFromEntryTest, RejectsANullEntryAndBadSignatures) {
   model = Model::fromEntry("{}", recordingEntry, {});
   ASSERT_FALSE(model.ok());
   EXPECT_EQ(model.message(), "signature: missing field 'entry'");
+}
+
+/// kRecordingSignature with the `cpu` field `cpu`.
+std::string recordingSignatureWithCpu(const std::string &cpu) {
+  std::string json = kRecordingSignature;
+  return json.substr(0, json.size() - 1) + R"(,"cpu":)" + cpu + "}";
+}
+
+/// Sets MOE_CPU_FEATURES_OVERRIDE to `features` until destroyed.
+class HostFeatures {
+public:
+  explicit HostFeatures(const char *features) {
+    if (const char *old = std::getenv(kVariable))
+      saved = old;
+    setenv(kVariable, features, 1);
+  }
+  ~HostFeatures() {
+    if (saved)
+      setenv(kVariable, saved->c_str(), 1);
+    else
+      unsetenv(kVariable);
+  }
+
+private:
+  static constexpr const char *kVariable = "MOE_CPU_FEATURES_OVERRIDE";
+  std::optional<std::string> saved;
+};
+
+TEST(ModelFromEntryTest, RefusesCodeForFeaturesThisCpuLacks) {
+  HostFeatures host("sse4.2,avx,avx2,fma");
+  std::string v4 = recordingSignatureWithCpu(
+      R"({"name":"x86-64-v4","features":)"
+      R"(["sse4.2","avx","avx2","fma","avx512f","avx512bw","fast-gather"]})");
+  Expected<Model> model = Model::fromEntry(v4, recordingEntry, {});
+  ASSERT_FALSE(model.ok());
+  EXPECT_EQ(model.message(), "built for CPU 'x86-64-v4' with features "
+                             "avx512f, avx512bw that this CPU lacks");
+  // The code would run: the host has every feature it checks.
+  std::string v3 = recordingSignatureWithCpu(
+      R"({"name":"x86-64-v3","features":["avx","avx2","fma","avx9"]})");
+  model = Model::fromEntry(v3, recordingEntry, {});
+  ASSERT_TRUE(model.ok()) << model.message();
+  EXPECT_EQ(model->signature().cpu->name, "x86-64-v3");
+  // A bad override is reported rather than taken as no features.
+  HostFeatures typo("avx,avx3");
+  model = Model::fromEntry(v3, recordingEntry, {});
+  ASSERT_FALSE(model.ok());
+  EXPECT_EQ(model.message().rfind(
+                "MOE_CPU_FEATURES_OVERRIDE: unknown CPU feature 'avx3'", 0),
+            0u)
+      << model.message();
 }
 
 TEST(ModelFromEntryTest, NeedsANameForANpyFileWhenThereAreSeveralInputs) {

@@ -110,6 +110,43 @@ TEST(SignatureTest, RejectsBadAbiFields) {
               "field 'checks' must hold strings, got number");
 }
 
+TEST(SignatureTest, ReadsTheCpu) {
+  Expected<Signature> none = parseSignature(withFields(""));
+  ASSERT_TRUE(none.ok()) << none.message();
+  EXPECT_FALSE(none->cpu.has_value());
+  // Names the runtime does not check are kept (for messages), and the cpu
+  // field needs no ABI version.
+  Expected<Signature> v4 = parseSignature(withFields(
+      R"(,"cpu":{"name":"x86-64-v4","features":["avx2","avx512f","avx9"]})"));
+  ASSERT_TRUE(v4.ok()) << v4.message();
+  ASSERT_TRUE(v4->cpu.has_value());
+  EXPECT_EQ(v4->cpu->name, "x86-64-v4");
+  EXPECT_EQ(v4->cpu->features,
+            (std::vector<std::string>{"avx2", "avx512f", "avx9"}));
+  Expected<Signature> baseline = parseSignature(withFields(
+      R"(,"abi":3,"checks":[],"cpu":{"name":"x86-64","features":[],"x":1})"));
+  ASSERT_TRUE(baseline.ok()) << baseline.message();
+  EXPECT_EQ(baseline->cpu->name, "x86-64");
+  EXPECT_TRUE(baseline->cpu->features.empty());
+}
+
+TEST(SignatureTest, RejectsBadCpuFields) {
+  expectError(withFields(R"(,"cpu":"x86-64")"),
+              "field 'cpu' must be object, got string");
+  expectError(withFields(R"(,"cpu":null)"),
+              "field 'cpu' must be object, got null");
+  expectError(withFields(R"(,"cpu":{"features":[]})"),
+              "cpu: missing field 'name'");
+  expectError(withFields(R"(,"cpu":{"name":3,"features":[]})"),
+              "cpu: field 'name' must be string, got number");
+  expectError(withFields(R"(,"cpu":{"name":"znver4"})"),
+              "cpu: missing field 'features'");
+  expectError(withFields(R"(,"cpu":{"name":"znver4","features":"avx2"})"),
+              "cpu: field 'features' must be array, got string");
+  expectError(withFields(R"(,"cpu":{"name":"znver4","features":["avx2",2]})"),
+              "cpu: field 'features' must hold strings, got number");
+}
+
 TEST(SignatureTest, RejectsAWrongTopLevel) {
   expectError("[]", "must be a JSON object, got array");
   expectError(R"({"args":[],"results":[]})", "missing field 'entry'");

@@ -1,10 +1,14 @@
 //===- moe-compile.cpp - Compile a level-1 moe model ahead of time --------===//
 //
-//   moe-compile model.mlir --target=cpu [--plan-layout=auto|padded|sorted]
-//               [--checks] [--emit-mlir] -o model.so|-
+//   moe-compile model.mlir --target=cpu [--target-cpu=host|NAME]
+//               [--plan-layout=auto|padded|sorted] [--checks] [--emit-mlir]
+//               -o model.so|-
 //
 // Runs the `moe-to-cpu` pipeline and links a shared object with the
 // artifact ABI (docs/artifact-abi.md) that moe-run and the C runtime load.
+// The code is generated for the CPU --target-cpu names (the host's by
+// default), and its signature records that CPU's features, so the runtime
+// refuses a CPU that lacks one instead of crashing.
 // MLIR's pass-manager, timing and printing options apply to the pipeline
 // (`--mlir-print-ir-after-all`, `--mlir-timing`, ...).
 //
@@ -16,6 +20,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "passes/cpu/CpuCodegen.h"
+#include "passes/cpu/CpuTarget.h"
 #include "passes/Passes.h"
 #include "tools/common/ToolOutput.h"
 
@@ -40,6 +45,13 @@ static cl::opt<std::string>
 static cl::opt<std::string> target("target",
                                    cl::desc("code to emit: cpu (the default)"),
                                    cl::init("cpu"), cl::cat(toolCategory));
+static cl::opt<std::string> targetCpu(
+    "target-cpu",
+    cl::desc("CPU to generate code for: host (the default: this one, with "
+             "all its features) or an LLVM CPU name (x86-64, x86-64-v2, "
+             "x86-64-v3, x86-64-v4, znver4, skylake-avx512, ...); the "
+             "artifact runs only on CPUs with that CPU's features"),
+    cl::init("host"), cl::cat(toolCategory));
 static cl::opt<std::string> planLayout(
     "plan-layout",
     cl::desc("layout of sparse plans: auto (the default), padded (the "
@@ -92,6 +104,8 @@ int main(int argc, char **argv) {
                               "shared object\n");
   if (target != "cpu")
     return fail("unknown target '" + target + "'; supported: cpu");
+  if (!mlir::moe::lookupTargetCpu(targetCpu))
+    return fail(mlir::moe::unknownCpuMessage(targetCpu, "--target-cpu"));
   if (!mlir::moe::isPlanLayout(planLayout))
     return fail("unknown plan layout '" + planLayout +
                 "'; expected auto, padded or sorted");
@@ -108,7 +122,8 @@ int main(int argc, char **argv) {
   if (!module)
     return 1; // The parser printed the diagnostic with its location.
   if (failed(mlir::moe::lowerToLLVMDialect(
-          *module, planLayout, checkAllIndices ? "all" : "arguments")))
+          *module, planLayout, checkAllIndices ? "all" : "arguments",
+          targetCpu)))
     return 1;
 
   std::string compileError, writeError;
@@ -124,7 +139,8 @@ int main(int argc, char **argv) {
           : moe::writeToolOutput(
                 outputPath, moe::FileMode::Executable,
                 [&](llvm::raw_ostream &os) {
-                  return mlir::moe::emitSharedObject(*module, os, compileError);
+                  return mlir::moe::emitSharedObject(*module, os, compileError,
+                                                     targetCpu);
                 },
                 writeError);
   if (failed(written))

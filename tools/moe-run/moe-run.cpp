@@ -302,6 +302,13 @@ void printSignature(const Signature &signature, std::ostream &os) {
   os << "results:\n";
   for (const TensorSpec &result : signature.results)
     os << "  " << pad(result.name) << "  " << result.typeString() << "\n";
+  if (signature.cpu) {
+    os << "cpu: " << signature.cpu->name << "\n";
+    os << "cpu features:";
+    for (const std::string &feature : signature.cpu->features)
+      os << " " << feature;
+    os << (signature.cpu->features.empty() ? " none\n" : "\n");
+  }
 }
 
 void printSummary(const std::string &name, const HostTensor &tensor,

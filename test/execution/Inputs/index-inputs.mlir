@@ -2,11 +2,12 @@
 // (test/execution/runtime-checks.test), one file each for split-file.
 
 //--- gather.mlir
-func.func @gather(%x: tensor<1x8x4xf32> {moe.input = "x"},
-                  %t: tensor<1x2x3xi32> {moe.input = "slot_token"})
-    -> (tensor<2x3x4xf32> {moe.output = "slots"}) {
-  %s = moe.gather_rows %x, %t : tensor<1x8x4xf32>, tensor<1x2x3xi32> -> tensor<2x3x4xf32>
-  return %s : tensor<2x3x4xf32>
+func.func @gather(%x: tensor<8x4xf32> {moe.input = "x"},
+                  %t: tensor<6xi32> {moe.input = "row_token"})
+    -> (tensor<6x4xf32> {moe.output = "rows"}) {
+  %init = tensor.empty() : tensor<6x4xf32>
+  %s = moe.gather_rows %x[%t] into %init : tensor<8x4xf32>, tensor<6xi32> into tensor<6x4xf32>
+  return %s : tensor<6x4xf32>
 }
 
 //--- sorted.mlir
@@ -16,8 +17,12 @@ func.func @sorted(%rows: tensor<5x4xf32> {moe.input = "rows"},
                   %token_row: tensor<1x5x1xi32> {moe.input = "token_row"},
                   %weights: tensor<1x5x1xf32> {moe.input = "weights"})
     -> (tensor<1x5x4xf32> {moe.output = "out"}) {
-  %y = moe.grouped_matmul %rows, %w offsets %offsets : tensor<5x4xf32>, tensor<2x4x4xf32>, tensor<3xi32> -> tensor<5x4xf32>
-  %out = moe.combine_tokens %y, %token_row, %weights : tensor<5x4xf32>, tensor<1x5x1xi32>, tensor<1x5x1xf32> -> tensor<1x5x4xf32>
+  %e = tensor.empty() : tensor<5x4xf32>
+  %y = moe.grouped_matmul %rows, %w offsets %offsets into %e : tensor<5x4xf32>, tensor<2x4x4xf32>, tensor<3xi32> into tensor<5x4xf32>
+  %zero = arith.constant 0.0 : f32
+  %z = tensor.empty() : tensor<1x5x4xf32>
+  %zeros = linalg.fill ins(%zero : f32) outs(%z : tensor<1x5x4xf32>) -> tensor<1x5x4xf32>
+  %out = moe.scatter_add_rows %y, %token_row, %weights into %zeros : tensor<5x4xf32>, tensor<1x5x1xi32>, tensor<1x5x1xf32> into tensor<1x5x4xf32>
   return %out : tensor<1x5x4xf32>
 }
 

@@ -17,17 +17,16 @@ def save(name, array):
 
 
 rng = np.random.default_rng(0)
-x = rng.standard_normal((1, 8, 4)).astype(np.float32)
+x = rng.standard_normal((8, 4)).astype(np.float32)
 save("x", x)
-good = np.array([[[0, 1, -1], [7, 2, 3]]], dtype=np.int32)
-save("slot_token", good)
-# gather_rows: slots[e, c] = x[0, slot_token[0, e, c]], zeros for -1.
-save("slots_ref", np.where((good >= 0)[0][..., None], x[0][np.maximum(good[0], 0)], 0).astype(np.float32))
-for name, (pos, value) in {"one_past": ((0, 1, 1), 8), "below": ((0, 0, 2), -2),
-                           "huge": ((0, 1, 2), 1 << 30)}.items():
+good = np.array([0, 1, -1, 7, 2, 3], dtype=np.int32)
+save("row_token", good)
+# gather_rows: rows[n] = x[row_token[n]], zeros for -1.
+save("rows_ref", np.where((good >= 0)[:, None], x[np.maximum(good, 0)], 0).astype(np.float32))
+for name, (pos, value) in {"one_past": (4, 8), "below": (2, -2), "huge": (5, 1 << 30)}.items():
     bad = good.copy()
     bad[pos] = value
-    save("slot_token_" + name, bad)
+    save("row_token_" + name, bad)
 
 rows = rng.standard_normal((5, 4)).astype(np.float32)
 w = rng.standard_normal((2, 4, 4)).astype(np.float32)
