@@ -448,12 +448,13 @@ def MoECpuLowerVectors : Pass<"moe-cpu-lower-vectors"> {
 }
 
 def MoECpuApproximateMath : Pass<"moe-cpu-approximate-math"> {
-  let summary = "Inline polynomial approximations of libm functions (erf)";
+  let summary = "Inline polynomial approximations of libm functions (erf, tanh)";
   let description = [{
-    Replaces `math.erf` (the exact GELU) by MLIR's polynomial approximation
-    (f32: a rational approximation on |x| < 4 with the sign restored, 1
-    beyond; NaN propagates), so that elementwise loops contain no calls to
-    libm's scalar `erff` and vectorize. The approximation's error is below
+    Replaces `math.erf` (the exact GELU) and `math.tanh` (GELU's tanh form)
+    by MLIR's polynomial approximations (f32 erf: a rational approximation
+    on |x| < 4 with the sign restored, 1 beyond; tanh: a rational
+    approximation clamped to [-1, 1]; NaN propagates), so that elementwise
+    loops contain no calls to libm's scalar `erff`/`tanhf` and vectorize. The approximation's error is below
     the f32 rounding of the GELU's other terms at the 1e-4 relative
     tolerance the reference checks use (docs/routers.md, numerics).
 

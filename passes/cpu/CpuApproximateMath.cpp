@@ -1,9 +1,9 @@
 //===- CpuApproximateMath.cpp - Inline polynomial forms of libm calls -----===//
 //
-// `moe-cpu-approximate-math`: replaces `math.erf` (GELU) by MLIR's
-// polynomial approximation, so the activation loops contain no calls and
-// LLVM vectorizes them; libm's scalar `erff` is otherwise the single largest
-// cost after the GEMMs.
+// `moe-cpu-approximate-math`: replaces `math.erf` (GELU) and `math.tanh`
+// (its tanh form) by MLIR's polynomial approximations, so the activation
+// loops contain no calls and LLVM vectorizes them; libm's scalar `erff` is
+// otherwise the single largest cost after the GEMMs.
 //
 //===----------------------------------------------------------------------===//
 
@@ -24,6 +24,7 @@ struct MoECpuApproximateMathPass
   void runOnOperation() override {
     RewritePatternSet patterns(&getContext());
     populatePolynomialApproximateErfPattern(patterns);
+    populatePolynomialApproximateTanhPattern(patterns);
     if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
       return signalPassFailure();
   }

@@ -33,6 +33,7 @@ CASES = [
     ("tc_round_multiple", "token_choice<k = 2, capacity_factor = 0.7, rounding = round, multiple_of = 1>", 2, 33, 8, 6, 16, "silu", True, True),
     ("tc_renormalize", "token_choice<k = 2, capacity_factor = 1.25, renormalize>", 1, 50, 12, 8, 20, "gelu", True, True),
     ("tc_sigmoid", "token_choice<k = 2, capacity_factor = 1.0, score = sigmoid>", 2, 31, 10, 4, 16, "gelu", True, True),
+    ("tc_gelu_tanh", "token_choice<k = 2, capacity_factor = 1.25>", 2, 35, 12, 6, 20, "gelu_tanh", True, True),
     ("tc_dropless_swiglu", "token_choice<k = 2, dropless, renormalize>", 1, 40, 16, 8, 12, "swiglu", False, True),
     ("tc_sinkhorn", "token_choice<k = 2, capacity_factor = 1.05, priority = bpr, score = sinkhorn<iterations = 10, epsilon = 1.0>>", 2, 36, 12, 4, 16, "gelu", True, True),
     ("tc_two_experts", "token_choice<k = 1, capacity_factor = 1.0>", 4, 19, 6, 2, 10, "relu", True, True),

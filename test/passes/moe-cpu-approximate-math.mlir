@@ -20,3 +20,14 @@ func.func @gelu_scalar(%x: f32) -> f32 {
   %e = math.erf %x : f32
   return %e : f32
 }
+
+// GELU's tanh form: tanh becomes inline arithmetic too.
+// CHECK-LABEL: func.func @gelu_tanh
+// CHECK-NOT: math.tanh
+// CHECK: arith.divf
+// CHECK-NOT: math.tanh
+// CHECK: return
+func.func @gelu_tanh(%x: vector<16xf32>) -> vector<16xf32> {
+  %t = math.tanh %x : vector<16xf32>
+  return %t : vector<16xf32>
+}

@@ -46,7 +46,7 @@ __all__ = [
     "parse_moe_file",
 ]
 
-ACTIVATIONS = ("gelu", "relu", "silu", "swiglu")
+ACTIVATIONS = ("gelu", "gelu_tanh", "relu", "silu", "swiglu")
 STATS = ("importance_loss", "expert_load", "dropped_assignments", "dropped_tokens")
 INVALID_TOKENS = "invalid_tokens"  # the optional fifth result of moe.route_stats
 PLAN_SLOTS = ("slot_token", "slot_weight")

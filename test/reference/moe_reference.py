@@ -148,6 +148,11 @@ def _gelu(a: np.ndarray) -> np.ndarray:
     return 0.5 * a * (1.0 + _erf(a / math.sqrt(2.0)).astype(np.float64))
 
 
+def _gelu_tanh(a: np.ndarray) -> np.ndarray:
+    """GELU's tanh approximation (JAX/Flax's default): 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))."""
+    return 0.5 * a * (1.0 + np.tanh(math.sqrt(2.0 / math.pi) * (a + 0.044715 * a**3)))
+
+
 def _silu(a: np.ndarray) -> np.ndarray:
     return a * _sigmoid(a)
 
@@ -659,13 +664,16 @@ def experts_mlp(xs, w1, w2, b1=None, b2=None, activation="gelu") -> np.ndarray:
     """Per-expert MLP: xs [E,M,d] -> [E,M,dout].
 
     w1 [E,d,h] (swiglu: [E,d,2h]; columns [0,h) are the gate branch through silu, [h,2h) the
-    linear branch), w2 [E,h,dout], b1 [E,h] or [E,2h], b2 [E,dout].  gelu is the exact erf form.
+    linear branch), w2 [E,h,dout], b1 [E,h] or [E,2h], b2 [E,dout].  gelu is the exact erf form,
+    gelu_tanh its tanh approximation.
     """
     hidden = np.einsum("emd,edh->emh", _f64(xs), _f64(w1))
     if b1 is not None:
         hidden = hidden + _f64(b1)[:, None, :]
     if activation == "gelu":
         hidden = _gelu(hidden)
+    elif activation == "gelu_tanh":
+        hidden = _gelu_tanh(hidden)
     elif activation == "relu":
         hidden = np.maximum(hidden, 0.0)
     elif activation == "silu":

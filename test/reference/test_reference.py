@@ -629,7 +629,9 @@ def test_experts_mlp_activations(rs):
     x64 = xs.astype(np.float64)
     pre = np.einsum("emd,edh->emh", x64, w1[:, :, :h].astype(np.float64)) + b1[:, None, :h]
     gelu = np.vectorize(lambda v: 0.5 * v * (1 + math.erf(v / math.sqrt(2))))
-    acts = {"gelu": gelu, "relu": lambda v: np.maximum(v, 0),
+    gelu_tanh = np.vectorize(
+        lambda v: 0.5 * v * (1 + math.tanh(math.sqrt(2 / math.pi) * (v + 0.044715 * v**3))))
+    acts = {"gelu": gelu, "gelu_tanh": gelu_tanh, "relu": lambda v: np.maximum(v, 0),
             "silu": lambda v: v / (1 + np.exp(-v))}
     for name, f in acts.items():
         out = ref.experts_mlp(xs, w1[:, :, :h], w2, b1[:, :h], b2, activation=name)
@@ -653,6 +655,18 @@ def test_gelu_exact_values():
     want = [-0.04550026389635842, -0.15865525393145707, 0.0, 0.34573123063700656,
             0.8413447460685429, 2.9959503059051097]
     np.testing.assert_allclose(out, want, rtol=1e-7, atol=1e-9)
+
+
+def test_gelu_tanh_values():
+    # The tanh form at a few points, and its distance from the exact erf form (under 1e-3).
+    xs = np.array([[[-2.0], [-1.0], [0.0], [0.5], [1.0], [3.0]]], dtype=np.float32)
+    eye = np.ones((1, 1, 1), np.float32)
+    out = ref.experts_mlp(xs, eye, eye, activation="gelu_tanh")[0, :, 0]
+    want = [-0.04540230591222494, -0.15880800939172324, 0.0, 0.34571400982514394,
+            0.8411919906082768, 2.996362607918227]
+    np.testing.assert_allclose(out, want, rtol=1e-7, atol=1e-9)
+    exact = ref.experts_mlp(xs, eye, eye, activation="gelu")[0, :, 0]
+    assert np.max(np.abs(out - exact)) < 1e-3
 
 
 def test_route_stats_consistency(rs):
