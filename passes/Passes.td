@@ -167,7 +167,12 @@ def MoELowerToLinalg : Pass<"moe-lower-to-linalg"> {
     primitives (`moe.topk`, `moe.sinkhorn`, `moe.ksparse_ot`,
     `moe.assign_slots`, `moe.invert_slots`) and the sorted layout's
     `moe.sort_slots` to target-neutral linalg/tensor/scf/arith/math on
-    tensors, ready for bufferization by a CPU or GPU pipeline. The expert
+    tensors, ready for bufferization by a CPU or GPU pipeline. The slot
+    assignment is a parallel formulation with the sequential algorithm's
+    exact tables: per round, each token's position among its expert's
+    choosers is a prefix sum (Hillis-Steele passes) over the tokens in
+    priority order, kept below the capacity; each slot finds its token by a
+    binary search of those sums. The expert
     data path (`moe.gather_rows`, `moe.grouped_matmul`,
     `moe.scatter_add_rows`) is replaced by each op's own decomposition
     (`linalg::AggregatedOpInterface`): its meaning lives in the dialect.
@@ -365,14 +370,18 @@ def MoECpuTileContractions : Pass<"moe-cpu-tile-contractions"> {
       loop, carried through it as a vector (registers) and written after it;
       moe-cpu-lower-vectors turns the contraction into fused multiply-adds.
 
-    Row loops whose bound is not a multiple of `rows` (the sorted layout's
-    ragged expert groups, any capacity) are peeled: full tiles are exact
+    A block of a static number of rows is split into as few row tiles as
+    `rows` allows, all of the same height where possible (49 rows: 7 tiles
+    of 7, not 6 of 8 and one of 1). Row loops whose bound is not a
+    multiple of the tile (the sorted layout's ragged expert groups) are
+    peeled: full tiles are exact
     static vectors, the last tile uses masked transfers (its contraction
     needs no mask: masked-off rows of `A` read as zeros and are never
     written). A loop no longer than its tile is not tiled. Each element of
     `C` still adds its terms in increasing `k` onto its initial value, so
     results are bit-identical to the untiled loops. Tile sizes default (0)
-    to the host CPU's registers: 8 x 32 with AVX-512, 6 x 16 with AVX2 and
+    to the registers of `target-cpu` (default: the host): 8 x 32 with
+    AVX-512, 6 x 16 with AVX2 and
     FMA, 4 x 8 otherwise; `reduction-block` defaults to 128. Matmuls with
     user-defined indexing maps are left alone.
 

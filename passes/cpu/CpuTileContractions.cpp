@@ -217,6 +217,17 @@ FailureOr<bool> packGatheredRows(RewriterBase &rewriter, linalg::LinalgOp op,
   return true;
 }
 
+/// The rows of a register tile for a block of `rows` rows (when static):
+/// as many tiles as `maxRows` needs, each as tall as it must be, so that
+/// 49 rows are 7 tiles of 7 rather than 6 tiles of 8 and a masked tile
+/// that computes 8 rows for 1.
+int64_t balancedRows(std::optional<int64_t> rows, int64_t maxRows) {
+  if (!rows || *rows <= 0)
+    return maxRows;
+  int64_t tiles = llvm::divideCeil(*rows, maxRows);
+  return llvm::divideCeil(*rows, tiles);
+}
+
 /// The static number of rows of the matmul `op`, or nullopt.
 std::optional<int64_t> staticRows(linalg::MatmulOp op) {
   int64_t rows =
@@ -303,7 +314,7 @@ struct MoECpuTileContractionsPass
         return signalPassFailure();
       FailureOr<scf::SCFTilingResult> tiled =
           tile(rewriter, cast<TilingInterface>(strip.getOperation()),
-               {t.rows, 0, 1});
+               {balancedRows(rows, t.rows), 0, 1});
       if (failed(tiled))
         return signalPassFailure();
       tiled->tiledOps.back()->setAttr(kRegisterTile, rewriter.getUnitAttr());

@@ -2,12 +2,14 @@
 //
 // `moe-lower-to-linalg` turns every remaining moe op into target-neutral
 // ops on tensors:
-// - dense math (gate, expert MLPs, row gather and combine) into
+// - dense math (gate, the MLP experts of the region-free fallback) into
 //   `linalg.batch_matmul` and `linalg.generic`, which the CPU and GPU
-//   pipelines tile, vectorize and map to their hardware;
+//   pipelines tile, vectorize and map to their hardware; the expert data
+//   path (gather, grouped GEMM, scatter-add) by its own decomposition;
 // - the routing primitives into `linalg.generic` reductions (top-k,
-//   Sinkhorn) or, where the algorithm is sequential by definition (slot
-//   assignment in priority order), `scf.for` loops over tensors.
+//   Sinkhorn), prefix sums (slot assignment, LowerAssignSlots.cpp) and
+//   short `scf.for` loops where an algorithm iterates (top-k's k passes,
+//   Sinkhorn's iterations).
 //
 //===----------------------------------------------------------------------===//
 
@@ -27,6 +29,30 @@
 namespace mlir::moe {
 #define GEN_PASS_DEF_MOELOWERTOLINALG
 #include "passes/Passes.h.inc"
+
+/// `a` ranks before `b` in descending order with ties to the lower index;
+/// NaN ranks after every number.
+Value ranksBefore(OpBuilder &b, Location loc, Value va, Value ia, Value vb,
+                  Value ib) {
+  auto isNaN = [&](Value v) -> Value {
+    return arith::CmpFOp::create(b, loc, arith::CmpFPredicate::UNO, v, v);
+  };
+  Value aNaN = isNaN(va), bNaN = isNaN(vb);
+  Value greater =
+      arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OGT, va, vb);
+  Value equal =
+      arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OEQ, va, vb);
+  Value notANaN = arith::XOrIOp::create(
+      b, loc, aNaN, arith::ConstantOp::create(b, loc, b.getBoolAttr(true)));
+  Value aNumberBNaN = arith::AndIOp::create(b, loc, bNaN, notANaN);
+  Value bothNaN = arith::AndIOp::create(b, loc, aNaN, bNaN);
+  Value tie = arith::OrIOp::create(b, loc, equal, bothNaN);
+  Value lowerIndex =
+      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt, ia, ib);
+  Value tieBreak = arith::AndIOp::create(b, loc, tie, lowerIndex);
+  return arith::OrIOp::create(
+      b, loc, arith::OrIOp::create(b, loc, greater, aNumberBNaN), tieBreak);
+}
 
 namespace {
 
@@ -221,30 +247,6 @@ struct DecomposeDataPath
 // Routing primitives
 //===----------------------------------------------------------------------===//
 
-/// `a` ranks before `b` in descending order with ties to the lower index;
-/// NaN ranks after every number.
-Value ranksBefore(OpBuilder &b, Location loc, Value va, Value ia, Value vb,
-                  Value ib) {
-  auto isNaN = [&](Value v) -> Value {
-    return arith::CmpFOp::create(b, loc, arith::CmpFPredicate::UNO, v, v);
-  };
-  Value aNaN = isNaN(va), bNaN = isNaN(vb);
-  Value greater =
-      arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OGT, va, vb);
-  Value equal =
-      arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OEQ, va, vb);
-  Value notANaN = arith::XOrIOp::create(
-      b, loc, aNaN, arith::ConstantOp::create(b, loc, b.getBoolAttr(true)));
-  Value aNumberBNaN = arith::AndIOp::create(b, loc, bNaN, notANaN);
-  Value bothNaN = arith::AndIOp::create(b, loc, aNaN, bNaN);
-  Value tie = arith::OrIOp::create(b, loc, equal, bothNaN);
-  Value lowerIndex =
-      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt, ia, ib);
-  Value tieBreak = arith::AndIOp::create(b, loc, tie, lowerIndex);
-  return arith::OrIOp::create(
-      b, loc, arith::OrIOp::create(b, loc, greater, aNumberBNaN), tieBreak);
-}
-
 struct LowerTopK : OpRewritePattern<TopKOp> {
   using OpRewritePattern::OpRewritePattern;
   LogicalResult matchAndRewrite(TopKOp op,
@@ -416,146 +418,6 @@ struct LowerSinkhorn : OpRewritePattern<SinkhornOp> {
   }
 };
 
-struct LowerAssignSlots : OpRewritePattern<AssignSlotsOp> {
-  using OpRewritePattern::OpRewritePattern;
-  LogicalResult matchAndRewrite(AssignSlotsOp op,
-                                PatternRewriter &rewriter) const override {
-    Location loc = op.getLoc();
-    auto choicesType = op.getExperts().getType();
-    auto tableType = op.getSlotToken().getType();
-    int64_t g = choicesType.getDimSize(0), s = choicesType.getDimSize(1),
-            k = choicesType.getDimSize(2);
-    int64_t e = tableType.getDimSize(1), c = tableType.getDimSize(2);
-    Type i32 = rewriter.getI32Type();
-    Value choices = op.getExperts();
-
-    // The visiting order of tokens within a round. With priorities:
-    // rank[g, s] = #{t : p[t] ranks before p[s]}, then order[g, rank] = s.
-    Value order;
-    if (Value priority = op.getPriority()) {
-      Value zero =
-          filledTensor(rewriter, loc, {g, s}, rewriter.getI32IntegerAttr(0));
-      SmallVector<utils::IteratorType> iterators(2,
-                                                 utils::IteratorType::parallel);
-      iterators.push_back(utils::IteratorType::reduction);
-      Value rank =
-          linalg::GenericOp::create(
-              rewriter, loc, zero.getType(), ValueRange{priority, priority},
-              zero,
-              SmallVector<AffineMap>{loopMap(rewriter, 3, {0, 1}),
-                                     loopMap(rewriter, 3, {0, 2}),
-                                     loopMap(rewriter, 3, {0, 1})},
-              iterators,
-              [](OpBuilder &b, Location nloc, ValueRange args) {
-                Value self =
-                    toI32(b, nloc, linalg::IndexOp::create(b, nloc, 1));
-                Value other =
-                    toI32(b, nloc, linalg::IndexOp::create(b, nloc, 2));
-                Value before =
-                    ranksBefore(b, nloc, args[1], other, args[0], self);
-                Value one =
-                    arith::ExtUIOp::create(b, nloc, b.getI32Type(), before);
-                linalg::YieldOp::create(
-                    b, nloc,
-                    Value(arith::AddIOp::create(b, nloc, args[2], one)));
-              })
-              .getResult(0);
-      Value empty = emptyTensor(rewriter, loc, {g, s}, i32);
-      order =
-          forRange(rewriter, loc, g, empty,
-                   [&](OpBuilder &b, Location nloc, Value gi, ValueRange it) {
-                     return SmallVector<Value>{
-                         forRange(b, nloc, s, it[0],
-                                  [&](OpBuilder &nb, Location l, Value si,
-                                      ValueRange inner) {
-                                    Value r = tensor::ExtractOp::create(
-                                        nb, l, rank, ValueRange{gi, si});
-                                    Value updated = tensor::InsertOp::create(
-                                        nb, l, toI32(nb, l, si), inner[0],
-                                        ValueRange{gi, toIndex(nb, l, r)});
-                                    return SmallVector<Value>{updated};
-                                  })
-                             .getResult(0)};
-                   })
-              .getResult(0);
-    }
-
-    // Rounds over choices, tokens in order; an expert's next free slot is
-    // its count so far.
-    Value table = filledTensor(rewriter, loc, tableType.getShape(),
-                               rewriter.getI32IntegerAttr(-1));
-    Value tokenSlot = filledTensor(rewriter, loc, choicesType.getShape(),
-                                   rewriter.getI32IntegerAttr(-1));
-    Value counts =
-        filledTensor(rewriter, loc, {g, e}, rewriter.getI32IntegerAttr(0));
-    auto groups = forRange(
-        rewriter, loc, g, ValueRange{table, tokenSlot, counts},
-        [&](OpBuilder &b, Location l, Value gi, ValueRange git) {
-          auto rounds = forRange(
-              b, l, k, git,
-              [&](OpBuilder &b2, Location l2, Value ri, ValueRange rit) {
-                auto tokens = forRange(
-                    b2, l2, s, rit,
-                    [&](OpBuilder &nb, Location nl, Value ii, ValueRange it) {
-                      Value si = ii;
-                      if (order)
-                        si = toIndex(nb, nl,
-                                     tensor::ExtractOp::create(
-                                         nb, nl, order, ValueRange{gi, ii}));
-                      // A choice of expert -1 (an invalid token's) takes
-                      // no slot.
-                      Value choice = tensor::ExtractOp::create(
-                          nb, nl, choices, ValueRange{gi, si, ri});
-                      Value expert = clampedIndex(nb, nl, choice);
-                      Value count = tensor::ExtractOp::create(
-                          nb, nl, it[2], ValueRange{gi, expert});
-                      Value hasRoom = arith::AndIOp::create(
-                          nb, nl,
-                          arith::CmpIOp::create(nb, nl,
-                                                arith::CmpIPredicate::slt,
-                                                count, i32Constant(nb, nl, c)),
-                          arith::CmpIOp::create(
-                              nb, nl, arith::CmpIPredicate::sge, choice,
-                              i32Constant(nb, nl, 0)));
-                      auto ifOp = scf::IfOp::create(
-                          nb, nl, hasRoom,
-                          [&](OpBuilder &tb, Location tl) {
-                            Value slot = toIndex(tb, tl, count);
-                            Value newTable = tensor::InsertOp::create(
-                                tb, tl, toI32(tb, tl, si), it[0],
-                                ValueRange{gi, expert, slot});
-                            Value flat = arith::AddIOp::create(
-                                tb, tl,
-                                arith::MulIOp::create(tb, tl, expert,
-                                                      indexConstant(tb, tl, c)),
-                                slot);
-                            Value newTokenSlot = tensor::InsertOp::create(
-                                tb, tl, toI32(tb, tl, flat), it[1],
-                                ValueRange{gi, si, ri});
-                            Value next = arith::AddIOp::create(
-                                tb, tl, count, i32Constant(tb, tl, 1));
-                            Value newCounts = tensor::InsertOp::create(
-                                tb, tl, next, it[2], ValueRange{gi, expert});
-                            scf::YieldOp::create(
-                                tb, tl,
-                                ValueRange{newTable, newTokenSlot, newCounts});
-                          },
-                          [&](OpBuilder &eb, Location el) {
-                            // Full: the choice is dropped (token_slot stays
-                            // -1).
-                            scf::YieldOp::create(eb, el, it);
-                          });
-                      return SmallVector<Value>(ifOp.getResults());
-                    });
-                return SmallVector<Value>(tokens.getResults());
-              });
-          return SmallVector<Value>(rounds.getResults());
-        });
-    rewriter.replaceOp(op, {groups.getResult(0), groups.getResult(1)});
-    return success();
-  }
-};
-
 struct LowerInvertSlots : OpRewritePattern<InvertSlotsOp> {
   using OpRewritePattern::OpRewritePattern;
   LogicalResult matchAndRewrite(InvertSlotsOp op,
@@ -605,10 +467,11 @@ struct MoELowerToLinalgPass : impl::MoELowerToLinalgBase<MoELowerToLinalgPass> {
     MLIRContext *context = &getContext();
     RewritePatternSet patterns(context);
     patterns.add<LowerGate, LowerExperts, LowerTopK, LowerSinkhorn,
-                 LowerAssignSlots, LowerInvertSlots>(context);
+                 LowerInvertSlots>(context);
     patterns.add<DecomposeDataPath>(context, keepGathers);
     populateLowerKSparseOTPatterns(patterns);
     populateLowerSortSlotsPatterns(patterns);
+    populateLowerAssignSlotsPatterns(patterns);
     if (failed(applyMoEPatterns(getOperation(), std::move(patterns))))
       return signalPassFailure();
     bool left = false;

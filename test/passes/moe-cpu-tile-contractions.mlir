@@ -1,9 +1,10 @@
 // RUN: moe-opt %s --moe-cpu-tile-contractions="rows=8 columns=32 reduction-block=128" --canonicalize --cse | FileCheck %s
 
 // 21 rows, K = 512, N = 256: Kc = 128 blocks of the reduction, the A block
-// packed (21 x 128), then 32-column strips of B packed (128 x 32), then two
-// full 8-row tiles and a static 5-row remainder; the 8 x 32 accumulator is
-// read before the k loop, carried through it as a vector and written after.
+// packed (21 x 128), then 32-column strips of B packed (128 x 32), then
+// three 7-row tiles (21 rows need three tiles of at most 8: balanced, so no
+// masked remainder); the 7 x 32 accumulator is read before the k loop,
+// carried through it as a vector and written after.
 // CHECK-LABEL: func.func @matmul
 // CHECK: scf.for %{{.*}} = %c0 to %c512 step %c128
 // CHECK:   %[[AE:.*]] = tensor.empty() : tensor<21x128xf32>
@@ -13,20 +14,30 @@
 // CHECK:     %[[BE:.*]] = tensor.empty() : tensor<128x32xf32>
 // CHECK:     %[[BP:.*]] = scf.for %{{.*}} = %c0 to %c128 step %c1 iter_args(%{{.*}} = %[[BE]])
 // CHECK:       tensor.insert_slice {{.*}} : tensor<1x32xf32> into tensor<128x32xf32>
-// CHECK:     scf.for %{{.*}} = %c0 to %c16 step %c8
-// CHECK:       %[[ACC:.*]] = vector.transfer_read {{.*}} : tensor<8x32xf32>, vector<8x32xf32>
-// CHECK:       %[[SUM:.*]] = scf.for %{{.*}} = %c0 to %c128 step %c1 iter_args(%[[IT:.*]] = %[[ACC]]) -> (vector<8x32xf32>)
+// CHECK:     scf.for %{{.*}} = %c0 to %c21 step %c7
+// CHECK:       %[[ACC:.*]] = vector.transfer_read {{.*}} : tensor<7x32xf32>, vector<7x32xf32>
+// CHECK:       %[[SUM:.*]] = scf.for %{{.*}} = %c0 to %c128 step %c1 iter_args(%[[IT:.*]] = %[[ACC]]) -> (vector<7x32xf32>)
 // CHECK-NOT:     vector.transfer_write
-// CHECK:         tensor.extract_slice %[[BP]]
 // CHECK:         tensor.extract_slice %[[AP]]
-// CHECK:         vector.contract {{.*}} %[[IT]] : vector<8x1xf32>, vector<1x32xf32> into vector<8x32xf32>
+// CHECK:         tensor.extract_slice %[[BP]]
+// CHECK:         vector.contract {{.*}} %[[IT]] : vector<7x1xf32>, vector<1x32xf32> into vector<7x32xf32>
 // CHECK:       vector.transfer_write %[[SUM]]
-// CHECK:     scf.for %{{.*}} = %c0 to %c128 step %c1 iter_args(%{{.*}}) -> (vector<5x32xf32>)
-// CHECK:       vector.contract {{.*}} : vector<5x1xf32>, vector<1x32xf32> into vector<5x32xf32>
+// CHECK-NOT: vector<8x32xf32>
 // CHECK-NOT: linalg.matmul
 func.func @matmul(%a: tensor<21x512xf32>, %b: tensor<512x256xf32>, %c: tensor<21x256xf32>) -> tensor<21x256xf32> {
   %r = linalg.matmul ins(%a, %b : tensor<21x512xf32>, tensor<512x256xf32>) outs(%c : tensor<21x256xf32>) -> tensor<21x256xf32>
   return %r : tensor<21x256xf32>
+}
+
+// 50 rows need 7 tiles: six of 8 and a static remainder of 2 rows.
+// CHECK-LABEL: func.func @static_remainder
+// CHECK: scf.for %{{.*}} = %c0 to %c48 step %c8
+// CHECK:   vector.contract {{.*}} : vector<8x1xf32>, vector<1x32xf32> into vector<8x32xf32>
+// CHECK: scf.for %{{.*}} = %c0 to %c128 step %c1 iter_args(%{{.*}}) -> (vector<2x32xf32>)
+// CHECK:   vector.contract {{.*}} : vector<2x1xf32>, vector<1x32xf32> into vector<2x32xf32>
+func.func @static_remainder(%a: tensor<50x128xf32>, %b: tensor<128x64xf32>, %c: tensor<50x64xf32>) -> tensor<50x64xf32> {
+  %r = linalg.matmul ins(%a, %b : tensor<50x128xf32>, tensor<128x64xf32>) outs(%c : tensor<50x64xf32>) -> tensor<50x64xf32>
+  return %r : tensor<50x64xf32>
 }
 
 // The padded layout's expert GEMMs: one expert at a time, as a plain matmul

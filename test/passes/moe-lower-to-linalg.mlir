@@ -8,11 +8,8 @@
 // Top-k: k arg-max passes in a loop.
 // CHECK: scf.for
 // CHECK: linalg.generic {{.*}}iterator_types = ["parallel", "parallel", "reduction"]
-// Slot assignment: groups, rounds, tokens.
-// CHECK: scf.for
-// CHECK: scf.for
-// CHECK: scf.for
-// CHECK: scf.if
+// Slot assignment as prefix sums (see @assign_slots).
+// CHECK: outs(%{{.*}} : tensor<1x8x4xi32>)
 // Expert MLP: batched matmuls around the activation (exact GELU: erf).
 // CHECK: linalg.batch_matmul
 // CHECK: math.erf
@@ -25,6 +22,37 @@ func.func @lower(%x: tensor<1x8x16xf32>, %wg: tensor<16x4xf32>, %s: tensor<4x4x1
   %st, %ts = moe.assign_slots %i : tensor<1x8x2xi32> -> tensor<1x4x4xi32>, tensor<1x8x2xi32>
   %y = moe.experts %s mlp(gelu) up %w1 down %w2 : (tensor<4x4x16xf32>, tensor<4x16x32xf32>, tensor<4x32x16xf32>) -> tensor<4x4x16xf32>
   return %st, %ts, %y : tensor<1x4x4xi32>, tensor<1x8x2xi32>, tensor<4x4x16xf32>
+}
+
+// Slot assignment, parallel over its outputs at every step: the rank of
+// each token by priority (a pairwise count) and its inverse permutation (one
+// write per token); per round, the round's choice of each token in order,
+// one-hot over the experts, an inclusive prefix sum along the tokens in
+// log2(8) = 3 passes, each token's slot (its rank's position after the slots
+// earlier rounds filled, -1 past C) and the slots filled after the round;
+// token_slot gathered from the rounds; each slot's token found by a binary
+// search of its round's prefix sums.
+// CHECK-LABEL: func.func @assign_slots
+// CHECK: %[[RANK:.*]] = linalg.generic {{.*}}iterator_types = ["parallel", "parallel", "reduction"]{{.*}} outs(%{{.*}} : tensor<1x8xi32>)
+// CHECK: scf.for
+// CHECK:   scf.for
+// CHECK:     tensor.extract %[[RANK]]
+// CHECK:     tensor.insert
+// CHECK: %[[FILLED0:.*]] = linalg.fill {{.*}} -> tensor<1x4xi32>
+// CHECK-COUNT-2: linalg.generic {{.*}} outs(%{{.*}} : tensor<1x8x4xi32>)
+// CHECK: %[[SCAN:.*]] = linalg.generic {{.*}} outs(%{{.*}} : tensor<1x8x4xi32>)
+// CHECK: linalg.generic {{.*}} outs(%{{.*}} : tensor<1x8x4xi32>)
+// CHECK: linalg.generic {{.*}} outs(%{{.*}} : tensor<1x8xi32>)
+// CHECK: linalg.generic {{.*}} outs(%{{.*}} : tensor<1x4xi32>)
+// CHECK-COUNT-5: linalg.generic
+// CHECK: linalg.generic {{.*}} outs(%{{.*}} : tensor<1x8x2xi32>)
+// CHECK: linalg.generic {{.*}} outs(%{{.*}} : tensor<1x4x3xi32>)
+// CHECK:   scf.for {{.*}} -> (index, index)
+// CHECK:   scf.for {{.*}} -> (index, index)
+// CHECK-NOT: moe.
+func.func @assign_slots(%i: tensor<1x8x2xi32>, %p: tensor<1x8xf32>) -> (tensor<1x4x3xi32>, tensor<1x8x2xi32>) {
+  %st, %ts = moe.assign_slots %i priority %p : tensor<1x8x2xi32>, tensor<1x8xf32> -> tensor<1x4x3xi32>, tensor<1x8x2xi32>
+  return %st, %ts : tensor<1x4x3xi32>, tensor<1x8x2xi32>
 }
 
 // The region form becomes a loop over experts on their [M, d] slots.
