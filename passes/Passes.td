@@ -75,8 +75,10 @@ def MoEMaterializePlan : Pass<"moe-materialize-plan"> {
       rows (`[E, G * C, d]`, empty slots zero), `moe.combine` becomes
       `moe.scatter_add_rows` (each token sums its own rows in a fixed order:
       deterministic, no atomics);
-    - dense soft weights: dispatch and combine become `linalg.generic`
-      contractions with the weights;
+    - dense soft weights: dispatch and combine become GEMMs per group
+      (`linalg.batch_matmul` over the tokens and over the slots, which the
+      CPU pipeline tiles like the experts' GEMMs), the slots moved between
+      expert-major and group-major order by `linalg.transpose`;
     - `moe.route_stats` becomes linalg reductions (docs/routers.md §5);
     - `moe.plan_slots` reads the slot table (a Soft MoE plan has none: an
       error at the op).
@@ -263,6 +265,8 @@ def MoECpuDistribute : Pass<"moe-cpu-distribute"> {
       the same workgroups (upstream `tileConsumerAndFuseProducersUsingSCF`),
       so they run on the block while it is in cache. The GEMM's operands'
       producers are not fused: every column block would recompute them.
+    - A GEMM outside loops with few columns (the gate) is also split into
+      blocks of at least 64 rows, up to `max-workgroups` workgroups.
     - Every other linalg op outside loops whose static iteration space holds
       at least `2 * min-work` points (gather, combine, gate, scores) is split
       along its outer parallel dimensions into at most `max-workgroups`

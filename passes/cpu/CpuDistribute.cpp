@@ -111,6 +111,23 @@ SmallVector<int64_t> splitOuterLoops(ArrayRef<int64_t> ranges,
 struct MoECpuDistributePass : impl::MoECpuDistributeBase<MoECpuDistributePass> {
   using MoECpuDistributeBase::MoECpuDistributeBase;
 
+  /// The rows of a workgroup of a GEMM outside any loop (the gate, whose
+  /// few columns make one block): enough blocks of at least 64 rows for
+  /// `max-workgroups` workgroups in all. 0 (all rows) for the experts'
+  /// GEMMs, whose experts and column blocks are enough.
+  int64_t rowBlock(Operation *contraction, RankedTensorType resultType,
+                   bool batched) {
+    if (batched || isInLoop(contraction))
+      return 0;
+    int64_t m = resultType.getDimSize(0), n = resultType.getDimSize(1);
+    if (ShapedType::isDynamic(m) || ShapedType::isDynamic(n))
+      return 0;
+    int64_t columnBlocks = n > columns ? llvm::divideCeil(n, columns) : 1;
+    int64_t rowBlocks = std::max<int64_t>(1, maxWorkgroups / columnBlocks);
+    int64_t rows = std::max<int64_t>(64, llvm::divideCeil(m, rowBlocks));
+    return rows < m ? rows : 0;
+  }
+
   /// Splits `contraction` by expert and column blocks, with its accumulator's
   /// initialisation and its element-wise consumer in the same workgroups.
   LogicalResult distributeContraction(RewriterBase &rewriter,
@@ -127,7 +144,7 @@ struct MoECpuDistributePass : impl::MoECpuDistributeBase<MoECpuDistributePass> {
     SmallVector<int64_t> sizes;
     if (batched)
       sizes.push_back(1);
-    sizes.push_back(0);
+    sizes.push_back(rowBlock(contraction, resultType, batched));
     sizes.push_back(!ShapedType::isDynamic(n) && n > columns ? columns : 0);
     if (root == contraction.getOperation())
       sizes.push_back(0);

@@ -144,15 +144,17 @@ struct CombineOnSlotTable : OpRewritePattern<CombineOp> {
   }
 };
 
-/// `[G, S, E * p]` weights viewed as `[G, S, E, p]`.
-Value splitSlots(OpBuilder &b, Location loc, Value weights, int64_t experts,
-                 int64_t slotsPerExpert) {
-  auto type = cast<RankedTensorType>(weights.getType());
-  auto split = RankedTensorType::get(
-      {type.getDimSize(0), type.getDimSize(1), experts, slotsPerExpert},
-      type.getElementType());
-  return tensor::ExpandShapeOp::create(
-      b, loc, split, weights, ArrayRef<ReassociationIndices>{{0}, {1}, {2, 3}});
+/// `value` with its dimensions permuted: result dimension i is `value`'s
+/// dimension `permutation[i]` (a copy, `linalg.transpose`).
+Value transposed(OpBuilder &b, Location loc, Value value,
+                 ArrayRef<int64_t> permutation) {
+  auto type = cast<RankedTensorType>(value.getType());
+  SmallVector<int64_t> shape;
+  for (int64_t dim : permutation)
+    shape.push_back(type.getDimSize(dim));
+  Value init = emptyTensor(b, loc, shape, type.getElementType());
+  return linalg::TransposeOp::create(b, loc, value, init, permutation)
+      .getResult()[0];
 }
 
 struct DispatchOnSoftWeights : OpRewritePattern<DispatchOp> {
@@ -169,18 +171,23 @@ struct DispatchOnSoftWeights : OpRewritePattern<DispatchOp> {
     auto inputType = op.getInput().getType();
     int64_t d = inputType.getDimSize(2);
     Type elementType = inputType.getElementType();
-    Value weights = splitSlots(rewriter, loc, plan.getDispatch(), e, p);
     // An invalid token has dispatch weight 0, but its features may be NaN or
     // Inf (0 * NaN is NaN): it is left out of the sums.
     Value input = whereValid(rewriter, loc, plan.getTokenValid(), op.getInput(),
                              rewriter.getFloatAttr(elementType, 0.0));
-    // slots4[e, g, q, i] = sum_s D[g, s, e, q] * x[g, s, i]
-    // loops (e, g, q, i, s)
-    Value init = filledTensor(rewriter, loc, {e, g, p, d},
+    // A GEMM per group, the summed dimension the tokens:
+    // slots[g, e * p + q, i] = sum_s D[g, s, e * p + q] * x[g, s, i],
+    // then expert-major: [G, E, p, d] -> [E, G * p, d].
+    Value dispatchT = transposed(rewriter, loc, plan.getDispatch(), {0, 2, 1});
+    Value init = filledTensor(rewriter, loc, {g, e * p, d},
                               rewriter.getFloatAttr(elementType, 0.0));
-    Value slots4 = multiplyAccumulate(rewriter, loc, weights, input, init,
-                                      /*numLoops=*/5, /*numParallel=*/4,
-                                      {1, 4, 0, 2}, {1, 4, 3}, {0, 1, 2, 3});
+    Value perGroup = linalg::BatchMatmulOp::create(
+                         rewriter, loc, ValueRange{dispatchT, input}, init)
+                         .getResult(0);
+    Value split = tensor::ExpandShapeOp::create(
+        rewriter, loc, tensorType({g, e, p, d}, elementType), perGroup,
+        ArrayRef<ReassociationIndices>{{0}, {1, 2}, {3}});
+    Value slots4 = transposed(rewriter, loc, split, {1, 0, 2, 3});
     rewriter.replaceOpWithNewOp<tensor::CollapseShapeOp>(
         op, op.getSlots().getType(), slots4,
         ArrayRef<ReassociationIndices>{{0}, {1, 2}, {3}});
@@ -202,17 +209,22 @@ struct CombineOnSoftWeights : OpRewritePattern<CombineOp> {
     auto slotsType = op.getSlots().getType();
     int64_t d = slotsType.getDimSize(2);
     Type elementType = slotsType.getElementType();
-    Value weights = splitSlots(rewriter, loc, plan.getCombine(), e, p);
+    // A GEMM per group, the summed dimension the slots (experts in
+    // increasing order): out[g, s, i] = sum_{e, q} W[g, s, e * p + q] *
+    // slots[e, g * p + q, i], the slots group-major first.
     Value slots = tensor::ExpandShapeOp::create(
         rewriter, loc, RankedTensorType::get({e, g, p, d}, elementType),
         op.getSlots(), ArrayRef<ReassociationIndices>{{0}, {1, 2}, {3}});
-    // out[g, s, i] = sum_{e, q} W[g, s, e, q] * slots4[e, g, q, i]
-    // loops (g, s, i, e, q): experts added in increasing order.
+    Value byGroup = tensor::CollapseShapeOp::create(
+        rewriter, loc, tensorType({g, e * p, d}, elementType),
+        transposed(rewriter, loc, slots, {1, 0, 2, 3}),
+        ArrayRef<ReassociationIndices>{{0}, {1, 2}, {3}});
     Value init = filledTensor(rewriter, loc, {g, s, d},
                               rewriter.getFloatAttr(elementType, 0.0));
-    Value output = multiplyAccumulate(
-        rewriter, loc, weights, slots, init, /*numLoops=*/5,
-        /*numParallel=*/3, {0, 1, 3, 4}, {3, 0, 4, 2}, {0, 1, 2});
+    Value output =
+        linalg::BatchMatmulOp::create(
+            rewriter, loc, ValueRange{plan.getCombine(), byGroup}, init)
+            .getResult(0);
     rewriter.replaceOp(op, output);
     return success();
   }

@@ -99,26 +99,36 @@ struct LowerGate : OpRewritePattern<GateOp> {
       x = l2Normalize(rewriter, loc, x, 2);
       w = l2Normalize(rewriter, loc, w, 0);
     }
-    // logits[g, s, n] = sum_i x[g, s, i] * w[i, n...], f32 accumulation.
-    SmallVector<int64_t> shape = {g, s};
-    llvm::append_range(shape, wType.getShape().drop_front());
-    int64_t rank = shape.size(), numLoops = rank + 1;
-    SmallVector<unsigned> xDims = {0, 1, static_cast<unsigned>(rank)};
-    SmallVector<unsigned> wDims = {static_cast<unsigned>(rank)};
-    SmallVector<unsigned> outDims;
-    for (unsigned d = 2; d < rank; ++d)
-      wDims.push_back(d);
-    for (unsigned d = 0; d < rank; ++d)
-      outDims.push_back(d);
-    Value init =
-        filledTensor(rewriter, loc, shape, rewriter.getF32FloatAttr(0));
-    Value logits = multiplyAccumulate(rewriter, loc, x, w, init, numLoops, rank,
-                                      xDims, wDims, outDims);
+    // One GEMM over the tokens of every group, f32 accumulation:
+    // logits[g * S + s, n] = sum_i x[g, s, i] * w[i, n] (w's columns
+    // flattened; a named op, so the CPU and GPU pipelines tile it as they
+    // tile the experts).
+    int64_t d = xType.getDimSize(2);
+    int64_t columns = 1;
+    for (int64_t dim : wType.getShape().drop_front())
+      columns *= dim;
+    auto collapse = [&](Value v, ArrayRef<ReassociationIndices> groups,
+                        ArrayRef<int64_t> shape) -> Value {
+      return tensor::CollapseShapeOp::create(
+          rewriter, loc,
+          tensorType(shape,
+                     cast<RankedTensorType>(v.getType()).getElementType()),
+          v, groups);
+    };
+    Value rows = collapse(x, {{0, 1}, {2}}, {g * s, d});
+    Value matrix = w;
+    if (wType.getRank() == 3)
+      matrix = collapse(w, {{0}, {1, 2}}, {d, columns});
+    Value init = filledTensor(rewriter, loc, {g * s, columns},
+                              rewriter.getF32FloatAttr(0));
+    Value product =
+        linalg::MatmulOp::create(rewriter, loc, ValueRange{rows, matrix}, init)
+            .getResult(0);
+    Value logits = tensor::ExpandShapeOp::create(
+        rewriter, loc, op.getLogits().getType(), product,
+        ArrayRef<ReassociationIndices>{{0, 1}, {2}});
     if (op.isNormalized()) {
-      // [G, S, E, p] -> [G, S, E * p], times the learned scale.
-      logits = tensor::CollapseShapeOp::create(
-          rewriter, loc, op.getLogits().getType(), logits,
-          ArrayRef<ReassociationIndices>{{0}, {1}, {2, 3}});
+      // [G, S, E * p] times the learned scale.
       logits = mapElementwise(
           rewriter, loc, {logits, op.getScale()}, rewriter.getF32Type(),
           [](OpBuilder &b, Location nloc, ValueRange args) -> Value {

@@ -3,8 +3,10 @@
 // Every moe op becomes linalg/tensor/scf on tensors.
 // CHECK-LABEL: func.func @lower
 // CHECK-NOT: moe.
-// Gate: an f32 contraction over d.
-// CHECK: linalg.generic {{.*}}iterator_types = ["parallel", "parallel", "parallel", "reduction"]
+// Gate: one f32 GEMM over the tokens of every group.
+// CHECK: tensor.collapse_shape %{{.*}} : tensor<1x8x16xf32> into tensor<8x16xf32>
+// CHECK: linalg.matmul ins(%{{.*}}, %{{.*}} : tensor<8x16xf32>, tensor<16x4xf32>) outs(%{{.*}} : tensor<8x4xf32>)
+// CHECK: tensor.expand_shape %{{.*}} : tensor<8x4xf32> into tensor<1x8x4xf32>
 // Top-k: k arg-max passes in a loop.
 // CHECK: scf.for
 // CHECK: linalg.generic {{.*}}iterator_types = ["parallel", "parallel", "reduction"]

@@ -37,16 +37,21 @@ func.func @slot_table(%x: tensor<1x8x16xf32>, %st: tensor<1x4x3xi32>, %ts: tenso
 
 !soft = !moe.plan<groups = 2, tokens = 8, experts = 3, capacity = 2>
 
-// Dense soft weights: dispatch and combine are contractions over tokens and
-// over slots; invalid tokens' features are left out of the dispatch (0 * NaN
+// Dense soft weights: dispatch and combine are GEMMs per group (batched
+// matmuls, as the experts' GEMMs are tiled), over the tokens and over the
+// slots; the slots move between group-major and expert-major order by
+// transposes; invalid tokens' features are left out of the dispatch (0 * NaN
 // would be NaN).
 // CHECK-LABEL: func.func @soft
-// CHECK-SAME: (%[[X:.*]]: tensor<2x8x16xf32>, %{{.*}}: tensor<2x8x6xf32>, %{{.*}}: tensor<2x8x6xf32>, %[[VALID:.*]]: tensor<2x8xi1>)
-// CHECK: tensor.expand_shape %{{.*}} : tensor<2x8x6xf32> into tensor<2x8x3x2xf32>
+// CHECK-SAME: (%[[X:.*]]: tensor<2x8x16xf32>, %[[DW:.*]]: tensor<2x8x6xf32>, %[[CW:.*]]: tensor<2x8x6xf32>, %[[VALID:.*]]: tensor<2x8xi1>)
 // CHECK: %[[XV:.+]] = linalg.generic {{.+}} ins(%[[X]], %[[VALID]] : tensor<2x8x16xf32>, tensor<2x8xi1>)
-// CHECK: linalg.generic {{.*}}iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction"]} ins(%{{.+}}, %[[XV]] :
+// CHECK: %[[DT:.+]] = linalg.transpose ins(%[[DW]] : tensor<2x8x6xf32>) outs(%{{.*}} : tensor<2x6x8xf32>) permutation = [0, 2, 1]
+// CHECK: linalg.batch_matmul ins(%[[DT]], %[[XV]] : tensor<2x6x8xf32>, tensor<2x8x16xf32>) outs(%{{.*}} : tensor<2x6x16xf32>)
+// CHECK: linalg.transpose ins(%{{.*}} : tensor<2x3x2x16xf32>) outs(%{{.*}} : tensor<3x2x2x16xf32>) permutation = [1, 0, 2, 3]
 // CHECK: tensor.collapse_shape %{{.*}} : tensor<3x2x2x16xf32> into tensor<3x4x16xf32>
-// CHECK: linalg.generic {{.*}}iterator_types = ["parallel", "parallel", "parallel", "reduction", "reduction"]
+// CHECK: linalg.transpose ins(%{{.*}} : tensor<3x2x2x16xf32>) outs(%{{.*}} : tensor<2x3x2x16xf32>) permutation = [1, 0, 2, 3]
+// CHECK: %[[BYGROUP:.+]] = tensor.collapse_shape %{{.*}} : tensor<2x3x2x16xf32> into tensor<2x6x16xf32>
+// CHECK: linalg.batch_matmul ins(%[[CW]], %[[BYGROUP]] : tensor<2x8x6xf32>, tensor<2x6x16xf32>) outs(%{{.*}} : tensor<2x8x16xf32>)
 // CHECK-NOT: moe.
 func.func @soft(%x: tensor<2x8x16xf32>, %dw: tensor<2x8x6xf32>, %cw: tensor<2x8x6xf32>, %valid: tensor<2x8xi1>) -> tensor<2x8x16xf32> {
   %p = moe.soft_plan %dw, %cw, %valid : tensor<2x8x6xf32>, tensor<2x8x6xf32>, tensor<2x8xi1> -> !soft
