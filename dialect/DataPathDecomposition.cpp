@@ -19,9 +19,11 @@
 //===----------------------------------------------------------------------===//
 
 #include "dialect/Activation.h"
+#include "dialect/DataPath.h"
 #include "dialect/MoEOps.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Arith/Utils/Utils.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
@@ -39,17 +41,6 @@ AffineMap loopMap(OpBuilder &b, unsigned numLoops, ArrayRef<unsigned> dims) {
   return AffineMap::get(numLoops, 0, exprs, b.getContext());
 }
 
-/// `x` converted to the float type `type` (extended or truncated).
-Value convertFloat(OpBuilder &b, Location loc, Value x, Type type) {
-  unsigned from = x.getType().getIntOrFloatBitWidth();
-  unsigned to = type.getIntOrFloatBitWidth();
-  if (x.getType() == type)
-    return x;
-  if (from < to)
-    return arith::ExtFOp::create(b, loc, type, x);
-  return arith::TruncFOp::create(b, loc, type, x);
-}
-
 /// `rows[n, :] = input[index[n], :]`, or zeros for `index[n] < 0`, into
 /// `init`.
 Value gatherRows(OpBuilder &b, Location loc, Value input, Value index,
@@ -62,13 +53,7 @@ Value gatherRows(OpBuilder &b, Location loc, Value input, Value index,
                                     b.getMultiDimIdentityMap(2)},
              SmallVector<utils::IteratorType>(2, utils::IteratorType::parallel),
              [&](OpBuilder &nb, Location nloc, ValueRange args) {
-               Value zero32 =
-                   arith::ConstantOp::create(nb, nloc, nb.getI32IntegerAttr(0));
-               Value none = arith::CmpIOp::create(
-                   nb, nloc, arith::CmpIPredicate::slt, args[0], zero32);
-               Value row = arith::IndexCastOp::create(
-                   nb, nloc, nb.getIndexType(),
-                   arith::SelectOp::create(nb, nloc, none, zero32, args[0]));
+               auto [none, row] = rowToRead(nb, nloc, args[0]);
                Value column = linalg::IndexOp::create(nb, nloc, 1);
                Value v = tensor::ExtractOp::create(nb, nloc, input,
                                                    ValueRange{row, column});
@@ -99,6 +84,17 @@ std::optional<int64_t> uniformGroupSize(Value offsets) {
 }
 
 } // namespace
+
+std::pair<Value, Value> mlir::moe::rowToRead(OpBuilder &b, Location loc,
+                                             Value index) {
+  Value zero = arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(0));
+  Value none =
+      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt, index, zero);
+  Value row = arith::IndexCastOp::create(
+      b, loc, b.getIndexType(),
+      arith::SelectOp::create(b, loc, none, zero, index));
+  return {none, row};
+}
 
 FailureOr<SmallVector<Value>> GatherRowsOp::decomposeOperation(OpBuilder &b) {
   return SmallVector<Value>{
@@ -240,13 +236,7 @@ ScatterAddRowsOp::decomposeOperation(OpBuilder &b) {
                                  loopMap(b, 4, {0, 1, 2})},
           iterators,
           [&](OpBuilder &nb, Location nloc, ValueRange args) {
-            Value zero32 =
-                arith::ConstantOp::create(nb, nloc, nb.getI32IntegerAttr(0));
-            Value none = arith::CmpIOp::create(
-                nb, nloc, arith::CmpIPredicate::slt, args[0], zero32);
-            Value row = arith::IndexCastOp::create(
-                nb, nloc, nb.getIndexType(),
-                arith::SelectOp::create(nb, nloc, none, zero32, args[0]));
+            auto [none, row] = rowToRead(nb, nloc, args[0]);
             Value column = linalg::IndexOp::create(nb, nloc, 2);
             Value zero = arith::ConstantOp::create(
                 nb, nloc, nb.getFloatAttr(elementType, 0.0));
@@ -256,7 +246,8 @@ ScatterAddRowsOp::decomposeOperation(OpBuilder &b) {
                 nb, nloc, none, zero,
                 tensor::ExtractOp::create(nb, nloc, rows,
                                           ValueRange{row, column}));
-            Value w = convertFloat(nb, nloc, args[1], elementType);
+            Value w = convertScalarToDtype(nb, nloc, args[1], elementType,
+                                           /*isUnsignedCast=*/false);
             Value weighted = arith::MulFOp::create(nb, nloc, w, v);
             Value contribution = prescaled ? Value(arith::SelectOp::create(
                                                  nb, nloc, none, weighted, v))

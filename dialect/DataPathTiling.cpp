@@ -49,6 +49,24 @@ TilingResult tileResult(Operation *tiled, ArrayRef<Value> slices) {
       {tiled}, SmallVector<Value>(tiled->getResults()), generated};
 }
 
+/// A data-path op's result tile is its iteration-domain tile: every result
+/// dimension is a loop of the domain, in order.
+LogicalResult sameTile(ArrayRef<OpFoldResult> offsets,
+                       ArrayRef<OpFoldResult> sizes,
+                       SmallVector<OpFoldResult> &resultOffsets,
+                       SmallVector<OpFoldResult> &resultSizes) {
+  resultOffsets.assign(offsets.begin(), offsets.end());
+  resultSizes.assign(sizes.begin(), sizes.end());
+  return success();
+}
+
+/// A destination-style op's result has its init's shape.
+LogicalResult initShape(OpBuilder &b, Location loc, Value init,
+                        ReifiedRankedShapedTypeDims &shapes) {
+  shapes = {tensor::getMixedSizes(b, loc, init)};
+  return success();
+}
+
 /// Whether `offset`/`size` cover all of `[0, extent)`.
 bool isWhole(OpFoldResult offset, OpFoldResult size, OpFoldResult extent) {
   return isZeroInteger(offset) && isEqualConstantIntOrValue(size, extent);
@@ -86,9 +104,7 @@ LogicalResult GatherRowsOp::getResultTilePosition(
     OpBuilder &, unsigned, ArrayRef<OpFoldResult> offsets,
     ArrayRef<OpFoldResult> sizes, SmallVector<OpFoldResult> &resultOffsets,
     SmallVector<OpFoldResult> &resultSizes) {
-  resultOffsets.assign(offsets.begin(), offsets.end());
-  resultSizes.assign(sizes.begin(), sizes.end());
-  return success();
+  return sameTile(offsets, sizes, resultOffsets, resultSizes);
 }
 
 FailureOr<TilingResult>
@@ -101,8 +117,7 @@ GatherRowsOp::generateResultTileValue(OpBuilder &b, unsigned,
 LogicalResult
 GatherRowsOp::reifyResultShapes(OpBuilder &b,
                                 ReifiedRankedShapedTypeDims &shapes) {
-  shapes = {tensor::getMixedSizes(b, getLoc(), getInit())};
-  return success();
+  return initShape(b, getLoc(), getInit(), shapes);
 }
 
 //===----------------------------------------------------------------------===//
@@ -217,9 +232,7 @@ LogicalResult GroupedMatmulOp::getResultTilePosition(
     OpBuilder &, unsigned, ArrayRef<OpFoldResult> offsets,
     ArrayRef<OpFoldResult> sizes, SmallVector<OpFoldResult> &resultOffsets,
     SmallVector<OpFoldResult> &resultSizes) {
-  resultOffsets.assign(offsets.begin(), offsets.end());
-  resultSizes.assign(sizes.begin(), sizes.end());
-  return success();
+  return sameTile(offsets, sizes, resultOffsets, resultSizes);
 }
 
 FailureOr<TilingResult>
@@ -232,8 +245,7 @@ GroupedMatmulOp::generateResultTileValue(OpBuilder &b, unsigned,
 LogicalResult
 GroupedMatmulOp::reifyResultShapes(OpBuilder &b,
                                    ReifiedRankedShapedTypeDims &shapes) {
-  shapes = {tensor::getMixedSizes(b, getLoc(), getInit())};
-  return success();
+  return initShape(b, getLoc(), getInit(), shapes);
 }
 
 //===----------------------------------------------------------------------===//
@@ -272,9 +284,7 @@ LogicalResult ScatterAddRowsOp::getResultTilePosition(
     OpBuilder &, unsigned, ArrayRef<OpFoldResult> offsets,
     ArrayRef<OpFoldResult> sizes, SmallVector<OpFoldResult> &resultOffsets,
     SmallVector<OpFoldResult> &resultSizes) {
-  resultOffsets.assign(offsets.begin(), offsets.end());
-  resultSizes.assign(sizes.begin(), sizes.end());
-  return success();
+  return sameTile(offsets, sizes, resultOffsets, resultSizes);
 }
 
 FailureOr<TilingResult>
@@ -287,6 +297,5 @@ ScatterAddRowsOp::generateResultTileValue(OpBuilder &b, unsigned,
 LogicalResult
 ScatterAddRowsOp::reifyResultShapes(OpBuilder &b,
                                     ReifiedRankedShapedTypeDims &shapes) {
-  shapes = {tensor::getMixedSizes(b, getLoc(), getInit())};
-  return success();
+  return initShape(b, getLoc(), getInit(), shapes);
 }

@@ -19,6 +19,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "passes/Passes.h"
+#include "passes/cpu/Contractions.h"
 
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Linalg/Utils/Utils.h"
@@ -35,15 +36,6 @@ namespace mlir::moe {
 #include "passes/Passes.h.inc"
 
 namespace {
-
-/// The expert GEMMs: plain row-major matmuls on tensors.
-bool isExpertContraction(Operation *op) {
-  if (auto matmul = dyn_cast<linalg::MatmulOp>(op))
-    return matmul.hasPureTensorSemantics() && !matmul.hasUserDefinedMaps();
-  if (auto batch = dyn_cast<linalg::BatchMatmulOp>(op))
-    return batch.hasPureTensorSemantics() && !batch.hasUserDefinedMaps();
-  return false;
-}
 
 /// The element-wise op that is the only user of `contraction`'s result and
 /// reads it element for element (an activation), or null.
@@ -71,7 +63,7 @@ bool isAccumulatorInit(tensor::ExtractSliceOp slice, Operation *producer) {
     return false;
   return llvm::any_of(slice->getUses(), [](OpOperand &use) {
     auto user = dyn_cast<linalg::LinalgOp>(use.getOwner());
-    return user && isExpertContraction(user) && user.isDpsInit(&use);
+    return user && isPlainMatmul(user) && user.isDpsInit(&use);
   });
 }
 
@@ -214,7 +206,7 @@ struct MoECpuDistributePass : impl::MoECpuDistributeBase<MoECpuDistributePass> {
     IRRewriter rewriter(&getContext());
     SmallVector<linalg::LinalgOp> contractions;
     getOperation()->walk([&](linalg::LinalgOp op) {
-      if (isExpertContraction(op))
+      if (isPlainMatmul(op))
         contractions.push_back(op);
     });
     for (linalg::LinalgOp op : contractions)
@@ -237,7 +229,7 @@ struct MoECpuDistributePass : impl::MoECpuDistributeBase<MoECpuDistributePass> {
     SmallVector<linalg::LinalgOp> others;
     getOperation()->walk([&](linalg::LinalgOp op) {
       if (op.hasPureTensorSemantics() && !isInLoop(op) &&
-          !op->getParentOfType<scf::ForallOp>() && !isExpertContraction(op))
+          !op->getParentOfType<scf::ForallOp>() && !isPlainMatmul(op))
         others.push_back(op);
     });
     for (linalg::LinalgOp op : others)

@@ -21,7 +21,9 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "dialect/DataPath.h"
 #include "passes/Passes.h"
+#include "passes/cpu/Contractions.h"
 #include "passes/cpu/CpuTarget.h"
 
 #include "mlir/Dialect/Affine/IR/AffineOps.h"
@@ -43,15 +45,6 @@ namespace mlir::moe {
 #include "passes/Passes.h.inc"
 
 namespace {
-
-/// The contractions this pass tiles: plain row-major matmuls on tensors.
-bool isTileableContraction(Operation *op) {
-  if (auto matmul = dyn_cast<linalg::MatmulOp>(op))
-    return matmul.hasPureTensorSemantics() && !matmul.hasUserDefinedMaps();
-  if (auto batch = dyn_cast<linalg::BatchMatmulOp>(op))
-    return batch.hasPureTensorSemantics() && !batch.hasUserDefinedMaps();
-  return false;
-}
 
 /// Marks the register tiles (copies made by peeling keep it) until they are
 /// vectorized.
@@ -163,16 +156,10 @@ void vectorizeRowGather(RewriterBase &rewriter, GatherRowsOp gather) {
   rewriter.setInsertionPoint(gather);
   auto type = gather.getInit().getType();
   Type elementType = type.getElementType();
-  Value zero32 =
-      arith::ConstantOp::create(rewriter, loc, rewriter.getI32IntegerAttr(0));
   Value c0 = arith::ConstantIndexOp::create(rewriter, loc, 0);
   Value index = tensor::ExtractOp::create(rewriter, loc, gather.getIndex(),
                                           ValueRange{c0});
-  Value none = arith::CmpIOp::create(rewriter, loc, arith::CmpIPredicate::slt,
-                                     index, zero32);
-  Value row = arith::IndexCastOp::create(
-      rewriter, loc, rewriter.getIndexType(),
-      arith::SelectOp::create(rewriter, loc, none, zero32, index));
+  auto [none, row] = rowToRead(rewriter, loc, index);
   auto vectorType = VectorType::get(type.getShape(), elementType);
   Value zero = arith::ConstantOp::create(
       rewriter, loc, rewriter.getFloatAttr(elementType, 0.0));
@@ -268,7 +255,7 @@ struct MoECpuTileContractionsPass
 
     SmallVector<Operation *> contractions;
     root->walk([&](Operation *op) {
-      if (isTileableContraction(op))
+      if (isPlainMatmul(op))
         contractions.push_back(op);
     });
 
