@@ -258,13 +258,17 @@ def MoECpuDistribute : Pass<"moe-cpu-distribute"> {
     `moe-cpu-outline-workgroups` turns into one call of a grid the runtime
     runs on its threads (docs/artifact-abi.md, ABI version 3).
 
-    - Expert GEMMs (`linalg.matmul`, `linalg.batch_matmul`) are split by
-      expert and by blocks of `columns` output columns. The op that fills
-      their accumulator (zeros or the broadcast bias) and an element-wise
-      consumer that is the GEMM's only user (the activation) are fused into
-      the same workgroups (upstream `tileConsumerAndFuseProducersUsingSCF`),
-      so they run on the block while it is in cache. The GEMM's operands'
-      producers are not fused: every column block would recompute them.
+    - Expert GEMMs (`linalg.matmul`, `linalg.batch_matmul`; inside the
+      grouped GEMM's loop over experts) are split into blocks of `columns`
+      output columns. Fused into the same workgroups (upstream
+      `tileConsumerAndFuseProducersUsingSCF`): the op that fills their
+      accumulator (zeros or the broadcast bias), the element-wise epilogue
+      that is the GEMM's only reader (the activation, the row scale; with
+      swiglu, which reads two column halves, the GEMM is fused once per
+      half), and the gather of A's rows (moving rows is cheap next to the
+      block's GEMM, and it leaves the expert loop free of writes, so
+      experts x column blocks become one grid). A contraction producing
+      an operand is not fused: every column block would recompute it.
     - A GEMM outside loops with few columns (the gate) is also split into
       blocks of at least 64 rows, up to `max-workgroups` workgroups.
     - Every other linalg op outside loops whose static iteration space holds

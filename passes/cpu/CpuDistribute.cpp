@@ -27,6 +27,7 @@
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/SCF/Transforms/TileUsingInterface.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/Dialect/Tensor/Transforms/Transforms.h"
 #include "mlir/IR/PatternMatch.h"
 #include "mlir/Interfaces/LoopLikeInterface.h"
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
@@ -37,21 +38,41 @@ namespace mlir::moe {
 
 namespace {
 
-/// The element-wise op that is the only user of `contraction`'s result and
-/// reads it element for element (an activation), or null.
+/// Whether `value`, used by `consumer`, is read element for element.
+bool readsElementwise(linalg::GenericOp consumer, Value value) {
+  return llvm::all_of(value.getUses(), [&](OpOperand &use) {
+    return use.getOwner() == consumer.getOperation() &&
+           consumer.isDpsInput(&use) &&
+           consumer.getMatchingIndexingMap(&use).isIdentity();
+  });
+}
+
+/// The element-wise op (the activation or the row scale) that is the only
+/// reader of `contraction`'s result, directly or through column slices of it
+/// (swiglu's two halves), or null.
 linalg::GenericOp elementwiseConsumer(Operation *contraction) {
   Value result = contraction->getResult(0);
-  if (!result.hasOneUse())
+  if (result.use_empty())
     return nullptr;
-  auto consumer = dyn_cast<linalg::GenericOp>(*result.getUsers().begin());
+  // The values the consumer reads: the result, or slices of it.
+  SmallVector<Value> read;
+  for (Operation *user : result.getUsers()) {
+    auto slice = dyn_cast<tensor::ExtractSliceOp>(user);
+    if (slice && slice.getSource() == result && slice.hasUnitStride())
+      read.push_back(slice.getResult());
+  }
+  if (read.empty())
+    read.push_back(result);
+  else if (read.size() !=
+           static_cast<size_t>(llvm::range_size(result.getUsers())))
+    return nullptr;
+  auto consumer = dyn_cast<linalg::GenericOp>(*read.front().getUsers().begin());
   if (!consumer || !consumer.hasPureTensorSemantics() ||
-      !linalg::isElementwise(consumer) || consumer->getNumResults() != 1 ||
-      consumer->getResult(0).getType() != result.getType())
+      !linalg::isElementwise(consumer) || consumer->getNumResults() != 1)
     return nullptr;
-  OpOperand &use = *result.getUses().begin();
-  if (!consumer.isDpsInput(&use) ||
-      !consumer.getMatchingIndexingMap(&use).isIdentity())
-    return nullptr;
+  for (Value value : read)
+    if (!readsElementwise(consumer, value))
+      return nullptr;
   return consumer;
 }
 
@@ -130,8 +151,7 @@ struct MoECpuDistributePass : impl::MoECpuDistributeBase<MoECpuDistributePass> {
     // Loops of the root: [b,] m, n for the consumer, [b,] m, n, k for the
     // contraction itself. Experts one at a time, all rows, column blocks.
     bool batched = isa<linalg::BatchMatmulOp>(contraction);
-    auto resultType =
-        cast<RankedTensorType>(contraction->getResult(0).getType());
+    auto resultType = cast<RankedTensorType>(root->getResult(0).getType());
     int64_t n = resultType.getShape().back();
     SmallVector<int64_t> sizes;
     if (batched)
@@ -148,6 +168,16 @@ struct MoECpuDistributePass : impl::MoECpuDistributeBase<MoECpuDistributePass> {
     tiling.setLoopType(scf::SCFTilingOptions::LoopType::ForallOp);
     scf::SCFTileAndFuseOptions options;
     options.setTilingOptions(tiling);
+    // When the consumer reads column slices of the contraction (swiglu's
+    // halves), a slice of such a slice becomes one slice, which fusion can
+    // follow to the contraction. (Not otherwise: the cleanup also folds
+    // whole-tensor slices, which fusion needs to reach a gather.)
+    if (root != contraction.getOperation() &&
+        !llvm::is_contained(root->getOperands(), contraction->getResult(0))) {
+      RewritePatternSet cleanup(rewriter.getContext());
+      tensor::populateMergeConsecutiveInsertExtractSlicePatterns(cleanup);
+      options.cleanupPatterns = FrozenRewritePatternSet(std::move(cleanup));
+    }
     // Fuse the contraction into its consumer, whatever fills the
     // accumulator (zeros, the bias) and the rows of A when they are gathered
     // (moving rows costs little next to the block's GEMM, and keeps the

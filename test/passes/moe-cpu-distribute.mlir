@@ -95,3 +95,34 @@ func.func @others(%x: tensor<4096x64xf32>, %small: tensor<16xf32>) -> (tensor<40
   }
   return %sum, %neg, %loop : tensor<4096xf32>, tensor<16xf32>, tensor<4096x64xf32>
 }
+
+// -----
+
+// swiglu reads two column halves of the GEMM: each block of its columns
+// fuses the GEMM twice, once per half (columns n and 512 + n of the
+// weight), so the gate and value halves of a block are computed in the same
+// workgroup.
+// CHECK-LABEL: func.func @swiglu
+// CHECK: scf.forall (%[[N:.*]]) = (0) to (512) step (256)
+// CHECK:   tensor.extract_slice %{{.*}}[0, %[[N]]] [64, 256] [1, 1] : tensor<64x1024xf32> to tensor<64x256xf32>
+// CHECK:   %[[GATE:.*]] = linalg.matmul {{.*}} -> tensor<16x256xf32>
+// CHECK:   %[[HI:.*]] = affine.apply #{{.*}}()[%[[N]]]
+// CHECK:   tensor.extract_slice %{{.*}}[0, %[[HI]]] [64, 256] [1, 1] : tensor<64x1024xf32> to tensor<64x256xf32>
+// CHECK:   %[[VALUE:.*]] = linalg.matmul {{.*}} -> tensor<16x256xf32>
+// CHECK:   linalg.generic {{.*}} ins(%[[GATE]], %[[VALUE]] : tensor<16x256xf32>, tensor<16x256xf32>)
+// CHECK-NOT: linalg.matmul {{.*}} -> tensor<16x1024xf32>
+func.func @swiglu(%x: tensor<16x64xf32>, %w: tensor<64x1024xf32>) -> tensor<16x512xf32> {
+  %zero = arith.constant 0.0 : f32
+  %e = tensor.empty() : tensor<16x1024xf32>
+  %init = linalg.fill ins(%zero : f32) outs(%e : tensor<16x1024xf32>) -> tensor<16x1024xf32>
+  %z = linalg.matmul ins(%x, %w : tensor<16x64xf32>, tensor<64x1024xf32>) outs(%init : tensor<16x1024xf32>) -> tensor<16x1024xf32>
+  %gate = tensor.extract_slice %z[0, 0] [16, 512] [1, 1] : tensor<16x1024xf32> to tensor<16x512xf32>
+  %value = tensor.extract_slice %z[0, 512] [16, 512] [1, 1] : tensor<16x1024xf32> to tensor<16x512xf32>
+  %o = tensor.empty() : tensor<16x512xf32>
+  %r = linalg.generic {indexing_maps = [affine_map<(i, j) -> (i, j)>, affine_map<(i, j) -> (i, j)>, affine_map<(i, j) -> (i, j)>], iterator_types = ["parallel", "parallel"]} ins(%gate, %value : tensor<16x512xf32>, tensor<16x512xf32>) outs(%o : tensor<16x512xf32>) {
+  ^bb0(%a: f32, %b: f32, %out: f32):
+    %m = arith.mulf %a, %b : f32
+    linalg.yield %m : f32
+  } -> tensor<16x512xf32>
+  return %r : tensor<16x512xf32>
+}
