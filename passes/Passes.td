@@ -387,7 +387,9 @@ def MoECpuTileContractions : Pass<"moe-cpu-tile-contractions"> {
     needs no mask: masked-off rows of `A` read as zeros and are never
     written). A loop no longer than its tile is not tiled. Each element of
     `C` still adds its terms in increasing `k` onto its initial value, so
-    results are bit-identical to the untiled loops. Tile sizes default (0)
+    results are bit-identical to the untiled loops. A static reduction is
+    split into equal blocks of at most `reduction-block` (192: two blocks of
+    96), so every block has a static depth. Tile sizes default (0)
     to the registers of `target-cpu` (default: the host): 8 x 32 with
     AVX-512, 6 x 16 with AVX2 and
     FMA, 4 x 8 otherwise; `reduction-block` defaults to 128. Matmuls with

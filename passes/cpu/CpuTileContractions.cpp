@@ -204,10 +204,11 @@ FailureOr<bool> packGatheredRows(RewriterBase &rewriter, linalg::LinalgOp op,
   return true;
 }
 
-/// The rows of a register tile for a block of `rows` rows (when static):
-/// as many tiles as `maxRows` needs, each as tall as it must be, so that
-/// 49 rows are 7 tiles of 7 rather than 6 tiles of 8 and a masked tile
-/// that computes 8 rows for 1.
+/// The size of each of the fewest tiles of at most `maxRows` that cover
+/// `rows` (when static), as equal as they can be: 49 rows are 7 register
+/// tiles of 7 rather than 6 of 8 and a masked one that computes 8 rows for
+/// 1, and a reduction of 192 is 2 static blocks of 96 rather than 128 and a
+/// block of dynamic depth 64 (whose copies would not vectorize).
 int64_t balancedRows(std::optional<int64_t> rows, int64_t maxRows) {
   if (!rows || *rows <= 0)
     return maxRows;
@@ -264,7 +265,11 @@ struct MoECpuTileContractionsPass
     SmallVector<linalg::MatmulOp> blocks;
     for (Operation *op : contractions) {
       bool batched = isa<linalg::BatchMatmulOp>(op);
-      SmallVector<int64_t> sizes = {0, 0, t.reductionBlock};
+      int64_t depth = cast<linalg::LinalgOp>(op).getStaticLoopRanges().back();
+      SmallVector<int64_t> sizes = {
+          0, 0,
+          ShapedType::isDynamic(depth) ? t.reductionBlock
+                                       : balancedRows(depth, t.reductionBlock)};
       if (batched)
         sizes.insert(sizes.begin(), 1);
       FailureOr<scf::SCFTilingResult> tiled =

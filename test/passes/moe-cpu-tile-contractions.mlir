@@ -85,3 +85,14 @@ func.func @transposed(%a: tensor<16x8xf32>, %b: tensor<8x32xf32>, %c: tensor<16x
          ins(%at, %b : tensor<8x16xf32>, tensor<8x32xf32>) outs(%c : tensor<16x32xf32>) -> tensor<16x32xf32>
   return %r : tensor<16x32xf32>
 }
+
+// A reduction of 192 is two static blocks of 96 (not 128 and a block of
+// dynamic depth 64): every packed row of A is a static vector.
+// CHECK-LABEL: func.func @balanced_reduction
+// CHECK: scf.for %{{.*}} = %c0 to %c192 step %c96
+// CHECK:   tensor.empty() : tensor<16x96xf32>
+// CHECK:   vector.transfer_read {{.*}} : tensor<16x96xf32>, vector<1x96xf32>
+func.func @balanced_reduction(%a: tensor<16x192xf32>, %b: tensor<192x64xf32>, %c: tensor<16x64xf32>) -> tensor<16x64xf32> {
+  %r = linalg.matmul ins(%a, %b : tensor<16x192xf32>, tensor<192x64xf32>) outs(%c : tensor<16x64xf32>) -> tensor<16x64xf32>
+  return %r : tensor<16x64xf32>
+}
