@@ -91,7 +91,7 @@ func.func @transposed(%a: tensor<16x8xf32>, %b: tensor<8x32xf32>, %c: tensor<16x
 // CHECK-LABEL: func.func @balanced_reduction
 // CHECK: scf.for %{{.*}} = %c0 to %c192 step %c96
 // CHECK:   tensor.empty() : tensor<16x96xf32>
-// CHECK:   vector.transfer_read {{.*}} : tensor<16x96xf32>, vector<1x96xf32>
+// CHECK:   tensor.insert_slice {{.*}} : tensor<1x96xf32> into tensor<16x96xf32>
 func.func @balanced_reduction(%a: tensor<16x192xf32>, %b: tensor<192x64xf32>, %c: tensor<16x64xf32>) -> tensor<16x64xf32> {
   %r = linalg.matmul ins(%a, %b : tensor<16x192xf32>, tensor<192x64xf32>) outs(%c : tensor<16x64xf32>) -> tensor<16x64xf32>
   return %r : tensor<16x64xf32>
