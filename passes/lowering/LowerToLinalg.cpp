@@ -257,10 +257,127 @@ struct DecomposeDataPath
 // Routing primitives
 //===----------------------------------------------------------------------===//
 
+/// The f32 top-k as integer arithmetic: each entry becomes one i64 key
+/// whose signed order is the ranking (high half: the value's bits turned
+/// into an order-preserving integer, -0 as +0 and NaN below every number;
+/// low half: 2^32 - 1 - index, so ties go to the lower index). All keys
+/// differ, so pick j is the largest key below pick j - 1: a max reduction
+/// LLVM vectorizes. The value is read back at the decoded index, so the
+/// results are bitwise those of the comparison order of docs/routers.md.
+void lowerF32TopKByKeys(PatternRewriter &rewriter, TopKOp op) {
+  Location loc = op.getLoc();
+  Value input = op.getInput();
+  auto type = op.getInput().getType();
+  int64_t g = type.getDimSize(0), r = type.getDimSize(1);
+  Type i64 = rewriter.getI64Type(), i32 = rewriter.getI32Type();
+  auto constant64 = [](OpBuilder &b, Location l, int64_t v) -> Value {
+    return arith::ConstantOp::create(b, l, b.getI64IntegerAttr(v));
+  };
+  Value keys = mapElementwise(
+      rewriter, loc, input, i64,
+      [&](OpBuilder &b, Location l, ValueRange args) -> Value {
+        // -0 + 0 = +0: the two zeros tie, as they compare equal.
+        Value x = arith::AddFOp::create(b, l, args[0], f32Constant(b, l, 0.0));
+        Value bits = arith::BitcastOp::create(b, l, b.getI32Type(), x);
+        // Negative floats order backwards: flip their magnitude bits.
+        Value sign = arith::ShRSIOp::create(b, l, bits, i32Constant(b, l, 31));
+        Value flip =
+            arith::AndIOp::create(b, l, sign, i32Constant(b, l, 0x7fffffff));
+        Value ordered = arith::XOrIOp::create(b, l, bits, flip);
+        Value isNaN =
+            arith::CmpFOp::create(b, l, arith::CmpFPredicate::UNO, x, x);
+        ordered = arith::SelectOp::create(
+            b, l, isNaN, i32Constant(b, l, std::numeric_limits<int32_t>::min()),
+            ordered);
+        Value high = arith::ShLIOp::create(
+            b, l, arith::ExtSIOp::create(b, l, b.getI64Type(), ordered),
+            constant64(b, l, 32));
+        Value index = arith::IndexCastOp::create(
+            b, l, b.getI64Type(), linalg::IndexOp::create(b, l, 2));
+        Value low =
+            arith::SubIOp::create(b, l, constant64(b, l, 0xffffffffLL), index);
+        return arith::OrIOp::create(b, l, high, low);
+      });
+  Value values = emptyTensor(rewriter, loc, op.getValues().getType().getShape(),
+                             type.getElementType());
+  Value indices =
+      emptyTensor(rewriter, loc, op.getIndices().getType().getShape(), i32);
+  Value firstBound = filledTensor(
+      rewriter, loc, {g, r},
+      rewriter.getI64IntegerAttr(std::numeric_limits<int64_t>::max()));
+  auto loop = scf::ForOp::create(
+      rewriter, loc, indexConstant(rewriter, loc, 0),
+      indexConstant(rewriter, loc, op.getK()), indexConstant(rewriter, loc, 1),
+      ValueRange{values, indices, firstBound},
+      [&](OpBuilder &b, Location nloc, Value j, ValueRange it) {
+        Value bound = it[2];
+        Value none = filledTensor(
+            b, nloc, {g, r},
+            b.getI64IntegerAttr(std::numeric_limits<int64_t>::min()));
+        SmallVector<utils::IteratorType> iterators(
+            2, utils::IteratorType::parallel);
+        iterators.push_back(utils::IteratorType::reduction);
+        Value pick =
+            linalg::GenericOp::create(
+                b, nloc, TypeRange{tensorType({g, r}, i64)},
+                ValueRange{keys, bound}, ValueRange{none},
+                SmallVector<AffineMap>{loopMap(b, 3, {0, 1, 2}),
+                                       loopMap(b, 3, {0, 1}),
+                                       loopMap(b, 3, {0, 1})},
+                iterators,
+                [&](OpBuilder &nb, Location l, ValueRange args) {
+                  Value below = arith::CmpIOp::create(
+                      nb, l, arith::CmpIPredicate::slt, args[0], args[1]);
+                  Value candidate = arith::SelectOp::create(
+                      nb, l, below, args[0],
+                      constant64(nb, l, std::numeric_limits<int64_t>::min()));
+                  linalg::YieldOp::create(
+                      nb, l,
+                      Value(arith::MaxSIOp::create(nb, l, args[2], candidate)));
+                })
+                .getResult(0);
+        // Decode: the index from the low half, the value read back.
+        Value pickIndex = mapElementwise(
+            b, nloc, pick, i32,
+            [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
+              Value low = arith::AndIOp::create(
+                  nb, l, args[0], constant64(nb, l, 0xffffffffLL));
+              Value index = arith::SubIOp::create(
+                  nb, l, constant64(nb, l, 0xffffffffLL), low);
+              return arith::TruncIOp::create(nb, l, nb.getI32Type(), index);
+            });
+        Value pickValue = generateTensor(
+            b, nloc, {g, r}, type.getElementType(),
+            [&](OpBuilder &nb, Location l, ValueRange at) -> Value {
+              Value n = toIndex(
+                  nb, l, tensor::ExtractOp::create(nb, l, pickIndex, at));
+              return tensor::ExtractOp::create(nb, l, input,
+                                               ValueRange{at[0], at[1], n});
+            });
+        SmallVector<OpFoldResult> offsets = {b.getIndexAttr(0),
+                                             b.getIndexAttr(0), j};
+        SmallVector<OpFoldResult> sizes = {b.getIndexAttr(g), b.getIndexAttr(r),
+                                           b.getIndexAttr(1)};
+        SmallVector<OpFoldResult> strides(3, b.getIndexAttr(1));
+        Value newValues = tensor::InsertSliceOp::create(
+            b, nloc, pickValue, it[0], offsets, sizes, strides);
+        Value newIndices = tensor::InsertSliceOp::create(
+            b, nloc, pickIndex, it[1], offsets, sizes, strides);
+        scf::YieldOp::create(b, nloc, ValueRange{newValues, newIndices, pick});
+      });
+  rewriter.replaceOp(op, {loop.getResult(0), loop.getResult(1)});
+}
+
 struct LowerTopK : OpRewritePattern<TopKOp> {
   using OpRewritePattern::OpRewritePattern;
   LogicalResult matchAndRewrite(TopKOp op,
                                 PatternRewriter &rewriter) const override {
+    // An index must fit the key's low half.
+    if (op.getInput().getType().getElementType().isF32() &&
+        op.getInput().getType().getDimSize(2) <= 0xffffffffLL) {
+      lowerF32TopKByKeys(rewriter, op);
+      return success();
+    }
     Location loc = op.getLoc();
     Value input = op.getInput();
     auto type = op.getInput().getType();

@@ -7,9 +7,14 @@
 // CHECK: tensor.collapse_shape %{{.*}} : tensor<1x8x16xf32> into tensor<8x16xf32>
 // CHECK: linalg.matmul ins(%{{.*}}, %{{.*}} : tensor<8x16xf32>, tensor<16x4xf32>) outs(%{{.*}} : tensor<8x4xf32>)
 // CHECK: tensor.expand_shape %{{.*}} : tensor<8x4xf32> into tensor<1x8x4xf32>
-// Top-k: k arg-max passes in a loop.
+// Top-k (f32): each entry an i64 key (its order-preserving bits, then its
+// inverted index), then k passes, each the largest key below the last pick.
+// CHECK: arith.bitcast %{{.*}} : f32 to i32
+// CHECK: arith.shli
 // CHECK: scf.for
 // CHECK: linalg.generic {{.*}}iterator_types = ["parallel", "parallel", "reduction"]
+// CHECK:   arith.cmpi slt
+// CHECK:   arith.maxsi
 // Slot assignment as prefix sums (see @assign_slots).
 // CHECK: outs(%{{.*}} : tensor<1x8x4xi32>)
 // Expert MLP: batched matmuls around the activation (exact GELU: erf).
@@ -70,6 +75,18 @@ func.func @region(%s: tensor<3x4x16xf32>) -> tensor<3x4x16xf32> {
     moe.yield %t : tensor<4x16xf32>
   }
   return %y : tensor<3x4x16xf32>
+}
+
+// An f64 top-k (the k-sparse transport plan's) keeps the comparison
+// passes: k arg-max reductions on values and indices.
+// CHECK-LABEL: func.func @topk_f64
+// CHECK-NOT: arith.bitcast
+// CHECK: scf.for
+// CHECK: linalg.generic {{.*}}iterator_types = ["parallel", "parallel", "reduction"]
+// CHECK:   arith.cmpf ogt
+func.func @topk_f64(%x: tensor<1x4x8xf64>) -> (tensor<1x4x3xf64>, tensor<1x4x3xi32>) {
+  %v, %i = moe.topk %x {k = 3 : i64} : tensor<1x4x8xf64> -> tensor<1x4x3xf64>, tensor<1x4x3xi32>
+  return %v, %i : tensor<1x4x3xf64>, tensor<1x4x3xi32>
 }
 
 // The k-sparse transport plan: f64 softmax similarities per expert row, an

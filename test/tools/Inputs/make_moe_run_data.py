@@ -56,6 +56,11 @@ x_nan[0, 1, 2] = np.nan
 np.save(path("x_nan.npy"), x_nan)
 ref_nan = (x_nan * w + bias).astype(np.float32)
 np.save(path("ref_nan.npy"), ref_nan)
+x_inf = x.copy()
+x_inf[0, 1, 2] = np.inf
+np.save(path("x_inf.npy"), x_inf)
+with np.errstate(invalid="ignore"):
+    np.save(path("ref_inf.npy"), (x_inf * w + bias).astype(np.float32))
 np.save(path("x_wide.npy"), ramp((2, 3, 5), 0, 1))
 np.save(path("x_f64.npy"), x.astype(np.float64))
 write_safetensors(path("w.safetensors"), {"w": w, "bias": bias, "unused": ramp((2,), 0, 1)})
