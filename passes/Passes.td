@@ -372,6 +372,13 @@ def MoECpuTileContractions : Pass<"moe-cpu-tile-contractions"> {
       columns` strip of `B` is copied into a contiguous buffer (it stays in
       the L1 cache while the row tiles of `A` stream past it), unless a
       single row tile reads it (Soft MoE's few slots per expert);
+    - packed weights (`pack-weights`, default on): a weight argument of the
+      prepared entry (moe-prepare-entry) whose every use is such a strip copy,
+      at a column offset provably a multiple of `columns`, is passed to the
+      entry already packed, `[..., K, N]` as `[..., ceil(N / columns), K,
+      columns]`: each strip is then a contiguous slice of it, read in place,
+      and the signature records `"strips": columns` for the weight, which
+      the runtime packs once when it binds it (artifact ABI version 4);
     - register level: loops `m` (step `rows`), `k` (step 1); the body is one
       `vector.contract` of a `rows x 1` by `1 x columns` operand pair. The
       accumulator (the `rows x columns` tile of `C`) is read before the `k`
@@ -425,6 +432,9 @@ def MoECpuTileContractions : Pass<"moe-cpu-tile-contractions"> {
     Option<"targetCpu", "target-cpu", "std::string", /*default=*/"\"host\"",
            "the CPU whose registers pick the tiles rows and columns leave 0: "
            "host (the CPU compiling) or an LLVM CPU name (x86-64-v3, znver4)">,
+    Option<"packWeights", "pack-weights", "bool", /*default=*/"true",
+           "pass weight arguments read only as strips of B packed in strips "
+           "(artifact ABI 4) instead of copying the strips on every call">,
   ];
   let dependentDialects = ["::mlir::linalg::LinalgDialect",
                            "::mlir::scf::SCFDialect",

@@ -1,6 +1,7 @@
 //===- Model.cpp - A compiled entry point with its bound tensors ----------===//
 
 #include "runtime/Model.h"
+#include "runtime/WeightPacking.h"
 
 #include "runtime/CpuFeatures.h"
 #include "runtime/MemRefDescriptor.h"
@@ -72,35 +73,73 @@ Status Model::bind(size_t index, std::shared_ptr<const HostTensor> tensor,
     return Status::failure(
         argLabel(arg), origin.empty() ? "" : " from " + quote(origin),
         ": expected ", arg.typeString(), ", got ", tensor->typeString());
+  if (arg.strips != 0) {
+    Expected<std::shared_ptr<const HostTensor>> packed = packWeight(arg, *tensor);
+    if (!packed)
+      return packed.status();
+    tensor = std::move(*packed);
+  }
   bound[index] = std::move(tensor);
   return Status::success();
+}
+
+Expected<std::shared_ptr<const HostTensor>>
+Model::packWeight(const ArgSpec &arg, const HostTensor &tensor) {
+  Expected<HostTensor> packed = packStrips(tensor, arg.strips);
+  if (!packed)
+    return packed.status().withPrefix(argLabel(arg) + ": ");
+  return std::make_shared<const HostTensor>(std::move(*packed));
 }
 
 Status Model::bindWeights(std::shared_ptr<const SafeTensorsFile> file) {
   if (!file)
     return Status::failure("the weight file is null");
-  // Check every weight before binding any, so a failure leaves the model as
-  // it was.
-  std::vector<std::pair<size_t, const HostTensor *>> found;
+  return bindWeightFile(nullptr, std::move(file));
+}
+
+Status Model::bindWeights(SafeTensorsFile file) {
+  return bindWeightFile(&file, nullptr);
+}
+
+Status Model::bindWeightFile(SafeTensorsFile *owned,
+                             std::shared_ptr<const SafeTensorsFile> shared) {
+  const SafeTensorsFile &file = owned ? *owned : *shared;
+  // Check (and pack) every weight before binding any, so a failure leaves
+  // the model as it was.
+  std::vector<size_t> aliased;
+  std::vector<std::pair<size_t, std::shared_ptr<const HostTensor>>> packed;
   for (size_t i = 0; i < sig.args.size(); ++i) {
     const ArgSpec &arg = sig.args[i];
     if (arg.role != ArgRole::Weight)
       continue;
     Expected<const HostTensor *> tensor =
-        getTensor(*file, arg.name, arg.dtype, arg.shape);
+        getTensor(file, arg.name, arg.dtype, arg.shape);
     if (!tensor)
       return tensor.status();
-    found.emplace_back(i, *tensor);
+    if (arg.strips == 0) {
+      aliased.push_back(i);
+      continue;
+    }
+    Expected<std::shared_ptr<const HostTensor>> copy = packWeight(arg, **tensor);
+    if (!copy)
+      return copy.status();
+    packed.emplace_back(i, std::move(*copy));
+    // A file of our own gives up each weight once it is packed, so that
+    // binding never holds every weight twice.
+    if (owned)
+      owned->tensors.erase(arg.name);
   }
-  // Each binding shares ownership of the whole file (the aliasing
-  // constructor), so the file lives as long as any of its tensors is bound.
-  for (auto [index, tensor] : found)
-    bound[index] = std::shared_ptr<const HostTensor>(file, tensor);
+  if (owned)
+    shared = std::make_shared<const SafeTensorsFile>(std::move(*owned));
+  // Each binding of a tensor of the file shares ownership of the whole file
+  // (the aliasing constructor), so the file lives as long as any of its
+  // tensors is bound.
+  for (size_t index : aliased)
+    bound[index] = std::shared_ptr<const HostTensor>(
+        shared, &shared->tensors.at(sig.args[index].name));
+  for (auto &[index, tensor] : packed)
+    bound[index] = std::move(tensor);
   return Status::success();
-}
-
-Status Model::bindWeights(SafeTensorsFile file) {
-  return bindWeights(std::make_shared<const SafeTensorsFile>(std::move(file)));
 }
 
 Status Model::bindWeights(const std::string &path) {

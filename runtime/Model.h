@@ -61,7 +61,10 @@ public:
   /// Binds every weight argument to the tensor of the same name in `file`,
   /// which the model keeps alive (several models may share one file). Other
   /// tensors in the file are ignored. All or nothing: on failure (a missing
-  /// tensor, a wrong dtype or shape) nothing is bound.
+  /// tensor, a wrong dtype or shape) nothing is bound. A weight the entry
+  /// takes packed (ArgSpec::strips) is bound to a packed copy, made here;
+  /// when the model is given the file itself (by value or path), the file's
+  /// tensor is released as soon as it is packed.
   Status bindWeights(std::shared_ptr<const SafeTensorsFile> file);
   Status bindWeights(SafeTensorsFile file);
   Status bindWeights(const std::string &path);
@@ -111,6 +114,13 @@ private:
   /// is named in the message when it is not empty.
   Status bind(size_t index, std::shared_ptr<const HostTensor> tensor,
               const std::string &origin);
+  /// bindWeights from a file that is either the model's own (`owned`, whose
+  /// packed tensors it releases) or shared.
+  Status bindWeightFile(SafeTensorsFile *owned,
+                        std::shared_ptr<const SafeTensorsFile> shared);
+  /// `tensor` (of `arg`'s type) packed as the entry takes it.
+  static Expected<std::shared_ptr<const HostTensor>>
+  packWeight(const ArgSpec &arg, const HostTensor &tensor);
 
   // Declared first so that it is released last: it keeps `entryFn` valid.
   std::shared_ptr<void> code;

@@ -94,6 +94,22 @@ Status parseArg(const JsonValue &object, ArgSpec &arg) {
   else
     return Status::failure("unknown role ", quote((*role)->text),
                            " (expected 'input' or 'weight')");
+  if (const JsonValue *strips = object.find("strips")) {
+    std::optional<uint64_t> columns = strips->asUint64();
+    if (!columns || *columns < 1 || *columns > (1u << 20))
+      return Status::failure(
+          "field 'strips' must be an integer from 1 to 1048576, got ",
+          strips->kind == JsonValue::Kind::Number
+              ? strips->text
+              : std::string(JsonValue::kindName(strips->kind)));
+    if (arg.role != ArgRole::Weight)
+      return Status::failure("field 'strips' is only for weights");
+    if (arg.shape.size() < 2)
+      return Status::failure("field 'strips' needs a shape of rank 2 or "
+                             "more, got rank ",
+                             arg.shape.size());
+    arg.strips = static_cast<int64_t>(*columns);
+  }
   return Status::success();
 }
 
@@ -113,7 +129,7 @@ Status parseAbi(const JsonValue &object, Signature &signature) {
   if (const JsonValue *abi = object.find("abi")) {
     std::optional<uint64_t> version = abi->asUint64();
     if (!version || *version < 1 || *version > kMaxAbiVersion)
-      return Status::failure("field 'abi' must be 1, 2 or 3, got ",
+      return Status::failure("field 'abi' must be 1, 2, 3 or 4, got ",
                              abi->kind == JsonValue::Kind::Number
                                  ? abi->text
                                  : JsonValue::kindName(abi->kind));
@@ -224,6 +240,10 @@ Expected<Signature> parseSignatureImpl(std::string_view text) {
     return s;
   if (Status s = parseCpu(*json, signature); !s.ok())
     return s;
+  for (size_t i = 0; i < signature.args.size(); ++i)
+    if (signature.args[i].strips != 0 && signature.abiVersion < 4)
+      return Status::failure(entryPrefix("args", i, (*args)->elements[i]),
+                             "field 'strips' needs 'abi': 4 or later");
   return signature;
 }
 

@@ -35,7 +35,7 @@
 namespace moe {
 
 /// The newest artifact ABI version this runtime runs.
-inline constexpr int kMaxAbiVersion = 3;
+inline constexpr int kMaxAbiVersion = 4;
 
 /// How the caller supplies an argument: per call (an input such as the
 /// activations) or once per model (a weight, bound from a .safetensors file).
@@ -58,6 +58,9 @@ struct TensorSpec {
 
 struct ArgSpec : TensorSpec {
   ArgRole role = ArgRole::Input;
+  /// ABI 4: the entry takes this weight packed in strips of this many
+  /// columns (runtime/WeightPacking.h), which binding does; 0: as it is.
+  int64_t strips = 0;
 };
 
 /// The CPU an artifact's code was generated for (the signature's optional
@@ -77,7 +80,8 @@ struct Signature {
   std::vector<TensorSpec> results;
   /// The artifact ABI's version (docs/artifact-abi.md): 1; 2 where the
   /// entry also takes a status record and can report `checks`; 3 where it
-  /// also takes the executor that runs its grids of workgroups.
+  /// also takes the executor that runs its grids of workgroups; 4 where it
+  /// may also take weights packed in strips (ArgSpec::strips).
   int abiVersion = 1;
   /// ABI 2: the messages of the entry's run-time checks; a failed call
   /// reports checks[code - 1] with `{i}` replaced by the record's values.

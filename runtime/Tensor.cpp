@@ -3,6 +3,7 @@
 #include "runtime/Tensor.h"
 
 #include <cstring>
+#include <sys/mman.h>
 #include <limits>
 #include <new>
 
@@ -73,7 +74,10 @@ Expected<size_t> moe::denseByteSize(DType dtype,
 }
 
 void HostTensor::AlignedFree::operator()(std::byte *p) const {
-  ::operator delete[](p, std::align_val_t(kAlignment));
+  if (mappedBytes != 0)
+    ::munmap(p, mappedBytes);
+  else
+    ::operator delete[](p, std::align_val_t(kAlignment));
 }
 
 HostTensor::HostTensor() : HostTensor(DType::F32, {0}, 0, nullptr) {}
@@ -91,12 +95,23 @@ Expected<HostTensor> HostTensor::create(DType dtype,
     return bytes.status();
   int64_t numElements = static_cast<int64_t>(*bytes / dtypeSize(dtype));
   std::unique_ptr<std::byte[], AlignedFree> buffer;
-  if (*bytes != 0) {
+  auto failed = [&] {
+    return Status::failure("cannot allocate ", *bytes, " bytes for ",
+                           dtypeName(dtype), " ", moe::shapeString(shape));
+  };
+  if (*bytes >= kMapThreshold) {
+    // Anonymous pages: zero-filled, page-aligned (so kAlignment-aligned).
+    void *pages = ::mmap(nullptr, *bytes, PROT_READ | PROT_WRITE,
+                         MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (pages == MAP_FAILED)
+      return failed();
+    buffer = std::unique_ptr<std::byte[], AlignedFree>(
+        static_cast<std::byte *>(pages), AlignedFree{*bytes});
+  } else if (*bytes != 0) {
     buffer.reset(new (std::align_val_t(kAlignment), std::nothrow)
                      std::byte[*bytes]);
     if (!buffer)
-      return Status::failure("cannot allocate ", *bytes, " bytes for ",
-                             dtypeName(dtype), " ", moe::shapeString(shape));
+      return failed();
     std::memset(buffer.get(), 0, *bytes);
   }
   return HostTensor(dtype, std::move(shape), numElements, std::move(buffer));

@@ -129,9 +129,17 @@ public:
   Status checkBoolBytes() const;
 
 private:
+  /// Frees a buffer of create(): mapped pages (`mappedBytes` of them) or an
+  /// aligned heap block.
   struct AlignedFree {
+    size_t mappedBytes; // 0 (value-initialized): a heap block
     void operator()(std::byte *p) const;
   };
+  /// Buffers of at least this size are mapped pages of their own: they are
+  /// zero without being touched, and freeing one returns its memory to the
+  /// system at once (a heap block in the middle of the heap would stay
+  /// resident), which keeps peak memory low when weights are packed.
+  static constexpr size_t kMapThreshold = size_t(1) << 20;
 
   HostTensor(DType dtype, std::vector<int64_t> shape, int64_t numElements,
              std::unique_ptr<std::byte[], AlignedFree> storage);

@@ -25,6 +25,7 @@
 #include "passes/Passes.h"
 #include "passes/cpu/Contractions.h"
 #include "passes/cpu/CpuTarget.h"
+#include "passes/cpu/PackedWeights.h"
 
 #include "mlir/Dialect/Affine/IR/AffineOps.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -123,12 +124,22 @@ LogicalResult vectorizeTile(RewriterBase &rewriter, linalg::LinalgOp op,
   return success();
 }
 
+/// Tiles the packing `copy` by rows, to move one row per vector.
+LogicalResult tileCopyByRows(RewriterBase &rewriter, linalg::CopyOp copy) {
+  FailureOr<scf::SCFTilingResult> rows =
+      tile(rewriter, cast<TilingInterface>(copy.getOperation()), {1, 0});
+  if (failed(rows))
+    return failure();
+  rows->tiledOps.back()->setAttr(kPackedRow, rewriter.getUnitAttr());
+  return success();
+}
+
 /// Replaces input `index` of `op` by a copy of it in a fresh (contiguous)
 /// tensor: a packed operand the register tiles read at unit stride, free of
-/// the cache-set conflicts that rows a power of two apart cause. The copy
-/// is tiled by rows, to move one row per vector.
-LogicalResult packOperand(RewriterBase &rewriter, linalg::LinalgOp op,
-                          unsigned index) {
+/// the cache-set conflicts that rows a power of two apart cause. Returns the
+/// copy.
+linalg::CopyOp packOperand(RewriterBase &rewriter, linalg::LinalgOp op,
+                           unsigned index) {
   OpOperand &operand = op->getOpOperand(index);
   Value source = operand.get();
   Location loc = op.getLoc();
@@ -140,12 +151,7 @@ LogicalResult packOperand(RewriterBase &rewriter, linalg::LinalgOp op,
       cast<RankedTensorType>(source.getType()).getElementType());
   auto copy = linalg::CopyOp::create(rewriter, loc, source, empty);
   rewriter.modifyOpInPlace(op, [&] { operand.set(copy.getResult(0)); });
-  FailureOr<scf::SCFTilingResult> rows =
-      tile(rewriter, cast<TilingInterface>(copy.getOperation()), {1, 0});
-  if (failed(rows))
-    return failure();
-  rows->tiledOps.back()->setAttr(kPackedRow, rewriter.getUnitAttr());
-  return success();
+  return copy;
 }
 
 /// Replaces a one-row `moe.gather_rows` of a static width by vector code:
@@ -283,7 +289,8 @@ struct MoECpuTileContractionsPass
       FailureOr<bool> gathered =
           packGatheredRows(rewriter, matmul, tiled->loops);
       if (failed(gathered) ||
-          (!*gathered && failed(packOperand(rewriter, matmul, 0))))
+          (!*gathered &&
+           failed(tileCopyByRows(rewriter, packOperand(rewriter, matmul, 0)))))
         return signalPassFailure();
       blocks.push_back(matmul);
     }
@@ -302,8 +309,11 @@ struct MoECpuTileContractionsPass
       if (failed(strips))
         return signalPassFailure();
       auto strip = cast<linalg::MatmulOp>(strips->tiledOps.back());
-      if ((!rows || *rows > t.rows) && failed(packOperand(rewriter, strip, 1)))
-        return signalPassFailure();
+      // Marked until the weights are packed (below): a strip of a weight
+      // argument may be read from the packed weight instead.
+      if (!rows || *rows > t.rows)
+        packOperand(rewriter, strip, 1)
+            ->setAttr(kWeightStripAttrName, rewriter.getUnitAttr());
       FailureOr<scf::SCFTilingResult> tiled =
           tile(rewriter, cast<TilingInterface>(strip.getOperation()),
                {balancedRows(rows, t.rows), 0, 1});
@@ -336,6 +346,24 @@ struct MoECpuTileContractionsPass
           ->getCanonicalizationPatterns(patterns);
       if (failed(applyPatternsGreedily(root, std::move(patterns))))
         return signalPassFailure();
+    }
+
+    // Strips of B: slices of the weights packed by the runtime where every
+    // use of a weight argument is such a strip, copies a row at a time
+    // otherwise.
+    {
+      SmallVector<linalg::CopyOp> strips;
+      root->walk([&](linalg::CopyOp copy) {
+        if (copy->removeAttr(kWeightStripAttrName))
+          strips.push_back(copy);
+      });
+      SmallVector<linalg::CopyOp> copied =
+          packWeights ? packWeightStrips(rewriter, dyn_cast<ModuleOp>(root),
+                                         strips, t.columns)
+                      : strips;
+      for (linalg::CopyOp copy : copied)
+        if (failed(tileCopyByRows(rewriter, copy)))
+          return signalPassFailure();
     }
 
     // Vectorize every register tile: exact vectors for full tiles, masked

@@ -208,7 +208,13 @@ struct MoEEmitEntryPass : impl::MoEEmitEntryBase<MoEEmitEntryPass> {
       for (StringAttr message : checks.getAsRange<StringAttr>())
         messages.push_back(message.getValue().str());
       // ABI version 3: the executor of its grids follows the status record.
-      (*object)["abi"] = module->hasAttr(kExecutorAttrName) ? 3 : 2;
+      // ABI version 4: weights passed packed in strips (their `strips`).
+      bool packed = false;
+      if (const llvm::json::Array *args = object->getArray("args"))
+        for (const llvm::json::Value &arg : *args)
+          if (const llvm::json::Object *spec = arg.getAsObject())
+            packed |= spec->get("strips") != nullptr;
+      (*object)["abi"] = packed ? 4 : module->hasAttr(kExecutorAttrName) ? 3 : 2;
       (*object)["checks"] = std::move(messages);
       module->removeAttr(kChecksAttrName);
       module->removeAttr(kExecutorAttrName);

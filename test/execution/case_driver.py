@@ -13,15 +13,30 @@ import subprocess
 import numpy as np
 
 
+# moe-compile --target-cpu for every case (main's --target-cpu; None: the host).
+TARGET_CPU = None
+# The weights the last compiled artifact takes packed in strips (its signature).
+LAST_PACKED = []
+
+
+def packed_weights(build, so):
+    """The names of the weights ``so`` takes packed in strips (moe-run --entry-info)."""
+    info = subprocess.run([os.path.join(build, "bin", "moe-run"), so, "--entry-info"],
+                          capture_output=True, text=True)
+    return [line.split()[0] for line in info.stdout.splitlines() if "packed in strips" in line]
+
+
 def compile_and_run(build, mlir, so, run_args, jit=False, layout="auto"):
-    """moe-compile ``mlir`` to ``so`` with the plan ``layout``, then moe-run the .so (and, with
-    ``jit``, the .mlir through the JIT) with ``run_args`` (weights, inputs, --check, ...).
-    Returns (ok, log)."""
+    """moe-compile ``mlir`` to ``so`` with the plan ``layout`` (and TARGET_CPU), then moe-run
+    the .so (and, with ``jit``, the .mlir through the JIT) with ``run_args`` (weights, inputs,
+    --check, ...). Returns (ok, log)."""
+    target = [f"--target-cpu={TARGET_CPU}"] if TARGET_CPU else []
     compile_ = subprocess.run([os.path.join(build, "bin", "moe-compile"), mlir, "--target=cpu",
-                               f"--plan-layout={layout}", "-o", so],
+                               f"--plan-layout={layout}", *target, "-o", so],
                               capture_output=True, text=True)
     if compile_.returncode != 0:
         return False, f"moe-compile failed ({compile_.returncode}):\n{compile_.stdout}{compile_.stderr}"
+    LAST_PACKED[:] = packed_weights(build, so)
     log = ""
     for model in [so, mlir] if jit else [so]:
         run = subprocess.run([os.path.join(build, "bin", "moe-run"), model, *run_args,
@@ -99,14 +114,22 @@ def main(cases, run_case, script):
     parser.add_argument("--work", required=True)
     parser.add_argument("--seed", type=int, default=None)
     parser.add_argument("--filter", default="")
+    parser.add_argument("--skip", action="append", default=[],
+                        help="leave out the case of this name (repeatable)")
+    parser.add_argument("--target-cpu", default=None,
+                        help="moe-compile --target-cpu for every case (default: the host)")
     args = parser.parse_args()
+    global TARGET_CPU
+    TARGET_CPU = args.target_cpu
     seed = args.seed if args.seed is not None else random.SystemRandom().randrange(1 << 31)
     failures = []
     for case in cases:
-        if args.filter not in case[0]:
+        if args.filter not in case[0] or case[0] in args.skip:
             continue
+        LAST_PACKED.clear()
         ok, label, log = run_case(case, args.build, args.work, seed)
-        print(f"{'PASS' if ok else 'FAIL'}: {case[0]}  ({label})")
+        packed = f"  [packed: {', '.join(LAST_PACKED)}]" if LAST_PACKED else ""
+        print(f"{'PASS' if ok else 'FAIL'}: {case[0]}  ({label}){packed}")
         if not ok:
             failures.append(case[0])
             print(log)

@@ -592,6 +592,65 @@ TEST(ModelFromEntryTest, RefusesCodeForFeaturesThisCpuLacks) {
       << model.message();
 }
 
+// An entry taking its weight packed in strips (ABI 4): w [2, 3] in strips of
+// 2 columns is handed over as [2, 2, 2] (the last strip padded with zeros).
+const char *kPackedSignature =
+    R"({"entry":"packed","abi":4,"checks":[],"args":[)"
+    R"({"name":"w","role":"weight","dtype":"f32","shape":[2,3],"strips":2}],)"
+    R"("results":[{"name":"copy","dtype":"f32","shape":[8]}]})";
+
+/// Copies the weight it is given (whatever its layout) into its result.
+void copyingEntry(void **args) {
+  const auto *w = static_cast<const int64_t *>(args[0]);
+  const auto *out = static_cast<const int64_t *>(args[1]);
+  // The descriptor of the packed weight: rank 3, sizes 2 x 2 x 2.
+  recorded = {std::vector<int64_t>(w + 3, w + 6)};
+  std::memcpy(reinterpret_cast<float *>(out[1]),
+              reinterpret_cast<const float *>(w[1]), 8 * sizeof(float));
+}
+
+class PackedModelTest : public TempDirTest {};
+
+TEST_F(PackedModelTest, BindsWeightsPackedInStrips) {
+  HostTensor w = *HostTensor::create(DType::F32, {2, 3});
+  for (int i = 0; i < 6; ++i)
+    w.data<float>()[i] = float(i + 1); // [[1, 2, 3], [4, 5, 6]]
+  const std::vector<float> packed = {1, 2, 4, 5, 3, 0, 6, 0};
+  auto expectPacked = [&](Model &model) {
+    Status s = model.run();
+    ASSERT_TRUE(s.ok()) << s.message();
+    EXPECT_EQ(recorded, (std::vector<std::vector<int64_t>>{{2, 2, 2}}));
+    const HostTensor *copy = model.findResult("copy");
+    ASSERT_NE(copy, nullptr);
+    EXPECT_EQ(std::vector<float>(copy->data<float>(),
+                                 copy->data<float>() + 8),
+              packed);
+  };
+  // From memory, from a file of the model's own and from a shared file: the
+  // caller always gives the logical [2, 3].
+  Expected<Model> model = Model::fromEntry(kPackedSignature, copyingEntry, {});
+  ASSERT_TRUE(model.ok()) << model.message();
+  ASSERT_TRUE(model->bindWeight("w", *w.clone()).ok());
+  expectPacked(*model);
+  std::string file = path("w.safetensors");
+  std::map<std::string, HostTensor> tensors;
+  tensors.emplace("w", *w.clone());
+  ASSERT_TRUE(writeSafeTensors(file, tensors).ok());
+  model = Model::fromEntry(kPackedSignature, copyingEntry, {});
+  ASSERT_TRUE(model->bindWeights(file).ok());
+  expectPacked(*model);
+  auto shared =
+      std::make_shared<const SafeTensorsFile>(*readSafeTensors(file));
+  model = Model::fromEntry(kPackedSignature, copyingEntry, {});
+  ASSERT_TRUE(model->bindWeights(shared).ok());
+  expectPacked(*model);
+  // The shared file is left as it was.
+  EXPECT_EQ(shared->tensors.at("w").shape(), (std::vector<int64_t>{2, 3}));
+  // A packed weight is checked against its logical type.
+  expectError(model->bindWeight("w", *HostTensor::create(DType::F32, {2, 2})),
+              "weight 'w': expected f32 [2, 3], got f32 [2, 2]");
+}
+
 TEST(ModelFromEntryTest, NeedsANameForANpyFileWhenThereAreSeveralInputs) {
   Expected<Model> model =
       Model::fromEntry(kRecordingSignature, recordingEntry, {});

@@ -98,16 +98,60 @@ TEST(SignatureTest, ReadsTheAbiVersionAndChecks) {
 }
 
 TEST(SignatureTest, RejectsBadAbiFields) {
-  expectError(withFields(R"(,"abi":4)"), "field 'abi' must be 1, 2 or 3, got 4");
+  expectError(withFields(R"(,"abi":5)"),
+              "field 'abi' must be 1, 2, 3 or 4, got 5");
   expectError(withFields(R"(,"abi":"2")"),
-              "field 'abi' must be 1, 2 or 3, got string");
+              "field 'abi' must be 1, 2, 3 or 4, got string");
   expectError(withFields(R"(,"abi":2.5)"),
-              "field 'abi' must be 1, 2 or 3, got 2.5");
+              "field 'abi' must be 1, 2, 3 or 4, got 2.5");
   expectError(withFields(R"(,"checks":[])"), "field 'checks' needs 'abi': 2 or later");
   expectError(withFields(R"(,"abi":2,"checks":{})"),
               "field 'checks' must be array, got object");
   expectError(withFields(R"(,"abi":2,"checks":["a",1])"),
               "field 'checks' must hold strings, got number");
+}
+
+/// A version-4 signature whose only argument is the JSON object `arg`.
+std::string withPackedArg(const std::string &arg, const std::string &abi = "4") {
+  return R"({"entry":"f","abi":)" + abi + R"(,"checks":[],"args":[)" + arg +
+         R"(],"results":[{"name":"out","dtype":"f32","shape":[]}]})";
+}
+
+TEST(SignatureTest, ReadsPackedWeights) {
+  Expected<Signature> packed = parseSignature(withPackedArg(
+      R"({"name":"w","role":"weight","dtype":"f32","shape":[2,3,70],)"
+      R"("strips":32})"));
+  ASSERT_TRUE(packed.ok()) << packed.message();
+  EXPECT_EQ(packed->abiVersion, 4);
+  EXPECT_EQ(packed->args[0].strips, 32);
+  // The logical shape is what callers bind.
+  EXPECT_EQ(packed->args[0].typeString(), "f32 [2, 3, 70]");
+  Expected<Signature> plain = parseSignature(withPackedArg(
+      R"({"name":"w","role":"weight","dtype":"f32","shape":[3,70]})"));
+  ASSERT_TRUE(plain.ok()) << plain.message();
+  EXPECT_EQ(plain->args[0].strips, 0);
+}
+
+TEST(SignatureTest, RejectsBadStrips) {
+  const std::string weight =
+      R"({"name":"w","role":"weight","dtype":"f32","shape":[3,70],"strips":)";
+  expectError(withPackedArg(weight + "0}"),
+              "args[0] ('w'): field 'strips' must be an integer from 1 to "
+              "1048576, got 0");
+  expectError(withPackedArg(weight + R"("32"})"),
+              "args[0] ('w'): field 'strips' must be an integer from 1 to "
+              "1048576, got string");
+  expectError(withPackedArg(weight + "32}", "3"),
+              "args[0] ('w'): field 'strips' needs 'abi': 4 or later");
+  expectError(
+      withPackedArg(
+          R"({"name":"x","role":"input","dtype":"f32","shape":[3,70],"strips":8})"),
+      "args[0] ('x'): field 'strips' is only for weights");
+  expectError(
+      withPackedArg(
+          R"({"name":"w","role":"weight","dtype":"f32","shape":[70],"strips":8})"),
+      "args[0] ('w'): field 'strips' needs a shape of rank 2 or more, got "
+      "rank 1");
 }
 
 TEST(SignatureTest, ReadsTheCpu) {

@@ -15,6 +15,7 @@
 
 #include "runtime/Npy.h"
 #include "runtime/OutputFile.h"
+#include "runtime/WeightPacking.h"
 
 #include <algorithm>
 #include <cctype>
@@ -298,7 +299,12 @@ void printSignature(const Signature &signature, std::ostream &os) {
   os << "args:\n";
   for (const ArgSpec &arg : signature.args)
     os << "  " << pad(arg.name) << "  " << std::left << std::setw(8)
-       << argRoleName(arg.role) << std::right << arg.typeString() << "\n";
+       << argRoleName(arg.role) << std::right << arg.typeString()
+       << (arg.strips != 0
+               ? ", packed in strips of " + std::to_string(arg.strips) +
+                     " as " + moe::shapeString(stripPackedShape(arg.shape, arg.strips))
+               : std::string())
+       << "\n";
   os << "results:\n";
   for (const TensorSpec &result : signature.results)
     os << "  " << pad(result.name) << "  " << result.typeString() << "\n";
