@@ -120,14 +120,16 @@ Status Model::bindWeightFile(SafeTensorsFile *owned,
       aliased.push_back(i);
       continue;
     }
-    Expected<std::shared_ptr<const HostTensor>> copy = packWeight(arg, **tensor);
+    // A file of our own gives up each weight as it is packed, so that
+    // binding holds two copies of one expert's matrix at a time, never of
+    // every weight.
+    Expected<HostTensor> copy =
+        owned ? packStrips(std::move(owned->tensors.extract(arg.name).mapped()),
+                           arg.strips)
+              : packStrips(**tensor, arg.strips);
     if (!copy)
-      return copy.status();
-    packed.emplace_back(i, std::move(*copy));
-    // A file of our own gives up each weight once it is packed, so that
-    // binding never holds every weight twice.
-    if (owned)
-      owned->tensors.erase(arg.name);
+      return copy.status().withPrefix(argLabel(arg) + ": ");
+    packed.emplace_back(i, std::make_shared<const HostTensor>(std::move(*copy)));
   }
   if (owned)
     shared = std::make_shared<const SafeTensorsFile>(std::move(*owned));

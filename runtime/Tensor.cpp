@@ -2,8 +2,10 @@
 
 #include "runtime/Tensor.h"
 
+#include <algorithm>
 #include <cstring>
 #include <sys/mman.h>
+#include <unistd.h>
 #include <limits>
 #include <new>
 
@@ -122,6 +124,15 @@ Expected<HostTensor> HostTensor::clone() const {
   if (copy && byteSize() != 0)
     std::memcpy(copy->bytes(), bytes(), byteSize());
   return copy;
+}
+
+void HostTensor::discardPrefix(size_t bytes) {
+  if (buffer.get_deleter().mappedBytes == 0)
+    return;
+  size_t page = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
+  size_t whole = std::min(bytes, byteSize()) / page * page;
+  if (whole != 0)
+    ::madvise(buffer.get(), whole, MADV_DONTNEED);
 }
 
 std::string HostTensor::typeString() const {

@@ -123,6 +123,18 @@ public:
   }
 
   static constexpr size_t kAlignment = 64;
+  /// Buffers of at least this size are mapped pages of their own: they are
+  /// zero without being touched, and freeing one returns its memory to the
+  /// system at once (a heap block in the middle of the heap would stay
+  /// resident), which keeps peak memory low when weights are packed.
+  static constexpr size_t kMapThreshold = size_t(1) << 20;
+
+  /// Promises that the first `bytes` bytes will not be read again: where
+  /// the buffer is mapped pages, the whole pages among them go back to the
+  /// system at once (reading them afterwards gives zeros). For consuming a
+  /// large tensor piece by piece (packStrips) without holding it whole to
+  /// the end.
+  void discardPrefix(size_t bytes);
 
   /// Fails if this is a bool tensor holding a byte other than 0 or 1: files can
   /// contain such bytes, and reading one as a C++ bool is undefined behaviour.
@@ -135,11 +147,6 @@ private:
     size_t mappedBytes; // 0 (value-initialized): a heap block
     void operator()(std::byte *p) const;
   };
-  /// Buffers of at least this size are mapped pages of their own: they are
-  /// zero without being touched, and freeing one returns its memory to the
-  /// system at once (a heap block in the middle of the heap would stay
-  /// resident), which keeps peak memory low when weights are packed.
-  static constexpr size_t kMapThreshold = size_t(1) << 20;
 
   HostTensor(DType dtype, std::vector<int64_t> shape, int64_t numElements,
              std::unique_ptr<std::byte[], AlignedFree> storage);

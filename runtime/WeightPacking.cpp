@@ -17,8 +17,11 @@ std::vector<int64_t> moe::stripPackedShape(const std::vector<int64_t> &shape,
   return packed;
 }
 
-Expected<HostTensor> moe::packStrips(const HostTensor &tensor,
-                                     int64_t columns) {
+namespace {
+
+/// packStrips; with `consumed`, each matrix of it is discarded once packed.
+Expected<HostTensor> pack(const HostTensor &tensor, int64_t columns,
+                          HostTensor *consumed) {
   if (tensor.rank() < 2)
     return Status::failure("cannot pack a tensor of rank ", tensor.rank(),
                            " in strips (it needs rank 2 or more)");
@@ -48,6 +51,20 @@ Expected<HostTensor> moe::packStrips(const HostTensor &tensor,
                     matrix + (row * n + j * columns) * element,
                     width * element);
       }
+    if (consumed)
+      consumed->discardPrefix((b + 1) * k * n * element);
   }
   return packed;
+}
+
+} // namespace
+
+Expected<HostTensor> moe::packStrips(const HostTensor &tensor,
+                                     int64_t columns) {
+  return pack(tensor, columns, nullptr);
+}
+
+Expected<HostTensor> moe::packStrips(HostTensor &&tensor, int64_t columns) {
+  HostTensor consumed = std::move(tensor);
+  return pack(consumed, columns, &consumed);
 }

@@ -32,6 +32,11 @@ std::vector<int64_t> stripPackedShape(const std::vector<int64_t> &shape,
 /// allocated.
 Expected<HostTensor> packStrips(const HostTensor &tensor, int64_t columns);
 
+/// The same, consuming `tensor`: the memory of each matrix goes back to the
+/// system (HostTensor::discardPrefix) once it is packed, so that packing
+/// holds the weight twice only one matrix (one expert's) at a time.
+Expected<HostTensor> packStrips(HostTensor &&tensor, int64_t columns);
+
 } // namespace moe
 
 #endif // MOE_RUNTIME_WEIGHTPACKING_H

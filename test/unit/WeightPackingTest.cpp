@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cstring>
+
 using namespace moe;
 
 namespace {
@@ -61,6 +63,34 @@ TEST(WeightPackingTest, PacksMatricesOfAnyElementSize) {
   ASSERT_TRUE(packed.ok()) << packed.message();
   EXPECT_EQ(packed->shape(), (std::vector<int64_t>{2, 2, 2, 3, 4}));
   expectPacked<uint16_t>(halves, *packed, 4);
+}
+
+TEST(WeightPackingTest, ConsumingALargeTensorPacksTheSame) {
+  // 4 experts of 256 x 320 f32: 1.3 MB, mapped pages that packing gives
+  // back expert by expert.
+  HostTensor weight = numbered<float>(DType::F32, {4, 256, 320});
+  ASSERT_GE(weight.byteSize(), HostTensor::kMapThreshold);
+  Expected<HostTensor> copied = packStrips(weight, 32);
+  ASSERT_TRUE(copied.ok()) << copied.message();
+  expectPacked<float>(weight, *copied, 32);
+  Expected<HostTensor> consumed = packStrips(std::move(*weight.clone()), 32);
+  ASSERT_TRUE(consumed.ok()) << consumed.message();
+  ASSERT_EQ(consumed->byteSize(), copied->byteSize());
+  EXPECT_EQ(std::memcmp(consumed->bytes(), copied->bytes(), copied->byteSize()),
+            0);
+}
+
+TEST(WeightPackingTest, DiscardedPagesOfMappedTensorsReadAsZeros) {
+  HostTensor large = numbered<float>(DType::F32, {1 << 19});
+  large.discardPrefix(large.byteSize() / 2 + 100);
+  // The whole pages of the first half and a bit are gone, the rest is kept.
+  EXPECT_EQ(large.data<float>()[0], 0.0f);
+  EXPECT_EQ(large.data<float>()[(1 << 18) - 1], 0.0f);
+  EXPECT_EQ(large.data<float>()[(1 << 19) - 1], float(1 << 19));
+  // A heap buffer (below the threshold) is left as it is.
+  HostTensor small = numbered<float>(DType::F32, {16});
+  small.discardPrefix(small.byteSize());
+  EXPECT_EQ(small.data<float>()[0], 1.0f);
 }
 
 TEST(WeightPackingTest, PacksEmptyTensors) {
