@@ -23,6 +23,11 @@ config.substitutions.append(("%examples", os.path.join(config.moe_src_root, "exa
 config.substitutions.append(
     ("%test_artifacts", os.path.join(config.moe_obj_root, "test", "unit", "artifacts"))
 )
+# A CUDA driver that records its calls (test/unit/fakecuda), for MOE_CUDA_DRIVER.
+config.substitutions.append(
+    ("%fake_cuda_driver",
+     os.path.join(config.moe_obj_root, "test", "unit", "fakecuda", "libfakecuda.so"))
+)
 
 llvm_config.with_system_environment(["HOME", "INCLUDE", "LIB", "TMP", "TEMP"])
 llvm_config.use_default_substitutions()

@@ -133,7 +133,8 @@ Status setOnce(std::string_view option, std::string &slot,
 
 Expected<Options> moe::parseOptions(int argc, const char *const *argv) {
   Options options;
-  bool sawAtol = false, sawRtol = false, sawBench = false, sawThreads = false;
+  bool sawAtol = false, sawRtol = false, sawBench = false, sawThreads = false,
+       sawDevice = false;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
     if (arg.size() < 2 || arg.compare(0, 2, "--") != 0) {
@@ -168,7 +169,7 @@ Expected<Options> moe::parseOptions(int argc, const char *const *argv) {
     // Options with a value.
     static const char *const kValued[] = {
         "--weights", "--inputs", "--output", "--output-dir", "--check",
-        "--atol",    "--rtol",   "--bench",  "--threads"};
+        "--atol",    "--rtol",   "--bench",  "--threads", "--device"};
     bool known = false;
     for (const char *valued : kValued)
       known |= name == valued;
@@ -199,6 +200,14 @@ Expected<Options> moe::parseOptions(int argc, const char *const *argv) {
       if (!runs)
         return runs.status();
       options.benchRuns = *runs;
+    } else if (name == "--device") {
+      if (sawDevice)
+        return Status::failure(name, " is given twice");
+      sawDevice = true;
+      if (value != "cpu" && value != "cuda")
+        return Status::failure(name, " expects cpu or cuda, got ",
+                               quote(value));
+      options.device = value;
     } else if (name == "--threads") {
       if (sawThreads)
         return Status::failure(name, " is given twice");
@@ -266,6 +275,10 @@ the JIT where it is built in.
                                (default: MOE_NUM_THREADS, else the CPUs this
                                process may run on); results are bitwise the
                                same for every N
+  --device cpu|cuda            where the model runs (default cpu); cuda opens
+                               CUDA device 0 through the driver found at run
+                               time (libcuda.so.1, or MOE_CUDA_DRIVER) and
+                               fails in one line without one
   --entry-info                 print the entry's signature and exit
   --help                       print this text and exit
 

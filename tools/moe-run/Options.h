@@ -41,6 +41,8 @@ struct Options {
   /// Threads for the model's grids of workgroups; 0: the runtime's default
   /// (MOE_NUM_THREADS, else the CPUs available).
   unsigned threads = 0;
+  /// Where the model runs: "cpu" (the default) or "cuda".
+  std::string device = "cpu";
   bool entryInfo = false;
   bool help = false;
 };

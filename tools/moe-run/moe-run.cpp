@@ -16,6 +16,7 @@
 #include "runtime/Npy.h"
 #include "runtime/OutputFile.h"
 #include "runtime/WeightPacking.h"
+#include "runtime/cuda/CudaDevice.h"
 
 #include <algorithm>
 #include <cctype>
@@ -397,6 +398,16 @@ Status bench(Model &model, int64_t runs, std::ostream &os) {
 
 /// The exit status, or the error to report (exit status 2).
 Expected<int> runTool(const Options &options) {
+  if (options.device == "cuda") {
+    // The device first: without a driver or a device nothing else matters.
+    Expected<std::shared_ptr<CudaDevice>> device = CudaDevice::open();
+    if (!device)
+      return device.status().withPrefix("--device cuda: ");
+    return Status::failure("--device cuda: ", (*device)->description(),
+                           " is there, but ", quote(options.model),
+                           " holds CPU code only (CUDA artifacts are not "
+                           "built yet)");
+  }
   Expected<Model> model = loadModelFromPath(options.model);
   if (!model)
     return model.status();
