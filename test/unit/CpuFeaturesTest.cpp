@@ -2,6 +2,8 @@
 
 #include "runtime/CpuFeatures.h"
 
+#include "ScopedEnvironment.h"
+
 #include <gtest/gtest.h>
 
 #include <cstdlib>
@@ -11,29 +13,12 @@ using namespace moe;
 
 namespace {
 
-constexpr const char *kOverride = "MOE_CPU_FEATURES_OVERRIDE";
-
 /// Sets MOE_CPU_FEATURES_OVERRIDE (or unsets it, for nullopt) for the
 /// lifetime of the object, then restores it.
-class OverrideFeatures {
+class OverrideFeatures : public test::ScopedEnvironment {
 public:
-  explicit OverrideFeatures(std::optional<std::string> value) {
-    if (const char *old = std::getenv(kOverride))
-      saved = old;
-    if (value)
-      setenv(kOverride, value->c_str(), 1);
-    else
-      unsetenv(kOverride);
-  }
-  ~OverrideFeatures() {
-    if (saved)
-      setenv(kOverride, saved->c_str(), 1);
-    else
-      unsetenv(kOverride);
-  }
-
-private:
-  std::optional<std::string> saved;
+  explicit OverrideFeatures(std::optional<std::string> value)
+      : ScopedEnvironment("MOE_CPU_FEATURES_OVERRIDE", std::move(value)) {}
 };
 
 TEST(CpuFeaturesTest, KnowsTheFeaturesItChecks) {

@@ -10,6 +10,8 @@
 
 #include "runtime/cuda/CudaDevice.h"
 
+#include "ScopedEnvironment.h"
+
 #include <gtest/gtest.h>
 
 #include <cstdlib>
@@ -23,23 +25,10 @@ using namespace moe;
 namespace {
 
 /// Points MOE_CUDA_DRIVER at `path` until destroyed.
-class DriverPath {
+class DriverPath : public test::ScopedEnvironment {
 public:
-  explicit DriverPath(const std::string &path) {
-    if (const char *old = std::getenv(kVariable))
-      saved = old;
-    setenv(kVariable, path.c_str(), 1);
-  }
-  ~DriverPath() {
-    if (saved)
-      setenv(kVariable, saved->c_str(), 1);
-    else
-      unsetenv(kVariable);
-  }
-
-private:
-  static constexpr const char *kVariable = "MOE_CUDA_DRIVER";
-  std::optional<std::string> saved;
+  explicit DriverPath(const std::string &path)
+      : ScopedEnvironment("MOE_CUDA_DRIVER", path) {}
 };
 
 /// The fake driver, loaded and reset for each test; its controls.

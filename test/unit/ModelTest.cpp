@@ -5,6 +5,7 @@
 #include "runtime/Npy.h"
 
 #include "ArtifactFiles.h"
+#include "ScopedEnvironment.h"
 #include "TestFiles.h"
 
 #include <gtest/gtest.h>
@@ -548,23 +549,10 @@ std::string recordingSignatureWithCpu(const std::string &cpu) {
 }
 
 /// Sets MOE_CPU_FEATURES_OVERRIDE to `features` until destroyed.
-class HostFeatures {
+class HostFeatures : public ScopedEnvironment {
 public:
-  explicit HostFeatures(const char *features) {
-    if (const char *old = std::getenv(kVariable))
-      saved = old;
-    setenv(kVariable, features, 1);
-  }
-  ~HostFeatures() {
-    if (saved)
-      setenv(kVariable, saved->c_str(), 1);
-    else
-      unsetenv(kVariable);
-  }
-
-private:
-  static constexpr const char *kVariable = "MOE_CPU_FEATURES_OVERRIDE";
-  std::optional<std::string> saved;
+  explicit HostFeatures(const char *features)
+      : ScopedEnvironment("MOE_CPU_FEATURES_OVERRIDE", features) {}
 };
 
 TEST(ModelFromEntryTest, RefusesCodeForFeaturesThisCpuLacks) {
