@@ -5,9 +5,8 @@ import re
 import subprocess
 import sys
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(os.path.dirname(HERE))
-BUILD = os.environ.get("MOE_BUILD_DIR", os.path.join(ROOT, "build"))
+from paths import BUILD, ROOT
+
 EXAMPLE = os.path.join(ROOT, "examples", "python", "run_layer.py")
 
 
@@ -27,7 +26,6 @@ def test_the_example_runs_a_compiled_layer(tmp_path):
                     os.path.join(ROOT, "examples", "L6.mlir"), "--out-dir", str(data),
                     "--seed", "1"], check=True, capture_output=True)
     env = dict(os.environ, PYTHONPATH=os.path.join(ROOT, "python"))
-    env.setdefault("MOE_RUNTIME_LIB", os.path.join(BUILD, "lib", "libmoe_runtime.so"))
     run = subprocess.run([sys.executable, EXAMPLE, str(so), str(data)], env=env,
                          capture_output=True, text=True, check=True)
     error = float(re.search(r"max abs error vs the reference: (\S+)", run.stdout).group(1))

@@ -6,24 +6,13 @@ set; by hand: ``MOE_BUILD_DIR=build python3 -m pytest test/python``.
 """
 import os
 import subprocess
-import sys
 
 import numpy as np
 import pytest
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(os.path.dirname(HERE))
-sys.path.insert(0, os.path.join(ROOT, "python"))
-sys.path.insert(0, os.path.join(ROOT, "test", "reference"))
-sys.path.insert(0, os.path.join(ROOT, "test", "execution"))
-
+from paths import ARTIFACTS, BUILD  # noqa: E402  (puts the package on sys.path)
 import moe_mlir  # noqa: E402
 from moe_mlir import MoEError, Model  # noqa: E402
-
-BUILD = os.environ.get("MOE_BUILD_DIR", os.path.join(ROOT, "build"))
-ARTIFACTS = os.environ.get("MOE_TEST_ARTIFACTS_DIR",
-                           os.path.join(BUILD, "test", "unit", "artifacts"))
-os.environ.setdefault("MOE_RUNTIME_LIB", os.path.join(BUILD, "lib", "libmoe_runtime.so"))
 
 
 def affine():
