@@ -27,8 +27,9 @@ if ((${#missing[@]})); then
     apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
-if ! python3 -c 'import numpy, pytest' 2>/dev/null; then
-  echo "bootstrap: installing numpy and pytest"
-  python3 -m pip install -q numpy pytest ||
-    python3 -m pip install -q --break-system-packages numpy pytest
+# matplotlib: the routing pictures of python/moe_mlir (and their tests).
+if ! python3 -c 'import numpy, pytest, matplotlib' 2>/dev/null; then
+  echo "bootstrap: installing numpy, pytest and matplotlib"
+  python3 -m pip install -q numpy pytest matplotlib ||
+    python3 -m pip install -q --break-system-packages numpy pytest matplotlib
 fi
