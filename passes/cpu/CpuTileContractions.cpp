@@ -113,8 +113,12 @@ LogicalResult vectorizeTile(RewriterBase &rewriter, linalg::LinalgOp op,
   rewriter.setInsertionPoint(op);
   if (op.hasDynamicShape())
     vectorSizes = llvm::to_vector(maxSizes);
+  // One flag per vector size: the vectorizer takes the list as given and
+  // builds its vector types from it, so an empty list beside sizes would
+  // read flags past its end (and make fixed vectors scalable).
+  SmallVector<bool> scalableDims(vectorSizes.size(), false);
   FailureOr<linalg::VectorizationResult> vectorized = linalg::vectorize(
-      rewriter, op, vectorSizes, /*inputScalableVecDims=*/{},
+      rewriter, op, vectorSizes, scalableDims,
       /*vectorizeNDExtract=*/false, /*flatten1DDepthwiseConv=*/false,
       /*assumeDynamicDimsMatchVecSizes=*/false,
       /*createNamedContraction=*/true);
