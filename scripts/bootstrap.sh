@@ -6,8 +6,11 @@
 #                                    libFuzzer runtimes (build-sanitize/)
 set -euo pipefail
 
+# pocl-opencl-icd, ocl-icd-libopencl1, llvm-spirv-15: GPU kernels run on the
+# CPU through SPIR-V and OpenCL (test/gpu).
 packages=(libmlir-22-dev mlir-22-tools llvm-22-dev llvm-22-tools
-          ninja-build ccache cmake g++ libgtest-dev python3 python3-pip)
+          ninja-build ccache cmake g++ libgtest-dev python3 python3-pip
+          pocl-opencl-icd ocl-icd-libopencl1 llvm-spirv-15)
 if [[ ${1:-} == --sanitize ]]; then
   packages+=(clang-22 libclang-rt-22-dev)
 fi
