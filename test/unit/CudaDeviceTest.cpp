@@ -42,7 +42,9 @@ protected:
     log = reinterpret_cast<const char *(*)()>(::dlsym(handle, "fake_cuda_log"));
     alive = reinterpret_cast<int (*)(const char *)>(
         ::dlsym(handle, "fake_cuda_alive"));
-    ASSERT_TRUE(configure && log && alive);
+    fail = reinterpret_cast<void (*)(const char *, int)>(
+        ::dlsym(handle, "fake_cuda_fail"));
+    ASSERT_TRUE(configure && log && alive && fail);
     configure(1, nullptr, 0);
   }
   void TearDown() override {
@@ -60,6 +62,8 @@ protected:
   void (*configure)(int devices, const char *failingCall, int error) = nullptr;
   const char *(*log)() = nullptr;
   int (*alive)(const char *kind) = nullptr;
+  /// Makes `call` fail with `error` from now on, keeping the fake's objects.
+  void (*fail)(const char *call, int error) = nullptr;
 };
 
 void expectError(const Status &status, const std::string &message) {
@@ -154,44 +158,51 @@ TEST_F(CudaDeviceTest, CopiesLaunchesAndReleasesEverything) {
 }
 
 TEST_F(CudaDeviceTest, ReportsEveryFailureWithTheCallThatFailed) {
-  Expected<std::shared_ptr<CudaDevice>> device = open();
-  ASSERT_TRUE(device.ok()) << device.message();
-  expectError((*device)->loadModule("not a cubin").status(),
-              "cuModuleLoadData failed: CUDA_ERROR_INVALID_IMAGE (device "
-              "kernel image is invalid)");
-  Expected<CudaModule> module = (*device)->loadModule("FAKECUBIN");
-  ASSERT_TRUE(module.ok()) << module.message();
-  expectError(module->function("gemm").status(),
-              "kernel 'gemm': cuModuleGetFunction failed: "
-              "CUDA_ERROR_NOT_FOUND (named symbol not found)");
-  Expected<CudaBuffer> small = (*device)->allocate(8);
-  ASSERT_TRUE(small.ok()) << small.message();
-  float four[4] = {};
-  expectError((*device)->copyToDevice(*small, four, sizeof(four)),
-              "copying 16 bytes into a device buffer of 8");
-  expectError((*device)->copyToHost(four, *small, sizeof(four)),
-              "copying 16 bytes out of a device buffer of 8");
-  Expected<cuda::Function> kernel = module->function("fake_scale");
-  ASSERT_TRUE(kernel.ok());
-  std::vector<void *> none;
-  expectError((*device)->launch(*kernel, {{0, 1, 1}, {1, 1, 1}, 0}, none),
-              "a kernel launch with an empty grid");
+  {
+    Expected<std::shared_ptr<CudaDevice>> device = open();
+    ASSERT_TRUE(device.ok()) << device.message();
+    expectError((*device)->loadModule("not a cubin").status(),
+                "cuModuleLoadData failed: CUDA_ERROR_INVALID_IMAGE (device "
+                "kernel image is invalid)");
+    Expected<CudaModule> module = (*device)->loadModule("FAKECUBIN");
+    ASSERT_TRUE(module.ok()) << module.message();
+    expectError(module->function("gemm").status(),
+                "kernel 'gemm': cuModuleGetFunction failed: "
+                "CUDA_ERROR_NOT_FOUND (named symbol not found)");
+    Expected<CudaBuffer> small = (*device)->allocate(8);
+    ASSERT_TRUE(small.ok()) << small.message();
+    float four[4] = {};
+    expectError((*device)->copyToDevice(*small, four, sizeof(four)),
+                "copying 16 bytes into a device buffer of 8");
+    expectError((*device)->copyToHost(four, *small, sizeof(four)),
+                "copying 16 bytes out of a device buffer of 8");
+    Expected<cuda::Function> kernel = module->function("fake_scale");
+    ASSERT_TRUE(kernel.ok());
+    std::vector<void *> none;
+    expectError((*device)->launch(*kernel, {{0, 1, 1}, {1, 1, 1}, 0}, none),
+                "a kernel launch with an empty grid");
 
-  configure(1, "cuMemAlloc_v2", 2);
-  expectError((*device)->allocate(64).status(),
-              "allocating 64 bytes on the device: cuMemAlloc failed: "
-              "CUDA_ERROR_OUT_OF_MEMORY (out of memory)");
-  configure(1, "cuLaunchKernel", 719);
-  cuda::DevicePtr data = small->address();
-  int n = 2;
-  float factor = 1.0f;
-  std::vector<void *> parameters = {&data, &n, &factor};
-  expectError((*device)->launch(*kernel, {{1, 1, 1}, {2, 1, 1}, 0}, parameters),
-              "cuLaunchKernel failed: CUDA_ERROR_LAUNCH_FAILED (unspecified "
-              "launch failure)");
+    fail("cuMemAlloc_v2", 2);
+    expectError((*device)->allocate(64).status(),
+                "allocating 64 bytes on the device: cuMemAlloc failed: "
+                "CUDA_ERROR_OUT_OF_MEMORY (out of memory)");
+    fail("cuLaunchKernel", 719);
+    cuda::DevicePtr data = small->address();
+    int n = 2;
+    float factor = 1.0f;
+    std::vector<void *> parameters = {&data, &n, &factor};
+    expectError((*device)->launch(*kernel, {{1, 1, 1}, {2, 1, 1}, 0}, parameters),
+                "cuLaunchKernel failed: CUDA_ERROR_LAUNCH_FAILED (unspecified "
+                "launch failure)");
+  }
+  // Failed calls leave nothing behind.
+  EXPECT_EQ(alive("allocations"), 0);
+  EXPECT_EQ(alive("modules"), 0);
+  EXPECT_EQ(alive("contexts"), 0);
   // A code the driver cannot name is still reported.
-  configure(1, "cuInit", 999);
+  fail("cuInit", 999);
   expectError(open().status(), "cuInit failed: CUDA error 999");
+  fail(nullptr, 0);
 }
 
 TEST_F(CudaDeviceTest, TimesWithEventsOnAStream) {

@@ -87,6 +87,12 @@ EXPORT void fake_cuda_configure(int count, const char *call, int error) {
   failing_error = error;
 }
 
+/* From now on `call` (NULL: none) fails with `error`; everything else stays. */
+EXPORT void fake_cuda_fail(const char *call, int error) {
+  snprintf(failing_call, sizeof(failing_call), "%s", call ? call : "");
+  failing_error = error;
+}
+
 EXPORT const char *fake_cuda_log(void) { return log_text; }
 
 /* The objects alive of `kind`: contexts, modules, streams, events,
