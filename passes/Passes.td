@@ -499,6 +499,33 @@ def MoECpuApproximateMath : Pass<"moe-cpu-approximate-math"> {
                            "::mlir::vector::VectorDialect"];
 }
 
+def MoEGpuWorkgroupAttributions : Pass<"moe-gpu-workgroup-attributions"> {
+  let summary = "Turn a kernel's workgroup-memory allocs into workgroup attributions (NVVM)";
+  let description = [{
+    GPU kernels hold their workgroup memory as `memref.alloc`s in address
+    space 3 in the kernel's entry block: the form the SPIR-V path (kernels run
+    on the CPU through OpenCL, docs/gpu-testing.md) needs, since
+    convert-gpu-to-spirv rejects workgroup attributions. On the NVVM path such
+    an alloc would become a per-thread `malloc`; this pass makes each one a
+    workgroup attribution of its `gpu.func`, which the NVVM lowering places
+    in shared memory, and removes its deallocs. An alloc in address space 3
+    elsewhere (in a loop or branch), of dynamic shape or with a layout is an
+    error.
+
+    ```mlir
+    // Before
+    gpu.func @k(%in: memref<256xf32>) kernel {
+      %shared = memref.alloc() : memref<64xf32, 3>
+      ...
+    // After
+    gpu.func @k(%in: memref<256xf32>) workgroup(%shared : memref<64xf32, 3>) kernel {
+      ...
+    ```
+  }];
+  let dependentDialects = ["::mlir::gpu::GPUDialect",
+                           "::mlir::memref::MemRefDialect"];
+}
+
 def MoEPrepareEntry : Pass<"moe-prepare-entry", "::mlir::ModuleOp"> {
   let summary = "Record the entry function's signature for the artifact ABI";
   let description = [{

@@ -25,11 +25,21 @@ config.substitutions.append(("%examples", os.path.join(config.moe_src_root, "exa
 config.substitutions.append(
     ("%test_artifacts", os.path.join(config.moe_obj_root, "test", "unit", "artifacts"))
 )
+# The GPU kernels of test/gpu and the script that reads a gpu.binary's object.
+config.substitutions.append(("%gpu_kernels", os.path.join(config.moe_src_root, "test", "gpu", "kernels")))
+config.substitutions.append(("%gpu_binary", os.path.join(config.moe_src_root, "test", "gpu", "gpu_binary.py")))
 # A CUDA driver that records its calls (test/unit/fakecuda), for MOE_CUDA_DRIVER.
 config.substitutions.append(
     ("%fake_cuda_driver",
      os.path.join(config.moe_obj_root, "test", "unit", "fakecuda", "libfakecuda.so"))
 )
+
+# ptxas (the CUDA toolkit's, or on PATH): PTX is assembled and checked where it is there.
+import shutil
+ptxas = shutil.which("ptxas") or shutil.which("ptxas", path="/usr/local/cuda/bin")
+if ptxas:
+    config.available_features.add("ptxas")
+    config.substitutions.append(("%ptxas", ptxas))
 
 llvm_config.with_system_environment(["HOME", "INCLUDE", "LIB", "TMP", "TEMP"])
 llvm_config.use_default_substitutions()

@@ -12,12 +12,13 @@ Errors are OpenCLError naming the call and the OpenCL error code; no device is a
 """
 import ctypes
 import os
-import re
 import shutil
 import subprocess
 import tempfile
 
 import numpy as np
+
+from gpu_binary import first_object
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
@@ -36,23 +37,6 @@ class OpenCLError(RuntimeError):
     """A failed OpenCL call, or no OpenCL device."""
 
 
-def _mlir_string_bytes(text):
-    """The bytes of an MLIR string literal's body: \\\\ and \\" for a backslash and a
-    quote, \\XX for other bytes that are not printable, the rest as is."""
-    out, i = bytearray(), 0
-    while i < len(text):
-        if text[i] == "\\" and text[i + 1] in "\\\"":
-            out += text[i + 1].encode()
-            i += 2
-        elif text[i] == "\\":
-            out.append(int(text[i + 1:i + 3], 16))
-            i += 3
-        else:
-            out += text[i].encode()
-            i += 1
-    return bytes(out)
-
-
 def compile_kernels(mlir_path):
     """SPIR bitcode of the gpu.module in ``mlir_path``: moe-opt (SPIRV_PIPELINE), then
     llvm-spirv-15 -r."""
@@ -61,8 +45,8 @@ def compile_kernels(mlir_path):
                              capture_output=True, text=True)
     if lowered.returncode != 0:
         raise OpenCLError(f"moe-opt could not lower {mlir_path} to SPIR-V:\n{lowered.stderr}")
-    found = re.search(r'bin = "((?:[^"\\]|\\.)*)"', lowered.stdout, re.S)
-    if not found:
+    spirv = first_object(lowered.stdout)
+    if spirv is None:
         raise OpenCLError(f"no SPIR-V binary in moe-opt's output for {mlir_path}")
     translator = shutil.which("llvm-spirv-15")
     if not translator:
@@ -70,7 +54,7 @@ def compile_kernels(mlir_path):
     with tempfile.TemporaryDirectory() as work:
         spv, bc = os.path.join(work, "kernels.spv"), os.path.join(work, "kernels.bc")
         with open(spv, "wb") as f:
-            f.write(_mlir_string_bytes(found.group(1)))
+            f.write(spirv)
         subprocess.run([translator, "-r", spv, "-o", bc], check=True)
         with open(bc, "rb") as f:
             return f.read()

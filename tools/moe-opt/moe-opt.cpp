@@ -1,7 +1,8 @@
 //===- moe-opt.cpp - mlir-opt with the moe dialect and passes -------------===//
 //
 // Parses, verifies, transforms and prints IR with the moe dialect, every
-// upstream dialect and pass, and the moe passes (`moe-opt --help` lists them).
+// upstream dialect and pass, and the moe passes (`moe-opt --help` lists them),
+// with the translations to LLVM IR that serialize GPU kernels (PTX, cubin).
 //
 // Unlike mlir-opt, the output replaces its target only when MlirOptMain
 // succeeded (ToolOutput.h): IR that does not verify leaves an existing output
@@ -20,6 +21,7 @@
 #include "mlir/InitAllExtensions.h"
 #include "mlir/InitAllPasses.h"
 #include "mlir/Support/FileUtilities.h"
+#include "mlir/Target/LLVMIR/Dialect/All.h"
 #include "mlir/Tools/mlir-opt/MlirOptMain.h"
 #include "llvm/Support/InitLLVM.h"
 #include "llvm/Support/MemoryBuffer.h"
@@ -36,6 +38,8 @@ int main(int argc, char **argv) {
   mlir::DialectRegistry registry;
   mlir::registerAllDialects(registry);
   mlir::registerAllExtensions(registry);
+  // gpu-module-to-binary translates kernels to LLVM IR (NVVM: PTX, cubin).
+  mlir::registerAllToLLVMIRTranslations(registry);
   registry.insert<mlir::moe::MoEDialect>();
 
   auto [inputPath, outputPath] = mlir::registerAndParseCLIOptions(
