@@ -58,6 +58,11 @@ Expected<Model> Model::fromEntry(std::string_view signatureJson, EntryFn entry,
   Expected<Signature> signature = parseSignature(signatureJson);
   if (!signature)
     return signature.status();
+  if (signature->device != DeviceKind::Cpu)
+    return Status::failure("its entry runs on a ",
+                           deviceKindName(signature->device),
+                           " device (signature 'device'), which this runtime "
+                           "does not run yet");
   // Before the code can run: an extension this CPU lacks would stop the
   // process with SIGILL mid-run.
   if (const std::optional<CpuSpec> &cpu = signature->cpu)

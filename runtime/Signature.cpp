@@ -181,6 +181,24 @@ Status parseCpu(const JsonValue &object, Signature &signature) {
   return Status::success();
 }
 
+/// The optional `device`: "cpu" (the default) or "cuda".
+Status parseDevice(const JsonValue &object, Signature &signature) {
+  if (!object.find("device"))
+    return Status::success();
+  Expected<const JsonValue *> device =
+      getField(object, "device", JsonValue::Kind::String);
+  if (!device)
+    return device.status();
+  if ((*device)->text == "cpu")
+    signature.device = DeviceKind::Cpu;
+  else if ((*device)->text == "cuda")
+    signature.device = DeviceKind::Cuda;
+  else
+    return Status::failure("field 'device' must be 'cpu' or 'cuda', got ",
+                           quote((*device)->text));
+  return Status::success();
+}
+
 Expected<Signature> parseSignatureImpl(std::string_view text) {
   Expected<JsonValue> json = parseJson(text);
   if (!json)
@@ -240,6 +258,8 @@ Expected<Signature> parseSignatureImpl(std::string_view text) {
     return s;
   if (Status s = parseCpu(*json, signature); !s.ok())
     return s;
+  if (Status s = parseDevice(*json, signature); !s.ok())
+    return s;
   for (size_t i = 0; i < signature.args.size(); ++i)
     if (signature.args[i].strips != 0 && signature.abiVersion < 4)
       return Status::failure(entryPrefix("args", i, (*args)->elements[i]),
@@ -248,6 +268,10 @@ Expected<Signature> parseSignatureImpl(std::string_view text) {
 }
 
 } // namespace
+
+std::string_view moe::deviceKindName(DeviceKind kind) {
+  return kind == DeviceKind::Cpu ? "cpu" : "cuda";
+}
 
 std::string_view moe::argRoleName(ArgRole role) {
   return role == ArgRole::Input ? "input" : "weight";

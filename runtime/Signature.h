@@ -71,6 +71,12 @@ struct CpuSpec {
   std::vector<std::string> features;
 };
 
+/// Where an artifact's entry runs (the signature's `device`).
+enum class DeviceKind { Cpu, Cuda };
+
+/// "cpu" or "cuda".
+std::string_view deviceKindName(DeviceKind kind);
+
 /// The calling convention of one entry point: arguments in the order the
 /// entry receives them, then results in the order it writes them.
 struct Signature {
@@ -86,6 +92,9 @@ struct Signature {
   /// ABI 2: the messages of the entry's run-time checks; a failed call
   /// reports checks[code - 1] with `{i}` replaced by the record's values.
   std::vector<std::string> checks;
+  /// Where the entry runs: the optional `device`, "cpu" (the default) or
+  /// "cuda" (its host code launches kernels on a CUDA device).
+  DeviceKind device = DeviceKind::Cpu;
   /// The CPU the code was built for; absent in signatures without `cpu`,
   /// whose code runs on any CPU of its architecture.
   std::optional<CpuSpec> cpu;

@@ -226,6 +226,7 @@ struct MoEEmitEntryPass : impl::MoEEmitEntryBase<MoEEmitEntryPass> {
       features.push_back(std::move(feature));
     (*object)["cpu"] = llvm::json::Object{{"name", cpu->name},
                                           {"features", std::move(features)}};
+    (*object)["device"] = "cpu";
     std::string text;
     llvm::raw_string_ostream os(text);
     os << llvm::json::Value(std::move(*object));

@@ -9,6 +9,7 @@
 // executor of the entry's grids follows the status record (args[4]).
 // EMIT: llvm.mlir.global external constant @moe_signature_json("{\22abi\22:3,\22args\22
 // EMIT-SAME: \22checks\22:[],
+// EMIT-SAME: \22device\22:\22cpu\22
 // EMIT: llvm.func @moe_entry(%[[ARGS:.*]]: !llvm.ptr) {
 // EMIT: llvm.getelementptr %[[ARGS]][3] : (!llvm.ptr) -> !llvm.ptr, !llvm.ptr
 // EMIT: llvm.getelementptr %[[ARGS]][4] : (!llvm.ptr) -> !llvm.ptr, !llvm.ptr

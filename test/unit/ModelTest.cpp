@@ -533,6 +533,15 @@ TEST(ModelFromEntryTest, PassesMLIRMemRefDescriptors) {
   EXPECT_TRUE(released);
 }
 
+TEST(ModelFromEntryTest, RefusesCodeForAnotherDevice) {
+  std::string json = kRecordingSignature;
+  std::string cuda = json.substr(0, json.size() - 1) + R"(,"device":"cuda"})";
+  Expected<Model> model = Model::fromEntry(cuda, recordingEntry, {});
+  ASSERT_FALSE(model.ok());
+  EXPECT_EQ(model.message(), "its entry runs on a cuda device (signature "
+                             "'device'), which this runtime does not run yet");
+}
+
 TEST(ModelFromEntryTest, RejectsANullEntryAndBadSignatures) {
   Expected<Model> model = Model::fromEntry(kRecordingSignature, nullptr, {});
   ASSERT_FALSE(model.ok());

@@ -154,6 +154,20 @@ TEST(SignatureTest, RejectsBadStrips) {
       "rank 1");
 }
 
+TEST(SignatureTest, ReadsTheDevice) {
+  Expected<Signature> none = parseSignature(withFields(""));
+  ASSERT_TRUE(none.ok()) << none.message();
+  EXPECT_EQ(none->device, DeviceKind::Cpu);
+  Expected<Signature> cuda = parseSignature(withFields(R"(,"device":"cuda")"));
+  ASSERT_TRUE(cuda.ok()) << cuda.message();
+  EXPECT_EQ(cuda->device, DeviceKind::Cuda);
+  EXPECT_EQ(deviceKindName(cuda->device), "cuda");
+  expectError(withFields(R"(,"device":"tpu")"),
+              "field 'device' must be 'cpu' or 'cuda', got 'tpu'");
+  expectError(withFields(R"(,"device":1)"),
+              "field 'device' must be string, got number");
+}
+
 TEST(SignatureTest, ReadsTheCpu) {
   Expected<Signature> none = parseSignature(withFields(""));
   ASSERT_TRUE(none.ok()) << none.message();

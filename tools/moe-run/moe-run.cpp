@@ -309,6 +309,7 @@ void printSignature(const Signature &signature, std::ostream &os) {
   os << "results:\n";
   for (const TensorSpec &result : signature.results)
     os << "  " << pad(result.name) << "  " << result.typeString() << "\n";
+  os << "device: " << deviceKindName(signature.device) << "\n";
   if (signature.cpu) {
     os << "cpu: " << signature.cpu->name << "\n";
     os << "cpu features:";
