@@ -178,7 +178,8 @@ def MoELowerToLinalg : Pass<"moe-lower-to-linalg"> {
     data path (`moe.gather_rows`, `moe.grouped_matmul`,
     `moe.scatter_add_rows`) is replaced by each op's own decomposition
     (`linalg::AggregatedOpInterface`): its meaning lives in the dialect.
-    With `keep-gathers`, `moe.gather_rows` stays (a grouped GEMM's A rows
+    Other ops with such a decomposition, like the `linalg.softmax` of a
+    model's dense parts, are decomposed the same way. With `keep-gathers`, `moe.gather_rows` stays (a grouped GEMM's A rows
     become one) for a target's tiling to fuse into what reads them (the CPU
     packs a GEMM's A blocks straight from the tokens); running the pass
     again without it decomposes what is left.

@@ -233,16 +233,17 @@ struct LowerExperts : OpRewritePattern<ExpertsOp> {
   }
 };
 
-/// Replaces every op of the data path (gather, grouped GEMM, scatter-add) by
-/// its decomposition (linalg::AggregatedOpInterface).
+/// Replaces every op of the data path (gather, grouped GEMM, scatter-add),
+/// and every other op with a decomposition such as `linalg.softmax` (the
+/// dense parts of whole models), by its decomposition
+/// (linalg::AggregatedOpInterface): later stages see linalg ops only.
 struct DecomposeDataPath
     : OpInterfaceRewritePattern<linalg::AggregatedOpInterface> {
   DecomposeDataPath(MLIRContext *context, bool keepGathers)
       : OpInterfaceRewritePattern(context), keepGathers(keepGathers) {}
   LogicalResult matchAndRewrite(linalg::AggregatedOpInterface op,
                                 PatternRewriter &rewriter) const override {
-    if (!isa<MoEDialect>(op->getDialect()) ||
-        (keepGathers && isa<GatherRowsOp>(op)))
+    if (keepGathers && isa<GatherRowsOp>(op))
       return failure();
     FailureOr<SmallVector<Value>> values = op.decomposeOperation(rewriter);
     if (failed(values))

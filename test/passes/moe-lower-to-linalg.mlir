@@ -215,3 +215,19 @@ func.func @scatter(%y: tensor<32x6xf32>, %tr: tensor<2x8x2xi32>, %w: tensor<2x8x
   %p = moe.scatter_add_rows %y, %tr, %w into %init {prescaled} : tensor<32x6xf32>, tensor<2x8x2xi32>, tensor<2x8x2xf32> into tensor<2x8x6xf32>
   return %o, %p : tensor<2x8x6xf32>, tensor<2x8x6xf32>
 }
+
+// The dense parts of whole models: linalg.softmax is decomposed like the data
+// path's ops (max, exp of the difference, sum, division), so later stages
+// see linalg ops only.
+// CHECK-LABEL: func.func @dense_softmax
+// CHECK-NOT: linalg.softmax
+// CHECK: arith.maxnumf
+// CHECK: math.exp
+// CHECK: arith.addf
+// CHECK: arith.divf
+// CHECK-NOT: linalg.softmax
+func.func @dense_softmax(%x: tensor<8x16xf32>) -> tensor<8x16xf32> {
+  %e = tensor.empty() : tensor<8x16xf32>
+  %s = linalg.softmax dimension(1) ins(%x : tensor<8x16xf32>) outs(%e : tensor<8x16xf32>) -> tensor<8x16xf32>
+  return %s : tensor<8x16xf32>
+}
