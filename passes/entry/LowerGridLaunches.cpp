@@ -67,16 +67,28 @@ struct MoELowerGridLaunchesPass
         LLVM::LLVMVoidType::get(context), {ptr, i64, ptr, ptr});
 
     SmallVector<LLVM::LLVMFuncOp> launches;
+    llvm::DenseMap<StringAttr, SmallVector<Operation *>> users;
     for (auto func : module.getOps<LLVM::LLVMFuncOp>())
-      if (func->hasAttr(kGridWorkgroupAttrName))
+      if (func->hasAttr(kGridWorkgroupAttrName)) {
         launches.push_back(func);
+        users[func.getSymNameAttr()];
+      }
+    // One symbol table and one walk for every launch: a model has hundreds.
+    SymbolTable symbols(module);
+    if (std::optional<SymbolTable::UseRange> uses =
+            SymbolTable::getSymbolUses(&module.getBodyRegion())) {
+      for (const SymbolTable::SymbolUse &use : *uses) {
+        auto found = users.find(use.getSymbolRef().getRootReference());
+        if (found != users.end())
+          found->second.push_back(use.getUser());
+      }
+    }
     OpBuilder b(context);
     for (LLVM::LLVMFuncOp launch : launches) {
       auto name =
           launch->getAttrOfType<FlatSymbolRefAttr>(kGridWorkgroupAttrName);
       auto workgroup =
-          name ? module.lookupSymbol<LLVM::LLVMFuncOp>(name.getAttr())
-               : nullptr;
+          name ? symbols.lookup<LLVM::LLVMFuncOp>(name.getAttr()) : nullptr;
       if (!workgroup) {
         launch.emitError() << "the workgroup function of this grid is "
                               "missing; convert to the LLVM dialect first";
@@ -88,13 +100,11 @@ struct MoELowerGridLaunchesPass
       b.setInsertionPointAfter(workgroup);
       LLVM::LLVMFuncOp thunk = buildThunk(b, workgroup, record);
 
-      std::optional<SymbolTable::UseRange> uses =
-          SymbolTable::getSymbolUses(launch, module);
       SmallVector<LLVM::CallOp> calls;
-      for (const SymbolTable::SymbolUse &use : *uses) {
-        auto call = dyn_cast<LLVM::CallOp>(use.getUser());
+      for (Operation *user : users[launch.getSymNameAttr()]) {
+        auto call = dyn_cast<LLVM::CallOp>(user);
         if (!call) {
-          use.getUser()->emitError() << "a grid launch may only be called";
+          user->emitError() << "a grid launch may only be called";
           return signalPassFailure();
         }
         calls.push_back(call);
