@@ -53,3 +53,14 @@ def test_the_builder_refuses_what_it_cannot_write():
         build_model(PUBLISHED["softmoe-s16"], 2)
     with pytest.raises(ValueError, match="3 images are not whole groups of 2"):
         build_model(SMALL_VMOE.replace(group_size=2), 3)
+
+
+def test_the_main_job_on_two_images():
+    """examples/python/vmoe_s32.py (scripts/main.sh): V-MoE-S/32 checked end to end."""
+    import sys
+    from paths import ROOT
+    run = subprocess.run([sys.executable, os.path.join(ROOT, "examples", "python", "vmoe_s32.py"),
+                          "--images", "2", "--build", BUILD], capture_output=True, text=True)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "logits vs the NumPy reference: max error" in run.stdout
+    assert run.stdout.count("(PASS against the reference)") == 2, run.stdout
