@@ -2,12 +2,14 @@
 matmul/batch_matmul/softmax/transpose, linalg.generic for LayerNorm, GELU and the residuals,
 tensor reshapes), the MoE layers as moe ops. Weights are arguments named as vmoe names them
 (moe_mlir.configs.param_shapes), the input is ``images`` [N, H, W, 3], the results ``logits``
-[N, classes] and, per MoE block b, its routing statistics ``block<b>/expert_load`` and
-``block<b>/dropped_tokens``.
+[N, classes] and, per MoE block b that routes (not Soft MoE), its routing statistics
+``block<b>/expert_load`` and ``block<b>/dropped_tokens``.
 
     text = build_model(PUBLISHED["vmoe-s32"].replace(...), batch=8)
 
-Supported routers: token choice (V-MoE). The batch size is fixed at build time.
+Routers: token choice (V-MoE), Soft MoE (a mean-pooled head), per-image (Mobile V-MoE: the
+first MoE layer decides, every later one reuses its plan; statistics are the first layer's).
+The batch size is fixed at build time.
 """
 import math
 
@@ -110,9 +112,8 @@ def _dims(rank):
 def build_model(config, batch):
     """The level-1 IR of ``config`` for ``batch`` images."""
     c = config.validate()
-    if c.router.kind != "token_choice":
-        raise ValueError(f"{c.name}: the builder writes token-choice MoE layers only, not "
-                         f"{c.router.kind!r}")
+    if c.router.kind not in ("token_choice", "soft", "per_image"):
+        raise ValueError(f"{c.name}: unknown router {c.router.kind!r}")
     if batch % c.group_size:
         raise ValueError(f"{batch} images are not whole groups of {c.group_size}")
     shapes = param_shapes(c)
@@ -192,20 +193,48 @@ def build_model(config, batch):
     results = [("logits", [n, c.num_classes])]
     stats = []
 
+    shared_plan = {}
+
     def moe(x2d, prefix, block):
         groups = n // c.group_size
         s = c.group_size * t
-        e, f = c.experts, c.mlp_dim
-        cap = _capacity(s * c.router.k, e, c.router.capacity_factor)
-        plan = f"!moe.plan<groups = {groups}, tokens = {s}, experts = {e}, capacity = {cap}>"
+        e, f, r = c.experts, c.mlp_dim, c.router
         x3 = w.reshape(x2d, [rows, d], [groups, s, d], [[0, 1], [2]])
-        logits = w.fresh("logits")
-        w.emit(f"{logits} = moe.gate {x3}, {arg[prefix + '/Router/dense/kernel']} : {_t([groups, s, d])}, "
-               f"{_t([d, e])} -> {_t([groups, s, e])}")
-        route = w.fresh("plan")
-        priority = ", priority = bpr" if c.router.bpr else ""
-        w.emit(f"{route} = moe.route {logits} token_choice<k = {c.router.k}, capacity_factor = "
-               f"{c.router.capacity_factor}{priority}> : {_t([groups, s, e])} -> {plan}")
+        if r.kind == "soft":
+            cap = r.slots_per_expert
+            attr = f"soft<slots_per_expert = {cap}>"
+            slots_in = e * cap
+        elif r.kind == "per_image":
+            if r.capacity_factor is None:
+                cap, options = s, ""
+            else:
+                cap = _capacity(s // t * r.k, e, r.capacity_factor) * t
+                options = f", capacity_factor = {r.capacity_factor}, multiple_of = 4"
+            attr = (f"per_image<tokens_per_item = {t}, k = {r.k}, pooling = {r.pooling}"
+                    f"{options}>")
+            slots_in = e
+        else:
+            cap = _capacity(s * r.k, e, r.capacity_factor)
+            priority = ", priority = bpr" if r.bpr else ""
+            attr = f"token_choice<k = {r.k}, capacity_factor = {r.capacity_factor}{priority}>"
+            slots_in = e
+        plan = f"!moe.plan<groups = {groups}, tokens = {s}, experts = {e}, capacity = {cap}>"
+        lg = _t([groups, s, slots_in])
+        if r.kind == "per_image" and "plan" in shared_plan:
+            # Per-image routing decides once, in the first MoE layer (Mobile V-MoE).
+            route, logits = shared_plan["plan"], None
+        else:
+            logits = w.fresh("logits")
+            if r.kind == "soft":
+                w.emit(f"{logits} = moe.gate {x3}, {arg[prefix + '/Router/mu']} scale "
+                       f"{arg[prefix + '/Router/scale']} : {_t([groups, s, d])}, {_t([d, e, cap])}, "
+                       f"tensor<f32> -> {lg}")
+            else:
+                w.emit(f"{logits} = moe.gate {x3}, {arg[prefix + '/Router/dense/kernel']} : "
+                       f"{_t([groups, s, d])}, {_t([d, e])} -> {lg}")
+            route = w.fresh("plan")
+            w.emit(f"{route} = moe.route {logits} {attr} : {lg} -> {plan}")
+            shared_plan["plan"] = route
         slots = w.fresh("slots")
         sl = _t([e, groups * cap, d])
         w.emit(f"{slots} = moe.dispatch {x3}, {route} : {_t([groups, s, d])}, {plan} -> {sl}")
@@ -218,11 +247,13 @@ def build_model(config, batch):
                f"{_t([e, d])}) -> {sl}")
         out = w.fresh("combined")
         w.emit(f"{out} = moe.combine {y}, {route} : {sl}, {plan} -> {_t([groups, s, d])}")
-        st = [w.fresh("imp"), w.fresh("load"), w.fresh("dropped"), w.fresh("lost")]
-        w.emit(f"{', '.join(st)} = moe.route_stats {logits}, {route} : {_t([groups, s, e])}, {plan} -> "
-               f"tensor<{groups}xf32>, tensor<{groups}x{e}xi64>, tensor<{groups}xi64>, tensor<{groups}xi64>")
-        stats.append((st[1], f"tensor<{groups}x{e}xi64>", f"block{block}/expert_load"))
-        stats.append((st[3], f"tensor<{groups}xi64>", f"block{block}/dropped_tokens"))
+        if r.kind != "soft" and logits is not None:
+            st = [w.fresh("imp"), w.fresh("load"), w.fresh("dropped"), w.fresh("lost")]
+            w.emit(f"{', '.join(st)} = moe.route_stats {logits}, {route} : {lg}, {plan} -> "
+                   f"tensor<{groups}xf32>, tensor<{groups}x{e}xi64>, tensor<{groups}xi64>, "
+                   f"tensor<{groups}xi64>")
+            stats.append((st[1], f"tensor<{groups}x{e}xi64>", f"block{block}/expert_load"))
+            stats.append((st[3], f"tensor<{groups}xi64>", f"block{block}/dropped_tokens"))
         return w.reshape(out, [groups, s, d], [rows, d], [[0, 1], [2]])
 
     # Constants the bodies use.

@@ -25,6 +25,12 @@ SMALL_VMOE = PUBLISHED["vmoe-s32"].replace(
     SMALL_VMOE.replace(name="small_vmoe_variant", group_size=2, activation="gelu",
                        representation_size=None,
                        router=Router("token_choice", k=1, capacity_factor=1.0, bpr=False)),
+    # Soft MoE: 8 experts of one slot, no class token, mean-pooled head.
+    SMALL_VMOE.replace(name="small_softmoe", router=Router("soft", slots_per_expert=1),
+                       experts=8, classifier="gap", representation_size=None),
+    # Mobile V-MoE: one per-image decision (class token's logits) for both MoE layers.
+    SMALL_VMOE.replace(name="small_mobile_vmoe", representation_size=None,
+                       router=Router("per_image", k=1, capacity_factor=None, pooling="cls")),
 ], ids=lambda c: c.name)
 def test_a_compiled_model_matches_the_reference(tmp_path, config):
     batch = 4
@@ -43,14 +49,17 @@ def test_a_compiled_model_matches_the_reference(tmp_path, config):
     np.testing.assert_allclose(got["logits"], want, rtol=1e-4, atol=1e-4 * np.abs(want).max())
     for block in config.moe_blocks:
         stats = routing[block]["stats"]
+        if stats is None:  # Soft MoE, or a per-image layer reusing the first's plan
+            assert f"block{block}/expert_load" not in got
+            continue
         np.testing.assert_array_equal(got[f"block{block}/expert_load"], stats["expert_load"])
         np.testing.assert_array_equal(got[f"block{block}/dropped_tokens"],
                                       stats["dropped_tokens"])
 
 
 def test_the_builder_refuses_what_it_cannot_write():
-    with pytest.raises(ValueError, match="token-choice MoE layers only, not 'soft'"):
-        build_model(PUBLISHED["softmoe-s16"], 2)
+    with pytest.raises(ValueError, match="unknown router 'expert_choice'"):
+        build_model(SMALL_VMOE.replace(router=Router("expert_choice")), 2)
     with pytest.raises(ValueError, match="3 images are not whole groups of 2"):
         build_model(SMALL_VMOE.replace(group_size=2), 3)
 

@@ -130,8 +130,9 @@ def forward(config, params, images):
             out, plan, logits = moe(y, p, f"{block}/Moe", c, decided)
             if c.router.kind == "per_image":
                 decided = plan
+            # Statistics where a layer routes: not Soft MoE, not a reused per-image plan.
             stats = (ref.route_stats(logits, plan, k=c.router.k)
-                     if c.router.kind == "token_choice" else None)
+                     if c.router.kind != "soft" and logits is not None else None)
             routing[b] = {"plan": plan, "logits": logits, "stats": stats}
             x = x + out
         else:
