@@ -109,8 +109,10 @@ def _dims(rank):
     return [f"d{i}" for i in range(rank)]
 
 
-def build_model(config, batch):
-    """The level-1 IR of ``config`` for ``batch`` images."""
+def build_model(config, batch, slot_tables=False):
+    """The level-1 IR of ``config`` for ``batch`` images; with ``slot_tables``, each routing
+    MoE block also returns its slot table, ``block<b>/slot_token`` and ``block<b>/slot_weight``
+    (moe.plan_slots: what moe_mlir.pictures draws)."""
     c = config.validate()
     if c.router.kind not in ("token_choice", "soft", "per_image"):
         raise ValueError(f"{c.name}: unknown router {c.router.kind!r}")
@@ -254,6 +256,12 @@ def build_model(config, batch):
                    f"tensor<{groups}xi64>")
             stats.append((st[1], f"tensor<{groups}x{e}xi64>", f"block{block}/expert_load"))
             stats.append((st[3], f"tensor<{groups}xi64>", f"block{block}/dropped_tokens"))
+            if slot_tables:
+                token, weight = w.fresh("slot_token"), w.fresh("slot_weight")
+                w.emit(f"{token}, {weight} = moe.plan_slots {route} : {plan} -> "
+                       f"tensor<{groups}x{e}x{cap}xi64>, {_t([groups, e, cap])}")
+                stats.append((token, f"tensor<{groups}x{e}x{cap}xi64>", f"block{block}/slot_token"))
+                stats.append((weight, _t([groups, e, cap]), f"block{block}/slot_weight"))
         return w.reshape(out, [groups, s, d], [rows, d], [[0, 1], [2]])
 
     # Constants the bodies use.

@@ -73,3 +73,31 @@ def test_the_main_job_on_two_images():
     assert run.returncode == 0, run.stdout + run.stderr
     assert "logits vs the NumPy reference: max error" in run.stdout
     assert run.stdout.count("(PASS against the reference)") == 2, run.stdout
+
+
+def test_slot_tables_of_a_whole_model_draw_its_routing(tmp_path):
+    """The slot tables a model returns (slot_tables=True) are the reference's, token by token,
+    and moe_mlir.pictures draws every MoE layer of every image from them."""
+    from moe_mlir import pictures
+    config, batch = SMALL_VMOE, 2
+    mlir, so = tmp_path / "model.mlir", tmp_path / "model.so"
+    mlir.write_text(build_model(config, batch, slot_tables=True))
+    subprocess.run([os.path.join(BUILD, "bin", "moe-compile"), str(mlir), "-o", str(so)],
+                   check=True)
+    params = vit.random_params(config, seed=21)
+    images = np.random.default_rng(22).standard_normal(
+        (batch, config.image_size, config.image_size, 3)).astype(np.float32)
+    _, routing = vit.forward(config, params, images)
+    with Model(so) as model:
+        model.bind_weights(params)
+        got = model.run(images=images)
+    layers = {}
+    for block in config.moe_blocks:
+        np.testing.assert_array_equal(got[f"block{block}/slot_token"], routing[block]["plan"].token)
+        experts = pictures.patch_experts(got[f"block{block}/slot_token"],
+                                         got[f"block{block}/slot_weight"], tokens=config.tokens)
+        layers[f"block {block}"] = pictures.image_maps(experts, config.tokens, class_token=True)
+    side = config.image_size // config.patch
+    figure = pictures.draw_routing(layers, tmp_path / "routing.png", (side, side),
+                                   config.experts)
+    assert len([ax for ax in figure.axes if ax.images]) == len(config.moe_blocks) * batch
