@@ -71,6 +71,17 @@ Expected<Model> Model::fromEntry(std::string_view signatureJson, EntryFn entry,
   return Model(std::move(*signature), entry, std::move(keepAlive));
 }
 
+/// `tensor` (of `arg`'s type) packed as the entry takes it: copied from a
+/// const tensor, consumed from one given by rvalue (packStrips).
+template <typename T>
+static Expected<std::shared_ptr<const HostTensor>>
+packWeight(const ArgSpec &arg, T &&tensor) {
+  Expected<HostTensor> packed = packStrips(std::forward<T>(tensor), arg.strips);
+  if (!packed)
+    return packed.status().withPrefix(argLabel(arg) + ": ");
+  return std::make_shared<const HostTensor>(std::move(*packed));
+}
+
 Status Model::bind(size_t index, std::shared_ptr<const HostTensor> tensor,
                    const std::string &origin) {
   const ArgSpec &arg = sig.args[index];
@@ -79,21 +90,14 @@ Status Model::bind(size_t index, std::shared_ptr<const HostTensor> tensor,
         argLabel(arg), origin.empty() ? "" : " from " + quote(origin),
         ": expected ", arg.typeString(), ", got ", tensor->typeString());
   if (arg.strips != 0) {
-    Expected<std::shared_ptr<const HostTensor>> packed = packWeight(arg, *tensor);
+    Expected<std::shared_ptr<const HostTensor>> packed =
+        packWeight(arg, *tensor);
     if (!packed)
       return packed.status();
     tensor = std::move(*packed);
   }
   bound[index] = std::move(tensor);
   return Status::success();
-}
-
-Expected<std::shared_ptr<const HostTensor>>
-Model::packWeight(const ArgSpec &arg, const HostTensor &tensor) {
-  Expected<HostTensor> packed = packStrips(tensor, arg.strips);
-  if (!packed)
-    return packed.status().withPrefix(argLabel(arg) + ": ");
-  return std::make_shared<const HostTensor>(std::move(*packed));
 }
 
 Status Model::bindWeights(std::shared_ptr<const SafeTensorsFile> file) {
@@ -128,13 +132,12 @@ Status Model::bindWeightFile(SafeTensorsFile *owned,
     // A file of our own gives up each weight as it is packed, so that
     // binding holds two copies of one expert's matrix at a time, never of
     // every weight.
-    Expected<HostTensor> copy =
-        owned ? packStrips(std::move(owned->tensors.extract(arg.name).mapped()),
-                           arg.strips)
-              : packStrips(**tensor, arg.strips);
+    Expected<std::shared_ptr<const HostTensor>> copy =
+        owned ? packWeight(arg, std::move(owned->tensors.extract(arg.name).mapped()))
+              : packWeight(arg, **tensor);
     if (!copy)
-      return copy.status().withPrefix(argLabel(arg) + ": ");
-    packed.emplace_back(i, std::make_shared<const HostTensor>(std::move(*copy)));
+      return copy.status();
+    packed.emplace_back(i, std::move(*copy));
   }
   if (owned)
     shared = std::make_shared<const SafeTensorsFile>(std::move(*owned));

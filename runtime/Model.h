@@ -118,9 +118,6 @@ private:
   /// packed tensors it releases) or shared.
   Status bindWeightFile(SafeTensorsFile *owned,
                         std::shared_ptr<const SafeTensorsFile> shared);
-  /// `tensor` (of `arg`'s type) packed as the entry takes it.
-  static Expected<std::shared_ptr<const HostTensor>>
-  packWeight(const ArgSpec &arg, const HostTensor &tensor);
 
   // Declared first so that it is released last: it keeps `entryFn` valid.
   std::shared_ptr<void> code;

@@ -114,8 +114,6 @@ def main(cases, run_case, script):
     parser.add_argument("--work", required=True)
     parser.add_argument("--seed", type=int, default=None)
     parser.add_argument("--filter", default="")
-    parser.add_argument("--skip", action="append", default=[],
-                        help="leave out the case of this name (repeatable)")
     parser.add_argument("--target-cpu", default=None,
                         help="moe-compile --target-cpu for every case (default: the host)")
     args = parser.parse_args()
@@ -124,7 +122,7 @@ def main(cases, run_case, script):
     seed = args.seed if args.seed is not None else random.SystemRandom().randrange(1 << 31)
     failures = []
     for case in cases:
-        if args.filter not in case[0] or case[0] in args.skip:
+        if args.filter not in case[0]:
             continue
         LAST_PACKED.clear()
         ok, label, log = run_case(case, args.build, args.work, seed)

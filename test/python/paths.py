@@ -12,3 +12,20 @@ os.environ.setdefault("MOE_RUNTIME_LIB", os.path.join(BUILD, "lib", "libmoe_runt
 for folder in ("python", os.path.join("test", "reference"), os.path.join("test", "execution")):
     if os.path.join(ROOT, folder) not in sys.path:
         sys.path.insert(0, os.path.join(ROOT, folder))
+
+
+def moe_compile(mlir, so):
+    """Compiles the level-1 IR file ``mlir`` to the CPU artifact ``so`` with the build's
+    moe-compile (an error fails the test)."""
+    import subprocess
+    subprocess.run([os.path.join(BUILD, "bin", "moe-compile"), str(mlir), "-o", str(so)],
+                   check=True)
+    return so
+
+
+def compile_text(text, directory, name="model"):
+    """Writes ``text`` to ``directory/name.mlir``, compiles it; returns the artifact's path."""
+    mlir = os.path.join(str(directory), name + ".mlir")
+    with open(mlir, "w") as f:
+        f.write(text)
+    return moe_compile(mlir, os.path.join(str(directory), name + ".so"))

@@ -3,12 +3,11 @@ codec: byte-exact files for a small tree (the layout vmoe writes, docs/vmoe-chec
 round trips through several data files and slices, bfloat16, every error path, and conversion
 to .safetensors with the model IR's names, bound to a compiled layer."""
 import os
-import subprocess
 
 import numpy as np
 import pytest
 
-from paths import BUILD  # noqa: E402  (puts the package on sys.path)
+from paths import moe_compile  # noqa: E402  (puts the package on sys.path)
 from moe_mlir import checkpoint  # noqa: E402
 from moe_mlir.checkpoint import CheckpointError  # noqa: E402
 from moe_mlir.msgpack import Ext, MsgpackError, packb, unpackb  # noqa: E402
@@ -171,8 +170,7 @@ def test_converts_to_the_models_names_and_checks_shapes(tmp_path):
     checkpoint.write_checkpoint(prefix, {names[w.name]: arrays[w.name] for w in fn.weights},
                                 shard_count=2, split_leading=2)
     so = tmp_path / "layer.so"
-    subprocess.run([os.path.join(BUILD, "bin", "moe-compile"), str(mlir), "-o", str(so)],
-                   check=True)
+    moe_compile(mlir, so)
     with Model(so) as model:
         shapes = {w.name: w.shape for w in model.weights}
         out = tmp_path / "w.safetensors"

@@ -1,12 +1,10 @@
 """The dense operations whole models are made of (linalg.matmul, linalg.softmax, reductions
 and elementwise math in linalg.generic), compiled by moe-compile and run from Python, against
 NumPy."""
-import os
-import subprocess
 
 import numpy as np
 
-from paths import BUILD  # noqa: E402  (puts the package on sys.path)
+from paths import moe_compile  # noqa: E402  (puts the package on sys.path)
 from moe_mlir import Model  # noqa: E402
 
 DENSE = """
@@ -44,8 +42,7 @@ func.func @dense(%x: tensor<8x16xf32> {moe.input = "x"}, %w: tensor<16x16xf32> {
 def test_matmul_softmax_reduction_and_math(tmp_path):
     mlir, so = tmp_path / "dense.mlir", tmp_path / "dense.so"
     mlir.write_text(DENSE)
-    subprocess.run([os.path.join(BUILD, "bin", "moe-compile"), str(mlir), "-o", str(so)],
-                   check=True)
+    moe_compile(mlir, so)
     rng = np.random.default_rng(0)
     x = rng.standard_normal((8, 16)).astype(np.float32)
     w = rng.standard_normal((16, 16)).astype(np.float32)

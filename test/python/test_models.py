@@ -7,7 +7,7 @@ import subprocess
 import numpy as np
 import pytest
 
-from paths import BUILD  # noqa: E402  (puts the package and the reference on sys.path)
+from paths import BUILD, compile_text  # noqa: E402  (puts the package and the reference on sys.path)
 import vit_moe_reference as vit  # noqa: E402
 from moe_mlir import Model  # noqa: E402
 from moe_mlir.builder import build_model  # noqa: E402
@@ -17,6 +17,21 @@ from moe_mlir.configs import PUBLISHED, Router  # noqa: E402
 SMALL_VMOE = PUBLISHED["vmoe-s32"].replace(
     name="small_vmoe", image_size=32, patch=8, width=16, depth=4, mlp_dim=32, heads=2,
     num_classes=10, moe_blocks=(1, 3), experts=4, representation_size=16)
+
+
+def run_model(tmp_path, config, batch, seed, threads=None, slot_tables=False):
+    """``config`` built for ``batch`` random images, compiled, run with random weights, and
+    the reference's forward pass on the same: (results, reference logits, reference routing)."""
+    so = compile_text(build_model(config, batch, slot_tables), tmp_path)
+    params = vit.random_params(config, seed=seed)
+    images = np.random.default_rng(seed + 1).standard_normal(
+        (batch, config.image_size, config.image_size, 3)).astype(np.float32)
+    want, routing = vit.forward(config, params, images)
+    with Model(so, threads=threads) as model:
+        assert [i.name for i in model.inputs] == ["images"]
+        model.bind_weights(params)
+        got = model.run(images=images)
+    return got, want, routing
 
 
 @pytest.mark.parametrize("config", [
@@ -33,19 +48,7 @@ SMALL_VMOE = PUBLISHED["vmoe-s32"].replace(
                        router=Router("per_image", k=1, capacity_factor=None, pooling="cls")),
 ], ids=lambda c: c.name)
 def test_a_compiled_model_matches_the_reference(tmp_path, config):
-    batch = 4
-    mlir, so = tmp_path / "model.mlir", tmp_path / "model.so"
-    mlir.write_text(build_model(config, batch))
-    subprocess.run([os.path.join(BUILD, "bin", "moe-compile"), str(mlir), "-o", str(so)],
-                   check=True)
-    params = vit.random_params(config, seed=11)
-    images = np.random.default_rng(12).standard_normal(
-        (batch, config.image_size, config.image_size, 3)).astype(np.float32)
-    want, routing = vit.forward(config, params, images)
-    with Model(so, threads=2) as model:
-        assert [i.name for i in model.inputs] == ["images"]
-        model.bind_weights(params)
-        got = model.run(images=images)
+    got, want, routing = run_model(tmp_path, config, batch=4, seed=11, threads=2)
     np.testing.assert_allclose(got["logits"], want, rtol=1e-4, atol=1e-4 * np.abs(want).max())
     for block in config.moe_blocks:
         stats = routing[block]["stats"]
@@ -80,17 +83,7 @@ def test_slot_tables_of_a_whole_model_draw_its_routing(tmp_path):
     and moe_mlir.pictures draws every MoE layer of every image from them."""
     from moe_mlir import pictures
     config, batch = SMALL_VMOE, 2
-    mlir, so = tmp_path / "model.mlir", tmp_path / "model.so"
-    mlir.write_text(build_model(config, batch, slot_tables=True))
-    subprocess.run([os.path.join(BUILD, "bin", "moe-compile"), str(mlir), "-o", str(so)],
-                   check=True)
-    params = vit.random_params(config, seed=21)
-    images = np.random.default_rng(22).standard_normal(
-        (batch, config.image_size, config.image_size, 3)).astype(np.float32)
-    _, routing = vit.forward(config, params, images)
-    with Model(so) as model:
-        model.bind_weights(params)
-        got = model.run(images=images)
+    got, _, routing = run_model(tmp_path, config, batch, seed=21, slot_tables=True)
     layers = {}
     for block in config.moe_blocks:
         np.testing.assert_array_equal(got[f"block{block}/slot_token"], routing[block]["plan"].token)

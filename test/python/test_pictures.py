@@ -6,7 +6,7 @@ import subprocess
 import numpy as np
 import pytest
 
-from paths import BUILD  # noqa: E402  (puts the package on sys.path)
+from paths import BUILD, moe_compile  # noqa: E402  (puts the package on sys.path)
 from moe_mlir import pictures  # noqa: E402
 from moe_mlir.pictures import DROPPED  # noqa: E402
 
@@ -60,8 +60,7 @@ def test_draws_the_pictures_of_moe_run_results(tmp_path):
     mlir = tmp_path / "layer.mlir"
     mlir.write_text(text)
     so, data = tmp_path / "layer.so", tmp_path / "data"
-    subprocess.run([os.path.join(BUILD, "bin", "moe-compile"), str(mlir), "-o", str(so)],
-                   check=True)
+    moe_compile(mlir, so)
     make_example_data.write_example(str(mlir), str(data), seed=5)
     out = tmp_path / "results"
     subprocess.run([os.path.join(BUILD, "bin", "moe-run"), str(so), "--weights",

@@ -5,7 +5,7 @@ import re
 import subprocess
 import sys
 
-from paths import BUILD, ROOT
+from paths import ROOT, moe_compile
 
 EXAMPLE = os.path.join(ROOT, "examples", "python", "run_layer.py")
 
@@ -19,8 +19,7 @@ def test_readme_shows_the_example_verbatim():
 
 def test_the_example_runs_a_compiled_layer(tmp_path):
     so, data = tmp_path / "l6.so", tmp_path / "l6"
-    subprocess.run([os.path.join(BUILD, "bin", "moe-compile"),
-                    os.path.join(ROOT, "examples", "L6.mlir"), "-o", str(so)], check=True)
+    moe_compile(os.path.join(ROOT, "examples", "L6.mlir"), so)
     subprocess.run([sys.executable, os.path.join(ROOT, "test", "reference",
                                                  "make_example_data.py"),
                     os.path.join(ROOT, "examples", "L6.mlir"), "--out-dir", str(data),

@@ -5,12 +5,11 @@ Run by CTest (test "python") with MOE_RUNTIME_LIB, MOE_TEST_ARTIFACTS_DIR and MO
 set; by hand: ``MOE_BUILD_DIR=build python3 -m pytest test/python``.
 """
 import os
-import subprocess
 
 import numpy as np
 import pytest
 
-from paths import ARTIFACTS, BUILD  # noqa: E402  (puts the package on sys.path)
+from paths import ARTIFACTS, moe_compile  # noqa: E402  (puts the package on sys.path)
 import moe_mlir  # noqa: E402
 from moe_mlir import MoEError, Model  # noqa: E402
 
@@ -106,8 +105,7 @@ def test_a_compiled_layer_matches_the_reference(tmp_path):
     mlir = tmp_path / "layer.mlir"
     mlir.write_text(text)
     so = tmp_path / "layer.so"
-    subprocess.run([os.path.join(BUILD, "bin", "moe-compile"), str(mlir), "-o", str(so)],
-                   check=True)
+    moe_compile(mlir, so)
     fn = moe_ir.parse_moe_file(str(mlir))
     arrays = make_example_data.generate_arguments(fn, seed=7)
     expected, _ = make_example_data.reference_outputs(fn, arrays)
