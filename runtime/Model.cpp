@@ -133,7 +133,8 @@ Status Model::bindWeightFile(SafeTensorsFile *owned,
     // binding holds two copies of one expert's matrix at a time, never of
     // every weight.
     Expected<std::shared_ptr<const HostTensor>> copy =
-        owned ? packWeight(arg, std::move(owned->tensors.extract(arg.name).mapped()))
+        owned ? packWeight(arg,
+                           std::move(owned->tensors.extract(arg.name).mapped()))
               : packWeight(arg, **tensor);
     if (!copy)
       return copy.status();

@@ -4,10 +4,10 @@
 
 #include <algorithm>
 #include <cstring>
-#include <sys/mman.h>
-#include <unistd.h>
 #include <limits>
 #include <new>
+#include <sys/mman.h>
+#include <unistd.h>
 
 using namespace moe;
 

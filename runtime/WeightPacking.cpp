@@ -29,8 +29,8 @@ Expected<HostTensor> pack(const HostTensor &tensor, int64_t columns,
     return Status::failure("cannot pack a tensor in strips of ", columns,
                            " columns");
   // Zero-filled: the columns past N of the last strip stay 0.
-  Expected<HostTensor> packed =
-      HostTensor::create(tensor.dtype(), stripPackedShape(tensor.shape(), columns));
+  Expected<HostTensor> packed = HostTensor::create(
+      tensor.dtype(), stripPackedShape(tensor.shape(), columns));
   if (!packed)
     return packed.status().withPrefix("packing in strips: ");
   size_t element = dtypeSize(tensor.dtype());

@@ -1,9 +1,10 @@
 //===- WeightPacking.h - Weights in the layout an entry reads ---*- C++ -*-===//
 //
 // An entry of artifact ABI version 4 may take a weight packed in strips of
-// `columns` columns (its signature's `"strips": columns`, docs/artifact-abi.md):
-// the layout the compiled contractions read their B operand in, so that the
-// weight is rearranged once, when it is bound, instead of on every call.
+// `columns` columns (its signature's `"strips": columns`,
+// docs/artifact-abi.md): the layout the compiled contractions read their B
+// operand in, so that the weight is rearranged once, when it is bound, instead
+// of on every call.
 //
 //   logical  W : [B..., K, N]
 //   packed   P : [B..., ceil(N / columns), K, columns]

@@ -85,9 +85,8 @@ int64_t knownDivisor(Value value, unsigned depth) {
       for (auto [i, iv] : llvm::enumerate(forall.getInductionVars())) {
         if (iv != arg)
           continue;
-        return std::gcd(
-            knownDivisor(forall.getMixedLowerBound()[i], depth + 1),
-            knownDivisor(forall.getMixedStep()[i], depth + 1));
+        return std::gcd(knownDivisor(forall.getMixedLowerBound()[i], depth + 1),
+                        knownDivisor(forall.getMixedStep()[i], depth + 1));
       }
     }
     return 1;
@@ -205,10 +204,10 @@ Value packedStrip(RewriterBase &rewriter, linalg::CopyOp copy,
   SmallVector<OpFoldResult> strides(rank + 1, rewriter.getIndexAttr(1));
   auto packedType = cast<RankedTensorType>(weight.getType());
   RankedTensorType stripType =
-      tensor::ExtractSliceOp::inferCanonicalRankReducedResultType(
-          2, packedType, sizes);
-  Value strip = tensor::ExtractSliceOp::create(rewriter, loc, stripType,
-                                               weight, offsets, sizes, strides);
+      tensor::ExtractSliceOp::inferCanonicalRankReducedResultType(2, packedType,
+                                                                  sizes);
+  Value strip = tensor::ExtractSliceOp::create(rewriter, loc, stripType, weight,
+                                               offsets, sizes, strides);
   Type copyType = copy.getResult(0).getType();
   if (strip.getType() != copyType)
     strip = tensor::CastOp::create(rewriter, loc, copyType, strip);
@@ -261,7 +260,8 @@ RankedTensorType packedWeightType(RankedTensorType type, int64_t columns) {
   SmallVector<int64_t> shape(type.getShape().drop_back(2));
   int64_t k = type.getDimSize(type.getRank() - 2);
   int64_t n = type.getDimSize(type.getRank() - 1);
-  shape.append({static_cast<int64_t>(llvm::divideCeil(n, columns)), k, columns});
+  shape.append(
+      {static_cast<int64_t>(llvm::divideCeil(n, columns)), k, columns});
   return RankedTensorType::get(shape, type.getElementType());
 }
 
@@ -302,8 +302,7 @@ SmallVector<linalg::CopyOp> packWeightStrips(RewriterBase &rewriter,
       continue;
     SmallVector<StripPlace> places;
     for (linalg::CopyOp copy : copies) {
-      std::optional<StripPlace> place =
-          stripPlace(copy, weight, type, columns);
+      std::optional<StripPlace> place = stripPlace(copy, weight, type, columns);
       if (!place)
         break;
       places.push_back(std::move(*place));
@@ -315,8 +314,7 @@ SmallVector<linalg::CopyOp> packWeightStrips(RewriterBase &rewriter,
     // and the logical slices die.
     weight.setType(packedWeightType(type, columns));
     for (auto [copy, place] : llvm::zip(copies, places)) {
-      Value strip =
-          packedStrip(rewriter, copy, weight, type, place, columns);
+      Value strip = packedStrip(rewriter, copy, weight, type, place, columns);
       rewriter.replaceOp(copy, strip);
       pending.erase(copy);
     }

@@ -1,4 +1,5 @@
-//===- PackedWeights.h - Weights passed in the microkernel's layout -*- C++ -*-===//
+//===- PackedWeights.h - Weights passed in the microkernel's layout -*- C++
+//-*-===//
 //
 // The B operand of a register-tiled contraction is read as `K x Nr` strips
 // (moe-cpu-tile-contractions). A weight argument of the entry whose every

@@ -214,7 +214,9 @@ struct MoEEmitEntryPass : impl::MoEEmitEntryBase<MoEEmitEntryPass> {
         for (const llvm::json::Value &arg : *args)
           if (const llvm::json::Object *spec = arg.getAsObject())
             packed |= spec->get("strips") != nullptr;
-      (*object)["abi"] = packed ? 4 : module->hasAttr(kExecutorAttrName) ? 3 : 2;
+      (*object)["abi"] = packed                               ? 4
+                         : module->hasAttr(kExecutorAttrName) ? 3
+                                                              : 2;
       (*object)["checks"] = std::move(messages);
       module->removeAttr(kChecksAttrName);
       module->removeAttr(kExecutorAttrName);

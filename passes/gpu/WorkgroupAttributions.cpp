@@ -47,7 +47,8 @@ struct MoEGpuWorkgroupAttributionsPass
       });
       for (memref::AllocOp alloc : allocs) {
         if (alloc->getBlock() != &kernel.getBody().front() ||
-            !alloc.getType().hasStaticShape() || !alloc.getType().getLayout().isIdentity()) {
+            !alloc.getType().hasStaticShape() ||
+            !alloc.getType().getLayout().isIdentity()) {
           alloc.emitError()
               << "workgroup memory must be allocated with a static shape and "
                  "identity layout in the kernel's entry block, got "

@@ -99,8 +99,8 @@ Status CudaEvent::record(cuda::Stream stream) const {
 
 Expected<float> CudaEvent::millisecondsSince(const CudaEvent &start) const {
   const CudaApi &api = device->loaded->api();
-  if (Status s = device->check(api.cuEventSynchronize(event),
-                               "cuEventSynchronize");
+  if (Status s =
+          device->check(api.cuEventSynchronize(event), "cuEventSynchronize");
       !s.ok())
     return s;
   float milliseconds = 0;
@@ -129,8 +129,8 @@ CudaDevice::open(std::shared_ptr<const CudaDriver> driver, int ordinal) {
   if (Status s = driver->check(api.cuInit(0), "cuInit"); !s.ok())
     return s;
   int count = 0;
-  if (Status s = driver->check(api.cuDeviceGetCount(&count),
-                               "cuDeviceGetCount");
+  if (Status s =
+          driver->check(api.cuDeviceGetCount(&count), "cuDeviceGetCount");
       !s.ok())
     return s;
   if (count == 0)
@@ -139,27 +139,27 @@ CudaDevice::open(std::shared_ptr<const CudaDriver> driver, int ordinal) {
     return Status::failure("no CUDA device ", ordinal, ": the driver reports ",
                            count);
   cuda::Device device = 0;
-  if (Status s = driver->check(api.cuDeviceGet(&device, ordinal),
-                               "cuDeviceGet");
+  if (Status s =
+          driver->check(api.cuDeviceGet(&device, ordinal), "cuDeviceGet");
       !s.ok())
     return s;
   char name[256] = {};
   int major = 0, minor = 0;
-  if (Status s = driver->check(
-          api.cuDeviceGetName(name, sizeof(name) - 1, device),
-          "cuDeviceGetName");
+  if (Status s =
+          driver->check(api.cuDeviceGetName(name, sizeof(name) - 1, device),
+                        "cuDeviceGetName");
       !s.ok())
     return s;
-  if (Status s = driver->check(
-          api.cuDeviceGetAttribute(&major, cuda::kComputeCapabilityMajor,
-                                   device),
-          "cuDeviceGetAttribute");
+  if (Status s =
+          driver->check(api.cuDeviceGetAttribute(
+                            &major, cuda::kComputeCapabilityMajor, device),
+                        "cuDeviceGetAttribute");
       !s.ok())
     return s;
-  if (Status s = driver->check(
-          api.cuDeviceGetAttribute(&minor, cuda::kComputeCapabilityMinor,
-                                   device),
-          "cuDeviceGetAttribute");
+  if (Status s =
+          driver->check(api.cuDeviceGetAttribute(
+                            &minor, cuda::kComputeCapabilityMinor, device),
+                        "cuDeviceGetAttribute");
       !s.ok())
     return s;
   cuda::Context context = nullptr;
@@ -194,8 +194,8 @@ Expected<CudaBuffer> CudaDevice::allocate(size_t bytes) {
   cuda::DevicePtr pointer = 0;
   // A buffer of no bytes holds no memory (the driver refuses to allocate 0).
   if (bytes != 0)
-    if (Status s = check(loaded->api().cuMemAlloc(&pointer, bytes),
-                         "cuMemAlloc");
+    if (Status s =
+            check(loaded->api().cuMemAlloc(&pointer, bytes), "cuMemAlloc");
         !s.ok())
       return s.withPrefix("allocating " + std::to_string(bytes) +
                           " bytes on the device: ");
@@ -218,8 +218,8 @@ Status CudaDevice::copyToDevice(const CudaBuffer &target, const void *source,
 Status CudaDevice::copyToHost(void *target, const CudaBuffer &source,
                               size_t bytes) const {
   if (bytes > source.size())
-    return Status::failure("copying ", bytes, " bytes out of a device buffer of ",
-                           source.size());
+    return Status::failure("copying ", bytes,
+                           " bytes out of a device buffer of ", source.size());
   if (bytes == 0)
     return Status::success();
   if (Status s = makeCurrent(); !s.ok())
@@ -243,8 +243,8 @@ Expected<CudaStream> CudaDevice::createStream() {
   if (Status s = makeCurrent(); !s.ok())
     return s;
   cuda::Stream stream = nullptr;
-  if (Status s = check(loaded->api().cuStreamCreate(&stream, 0),
-                       "cuStreamCreate");
+  if (Status s =
+          check(loaded->api().cuStreamCreate(&stream, 0), "cuStreamCreate");
       !s.ok())
     return s;
   return CudaStream(shared_from_this(), stream);

@@ -151,8 +151,7 @@ public:
   Expected<CudaBuffer> allocate(size_t bytes);
   Status copyToDevice(const CudaBuffer &target, const void *source,
                       size_t bytes) const;
-  Status copyToHost(void *target, const CudaBuffer &source,
-                    size_t bytes) const;
+  Status copyToHost(void *target, const CudaBuffer &source, size_t bytes) const;
 
   /// Loads a cubin, fatbin or NUL-terminated PTX image.
   Expected<CudaModule> loadModule(const void *image);

@@ -81,8 +81,8 @@ Status CudaDriver::check(cuda::Result result, const char *call) const {
     name = nullptr;
   if (entries.cuGetErrorString(result, &text) != 0 || !text)
     text = nullptr;
-  std::string what = name ? std::string(name)
-                          : "CUDA error " + std::to_string(result);
+  std::string what =
+      name ? std::string(name) : "CUDA error " + std::to_string(result);
   if (text)
     what += std::string(" (") + text + ")";
   return Status::failure(call, " failed: ", what);

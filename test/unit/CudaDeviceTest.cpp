@@ -86,8 +86,8 @@ TEST(CudaDriverTest, ReportsALibraryThatIsNoDriver) {
   DriverPath notADriver(artifact);
   Expected<std::shared_ptr<CudaDriver>> driver = CudaDriver::load();
   ASSERT_FALSE(driver.ok());
-  EXPECT_EQ(driver.message(), "the CUDA driver '" + artifact +
-                                  "' has no entry point 'cuInit'");
+  EXPECT_EQ(driver.message(),
+            "the CUDA driver '" + artifact + "' has no entry point 'cuInit'");
 }
 
 TEST_F(CudaDeviceTest, OpensTheDeviceAndReleasesItsContext) {
@@ -152,7 +152,8 @@ TEST_F(CudaDeviceTest, CopiesLaunchesAndReleasesEverything) {
   EXPECT_EQ(alive("modules"), 0);
   EXPECT_EQ(alive("contexts"), 0);
   std::string calls = log();
-  EXPECT_LT(calls.find("cuMemFree_v2"), calls.find("cuDevicePrimaryCtxRelease"));
+  EXPECT_LT(calls.find("cuMemFree_v2"),
+            calls.find("cuDevicePrimaryCtxRelease"));
   EXPECT_LT(calls.find("cuModuleUnload"),
             calls.find("cuDevicePrimaryCtxRelease"));
 }
@@ -191,9 +192,10 @@ TEST_F(CudaDeviceTest, ReportsEveryFailureWithTheCallThatFailed) {
     int n = 2;
     float factor = 1.0f;
     std::vector<void *> parameters = {&data, &n, &factor};
-    expectError((*device)->launch(*kernel, {{1, 1, 1}, {2, 1, 1}, 0}, parameters),
-                "cuLaunchKernel failed: CUDA_ERROR_LAUNCH_FAILED (unspecified "
-                "launch failure)");
+    expectError(
+        (*device)->launch(*kernel, {{1, 1, 1}, {2, 1, 1}, 0}, parameters),
+        "cuLaunchKernel failed: CUDA_ERROR_LAUNCH_FAILED (unspecified "
+        "launch failure)");
   }
   // Failed calls leave nothing behind.
   EXPECT_EQ(alive("allocations"), 0);

@@ -619,8 +619,7 @@ TEST_F(PackedModelTest, BindsWeightsPackedInStrips) {
     EXPECT_EQ(recorded, (std::vector<std::vector<int64_t>>{{2, 2, 2}}));
     const HostTensor *copy = model.findResult("copy");
     ASSERT_NE(copy, nullptr);
-    EXPECT_EQ(std::vector<float>(copy->data<float>(),
-                                 copy->data<float>() + 8),
+    EXPECT_EQ(std::vector<float>(copy->data<float>(), copy->data<float>() + 8),
               packed);
   };
   // From memory, from a file of the model's own and from a shared file: the
@@ -636,8 +635,7 @@ TEST_F(PackedModelTest, BindsWeightsPackedInStrips) {
   model = Model::fromEntry(kPackedSignature, copyingEntry, {});
   ASSERT_TRUE(model->bindWeights(file).ok());
   expectPacked(*model);
-  auto shared =
-      std::make_shared<const SafeTensorsFile>(*readSafeTensors(file));
+  auto shared = std::make_shared<const SafeTensorsFile>(*readSafeTensors(file));
   model = Model::fromEntry(kPackedSignature, copyingEntry, {});
   ASSERT_TRUE(model->bindWeights(shared).ok());
   expectPacked(*model);

@@ -1,4 +1,5 @@
-//===- ScopedEnvironment.h - An environment variable for one test -*- C++ -*-===//
+//===- ScopedEnvironment.h - An environment variable for one test -*- C++
+//-*-===//
 
 #ifndef MOE_TEST_UNIT_SCOPEDENVIRONMENT_H
 #define MOE_TEST_UNIT_SCOPEDENVIRONMENT_H

@@ -104,7 +104,8 @@ TEST(SignatureTest, RejectsBadAbiFields) {
               "field 'abi' must be 1, 2, 3 or 4, got string");
   expectError(withFields(R"(,"abi":2.5)"),
               "field 'abi' must be 1, 2, 3 or 4, got 2.5");
-  expectError(withFields(R"(,"checks":[])"), "field 'checks' needs 'abi': 2 or later");
+  expectError(withFields(R"(,"checks":[])"),
+              "field 'checks' needs 'abi': 2 or later");
   expectError(withFields(R"(,"abi":2,"checks":{})"),
               "field 'checks' must be array, got object");
   expectError(withFields(R"(,"abi":2,"checks":["a",1])"),
@@ -112,7 +113,8 @@ TEST(SignatureTest, RejectsBadAbiFields) {
 }
 
 /// A version-4 signature whose only argument is the JSON object `arg`.
-std::string withPackedArg(const std::string &arg, const std::string &abi = "4") {
+std::string withPackedArg(const std::string &arg,
+                          const std::string &abi = "4") {
   return R"({"entry":"f","abi":)" + abi + R"(,"checks":[],"args":[)" + arg +
          R"(],"results":[{"name":"out","dtype":"f32","shape":[]}]})";
 }

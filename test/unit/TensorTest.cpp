@@ -57,7 +57,11 @@ TEST(ShapeStringTest, Formats) {
 TEST(HostTensorTest, CreateIsZeroFilledAndAligned) {
   for (DType dtype : kAllDTypes) {
     for (const std::vector<int64_t> &shape : std::vector<std::vector<int64_t>>{
-             {}, {7}, {3, 5}, {2, 3, 4}, {2, 1, 3, 5},
+             {},
+             {7},
+             {3, 5},
+             {2, 3, 4},
+             {2, 1, 3, 5},
              // Large enough for mapped pages (HostTensor::kMapThreshold).
              {(1 << 18) + 3}}) {
       SCOPED_TRACE(std::string(dtypeName(dtype)) + " " + shapeString(shape));

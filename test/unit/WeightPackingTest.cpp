@@ -33,8 +33,8 @@ void expectPacked(const HostTensor &weight, const HostTensor &packed,
       for (int64_t row = 0; row < k; ++row)
         for (int64_t c = 0; c < columns; ++c) {
           int64_t column = j * columns + c;
-          T expected = column < n ? weight.data<T>()[(b * k + row) * n + column]
-                                  : T(0);
+          T expected =
+              column < n ? weight.data<T>()[(b * k + row) * n + column] : T(0);
           T got = packed.data<T>()[((b * strips + j) * k + row) * columns + c];
           ASSERT_EQ(got, expected) << "b " << b << " strip " << j << " row "
                                    << row << " column " << c;
@@ -104,8 +104,9 @@ TEST(WeightPackingTest, RejectsWhatCannotBePacked) {
   Expected<HostTensor> vector =
       packStrips(*HostTensor::create(DType::F32, {8}), 4);
   ASSERT_FALSE(vector.ok());
-  EXPECT_EQ(vector.message(),
-            "cannot pack a tensor of rank 1 in strips (it needs rank 2 or more)");
+  EXPECT_EQ(
+      vector.message(),
+      "cannot pack a tensor of rank 1 in strips (it needs rank 2 or more)");
   Expected<HostTensor> none =
       packStrips(*HostTensor::create(DType::F32, {2, 8}), 0);
   ASSERT_FALSE(none.ok());

@@ -103,8 +103,9 @@ int main(int argc, char **argv) {
                               "moe-compile: compile a moe model to a CPU "
                               "shared object\n");
   if (target == "cuda")
-    return fail("--target=cuda: the CUDA backend (moe-to-nvvm) is not built yet; "
-                "supported: cpu");
+    return fail(
+        "--target=cuda: the CUDA backend (moe-to-nvvm) is not built yet; "
+        "supported: cpu");
   if (target != "cpu")
     return fail("unknown target '" + target + "'; supported: cpu");
   if (!mlir::moe::lookupTargetCpu(targetCpu))

@@ -169,7 +169,7 @@ Expected<Options> moe::parseOptions(int argc, const char *const *argv) {
     // Options with a value.
     static const char *const kValued[] = {
         "--weights", "--inputs", "--output", "--output-dir", "--check",
-        "--atol",    "--rtol",   "--bench",  "--threads", "--device"};
+        "--atol",    "--rtol",   "--bench",  "--threads",    "--device"};
     bool known = false;
     for (const char *valued : kValued)
       known |= name == valued;

@@ -303,7 +303,8 @@ void printSignature(const Signature &signature, std::ostream &os) {
        << argRoleName(arg.role) << std::right << arg.typeString()
        << (arg.strips != 0
                ? ", packed in strips of " + std::to_string(arg.strips) +
-                     " as " + moe::shapeString(stripPackedShape(arg.shape, arg.strips))
+                     " as " +
+                     moe::shapeString(stripPackedShape(arg.shape, arg.strips))
                : std::string())
        << "\n";
   os << "results:\n";

@@ -51,8 +51,8 @@ static void record(const char *format, ...) {
   va_list args;
   va_start(args, format);
   if (log_length < sizeof(log_text))
-    log_length += (size_t)vsnprintf(log_text + log_length,
-                                    sizeof(log_text) - log_length, format, args);
+    log_length += (size_t)vsnprintf(
+        log_text + log_length, sizeof(log_text) - log_length, format, args);
   va_end(args);
   if (log_length < sizeof(log_text) - 1) {
     log_text[log_length++] = '\n';
@@ -115,28 +115,62 @@ EXPORT int fake_cuda_alive(const char *kind) {
 
 EXPORT CUresult cuGetErrorName(CUresult error, const char **name) {
   switch (error) {
-  case SUCCESS: *name = "CUDA_SUCCESS"; return SUCCESS;
-  case INVALID_VALUE: *name = "CUDA_ERROR_INVALID_VALUE"; return SUCCESS;
-  case 2: *name = "CUDA_ERROR_OUT_OF_MEMORY"; return SUCCESS;
-  case NOT_INITIALIZED: *name = "CUDA_ERROR_NOT_INITIALIZED"; return SUCCESS;
-  case 100: *name = "CUDA_ERROR_NO_DEVICE"; return SUCCESS;
-  case INVALID_DEVICE: *name = "CUDA_ERROR_INVALID_DEVICE"; return SUCCESS;
-  case INVALID_IMAGE: *name = "CUDA_ERROR_INVALID_IMAGE"; return SUCCESS;
-  case INVALID_CONTEXT: *name = "CUDA_ERROR_INVALID_CONTEXT"; return SUCCESS;
-  case INVALID_HANDLE: *name = "CUDA_ERROR_INVALID_HANDLE"; return SUCCESS;
-  case NOT_FOUND: *name = "CUDA_ERROR_NOT_FOUND"; return SUCCESS;
-  case 719: *name = "CUDA_ERROR_LAUNCH_FAILED"; return SUCCESS;
-  default: *name = NULL; return INVALID_VALUE;
+  case SUCCESS:
+    *name = "CUDA_SUCCESS";
+    return SUCCESS;
+  case INVALID_VALUE:
+    *name = "CUDA_ERROR_INVALID_VALUE";
+    return SUCCESS;
+  case 2:
+    *name = "CUDA_ERROR_OUT_OF_MEMORY";
+    return SUCCESS;
+  case NOT_INITIALIZED:
+    *name = "CUDA_ERROR_NOT_INITIALIZED";
+    return SUCCESS;
+  case 100:
+    *name = "CUDA_ERROR_NO_DEVICE";
+    return SUCCESS;
+  case INVALID_DEVICE:
+    *name = "CUDA_ERROR_INVALID_DEVICE";
+    return SUCCESS;
+  case INVALID_IMAGE:
+    *name = "CUDA_ERROR_INVALID_IMAGE";
+    return SUCCESS;
+  case INVALID_CONTEXT:
+    *name = "CUDA_ERROR_INVALID_CONTEXT";
+    return SUCCESS;
+  case INVALID_HANDLE:
+    *name = "CUDA_ERROR_INVALID_HANDLE";
+    return SUCCESS;
+  case NOT_FOUND:
+    *name = "CUDA_ERROR_NOT_FOUND";
+    return SUCCESS;
+  case 719:
+    *name = "CUDA_ERROR_LAUNCH_FAILED";
+    return SUCCESS;
+  default:
+    *name = NULL;
+    return INVALID_VALUE;
   }
 }
 
 EXPORT CUresult cuGetErrorString(CUresult error, const char **text) {
   switch (error) {
-  case 2: *text = "out of memory"; return SUCCESS;
-  case INVALID_IMAGE: *text = "device kernel image is invalid"; return SUCCESS;
-  case NOT_FOUND: *text = "named symbol not found"; return SUCCESS;
-  case 719: *text = "unspecified launch failure"; return SUCCESS;
-  default: *text = NULL; return INVALID_VALUE;
+  case 2:
+    *text = "out of memory";
+    return SUCCESS;
+  case INVALID_IMAGE:
+    *text = "device kernel image is invalid";
+    return SUCCESS;
+  case NOT_FOUND:
+    *text = "named symbol not found";
+    return SUCCESS;
+  case 719:
+    *text = "unspecified launch failure";
+    return SUCCESS;
+  default:
+    *text = NULL;
+    return INVALID_VALUE;
   }
 }
 
@@ -299,8 +333,7 @@ EXPORT CUresult cuLaunchKernel(const void *function, unsigned gx, unsigned gy,
   float *data = (float *)*(CUdeviceptr *)parameters[0];
   int n = *(int *)parameters[1];
   float factor = *(float *)parameters[2];
-  unsigned long long threads =
-      (unsigned long long)gx * gy * gz * bx * by * bz;
+  unsigned long long threads = (unsigned long long)gx * gy * gz * bx * by * bz;
   for (unsigned long long i = 0; i < threads && i < (unsigned long long)n; ++i)
     data[i] *= factor;
   return SUCCESS;
