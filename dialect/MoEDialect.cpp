@@ -28,6 +28,16 @@ static LogicalResult verifyTensorName(Operation *op, NamedAttribute attr,
   return success();
 }
 
+/// `moe.per_group` is a unit attribute.
+static LogicalResult verifyPerGroup(Operation *op, NamedAttribute attr,
+                                    const std::string &what) {
+  if (isa<UnitAttr>(attr.getValue()))
+    return success();
+  return op->emitError() << "'" << attr.getName().getValue() << "' on "
+                         << what << " is a unit attribute, got "
+                         << attr.getValue();
+}
+
 LogicalResult MoEDialect::verifyRegionArgAttribute(Operation *op,
                                                    unsigned regionIndex,
                                                    unsigned argIndex,
@@ -35,6 +45,8 @@ LogicalResult MoEDialect::verifyRegionArgAttribute(Operation *op,
   StringRef name = attr.getName().getValue();
   if (name == kInputAttrName || name == kWeightAttrName)
     return verifyTensorName(op, attr, "argument #" + std::to_string(argIndex));
+  if (name == kPerGroupAttrName)
+    return verifyPerGroup(op, attr, "argument #" + std::to_string(argIndex));
   if (name == kOutputAttrName)
     return op->emitError() << "'" << name << "' names a result; on argument #"
                            << argIndex << " use '" << kInputAttrName << "' or '"
@@ -51,6 +63,8 @@ LogicalResult MoEDialect::verifyRegionResultAttribute(Operation *op,
   StringRef name = attr.getName().getValue();
   if (name == kOutputAttrName)
     return verifyTensorName(op, attr, "result #" + std::to_string(resultIndex));
+  if (name == kPerGroupAttrName)
+    return verifyPerGroup(op, attr, "result #" + std::to_string(resultIndex));
   return op->emitError() << "unknown moe result attribute '" << name
                          << "'; expected '" << kOutputAttrName << "'";
 }

@@ -61,6 +61,9 @@ def MoE_Dialect : Dialect {
     static constexpr ::llvm::StringLiteral kInputAttrName = "moe.input";
     static constexpr ::llvm::StringLiteral kWeightAttrName = "moe.weight";
     static constexpr ::llvm::StringLiteral kOutputAttrName = "moe.output";
+    /// Set by moe-specialize-groups on the entry's arguments and results
+    /// whose first dimension holds every group's rows (a unit attribute).
+    static constexpr ::llvm::StringLiteral kPerGroupAttrName = "moe.per_group";
   }];
 }
 

@@ -11,12 +11,32 @@
 using namespace mlir;
 using namespace mlir::moe;
 
+/// `?` (dynamic: known at run time) or a count.
+static ParseResult parseGroupCount(AsmParser &parser, int64_t &groups) {
+  if (succeeded(parser.parseOptionalQuestion())) {
+    groups = ShapedType::kDynamic;
+    return success();
+  }
+  return parser.parseInteger(groups);
+}
+
+static void printGroupCount(AsmPrinter &printer, int64_t groups) {
+  if (ShapedType::isDynamic(groups))
+    printer << "?";
+  else
+    printer << groups;
+}
+
 #define GET_TYPEDEF_CLASSES
 #include "dialect/MoETypes.cpp.inc"
 
 LogicalResult PlanType::verify(function_ref<InFlightDiagnostic()> emitError,
                                int64_t groups, int64_t tokens, int64_t experts,
                                int64_t capacity) {
+  // A dynamic number of groups is checked as one group: the code is
+  // compiled for one group and run once per group.
+  if (ShapedType::isDynamic(groups))
+    groups = 1;
   if (groups < 1 || tokens < 1 || experts < 1 || capacity < 1)
     return emitError() << "plan dimensions must be at least 1, got groups = "
                        << groups << ", tokens = " << tokens

@@ -3,6 +3,7 @@
 #ifndef MOE_DIALECT_MOETYPES_H
 #define MOE_DIALECT_MOETYPES_H
 
+#include "mlir/IR/BuiltinTypes.h"
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/Types.h"
 

@@ -24,7 +24,13 @@ def MoE_PlanType : TypeDef<MoE_Dialect, "Plan"> {
 
     ```mlir
     !moe.plan<groups = 1, tokens = 1576, experts = 8, capacity = 416>
+    !moe.plan<groups = ?, tokens = 197, experts = 8, capacity = 52>
     ```
+
+    `groups = ?`: the number of groups is known only at run time (a batch of
+    any size); the per-group sizes stay static, so capacity and routing do
+    not depend on it. `moe-specialize-groups` compiles such code for one
+    group, and the runtime runs it once per group.
 
     Tensors of slots, as produced by `moe.dispatch`, have the shape
     `[experts, groups * capacity, d]`: expert `e` holds the slots of every
@@ -33,13 +39,21 @@ def MoE_PlanType : TypeDef<MoE_Dialect, "Plan"> {
   let parameters = (ins "int64_t":$groups, "int64_t":$tokens,
                         "int64_t":$experts, "int64_t":$capacity);
   let assemblyFormat = [{
-    `<` `groups` `=` $groups `,` `tokens` `=` $tokens `,`
+    `<` `groups` `=` custom<GroupCount>($groups) `,` `tokens` `=` $tokens `,`
         `experts` `=` $experts `,` `capacity` `=` $capacity `>`
   }];
   let genVerifyDecl = 1;
   let extraClassDeclaration = [{
-    /// Slots per expert over all groups: `groups * capacity`.
-    int64_t getSlotsPerExpert() const { return getGroups() * getCapacity(); }
+    /// Whether the number of groups is dynamic (`groups = ?`).
+    bool hasDynamicGroups() const {
+      return ::mlir::ShapedType::isDynamic(getGroups());
+    }
+    /// Slots per expert over all groups: `groups * capacity` (dynamic where
+    /// the groups are).
+    int64_t getSlotsPerExpert() const {
+      return hasDynamicGroups() ? ::mlir::ShapedType::kDynamic
+                                : getGroups() * getCapacity();
+    }
   }];
 }
 

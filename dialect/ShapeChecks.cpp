@@ -48,7 +48,10 @@ LogicalResult checkTokensMatchPlan(Operation *op, StringRef what, Value tokens,
   if (shape[0] == plan.getGroups() && shape[1] == plan.getTokens())
     return success();
   return op->emitOpError() << what << " shape " << shapeString(shape)
-                           << " does not match the plan's " << plan.getGroups()
+                           << " does not match the plan's "
+                           << (plan.hasDynamicGroups()
+                                   ? std::string("?")
+                                   : std::to_string(plan.getGroups()))
                            << " groups of " << plan.getTokens() << " tokens";
 }
 

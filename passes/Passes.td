@@ -527,12 +527,65 @@ def MoEGpuWorkgroupAttributions : Pass<"moe-gpu-workgroup-attributions"> {
                            "::mlir::memref::MemRefDialect"];
 }
 
+def MoESpecializeGroups : Pass<"moe-specialize-groups", "::mlir::func::FuncOp"> {
+  let summary = "Compile an entry of a dynamic number of groups for one group";
+  let description = [{
+    An entry whose inputs have a dynamic first dimension (a batch of any
+    size: `tensor<?x224x224x3xf32>`) and whose plans have `groups = ?` is
+    compiled for one routing group; the runtime calls it once per group
+    (docs/artifact-abi.md, "Any number of groups"). Routing results do not
+    change, since capacity and every other routing size are per group.
+
+    The pass first proves that the groups are computed independently. With
+    N the inputs' first dimension at run time, every tensor with a dynamic
+    dimension holds q * N rows there (a reshape folding 197 tokens into the
+    rows multiplies q by 197); the analysis follows q through linalg
+    structured ops (the rows indexed by one parallel loop in every operand
+    that has them, and in no other), linalg.softmax (not over the rows),
+    tensor.empty, collapse/expand_shape (the rows outermost in their group),
+    extract/insert_slice (all the rows), tensor.dim, index multiplication and
+    division by constants, and the level-1 moe ops, which work group by group.
+    Anything else touching such a tensor, a reduction over the rows, two
+    routes of differently sized groups, a dynamic weight or a result without
+    rows in its first dimension is an error at that op. The unit of a call is
+    one routing group.
+
+    Then every dynamic dimension becomes its size for one group, the ops that
+    carry sizes are rebuilt static, and the varying arguments and all results
+    are marked `moe.per_group`, which moe-prepare-entry records. Functions
+    without dynamic arguments are left alone.
+
+    ```mlir
+    // Before: any number of images, groups of 2 images of 4 tokens
+    func.func @f(%x: tensor<?x4x16xf32> {moe.input = "x"}, ...) -> (tensor<?x4x16xf32>) {
+      %c0 = arith.constant 0 : index
+      %n = tensor.dim %x, %c0 : tensor<?x4x16xf32>
+      %g = arith.divui %n, %c2 : index
+      %x3 = tensor.expand_shape ... output_shape [%g, 2, 4, 16] ...
+      %x3g = tensor.collapse_shape ... into tensor<?x8x16xf32>
+      %logits = moe.gate %x3g, %w : tensor<?x8x16xf32>, tensor<16x4xf32> -> tensor<?x8x4xf32>
+      %plan = moe.route %logits token_choice<k = 1, capacity_factor = 1.0>
+          : tensor<?x8x4xf32> -> !moe.plan<groups = ?, tokens = 8, experts = 4, capacity = 4>
+      ...
+    // After: one group (2 images)
+    func.func @f(%x: tensor<2x4x16xf32> {moe.input = "x", moe.per_group}, ...)
+        -> (tensor<2x4x16xf32> {moe.per_group}) {
+      ...
+      %plan = moe.route %logits token_choice<k = 1, capacity_factor = 1.0>
+          : tensor<1x8x4xf32> -> !moe.plan<groups = 1, tokens = 8, experts = 4, capacity = 4>
+    ```
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::tensor::TensorDialect"];
+}
+
 def MoEPrepareEntry : Pass<"moe-prepare-entry", "::mlir::ModuleOp"> {
   let summary = "Record the entry function's signature for the artifact ABI";
   let description = [{
     Finds the module's entry (its one public function with a body), records
     its signature (names from `moe.input` / `moe.weight` / `moe.output`,
-    roles, dtypes, static shapes) as JSON in the module attribute
+    roles, dtypes, static shapes, `per_group` where moe-specialize-groups
+    marked the tensor) as JSON in the module attribute
     `moe.signature`, and marks it `llvm.emit_c_interface`. Runs on tensors,
     before bufferization. Two tensors with one name, a dynamic shape or a
     module with no or several public functions are errors.

@@ -18,11 +18,13 @@ namespace mlir::moe {
 /// moe-materialize-plan; `@CHECKS@`: the scope of moe-insert-index-checks;
 /// `@CPU@`: the target CPU, whose registers pick the contraction tiles and
 /// which the signature records).
-/// Routing and the plan layout first (target-neutral, on tensors), then
+/// An entry of a dynamic number of groups is compiled for one group first.
+/// Routing and the plan layout next (target-neutral, on tensors), then
 /// bufferization with results written into the caller's buffers, then loops,
 /// the run-time checks (which need the CFG to return early) and the LLVM
 /// dialect.
 static constexpr llvm::StringLiteral kMoEToCPUPipeline =
+    "func.func(moe-specialize-groups),"
     "moe-prepare-entry,"
     "moe-canonicalize,"
     "moe-expand-route,"

@@ -99,10 +99,10 @@ Expected<HostTensor> copyArgument(const Model &model, const char *name,
     return Status::failure(prefix, "the shape is NULL for a rank-", rank,
                            " tensor");
   std::vector<int64_t> dims(shape, shape + rank);
-  if (*elementType != arg.dtype || dims != arg.shape)
+  if (!arg.matches(*elementType, dims))
     return Status::failure(prefix, "expected ", arg.typeString(), ", got ",
                            dtypeName(*elementType), " ", shapeString(dims));
-  Expected<HostTensor> tensor = HostTensor::create(arg.dtype, arg.shape);
+  Expected<HostTensor> tensor = HostTensor::create(arg.dtype, dims);
   if (!tensor)
     return tensor.status().withPrefix(prefix);
   if (tensor->byteSize() && !data)
@@ -120,14 +120,14 @@ void setIf(const char **out, const std::string &name) {
     *out = name.c_str();
 }
 
-void setShape(const TensorSpec &spec, moe_dtype_t *dtype, size_t *rank,
-              const int64_t **shape) {
+void setShape(const TensorSpec &spec, const std::vector<int64_t> &dims,
+              moe_dtype_t *dtype, size_t *rank, const int64_t **shape) {
   if (dtype)
     *dtype = toC(spec.dtype);
   if (rank)
-    *rank = spec.shape.size();
+    *rank = dims.size();
   if (shape)
-    *shape = spec.shape.data();
+    *shape = dims.data();
 }
 } // namespace
 
@@ -173,7 +173,7 @@ moe_status_t moe_model_arg(const moe_model_t *model, size_t index,
     setIf(name, arg.name);
     if (role)
       *role = arg.role == ArgRole::Input ? MOE_ROLE_INPUT : MOE_ROLE_WEIGHT;
-    setShape(arg, dtype, rank, shape);
+    setShape(arg, arg.declaredShape, dtype, rank, shape);
     return Status::success();
   });
 }
@@ -240,7 +240,7 @@ moe_status_t moe_model_result(const moe_model_t *model, size_t index,
       return Status::failure("no results yet: moe_model_run has not "
                              "succeeded");
     setIf(name, specs[index].name);
-    setShape(specs[index], dtype, rank, shape);
+    setShape(specs[index], results[index].shape(), dtype, rank, shape);
     if (data)
       *data = results[index].bytes();
     return Status::success();

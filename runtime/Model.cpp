@@ -235,17 +235,36 @@ Status Model::run() {
     return Status::failure(unbound.size(), " arguments are not bound: ", list);
   }
 
-  if (outputs.empty()) {
+  // ABI 5: the per-group inputs tell the number of groups; they must agree.
+  int64_t groups = 1;
+  const ArgSpec *grouped = nullptr;
+  for (size_t i = 0; i < sig.args.size(); ++i) {
+    const ArgSpec &arg = sig.args[i];
+    if (!arg.perGroup)
+      continue;
+    int64_t held = arg.groupsIn(*bound[i]);
+    if (grouped && held != groups)
+      return Status::failure(
+          argLabel(arg), " holds ", held, " groups (", bound[i]->shape()[0],
+          " rows of ", arg.shape[0], "), but ", argLabel(*grouped), " holds ",
+          groups);
+    groups = held;
+    grouped = &arg;
+  }
+
+  if (outputs.empty() || outputGroups != groups) {
+    haveResults = false;
     std::vector<HostTensor> allocated;
     for (const TensorSpec &result : sig.results) {
       Expected<HostTensor> tensor =
-          HostTensor::create(result.dtype, result.shape);
+          HostTensor::create(result.dtype, result.shapeFor(groups));
       if (!tensor)
         return tensor.status().withPrefix("result " + quote(result.name) +
                                           ": ");
       allocated.push_back(std::move(*tensor));
     }
     outputs = std::move(allocated);
+    outputGroups = groups;
   }
 
   haveResults = false;
@@ -261,34 +280,53 @@ Status Model::run() {
     if (!pool || pool->threads() != threads)
       pool = std::make_unique<ThreadPool>(threads);
   }
-  // ABI 2: the status record after the results, zeroed: [code, values...].
+  // ABI 2: the status record after the results: [code, values...].
   std::vector<int64_t> status(sig.abiVersion >= 2 ? kStatusWords : 0, 0);
-  std::vector<MemRefDescriptor> descriptors;
-  descriptors.reserve(bound.size() + outputs.size() + 1);
-  // The ABI passes non-const pointers, but entries only read their arguments
-  // (docs/artifact-abi.md), which is what lets models share weights.
-  for (const std::shared_ptr<const HostTensor> &tensor : bound)
-    descriptors.emplace_back(const_cast<std::byte *>(tensor->bytes()),
-                             tensor->shape());
-  for (HostTensor &tensor : outputs)
-    descriptors.emplace_back(tensor.bytes(), tensor.shape());
-  if (!status.empty())
-    descriptors.emplace_back(status.data(), std::vector<int64_t>{kStatusWords});
-  std::vector<void *> args;
-  args.reserve(descriptors.size() + 1);
-  for (MemRefDescriptor &descriptor : descriptors)
-    args.push_back(descriptor.get());
-  if (sig.abiVersion >= 3)
-    args.push_back(const_cast<moe_executor *>(pool->executor()));
-  entryFn(args.data());
-  if (!status.empty() && status[0] != 0) {
-    int64_t code = status[0];
-    if (code < 1 || static_cast<uint64_t>(code) > sig.checks.size())
-      return Status::failure("the entry failed with status ", code,
-                             ", which its signature does not describe");
-    return Status::failure(formatCheckMessage(
-        sig.checks[code - 1],
-        std::vector<int64_t>(status.begin() + 1, status.end())));
+  // ABI 5: one call per group, each given its group's rows of the per-group
+  // tensors.
+  for (int64_t group = 0; group < groups; ++group) {
+    std::vector<MemRefDescriptor> descriptors;
+    descriptors.reserve(bound.size() + outputs.size() + 1);
+    auto describe = [&](std::byte *data, const TensorSpec &spec,
+                        const HostTensor &tensor) {
+      if (!spec.perGroup)
+        return descriptors.emplace_back(data, tensor.shape());
+      size_t groupBytes = tensor.byteSize() / static_cast<size_t>(groups);
+      return descriptors.emplace_back(data + group * groupBytes, spec.shape);
+    };
+    // The ABI passes non-const pointers, but entries only read their
+    // arguments (docs/artifact-abi.md), which is what lets models share
+    // weights.
+    for (size_t i = 0; i < bound.size(); ++i)
+      describe(const_cast<std::byte *>(bound[i]->bytes()), sig.args[i],
+               *bound[i]);
+    for (size_t i = 0; i < outputs.size(); ++i)
+      describe(outputs[i].bytes(), sig.results[i], outputs[i]);
+    std::fill(status.begin(), status.end(), 0);
+    if (!status.empty())
+      descriptors.emplace_back(status.data(),
+                               std::vector<int64_t>{kStatusWords});
+    std::vector<void *> args;
+    args.reserve(descriptors.size() + 1);
+    for (MemRefDescriptor &descriptor : descriptors)
+      args.push_back(descriptor.get());
+    if (sig.abiVersion >= 3)
+      args.push_back(const_cast<moe_executor *>(pool->executor()));
+    entryFn(args.data());
+    if (!status.empty() && status[0] != 0) {
+      std::string where =
+          groups > 1 ? "group " + std::to_string(group) + " of " +
+                           std::to_string(groups) + ": "
+                     : std::string();
+      int64_t code = status[0];
+      if (code < 1 || static_cast<uint64_t>(code) > sig.checks.size())
+        return Status::failure(where, "the entry failed with status ", code,
+                               ", which its signature does not describe");
+      return Status::failure(
+          where, formatCheckMessage(sig.checks[code - 1],
+                                    std::vector<int64_t>(status.begin() + 1,
+                                                         status.end())));
+    }
   }
   haveResults = true;
   return Status::success();

@@ -127,6 +127,8 @@ private:
   /// once can back several models without copies.
   std::vector<std::shared_ptr<const HostTensor>> bound;
   std::vector<HostTensor> outputs;
+  /// The number of groups `outputs` are allocated for.
+  int64_t outputGroups = 0;
   /// Whether `outputs` hold the results of a successful run.
   bool haveResults = false;
   /// The threads asked for (0: the default), and the pool that runs the

@@ -77,6 +77,20 @@ Status parseTensorSpec(const JsonValue &object, TensorSpec &spec) {
   // whose size overflows is rejected here rather than at run time.
   if (Expected<size_t> bytes = denseByteSize(spec.dtype, spec.shape); !bytes)
     return bytes.status();
+  if (const JsonValue *perGroup = object.find("per_group")) {
+    if (perGroup->kind != JsonValue::Kind::Bool)
+      return Status::failure("field 'per_group' must be a boolean, got ",
+                             JsonValue::kindName(perGroup->kind));
+    spec.perGroup = perGroup->boolean;
+    if (spec.perGroup && (spec.shape.empty() || spec.shape[0] < 1))
+      return Status::failure("field 'per_group' needs a shape whose first "
+                             "dimension (the rows of one group) is at least "
+                             "1, got ",
+                             shapeString(spec.shape));
+  }
+  spec.declaredShape = spec.shape;
+  if (spec.perGroup)
+    spec.declaredShape[0] = -1;
   return Status::success();
 }
 
@@ -94,6 +108,8 @@ Status parseArg(const JsonValue &object, ArgSpec &arg) {
   else
     return Status::failure("unknown role ", quote((*role)->text),
                            " (expected 'input' or 'weight')");
+  if (arg.role == ArgRole::Weight && arg.perGroup)
+    return Status::failure("a weight cannot be 'per_group'");
   if (const JsonValue *strips = object.find("strips")) {
     std::optional<uint64_t> columns = strips->asUint64();
     if (!columns || *columns < 1 || *columns > (1u << 20))
@@ -104,6 +120,8 @@ Status parseArg(const JsonValue &object, ArgSpec &arg) {
               : std::string(JsonValue::kindName(strips->kind)));
     if (arg.role != ArgRole::Weight)
       return Status::failure("field 'strips' is only for weights");
+    if (arg.perGroup)
+      return Status::failure("a weight cannot be 'per_group'");
     if (arg.shape.size() < 2)
       return Status::failure("field 'strips' needs a shape of rank 2 or "
                              "more, got rank ",
@@ -129,7 +147,7 @@ Status parseAbi(const JsonValue &object, Signature &signature) {
   if (const JsonValue *abi = object.find("abi")) {
     std::optional<uint64_t> version = abi->asUint64();
     if (!version || *version < 1 || *version > kMaxAbiVersion)
-      return Status::failure("field 'abi' must be 1, 2, 3 or 4, got ",
+      return Status::failure("field 'abi' must be 1, 2, 3, 4 or 5, got ",
                              abi->kind == JsonValue::Kind::Number
                                  ? abi->text
                                  : JsonValue::kindName(abi->kind));
@@ -264,6 +282,16 @@ Expected<Signature> parseSignatureImpl(std::string_view text) {
     if (signature.args[i].strips != 0 && signature.abiVersion < 4)
       return Status::failure(entryPrefix("args", i, (*args)->elements[i]),
                              "field 'strips' needs 'abi': 4 or later");
+  if (signature.hasGroups()) {
+    if (signature.abiVersion < 5)
+      return Status::failure("field 'per_group' needs 'abi': 5 or later");
+    // The inputs tell how many groups a call has.
+    bool groupedInput = false;
+    for (const ArgSpec &arg : signature.args)
+      groupedInput |= arg.perGroup;
+    if (!groupedInput)
+      return Status::failure("results are 'per_group' but no input is");
+  }
   return signature;
 }
 
@@ -278,11 +306,48 @@ std::string_view moe::argRoleName(ArgRole role) {
 }
 
 std::string TensorSpec::typeString() const {
-  return std::string(dtypeName(dtype)) + " " + shapeString(shape);
+  std::string text = std::string(dtypeName(dtype)) + " " + shapeString(shape);
+  if (perGroup) {
+    size_t open = text.find('['), end = text.find_first_of(",]", open);
+    text.replace(open + 1, end - open - 1,
+                 shape[0] == 1 ? "G" : std::to_string(shape[0]) + "*G");
+  }
+  return text;
 }
 
 bool TensorSpec::matches(const HostTensor &tensor) const {
-  return tensor.dtype() == dtype && tensor.shape() == shape;
+  return matches(tensor.dtype(), tensor.shape());
+}
+
+bool TensorSpec::matches(DType type, const std::vector<int64_t> &dims) const {
+  if (type != dtype)
+    return false;
+  if (!perGroup)
+    return dims == shape;
+  return dims.size() == shape.size() && dims[0] > 0 &&
+         dims[0] % shape[0] == 0 &&
+         std::equal(dims.begin() + 1, dims.end(), shape.begin() + 1);
+}
+
+std::vector<int64_t> TensorSpec::shapeFor(int64_t groups) const {
+  std::vector<int64_t> dims = shape;
+  if (perGroup)
+    dims[0] *= groups;
+  return dims;
+}
+
+int64_t TensorSpec::groupsIn(const HostTensor &tensor) const {
+  return perGroup ? tensor.shape()[0] / shape[0] : 1;
+}
+
+bool Signature::hasGroups() const {
+  for (const ArgSpec &arg : args)
+    if (arg.perGroup)
+      return true;
+  for (const TensorSpec &result : results)
+    if (result.perGroup)
+      return true;
+  return false;
 }
 
 const ArgSpec *Signature::findArg(std::string_view name) const {

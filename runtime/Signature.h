@@ -35,7 +35,7 @@
 namespace moe {
 
 /// The newest artifact ABI version this runtime runs.
-inline constexpr int kMaxAbiVersion = 4;
+inline constexpr int kMaxAbiVersion = 5;
 
 /// How the caller supplies an argument: per call (an input such as the
 /// activations) or once per model (a weight, bound from a .safetensors file).
@@ -48,12 +48,26 @@ std::string_view argRoleName(ArgRole role);
 struct TensorSpec {
   std::string name;
   DType dtype = DType::F32;
+  /// The shape; for a per-group tensor, the shape of one group.
   std::vector<int64_t> shape;
+  /// ABI 5 (`per_group`): the first dimension holds the rows of every group,
+  /// `shape[0]` per group, and the entry is called once per group.
+  bool perGroup = false;
+  /// `shape` with -1 for the first dimension of a per-group tensor: the
+  /// shape as the C API reports it.
+  std::vector<int64_t> declaredShape;
 
-  /// "f32 [8, 768, 3072]": the form used in messages.
+  /// "f32 [8, 768, 3072]", "f32 [2*G, 4, 16]" for a per-group tensor: the
+  /// form used in messages.
   std::string typeString() const;
-  /// Whether `tensor` has exactly this dtype and shape.
+  /// Whether `tensor` has this dtype and shape; a per-group tensor's first
+  /// dimension may be any positive multiple of the rows of one group.
   bool matches(const HostTensor &tensor) const;
+  bool matches(DType type, const std::vector<int64_t> &dims) const;
+  /// The shape of `groups` groups (the shape itself if not per group).
+  std::vector<int64_t> shapeFor(int64_t groups) const;
+  /// How many groups a tensor that matches() holds: 1 if not per group.
+  int64_t groupsIn(const HostTensor &tensor) const;
 };
 
 struct ArgSpec : TensorSpec {
@@ -87,7 +101,8 @@ struct Signature {
   /// The artifact ABI's version (docs/artifact-abi.md): 1; 2 where the
   /// entry also takes a status record and can report `checks`; 3 where it
   /// also takes the executor that runs its grids of workgroups; 4 where it
-  /// may also take weights packed in strips (ArgSpec::strips).
+  /// may also take weights packed in strips (ArgSpec::strips); 5 where
+  /// inputs and results may be per group (TensorSpec::perGroup).
   int abiVersion = 1;
   /// ABI 2: the messages of the entry's run-time checks; a failed call
   /// reports checks[code - 1] with `{i}` replaced by the record's values.
@@ -107,6 +122,8 @@ struct Signature {
   std::string argNames(ArgRole role) const;
   /// "'out', 'expert_load'": the quoted names of the results, for messages.
   std::string resultNames() const;
+  /// Whether the entry is called once per group (some tensor is per group).
+  bool hasGroups() const;
 };
 
 /// Parses and validates a signature. Failures are one line starting with

@@ -126,6 +126,9 @@ struct MoEPrepareEntryPass : impl::MoEPrepareEntryBase<MoEPrepareEntryPass> {
                    "argument '" + name + "'");
       if (failed(arg) || failed(claim(loc, name)))
         return failure();
+      if (entry.getArgAttr(i, MoEDialect::kPerGroupAttrName))
+        (*arg)["per_group"] = true;
+      entry.removeArgAttr(i, MoEDialect::kPerGroupAttrName);
       args.push_back(std::move(*arg));
       entry.removeArgAttr(i, MoEDialect::kInputAttrName);
       entry.removeArgAttr(i, MoEDialect::kWeightAttrName);
@@ -140,6 +143,10 @@ struct MoEPrepareEntryPass : impl::MoEPrepareEntryBase<MoEPrepareEntryPass> {
                    "result '" + name + "'");
       if (failed(result) || failed(claim(entry.getLoc(), name)))
         return failure();
+      if (entry.getResultAttr(i, MoEDialect::kPerGroupAttrName))
+        (*result)["per_group"] = true;
+      entry.removeResultAttr(
+          i, StringAttr::get(&getContext(), MoEDialect::kPerGroupAttrName));
       results.push_back(std::move(*result));
       entry.removeResultAttr(
           i, StringAttr::get(&getContext(), MoEDialect::kOutputAttrName));
@@ -209,12 +216,18 @@ struct MoEEmitEntryPass : impl::MoEEmitEntryBase<MoEEmitEntryPass> {
         messages.push_back(message.getValue().str());
       // ABI version 3: the executor of its grids follows the status record.
       // ABI version 4: weights passed packed in strips (their `strips`).
-      bool packed = false;
-      if (const llvm::json::Array *args = object->getArray("args"))
-        for (const llvm::json::Value &arg : *args)
-          if (const llvm::json::Object *spec = arg.getAsObject())
-            packed |= spec->get("strips") != nullptr;
-      (*object)["abi"] = packed                               ? 4
+      // ABI version 5: tensors of every group, the entry called per group
+      // (their `per_group`).
+      bool packed = false, perGroup = false;
+      for (StringRef list : {"args", "results"})
+        if (const llvm::json::Array *specs = object->getArray(list))
+          for (const llvm::json::Value &value : *specs)
+            if (const llvm::json::Object *spec = value.getAsObject()) {
+              packed |= spec->get("strips") != nullptr;
+              perGroup |= spec->get("per_group") != nullptr;
+            }
+      (*object)["abi"] = perGroup                             ? 5
+                         : packed                             ? 4
                          : module->hasAttr(kExecutorAttrName) ? 3
                                                               : 2;
       (*object)["checks"] = std::move(messages);
