@@ -9,9 +9,12 @@ tensor reshapes), the MoE layers as moe ops. Weights are arguments named as vmoe
 
 Routers: token choice (V-MoE), Soft MoE (a mean-pooled head), per-image (Mobile V-MoE: the
 first MoE layer decides, every later one reuses its plan; statistics are the first layer's).
-The batch size is fixed at build time.
+``batch=None`` (the default) leaves the number of images dynamic: the input is
+``tensor<?x...>``, the plans ``groups = ?``; moe-compile compiles it once for one routing group
+and the runtime runs it on any whole number of groups. An int fixes the batch at build time.
 """
 import math
+from fractions import Fraction
 
 from .configs import param_shapes
 
@@ -22,13 +25,55 @@ def _capacity(tokens, experts, factor, multiple_of=4):
     return max(multiple_of, -(-c // multiple_of) * multiple_of)
 
 
+class Rows:
+    """A dimension of ``q * N`` rows, N the number of images known at run time: printed ``?``
+    in types; ``_Writer.size`` computes its value from the input's first dimension."""
+
+    def __init__(self, q):
+        self.q = Fraction(q)
+
+    def __mul__(self, other):
+        return Rows(self.q * other)
+
+    __rmul__ = __mul__
+
+    def __floordiv__(self, other):
+        return Rows(self.q / other)
+
+    def __str__(self):
+        return "?"
+
+
 def _t(shape):
     return "tensor<" + "x".join(str(d) for d in shape) + "xf32>" if shape else "tensor<f32>"
 
 
 class _Writer:
     def __init__(self):
-        self.lines, self.count = [], 0
+        self.lines, self.count, self.sizes = [], 0, {}
+
+    def size(self, dim):
+        """The SSA value (or the literal) of a dimension."""
+        if not isinstance(dim, Rows):
+            return str(dim)
+        if dim.q not in self.sizes:
+            v = self.fresh("n")
+            if "images" not in self.sizes:
+                self.emit("%c0 = arith.constant 0 : index")
+                self.emit("%images_n = tensor.dim %images, %c0 : " + self.images_type)
+                self.sizes["images"] = "%images_n"
+            value = self.sizes["images"]
+            for op, factor in (("muli", dim.q.numerator), ("divui", dim.q.denominator)):
+                if factor != 1:
+                    c, r = self.fresh("c"), self.fresh("n")
+                    self.emit(f"{c} = arith.constant {factor} : index")
+                    self.emit(f"{r} = arith.{op} {value}, {c} : index")
+                    value = r
+            self.sizes[dim.q] = value
+        return self.sizes[dim.q]
+
+    def sizes_of(self, shape):
+        return ", ".join(self.size(d) for d in shape)
 
     def fresh(self, hint="v"):
         self.count += 1
@@ -38,8 +83,9 @@ class _Writer:
         self.lines.append("  " + text)
 
     def empty(self, shape):
+        dynamic = ", ".join(self.size(d) for d in shape if isinstance(d, Rows))
         v = self.fresh("e")
-        self.emit(f"{v} = tensor.empty() : {_t(shape)}")
+        self.emit(f"{v} = tensor.empty({dynamic}) : {_t(shape)}")
         return v
 
     def zeros(self, shape):
@@ -53,7 +99,7 @@ class _Writer:
         reassociation = "[" + ", ".join("[" + ", ".join(map(str, g)) + "]" for g in groups) + "]"
         if len(target) > len(source):
             self.emit(f"{v} = tensor.expand_shape {value} {reassociation} output_shape "
-                      f"[{', '.join(map(str, target))}] : {_t(source)} into {_t(target)}")
+                      f"[{self.sizes_of(target)}] : {_t(source)} into {_t(target)}")
         else:
             self.emit(f"{v} = tensor.collapse_shape {value} {reassociation} : {_t(source)} "
                       f"into {_t(target)}")
@@ -109,20 +155,22 @@ def _dims(rank):
     return [f"d{i}" for i in range(rank)]
 
 
-def build_model(config, batch, slot_tables=False):
-    """The level-1 IR of ``config`` for ``batch`` images; with ``slot_tables``, each routing
-    MoE block also returns its slot table, ``block<b>/slot_token`` and ``block<b>/slot_weight``
-    (moe.plan_slots: what moe_mlir.pictures draws)."""
+def build_model(config, batch=None, slot_tables=False):
+    """The level-1 IR of ``config`` for ``batch`` images (None: any whole number of routing
+    groups, chosen at run time); with ``slot_tables``, each routing MoE block also returns its
+    slot table, ``block<b>/slot_token`` and ``block<b>/slot_weight`` (moe.plan_slots: what
+    moe_mlir.pictures draws)."""
     c = config.validate()
     if c.router.kind not in ("token_choice", "soft", "per_image"):
         raise ValueError(f"{c.name}: unknown router {c.router.kind!r}")
-    if batch % c.group_size:
+    if batch is not None and batch % c.group_size:
         raise ValueError(f"{batch} images are not whole groups of {c.group_size}")
     shapes = param_shapes(c)
     names = list(shapes)
     arg = {name: f"%w{i}" for i, name in enumerate(names)}
     w = _Writer()
-    n, p, d, t = batch, c.patch, c.width, c.tokens
+    n, p, d, t = (Rows(1) if batch is None else batch), c.patch, c.width, c.tokens
+    w.images_type = _t([n, c.image_size, c.image_size, 3])
     side = c.image_size // p
     heads, hd = c.heads, c.width // c.heads
     rows = n * t
@@ -284,10 +332,10 @@ def build_model(config, batch, slot_tables=False):
         tokens = w.generic([(cls, [d], "d2")], [n, 1, d], ["%r = arith.addf %a0, %zero : f32"])
         joined = w.fresh("tok")
         w.emit(f"{joined} = tensor.insert_slice {tokens} into {w.empty([n, t, d])}[0, 0, 0] "
-               f"[{n}, 1, {d}] [1, 1, 1] : {_t([n, 1, d])} into {_t([n, t, d])}")
+               f"[{w.size(n)}, 1, {d}] [1, 1, 1] : {_t([n, 1, d])} into {_t([n, t, d])}")
         x3 = w.fresh("tok")
-        w.emit(f"{x3} = tensor.insert_slice {patches3} into {joined}[0, 1, 0] [{n}, {t - 1}, {d}] "
-               f"[1, 1, 1] : {_t([n, t - 1, d])} into {_t([n, t, d])}")
+        w.emit(f"{x3} = tensor.insert_slice {patches3} into {joined}[0, 1, 0] "
+               f"[{w.size(n)}, {t - 1}, {d}] [1, 1, 1] : {_t([n, t - 1, d])} into {_t([n, t, d])}")
     else:
         x3 = patches3
     pos = w.reshape(arg["Encoder/posembed_input/pos_embedding"], [1, t, d], [t, d], [[0, 1], [2]])
@@ -310,7 +358,7 @@ def build_model(config, batch, slot_tables=False):
     x3 = w.reshape(x, [rows, d], [n, t, d], [[0, 1], [2]])
     if c.classifier == "token":
         first = w.fresh("cls")
-        w.emit(f"{first} = tensor.extract_slice {x3}[0, 0, 0] [{n}, 1, {d}] [1, 1, 1] : "
+        w.emit(f"{first} = tensor.extract_slice {x3}[0, 0, 0] [{w.size(n)}, 1, {d}] [1, 1, 1] : "
                f"{_t([n, t, d])} to {_t([n, d])}")
         pooled = first
     else:

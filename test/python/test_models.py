@@ -9,6 +9,7 @@ import pytest
 
 from paths import BUILD, compile_text  # noqa: E402  (puts the package and the reference on sys.path)
 import vit_moe_reference as vit  # noqa: E402
+import moe_mlir  # noqa: E402
 from moe_mlir import Model  # noqa: E402
 from moe_mlir.builder import build_model  # noqa: E402
 from moe_mlir.configs import PUBLISHED, Router  # noqa: E402
@@ -19,19 +20,22 @@ SMALL_VMOE = PUBLISHED["vmoe-s32"].replace(
     num_classes=10, moe_blocks=(1, 3), experts=4, representation_size=16)
 
 
-def run_model(tmp_path, config, batch, seed, threads=None, slot_tables=False):
-    """``config`` built for ``batch`` random images, compiled, run with random weights, and
-    the reference's forward pass on the same: (results, reference logits, reference routing)."""
-    so = compile_text(build_model(config, batch, slot_tables), tmp_path)
+def run_model(tmp_path, config, batches, seed, threads=None, slot_tables=False):
+    """``config`` built for any number of images, compiled once, given random weights and run
+    on ``batches`` random images each, and the reference's forward pass on the same: a list of
+    (results, reference logits, reference routing), one per batch."""
+    so = compile_text(build_model(config, slot_tables=slot_tables), tmp_path)
     params = vit.random_params(config, seed=seed)
-    images = np.random.default_rng(seed + 1).standard_normal(
-        (batch, config.image_size, config.image_size, 3)).astype(np.float32)
-    want, routing = vit.forward(config, params, images)
+    runs = []
     with Model(so, threads=threads) as model:
-        assert [i.name for i in model.inputs] == ["images"]
+        assert [(i.name, i.shape[0]) for i in model.inputs] == [("images", -1)]
         model.bind_weights(params)
-        got = model.run(images=images)
-    return got, want, routing
+        for batch in batches:
+            images = np.random.default_rng(seed + batch).standard_normal(
+                (batch, config.image_size, config.image_size, 3)).astype(np.float32)
+            want, routing = vit.forward(config, params, images)
+            runs.append((model.run(images=images), want, routing))
+    return runs
 
 
 @pytest.mark.parametrize("config", [
@@ -48,16 +52,40 @@ def run_model(tmp_path, config, batch, seed, threads=None, slot_tables=False):
                        router=Router("per_image", k=1, capacity_factor=None, pooling="cls")),
 ], ids=lambda c: c.name)
 def test_a_compiled_model_matches_the_reference(tmp_path, config):
-    got, want, routing = run_model(tmp_path, config, batch=4, seed=11, threads=2)
-    np.testing.assert_allclose(got["logits"], want, rtol=1e-4, atol=1e-4 * np.abs(want).max())
-    for block in config.moe_blocks:
-        stats = routing[block]["stats"]
-        if stats is None:  # Soft MoE, or a per-image layer reusing the first's plan
-            assert f"block{block}/expert_load" not in got
-            continue
-        np.testing.assert_array_equal(got[f"block{block}/expert_load"], stats["expert_load"])
-        np.testing.assert_array_equal(got[f"block{block}/dropped_tokens"],
-                                      stats["dropped_tokens"])
+    """One artifact, run on one routing group and on three."""
+    batches = (config.group_size, 3 * config.group_size)
+    for got, want, routing in run_model(tmp_path, config, batches, seed=11, threads=2):
+        assert got["logits"].shape == want.shape
+        np.testing.assert_allclose(got["logits"], want, rtol=1e-4,
+                                   atol=1e-4 * np.abs(want).max())
+        for block in config.moe_blocks:
+            stats = routing[block]["stats"]
+            if stats is None:  # Soft MoE, or a per-image layer reusing the first's plan
+                assert f"block{block}/expert_load" not in got
+                continue
+            np.testing.assert_array_equal(got[f"block{block}/expert_load"],
+                                          stats["expert_load"])
+            np.testing.assert_array_equal(got[f"block{block}/dropped_tokens"],
+                                          stats["dropped_tokens"])
+
+
+def test_a_batch_of_part_of_a_group_is_refused(tmp_path):
+    config = SMALL_VMOE.replace(name="groups_of_two", group_size=2)
+    so = compile_text(build_model(config), tmp_path)
+    with Model(so) as model:
+        model.bind_weights(vit.random_params(config, seed=1))
+        for batch in (3, 0):
+            images = np.zeros((batch, config.image_size, config.image_size, 3), np.float32)
+            with pytest.raises(moe_mlir.MoEError,
+                               match=r"input 'images': expected f32 \[2\*G, 32, 32, 3\], "
+                                     rf"got f32 \[{batch}, 32, 32, 3\]"):
+                model.run(images=images)
+
+
+def test_a_fixed_batch_builds_static_and_a_dynamic_one_does_not():
+    assert "tensor<4x32x32x3xf32>" in build_model(SMALL_VMOE, 4)
+    dynamic = build_model(SMALL_VMOE)
+    assert "%images: tensor<?x32x32x3xf32>" in dynamic and "groups = ?" in dynamic
 
 
 def test_the_builder_refuses_what_it_cannot_write():
@@ -76,6 +104,7 @@ def test_the_main_job_on_two_images():
     assert run.returncode == 0, run.stdout + run.stderr
     assert "logits vs the NumPy reference: max error" in run.stdout
     assert run.stdout.count("(PASS against the reference)") == 2, run.stdout
+    assert "the same artifact on 3 images" in run.stdout and "FAIL" not in run.stdout
 
 
 def test_slot_tables_of_a_whole_model_draw_its_routing(tmp_path):
@@ -83,7 +112,7 @@ def test_slot_tables_of_a_whole_model_draw_its_routing(tmp_path):
     and moe_mlir.pictures draws every MoE layer of every image from them."""
     from moe_mlir import pictures
     config, batch = SMALL_VMOE, 2
-    got, _, routing = run_model(tmp_path, config, batch, seed=21, slot_tables=True)
+    [(got, _, routing)] = run_model(tmp_path, config, [batch], seed=21, slot_tables=True)
     layers = {}
     for block in config.moe_blocks:
         np.testing.assert_array_equal(got[f"block{block}/slot_token"], routing[block]["plan"].token)
