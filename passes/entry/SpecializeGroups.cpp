@@ -29,6 +29,7 @@
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Utils/StaticValueUtils.h"
+#include "llvm/ADT/MapVector.h"
 #include "llvm/Support/CheckedArithmetic.h"
 
 #include <numeric>
@@ -97,8 +98,8 @@ std::optional<int> dynamicDim(Type type) {
 /// finds how many rows of each value one group holds.
 class GroupAnalysis {
 public:
-  DenseMap<Value, Varying> tensors;
-  DenseMap<Value, Ratio> sizes;
+  llvm::MapVector<Value, Varying> tensors;
+  llvm::MapVector<Value, Ratio> sizes;
   /// The first route and the rows of its plan: the unit of the calls.
   Operation *firstRoute = nullptr;
   Ratio unit;
@@ -590,7 +591,7 @@ Type withRows(Type type, int64_t rows) {
 
 /// The per-call size of a size value, as an attribute.
 OpFoldResult staticSize(OpBuilder &b, OpFoldResult size,
-                        const DenseMap<Value, int64_t> &perCall) {
+                        const llvm::MapVector<Value, int64_t> &perCall) {
   if (auto value = dyn_cast<Value>(size))
     if (auto it = perCall.find(value); it != perCall.end())
       return b.getIndexAttr(it->second);
@@ -615,7 +616,7 @@ struct MoESpecializeGroupsPass
     // New types first, then the ops that carry sizes, rebuilt static.
     for (auto &[value, varying] : analysis.tensors)
       value.setType(withRows(value.getType(), perCall(varying.rows)));
-    DenseMap<Value, int64_t> sizes;
+    llvm::MapVector<Value, int64_t> sizes;
     for (auto &[value, rows] : analysis.sizes)
       sizes[value] = perCall(rows);
 
