@@ -120,8 +120,6 @@ Status parseArg(const JsonValue &object, ArgSpec &arg) {
               : std::string(JsonValue::kindName(strips->kind)));
     if (arg.role != ArgRole::Weight)
       return Status::failure("field 'strips' is only for weights");
-    if (arg.perGroup)
-      return Status::failure("a weight cannot be 'per_group'");
     if (arg.shape.size() < 2)
       return Status::failure("field 'strips' needs a shape of rank 2 or "
                              "more, got rank ",

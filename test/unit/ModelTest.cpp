@@ -656,3 +656,97 @@ TEST(ModelFromEntryTest, NeedsANameForANpyFileWhenThereAreSeveralInputs) {
 }
 
 } // namespace
+
+//===----------------------------------------------------------------------===//
+// Entries called once per group (ABI 5)
+//===----------------------------------------------------------------------===//
+
+const char *kGroupSignature =
+    R"({"entry":"groups","abi":5,"checks":["x is negative at {0}"],"args":[)"
+    R"({"name":"x","role":"input","dtype":"f32","shape":[2,3],"per_group":true},)"
+    R"({"name":"w","role":"weight","dtype":"f32","shape":[3]}],)"
+    R"("results":[{"name":"y","dtype":"f32","shape":[2,3],"per_group":true},)"
+    R"({"name":"call","dtype":"i64","shape":[1],"per_group":true}]})";
+
+// The calls of groupEntry since the counter was reset.
+int64_t groupCalls = 0;
+
+/// y = x + w (broadcast) for one group of 2 rows; call = the call's number;
+/// fails its check on a negative x.
+void groupEntry(void **args) {
+  auto data = [&](int i) {
+    return reinterpret_cast<void *>(static_cast<const int64_t *>(args[i])[1]);
+  };
+  const int64_t *x = static_cast<const int64_t *>(args[0]);
+  EXPECT_EQ(x[3], 2); // one group's rows
+  EXPECT_EQ(x[4], 3);
+  auto *in = static_cast<const float *>(data(0));
+  auto *w = static_cast<const float *>(data(1));
+  auto *y = static_cast<float *>(data(2));
+  auto *call = static_cast<int64_t *>(data(3));
+  auto *status = static_cast<int64_t *>(data(4));
+  for (int i = 0; i < 6; ++i) {
+    if (in[i] < 0) {
+      status[0] = 1;
+      status[1] = i;
+      return;
+    }
+    y[i] = in[i] + w[i % 3];
+  }
+  call[0] = groupCalls++;
+}
+
+TEST(ModelGroupsTest, CallsTheEntryOncePerGroup) {
+  Expected<Model> model = Model::fromEntry(kGroupSignature, groupEntry, {});
+  ASSERT_TRUE(model.ok()) << model.message();
+  EXPECT_EQ(model->signature().args[0].typeString(), "f32 [2*G, 3]");
+  EXPECT_EQ(model->signature().results[1].typeString(), "i64 [G]");
+  EXPECT_EQ(model->signature().args[0].declaredShape,
+            (std::vector<int64_t>{-1, 3}));
+  ASSERT_TRUE(model->bindWeight("w", rampF32({3}, 0, 100)).ok());
+  for (int64_t groups : {3, 1, 4}) {
+    groupCalls = 0;
+    ASSERT_TRUE(model->bindInput("x", rampF32({2 * groups, 3}, 0, 1)).ok());
+    Status status = model->run();
+    ASSERT_TRUE(status.ok()) << status.message();
+    const HostTensor &y = *model->findResult("y");
+    ASSERT_EQ(y.shape(), (std::vector<int64_t>{2 * groups, 3}));
+    for (int64_t i = 0; i < 6 * groups; ++i)
+      EXPECT_EQ(y.data<float>()[i], float(i + 100 * (i % 3)));
+    const HostTensor &call = *model->findResult("call");
+    ASSERT_EQ(call.shape(), (std::vector<int64_t>{groups}));
+    for (int64_t g = 0; g < groups; ++g)
+      EXPECT_EQ(call.data<int64_t>()[g], g);
+  }
+}
+
+TEST(ModelGroupsTest, ReportsRowsThatAreNotWholeGroupsAndAFailedGroup) {
+  Expected<Model> model = Model::fromEntry(kGroupSignature, groupEntry, {});
+  ASSERT_TRUE(model.ok()) << model.message();
+  ASSERT_TRUE(model->bindWeight("w", rampF32({3}, 1, 0)).ok());
+  for (std::vector<int64_t> shape : {std::vector<int64_t>{3, 3}, {0, 3}, {2}})
+    expectError(model->bindInput("x", *HostTensor::create(DType::F32, shape)),
+                "input 'x': expected f32 [2*G, 3], got f32 " +
+                    shapeString(shape));
+  HostTensor x = rampF32({6, 3}, 1, 0);
+  x.data<float>()[10] = -1; // group 1, element 4
+  ASSERT_TRUE(model->bindInput("x", std::move(x)).ok());
+  expectError(model->run(), "group 1 of 3: x is negative at 4");
+  EXPECT_TRUE(model->results().empty());
+}
+
+void twoInputEntry(void **) {}
+
+TEST(ModelGroupsTest, ReportsInputsOfDifferentGroupCounts) {
+  Expected<Model> model = Model::fromEntry(
+      R"({"entry":"two","abi":5,"args":[)"
+      R"({"name":"a","role":"input","dtype":"f32","shape":[1,2],"per_group":true},)"
+      R"({"name":"b","role":"input","dtype":"f32","shape":[2,2],"per_group":true}],)"
+      R"("results":[{"name":"y","dtype":"f32","shape":[1],"per_group":true}]})",
+      twoInputEntry, {});
+  ASSERT_TRUE(model.ok()) << model.message();
+  ASSERT_TRUE(model->bindInput("a", rampF32({3, 2}, 1, 0)).ok());
+  ASSERT_TRUE(model->bindInput("b", rampF32({4, 2}, 1, 0)).ok());
+  expectError(model->run(), "input 'b' holds 2 groups (4 rows of 2), but "
+                            "input 'a' holds 3");
+}

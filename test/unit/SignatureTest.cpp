@@ -98,12 +98,12 @@ TEST(SignatureTest, ReadsTheAbiVersionAndChecks) {
 }
 
 TEST(SignatureTest, RejectsBadAbiFields) {
-  expectError(withFields(R"(,"abi":5)"),
-              "field 'abi' must be 1, 2, 3 or 4, got 5");
+  expectError(withFields(R"(,"abi":6)"),
+              "field 'abi' must be 1, 2, 3, 4 or 5, got 6");
   expectError(withFields(R"(,"abi":"2")"),
-              "field 'abi' must be 1, 2, 3 or 4, got string");
+              "field 'abi' must be 1, 2, 3, 4 or 5, got string");
   expectError(withFields(R"(,"abi":2.5)"),
-              "field 'abi' must be 1, 2, 3 or 4, got 2.5");
+              "field 'abi' must be 1, 2, 3, 4 or 5, got 2.5");
   expectError(withFields(R"(,"checks":[])"),
               "field 'checks' needs 'abi': 2 or later");
   expectError(withFields(R"(,"abi":2,"checks":{})"),
@@ -154,6 +154,74 @@ TEST(SignatureTest, RejectsBadStrips) {
           R"({"name":"w","role":"weight","dtype":"f32","shape":[70],"strips":8})"),
       "args[0] ('w'): field 'strips' needs a shape of rank 2 or more, got "
       "rank 1");
+}
+
+/// A version-5 signature of input `arg` and result `result`.
+std::string withGroups(const std::string &arg, const std::string &result,
+                       const std::string &abi = "5") {
+  return R"({"entry":"f","abi":)" + abi + R"(,"args":[)" + arg +
+         R"(],"results":[)" + result + "]}";
+}
+
+TEST(SignatureTest, ReadsPerGroupTensors) {
+  Expected<Signature> grouped = parseSignature(withGroups(
+      R"({"name":"x","role":"input","dtype":"f32","shape":[8,5],"per_group":true})",
+      R"({"name":"y","dtype":"i64","shape":[1,4],"per_group":true},)"
+      R"({"name":"z","dtype":"f32","shape":[2],"per_group":false})"));
+  ASSERT_TRUE(grouped.ok()) << grouped.message();
+  EXPECT_TRUE(grouped->hasGroups());
+  const ArgSpec &x = grouped->args[0];
+  EXPECT_TRUE(x.perGroup);
+  EXPECT_EQ(x.shape, (std::vector<int64_t>{8, 5}));
+  EXPECT_EQ(x.declaredShape, (std::vector<int64_t>{-1, 5}));
+  EXPECT_EQ(x.typeString(), "f32 [8*G, 5]");
+  EXPECT_EQ(grouped->results[0].typeString(), "i64 [G, 4]");
+  EXPECT_EQ(x.shapeFor(3), (std::vector<int64_t>{24, 5}));
+  EXPECT_FALSE(grouped->results[1].perGroup);
+  EXPECT_EQ(grouped->results[1].shapeFor(3), (std::vector<int64_t>{2}));
+  for (auto [dims, matches] :
+       {std::pair<std::vector<int64_t>, bool>{{8, 5}, true},
+        {{24, 5}, true},
+        {{0, 5}, false},
+        {{12, 5}, false},
+        {{8, 4}, false},
+        {{8}, false}}) {
+    EXPECT_EQ(x.matches(DType::F32, dims), matches) << shapeString(dims);
+    if (matches) {
+      HostTensor t = *HostTensor::create(DType::F32, dims);
+      EXPECT_EQ(x.groupsIn(t), dims[0] / 8);
+    }
+  }
+  EXPECT_FALSE(x.matches(DType::F64, {8, 5}));
+}
+
+TEST(SignatureTest, RejectsBadPerGroupFields) {
+  const std::string input =
+      R"({"name":"x","role":"input","dtype":"f32","shape":[2],"per_group":true})";
+  const std::string result =
+      R"({"name":"y","dtype":"f32","shape":[2],"per_group":true})";
+  expectError(withGroups(input, result, "4"),
+              "field 'per_group' needs 'abi': 5 or later");
+  expectError(
+      withGroups(
+          R"({"name":"w","role":"weight","dtype":"f32","shape":[2],"per_group":true})",
+          result),
+      "args[0] ('w'): a weight cannot be 'per_group'");
+  expectError(
+      withGroups(
+          R"({"name":"x","role":"input","dtype":"f32","shape":[2],"per_group":1})",
+          result),
+      "args[0] ('x'): field 'per_group' must be a boolean, got number");
+  expectError(
+      withGroups(
+          R"({"name":"x","role":"input","dtype":"f32","shape":[],"per_group":true})",
+          result),
+      "args[0] ('x'): field 'per_group' needs a shape whose first dimension "
+      "(the rows of one group) is at least 1, got []");
+  expectError(
+      withGroups(R"({"name":"x","role":"input","dtype":"f32","shape":[2]})",
+                 result),
+      "results are 'per_group' but no input is");
 }
 
 TEST(SignatureTest, ReadsTheDevice) {
