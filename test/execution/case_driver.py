@@ -15,6 +15,8 @@ import numpy as np
 
 # moe-compile --target-cpu for every case (main's --target-cpu; None: the host).
 TARGET_CPU = None
+# main's --dynamic-groups: cases that can write the number of groups as ? do.
+DYNAMIC_GROUPS = False
 # The weights the last compiled artifact takes packed in strips (its signature).
 LAST_PACKED = []
 
@@ -116,9 +118,13 @@ def main(cases, run_case, script):
     parser.add_argument("--filter", default="")
     parser.add_argument("--target-cpu", default=None,
                         help="moe-compile --target-cpu for every case (default: the host)")
+    parser.add_argument("--dynamic-groups", action="store_true",
+                        help="write the number of groups as ? (compiled for one group, "
+                             "run on the case's groups) where the script supports it")
     args = parser.parse_args()
-    global TARGET_CPU
+    global TARGET_CPU, DYNAMIC_GROUPS
     TARGET_CPU = args.target_cpu
+    DYNAMIC_GROUPS = args.dynamic_groups
     seed = args.seed if args.seed is not None else random.SystemRandom().randrange(1 << 31)
     failures = []
     for case in cases:

@@ -8,7 +8,11 @@ compared: the layer output within 1e-4 relative error (fp32), the slot
 table of sparse routers (moe.plan_slots: the token in each slot exactly,
 its combine weight within 1e-4) and the routing statistics exactly.
 
+With --dynamic-groups every layer is written for any number of groups (``tensor<?x...>``,
+``groups = ?``): compiled once for one group and run on the case's groups.
+
 usage: router_matrix.py --build BUILD_DIR --work DIR [--seed N] [--filter TEXT]
+                        [--target-cpu CPU] [--dynamic-groups]
 """
 import os
 import sys
@@ -72,16 +76,19 @@ CASES = [
 JIT_CASES = ("tc_bpr", "tc_dropless_swiglu")
 
 
-def layer_text(name, router_text, g, s, d, e, h, act, biases, stats, layout="auto"):
+def layer_text(name, router_text, g, s, d, e, h, act, biases, stats, layout="auto",
+               dynamic=False):
+    """The layer of a case; ``dynamic``: with the number of groups written ``?``."""
     router = moe_ir.parse_router(router_text)
     c = make_example_data.plan_capacity(router, s, e)
     soft = router.kind == "soft"
     p = c if soft else 1
     n = e * p if soft else e
+    m = "?" if dynamic else g * c
+    g = "?" if dynamic else g
     x, lg = f"tensor<{g}x{s}x{d}xf32>", f"tensor<{g}x{s}x{n}xf32>"
     plan = f"!moe.plan<groups = {g}, tokens = {s}, experts = {e}, capacity = {c}>"
     h1 = 2 * h if act == "swiglu" else h
-    m = g * c
     sl = f"tensor<{e}x{m}x{d}xf32>"
     w1, b1 = f"tensor<{e}x{d}x{h1}xf32>", f"tensor<{e}x{h1}xf32>"
     w2, b2 = f"tensor<{e}x{h}x{d}xf32>", f"tensor<{e}x{d}xf32>"
@@ -142,7 +149,11 @@ def run_case(case, build, work, seed):
     mlir = os.path.join(case_dir, f"{name}.mlir")
     with open(mlir, "w") as f:
         f.write(text)
+    # The data and reference results of the case's groups, made from the static layer.
     make_example_data.write_example(mlir, case_dir, seed=seed)
+    if case_driver.DYNAMIC_GROUPS:
+        with open(mlir, "w") as f:
+            f.write(layer_text(*case, dynamic=True)[0])
     so = os.path.join(case_dir, f"{name}.so")
     layout = case[10] if len(case) > 10 else "auto"
     check = ",".join(f"{r}={os.path.join(case_dir, 'expected', r + '.npy')}" for r in results)
