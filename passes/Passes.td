@@ -527,6 +527,29 @@ def MoEGpuWorkgroupAttributions : Pass<"moe-gpu-workgroup-attributions"> {
                            "::mlir::memref::MemRefDialect"];
 }
 
+def MoECpuMergeWorkgroups : Pass<"moe-cpu-merge-workgroups", "::mlir::ModuleOp"> {
+  let summary = "Make workgroup functions with the same body one function";
+  let description = [{
+    A model repeats its blocks, and each grid of each block has a workgroup
+    function of its own (moe-cpu-outline-workgroups), so a 12-block ViT would
+    hand LLVM twelve copies of every kernel. Workgroup functions whose bodies
+    are equivalent (the same ops, attributes and types, their values used
+    alike; locations aside) become one: the grid launches of the others
+    launch the first, and the copies are erased. Run after moe-lower-checks,
+    which numbers a workgroup's checks from an argument (the first code of
+    its checks), so that workgroups that differ only in their messages merge.
+
+    ```mlir
+    // Before
+    func.func private @m_workgroup3(%id: index, %a: memref<64xf32>) attributes {moe.workgroup} { <body> }
+    func.func private @m_workgroup9(%id: index, %a: memref<64xf32>) attributes {moe.workgroup} { <the same body> }
+    func.func private @m_grid9(!llvm.ptr, index, memref<64xf32>) attributes {moe.grid_workgroup = @m_workgroup9}
+    // After: @m_workgroup9 is gone
+    func.func private @m_grid9(!llvm.ptr, index, memref<64xf32>) attributes {moe.grid_workgroup = @m_workgroup3}
+    ```
+  }];
+}
+
 def MoESpecializeGroups : Pass<"moe-specialize-groups", "::mlir::func::FuncOp"> {
   let summary = "Compile an entry of a dynamic number of groups for one group";
   let description = [{

@@ -57,6 +57,7 @@ static constexpr llvm::StringLiteral kMoEToCPUPipeline =
     "convert-scf-to-cf,"
     "moe-check-allocations,"
     "moe-lower-checks,"
+    "moe-cpu-merge-workgroups,"
     "moe-cpu-approximate-math,"
     "convert-math-to-llvm,"
     "convert-math-to-libm,"

@@ -42,13 +42,15 @@ Value toI64(OpBuilder &b, Location loc, Value value) {
   return value;
 }
 
-/// Replaces `check` by a branch to a block that stores `code` and the
+/// Replaces `check` by a branch to a block that stores its code (`code`, or
+/// `firstCode + code` where the function numbers its checks from an
+/// argument) and the
 /// check's values in `status` and returns. In a workgroup, which runs beside
 /// others, the first failed check claims the record (an atomic
 /// compare-and-swap of `status[0]` from 0) and only the claimer writes the
 /// values.
-void lowerCheck(OpBuilder &b, CheckOp check, int64_t code, Value status,
-                bool inWorkgroup) {
+void lowerCheck(OpBuilder &b, CheckOp check, Value firstCode, int64_t code,
+                Value status, bool inWorkgroup) {
   Location loc = check.getLoc();
   Block *before = check->getBlock();
   Block *after = before->splitBlock(check->getNextNode());
@@ -60,6 +62,8 @@ void lowerCheck(OpBuilder &b, CheckOp check, int64_t code, Value status,
   };
   Value codeValue =
       arith::ConstantOp::create(b, loc, b.getI64IntegerAttr(code));
+  if (firstCode)
+    codeValue = arith::AddIOp::create(b, loc, firstCode, codeValue);
   if (inWorkgroup) {
     // cmpxchg on the record's first word (the ABI's record is dense, offset
     // 0), in the LLVM dialect: memref.generic_atomic_rmw lowers only when
@@ -155,40 +159,53 @@ struct MoELowerChecksPass : impl::MoELowerChecksBase<MoELowerChecksPass> {
       return signalPassFailure();
     Value status = entry.getArgument(statusIndex);
 
-    // Workgroups with checks take the record as a last capture; the entry
-    // returns after a grid in which one failed.
-    OpBuilder b(context);
-    DenseMap<func::FuncOp, Value> statusOf = {{entry, status}};
-    for (CheckOp check : checks) {
-      auto workgroup = check->getParentOfType<func::FuncOp>();
-      if (statusOf.count(workgroup))
-        continue;
-      if (failed(passStatusTo(b, module, entry, workgroup, status)))
-        return signalPassFailure();
-      statusOf[workgroup] = workgroup.getArguments().back();
-    }
-
-    // Identical messages share a number.
-    llvm::MapVector<StringAttr, int64_t> codes;
-    for (CheckOp check : checks) {
-      int64_t code = codes.insert({check.getMessageAttr(), codes.size() + 1})
-                         .first->second;
-      auto func = check->getParentOfType<func::FuncOp>();
-      lowerCheck(b, check, code, statusOf[func], func != entry);
-    }
+    // Identical messages of the entry share a number. Each workgroup with
+    // checks numbers its own from a first code it takes as its last capture
+    // (after the status record), so that workgroups that differ only in
+    // their messages are the same function (moe-cpu-merge-workgroups).
     SmallVector<Attribute> messages;
-    for (auto &[message, code] : codes)
-      messages.push_back(message);
+    llvm::DenseMap<StringAttr, int64_t> entryCodes;
+    llvm::MapVector<func::FuncOp, SmallVector<CheckOp>> byWorkgroup;
+    OpBuilder b(context);
+    for (CheckOp check : checks) {
+      auto func = check->getParentOfType<func::FuncOp>();
+      if (func != entry) {
+        byWorkgroup[func].push_back(check);
+        continue;
+      }
+      auto [it, inserted] = entryCodes.insert(
+          {check.getMessageAttr(), static_cast<int64_t>(messages.size()) + 1});
+      if (inserted)
+        messages.push_back(check.getMessageAttr());
+      lowerCheck(b, check, nullptr, it->second, status,
+                 /*inWorkgroup=*/false);
+    }
+    for (auto &[workgroup, workgroupChecks] : byWorkgroup) {
+      int64_t firstCode = static_cast<int64_t>(messages.size()) + 1;
+      if (failed(passStatusTo(b, module, entry, workgroup, status, firstCode)))
+        return signalPassFailure();
+      Value workgroupStatus = workgroup.getArgument(workgroup.getNumArguments() - 2);
+      Value first = workgroup.getArguments().back();
+      for (auto [i, check] : llvm::enumerate(workgroupChecks)) {
+        messages.push_back(check.getMessageAttr());
+        lowerCheck(b, check, first, static_cast<int64_t>(i), workgroupStatus,
+                   /*inWorkgroup=*/true);
+      }
+    }
     module->setAttr(kChecksAttrName, ArrayAttr::get(context, messages));
   }
 
-  /// Appends the status record to `workgroup`'s arguments and to the
-  /// launches of its grid, after which the entry returns if it failed.
+  /// Appends the status record and the first code of its checks to
+  /// `workgroup`'s arguments and to the launches of its grid, after which
+  /// the entry returns if it failed.
   LogicalResult passStatusTo(OpBuilder &b, ModuleOp module, func::FuncOp entry,
-                             func::FuncOp workgroup, Value status) {
-    Type statusType = status.getType();
+                             func::FuncOp workgroup, Value status,
+                             int64_t firstCode) {
+    Type statusType = status.getType(), i64 = b.getI64Type();
     if (failed(workgroup.insertArgument(workgroup.getNumArguments(), statusType,
-                                        {}, workgroup.getLoc())))
+                                        {}, workgroup.getLoc())) ||
+        failed(workgroup.insertArgument(workgroup.getNumArguments(), i64, {},
+                                        workgroup.getLoc())))
       return failure();
     for (auto launch : module.getOps<func::FuncOp>()) {
       auto target =
@@ -197,6 +214,7 @@ struct MoELowerChecksPass : impl::MoELowerChecksBase<MoELowerChecksPass> {
         continue;
       SmallVector<Type> inputs(launch.getFunctionType().getInputs());
       inputs.push_back(statusType);
+      inputs.push_back(i64);
       launch.setFunctionType(b.getFunctionType(inputs, {}));
       SmallVector<func::CallOp> calls;
       entry.walk([&](func::CallOp call) {
@@ -204,7 +222,10 @@ struct MoELowerChecksPass : impl::MoELowerChecksBase<MoELowerChecksPass> {
           calls.push_back(call);
       });
       for (func::CallOp call : calls) {
-        call.getOperandsMutable().append(status);
+        b.setInsertionPoint(call);
+        Value first = arith::ConstantOp::create(b, call.getLoc(),
+                                                b.getI64IntegerAttr(firstCode));
+        call.getOperandsMutable().append(ValueRange{status, first});
         returnIfFailed(b, call, status);
       }
     }

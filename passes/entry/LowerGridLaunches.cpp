@@ -84,6 +84,9 @@ struct MoELowerGridLaunchesPass
       }
     }
     OpBuilder b(context);
+    // One thunk per workgroup, which several grids may launch
+    // (moe-cpu-merge-workgroups).
+    llvm::DenseMap<Operation *, LLVM::LLVMFuncOp> thunks;
     for (LLVM::LLVMFuncOp launch : launches) {
       auto name =
           launch->getAttrOfType<FlatSymbolRefAttr>(kGridWorkgroupAttrName);
@@ -97,8 +100,11 @@ struct MoELowerGridLaunchesPass
       ArrayRef<Type> params = launch.getFunctionType().getParams();
       auto record =
           LLVM::LLVMStructType::getLiteral(context, params.drop_front(2));
-      b.setInsertionPointAfter(workgroup);
-      LLVM::LLVMFuncOp thunk = buildThunk(b, workgroup, record);
+      LLVM::LLVMFuncOp &thunk = thunks[workgroup];
+      if (!thunk) {
+        b.setInsertionPointAfter(workgroup);
+        thunk = buildThunk(b, workgroup, record);
+      }
 
       SmallVector<LLVM::CallOp> calls;
       for (Operation *user : users[launch.getSymNameAttr()]) {

@@ -155,11 +155,13 @@ def _dims(rank):
     return [f"d{i}" for i in range(rank)]
 
 
-def build_model(config, batch=None, slot_tables=False):
+def build_model(config, batch=None, slot_tables=False, without_moe=False):
     """The level-1 IR of ``config`` for ``batch`` images (None: any whole number of routing
     groups, chosen at run time); with ``slot_tables``, each routing MoE block also returns its
     slot table, ``block<b>/slot_token`` and ``block<b>/slot_weight`` (moe.plan_slots: what
-    moe_mlir.pictures draws)."""
+    moe_mlir.pictures draws). ``without_moe`` leaves out the MoE sublayers (LayerNorm_1 and
+    the MoE of each MoE block; their weights stay arguments): the rest of the model, whose time
+    bench/models.py subtracts to measure the MoE share."""
     c = config.validate()
     if c.router.kind not in ("token_choice", "soft", "per_image"):
         raise ValueError(f"{c.name}: unknown router {c.router.kind!r}")
@@ -346,6 +348,8 @@ def build_model(config, batch=None, slot_tables=False):
         block = f"Encoder/encoderblock_{b}"
         y = layer_norm(x, rows, block + "/LayerNorm_0")
         x = add(x, attention(y, block + "/SelfAttention"), [rows, d])
+        if b in c.moe_blocks and without_moe:
+            continue
         y = layer_norm(x, rows, block + "/LayerNorm_1")
         if b in c.moe_blocks:
             x = add(x, moe(y, block + "/Moe", b), [rows, d])

@@ -99,14 +99,17 @@ func.func @unprepared(%a: i1) {
 // ABI version 3: the record goes before the executor. A check in a
 // workgroup function claims the record with a compare-and-swap of its first
 // word from 0; only the claimer stores the values, every failing workgroup
-// returns. The workgroup takes the record as a last argument, its grid's
-// launch passes it, and the entry returns after the grid when it failed.
-// CHECK: module attributes {moe.checks = ["in a workgroup {0}"], moe.entry = @w, moe.executor}
+// returns. The workgroup takes the record and the first code of its checks
+// as last arguments (its checks number from there, so that workgroups that
+// differ only in their messages are one function), its grid's launch passes
+// them, and the entry returns after the grid when it failed.
+// CHECK: module attributes {moe.checks = ["in the entry", "in a workgroup {0}", "again {0}"], moe.entry = @w, moe.executor}
 // CHECK-LABEL: func.func private @w_workgroup0
-// CHECK-SAME: (%[[ID:.+]]: index, %[[BAD:.+]]: i1, %[[REC:.+]]: memref<8xi64>) attributes {moe.workgroup}
+// CHECK-SAME: (%[[ID:.+]]: index, %[[BAD:.+]]: i1, %[[REC:.+]]: memref<8xi64>, %[[FIRSTCODE:.+]]: i64) attributes {moe.workgroup}
 // CHECK-NEXT: cf.cond_br %[[BAD]], ^[[FAIL:.+]], ^[[OK:.+]]
 // CHECK-NEXT: ^[[FAIL]]:
-// CHECK-NEXT: %[[CODE:.+]] = arith.constant 1 : i64
+// CHECK-NEXT: %[[ZERO_OFFSET:.+]] = arith.constant 0 : i64
+// CHECK-NEXT: %[[CODE:.+]] = arith.addi %[[FIRSTCODE]], %[[ZERO_OFFSET]] : i64
 // CHECK-NEXT: %[[ZERO:.+]] = arith.constant 0 : i64
 // CHECK-NEXT: %[[ADDR:.+]] = memref.extract_aligned_pointer_as_index %[[REC]]
 // CHECK-NEXT: %[[ADDR64:.+]] = arith.index_cast %[[ADDR]] : index to i64
@@ -121,10 +124,13 @@ func.func @unprepared(%a: i1) {
 // CHECK-NEXT: return
 // CHECK-NEXT: ^[[LEAVE]]:
 // CHECK-NEXT: return
-// CHECK: func.func private @w_grid0(!llvm.ptr, index, i1, memref<8xi64>) attributes {moe.grid_workgroup = @w_workgroup0}
+// CHECK: %[[ONE_OFFSET:.+]] = arith.constant 1 : i64
+// CHECK-NEXT: arith.addi %[[FIRSTCODE]], %[[ONE_OFFSET]] : i64
+// CHECK: func.func private @w_grid0(!llvm.ptr, index, i1, memref<8xi64>, i64) attributes {moe.grid_workgroup = @w_workgroup0}
 // CHECK-LABEL: func.func @w
 // CHECK-SAME: (%[[OUT:.+]]: memref<4xf32>, %[[A:.+]]: i1, %[[STATUS:.+]]: memref<8xi64>, %[[EXEC:.+]]: !llvm.ptr)
-// CHECK: call @w_grid0(%[[EXEC]], %{{.+}}, %[[A]], %[[STATUS]])
+// CHECK: %[[TWO:.+]] = arith.constant 2 : i64
+// CHECK-NEXT: call @w_grid0(%[[EXEC]], %{{.+}}, %[[A]], %[[STATUS]], %[[TWO]])
 // CHECK-NEXT: %[[Z:.+]] = arith.constant 0 : index
 // CHECK-NEXT: %[[FIRST:.+]] = memref.load %[[STATUS]][%[[Z]]] : memref<8xi64>
 // CHECK-NEXT: %[[ZERO64:.+]] = arith.constant 0 : i64
@@ -135,10 +141,12 @@ func.func @unprepared(%a: i1) {
 module attributes {moe.entry = @w, moe.executor} {
   func.func private @w_workgroup0(%id: index, %bad: i1) attributes {moe.workgroup} {
     moe.check %bad, "in a workgroup {0}" (%id : index)
+    moe.check %bad, "again {0}" (%id : index)
     return
   }
   func.func private @w_grid0(!llvm.ptr, index, i1) attributes {moe.grid_workgroup = @w_workgroup0}
   func.func @w(%out: memref<4xf32>, %a: i1, %executor: !llvm.ptr) {
+    moe.check %a, "in the entry"
     %c4 = arith.constant 4 : index
     call @w_grid0(%executor, %c4, %a) : (!llvm.ptr, index, i1) -> ()
     return

@@ -49,3 +49,25 @@ module {
   // expected-error@+1 {{the workgroup function of this grid is missing; convert to the LLVM dialect first}}
   llvm.func @g_grid0(!llvm.ptr, i64) attributes {moe.grid_workgroup = @g_workgroup0}
 }
+
+// -----
+
+// Two grids of one workgroup (moe-cpu-merge-workgroups) share its thunk.
+// CHECK-LABEL: llvm.func @s_workgroup0(
+// CHECK-COUNT-1: llvm.func internal @s_workgroup0_thunk(
+// CHECK-NOT: _thunk
+// CHECK-LABEL: llvm.func @s(
+// CHECK-COUNT-2: llvm.mlir.addressof @s_workgroup0_thunk
+module {
+  llvm.func @s_workgroup0(%id: i64, %n: i64) {
+    llvm.return
+  }
+  llvm.func @s_grid0(!llvm.ptr, i64, i64) attributes {moe.grid_workgroup = @s_workgroup0}
+  llvm.func @s_grid1(!llvm.ptr, i64, i64) attributes {moe.grid_workgroup = @s_workgroup0}
+  llvm.func @s(%n: i64, %executor: !llvm.ptr) {
+    %count = llvm.mlir.constant(16 : i64) : i64
+    llvm.call @s_grid0(%executor, %count, %n) : (!llvm.ptr, i64, i64) -> ()
+    llvm.call @s_grid1(%executor, %count, %n) : (!llvm.ptr, i64, i64) -> ()
+    llvm.return
+  }
+}
