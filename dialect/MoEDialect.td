@@ -64,6 +64,10 @@ def MoE_Dialect : Dialect {
     /// Set by moe-specialize-groups on the entry's arguments and results
     /// whose first dimension holds every group's rows (a unit attribute).
     static constexpr ::llvm::StringLiteral kPerGroupAttrName = "moe.per_group";
+    /// Set by moe-specialize-groups on the entry: the groups one call
+    /// computes (an i64).
+    static constexpr ::llvm::StringLiteral kGroupsPerCallAttrName =
+        "moe.groups_per_call";
   }];
 }
 

@@ -573,10 +573,11 @@ def MoESpecializeGroups : Pass<"moe-specialize-groups", "::mlir::func::FuncOp"> 
     rows in its first dimension is an error at that op. The unit of a call is
     one routing group.
 
-    Then every dynamic dimension becomes its size for one group, the ops that
-    carry sizes are rebuilt static, and the varying arguments and all results
-    are marked `moe.per_group`, which moe-prepare-entry records. Functions
-    without dynamic arguments are left alone.
+    Then every dynamic dimension becomes its size for `groups-per-call`
+    groups (default 1), the ops that carry sizes are rebuilt static, the
+    varying arguments and all results are marked `moe.per_group` and the
+    function `moe.groups_per_call`, which moe-prepare-entry records.
+    Functions without dynamic arguments are left alone.
 
     ```mlir
     // Before: any number of images, groups of 2 images of 4 tokens
@@ -598,6 +599,13 @@ def MoESpecializeGroups : Pass<"moe-specialize-groups", "::mlir::func::FuncOp"> 
           : tensor<1x8x4xf32> -> !moe.plan<groups = 1, tokens = 8, experts = 4, capacity = 4>
     ```
   }];
+  let options = [
+    Option<"groupsPerCall", "groups-per-call", "int64_t", "1",
+           "routing groups per call of the entry: the runtime calls it once "
+           "per this many groups, padding the last call with copies of its "
+           "last group (more groups per call: larger GEMMs, expert weights "
+           "read once per call; fewer: less padding)">
+  ];
   let dependentDialects = ["::mlir::arith::ArithDialect",
                            "::mlir::tensor::TensorDialect"];
 }

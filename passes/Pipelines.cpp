@@ -17,14 +17,15 @@ namespace mlir::moe {
 /// The passes, in order (`@LAYOUT@`: the plan layout, see
 /// moe-materialize-plan; `@CHECKS@`: the scope of moe-insert-index-checks;
 /// `@CPU@`: the target CPU, whose registers pick the contraction tiles and
-/// which the signature records).
+/// which the signature records; `@GROUPS@`: the routing groups per call of
+/// an entry of a dynamic number of groups).
 /// An entry of a dynamic number of groups is compiled for one group first.
 /// Routing and the plan layout next (target-neutral, on tensors), then
 /// bufferization with results written into the caller's buffers, then loops,
 /// the run-time checks (which need the CFG to return early) and the LLVM
 /// dialect.
 static constexpr llvm::StringLiteral kMoEToCPUPipeline =
-    "func.func(moe-specialize-groups),"
+    "func.func(moe-specialize-groups{groups-per-call=@GROUPS@}),"
     "moe-prepare-entry,"
     "moe-canonicalize,"
     "moe-expand-route,"
@@ -76,12 +77,15 @@ static constexpr llvm::StringLiteral kMoEToCPUPipeline =
 LogicalResult buildMoEToCPUPipeline(OpPassManager &pm, StringRef planLayout,
                                     llvm::raw_ostream &errors,
                                     StringRef indexChecks,
-                                    StringRef targetCpu) {
+                                    StringRef targetCpu,
+                                    int64_t groupsPerCall) {
   std::string pipeline = kMoEToCPUPipeline.str();
+  std::string groups = std::to_string(groupsPerCall);
   for (auto [placeholder, value] :
        {std::pair<StringRef, StringRef>{"@LAYOUT@", planLayout},
         {"@CHECKS@", indexChecks},
-        {"@CPU@", targetCpu}})
+        {"@CPU@", targetCpu},
+        {"@GROUPS@", groups}})
     for (size_t at = pipeline.find(placeholder); at != std::string::npos;
          at = pipeline.find(placeholder, at + value.size()))
       pipeline.replace(at, placeholder.size(), value);
@@ -108,6 +112,12 @@ struct MoEToCPUOptions : PassPipelineOptions<MoEToCPUOptions> {
                      "(moe-cpu-tile-contractions' and moe-emit-entry's "
                      "target-cpu)"),
       llvm::cl::init("host")};
+  Option<int64_t> groupsPerCall{
+      *this, "groups-per-call",
+      llvm::cl::desc("routing groups per call of an entry of a dynamic "
+                     "number of groups (moe-specialize-groups' "
+                     "groups-per-call)"),
+      llvm::cl::init(1)};
 };
 } // namespace
 
@@ -119,7 +129,8 @@ void registerMoEPipelines() {
       [](OpPassManager &pm, const MoEToCPUOptions &options) {
         if (failed(buildMoEToCPUPipeline(pm, options.planLayout, llvm::errs(),
                                          options.indexChecks,
-                                         options.targetCpu)))
+                                         options.targetCpu,
+                                         options.groupsPerCall)))
           llvm::report_fatal_error("the moe-to-cpu pipeline does not parse");
       });
 }

@@ -12,12 +12,14 @@ namespace mlir::moe {
 /// `planLayout` (auto, padded or sorted) for moe-materialize-plan,
 /// `indexChecks` (arguments or all) for moe-insert-index-checks and
 /// `targetCpu` (host or an LLVM CPU name, passes/cpu/CpuTarget.h) for
-/// moe-cpu-tile-contractions and moe-emit-entry. The upstream passes it
-/// names must be registered (registerAllPasses).
+/// moe-cpu-tile-contractions and moe-emit-entry, `groupsPerCall` for
+/// moe-specialize-groups. The upstream passes it names must be registered
+/// (registerAllPasses).
 LogicalResult buildMoEToCPUPipeline(OpPassManager &pm, StringRef planLayout,
                                     llvm::raw_ostream &errors,
                                     StringRef indexChecks = "arguments",
-                                    StringRef targetCpu = "host");
+                                    StringRef targetCpu = "host",
+                                    int64_t groupsPerCall = 1);
 
 /// Registers `moe-to-cpu` for moe-opt's command line.
 void registerMoEPipelines();

@@ -8,6 +8,9 @@
 #include "runtime/Npy.h"
 #include "runtime/SharedObject.h"
 
+#include <algorithm>
+#include <cstring>
+
 using namespace moe;
 
 namespace {
@@ -282,26 +285,58 @@ Status Model::run() {
   }
   // ABI 2: the status record after the results: [code, values...].
   std::vector<int64_t> status(sig.abiVersion >= 2 ? kStatusWords : 0, 0);
-  // ABI 5: one call per group, each given its group's rows of the per-group
-  // tensors.
-  for (int64_t group = 0; group < groups; ++group) {
+  // ABI 5: one call per `groupsPerCall` groups, each given those groups'
+  // rows of the per-group tensors. A last call of fewer groups gets copies
+  // of them, padded with copies of its last group, and gives back the rows
+  // of its own groups.
+  const int64_t perCall = sig.groupsPerCall;
+  for (int64_t first = 0; first < groups; first += perCall) {
+    const int64_t held = std::min(perCall, groups - first);
+    std::vector<HostTensor> padded(sig.args.size() + sig.results.size());
+    auto groupRows = [&](const TensorSpec &spec, HostTensor &tensor,
+                         size_t slot, bool input) -> Expected<std::byte *> {
+      size_t groupBytes = tensor.byteSize() / static_cast<size_t>(groups);
+      std::byte *rows = tensor.bytes() + first * groupBytes;
+      if (held == perCall)
+        return rows;
+      Expected<HostTensor> copy =
+          HostTensor::create(spec.dtype, spec.shapeFor(perCall));
+      if (!copy)
+        return copy.status().withPrefix(quote(spec.name) + ": ");
+      if (input)
+        for (int64_t g = 0; g < perCall; ++g)
+          std::memcpy(copy->bytes() + g * groupBytes,
+                      rows + std::min(g, held - 1) * groupBytes, groupBytes);
+      padded[slot] = std::move(*copy);
+      return padded[slot].bytes();
+    };
     std::vector<MemRefDescriptor> descriptors;
     descriptors.reserve(bound.size() + outputs.size() + 1);
-    auto describe = [&](std::byte *data, const TensorSpec &spec,
-                        const HostTensor &tensor) {
-      if (!spec.perGroup)
-        return descriptors.emplace_back(data, tensor.shape());
-      size_t groupBytes = tensor.byteSize() / static_cast<size_t>(groups);
-      return descriptors.emplace_back(data + group * groupBytes, spec.shape);
+    auto describe = [&](const TensorSpec &spec, HostTensor &tensor,
+                        size_t slot, bool input) -> Status {
+      if (!spec.perGroup) {
+        descriptors.emplace_back(tensor.bytes(), tensor.shape());
+        return Status::success();
+      }
+      Expected<std::byte *> rows = groupRows(spec, tensor, slot, input);
+      if (!rows)
+        return rows.status();
+      descriptors.emplace_back(*rows, spec.shapeFor(perCall));
+      return Status::success();
     };
     // The ABI passes non-const pointers, but entries only read their
     // arguments (docs/artifact-abi.md), which is what lets models share
     // weights.
     for (size_t i = 0; i < bound.size(); ++i)
-      describe(const_cast<std::byte *>(bound[i]->bytes()), sig.args[i],
-               *bound[i]);
+      if (Status s = describe(sig.args[i], const_cast<HostTensor &>(*bound[i]),
+                              i, /*input=*/true);
+          !s.ok())
+        return s;
     for (size_t i = 0; i < outputs.size(); ++i)
-      describe(outputs[i].bytes(), sig.results[i], outputs[i]);
+      if (Status s = describe(sig.results[i], outputs[i], bound.size() + i,
+                              /*input=*/false);
+          !s.ok())
+        return s;
     std::fill(status.begin(), status.end(), 0);
     if (!status.empty())
       descriptors.emplace_back(status.data(),
@@ -315,8 +350,11 @@ Status Model::run() {
     entryFn(args.data());
     if (!status.empty() && status[0] != 0) {
       std::string where =
-          groups > 1 ? "group " + std::to_string(group) + " of " +
-                           std::to_string(groups) + ": "
+          groups > 1 ? (perCall == 1
+                            ? "group " + std::to_string(first)
+                            : "groups " + std::to_string(first) + " to " +
+                                  std::to_string(first + held - 1)) +
+                           " of " + std::to_string(groups) + ": "
                      : std::string();
       int64_t code = status[0];
       if (code < 1 || static_cast<uint64_t>(code) > sig.checks.size())
@@ -326,6 +364,15 @@ Status Model::run() {
           where, formatCheckMessage(sig.checks[code - 1],
                                     std::vector<int64_t>(status.begin() + 1,
                                                          status.end())));
+    }
+    // The rows of this call's own groups of a padded call's results.
+    for (size_t i = 0; i < outputs.size(); ++i) {
+      HostTensor &copy = padded[bound.size() + i];
+      if (copy.byteSize() == 0 || !sig.results[i].perGroup)
+        continue;
+      size_t groupBytes = outputs[i].byteSize() / static_cast<size_t>(groups);
+      std::memcpy(outputs[i].bytes() + first * groupBytes, copy.bytes(),
+                  held * groupBytes);
     }
   }
   haveResults = true;

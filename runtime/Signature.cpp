@@ -280,6 +280,24 @@ Expected<Signature> parseSignatureImpl(std::string_view text) {
     if (signature.args[i].strips != 0 && signature.abiVersion < 4)
       return Status::failure(entryPrefix("args", i, (*args)->elements[i]),
                              "field 'strips' needs 'abi': 4 or later");
+  if (const JsonValue *perCall = json->find("groups_per_call")) {
+    std::optional<uint64_t> count = perCall->asUint64();
+    if (!count || *count < 1 || *count > (1u << 20))
+      return Status::failure(
+          "field 'groups_per_call' must be an integer from 1 to 1048576, got ",
+          perCall->kind == JsonValue::Kind::Number
+              ? perCall->text
+              : std::string(JsonValue::kindName(perCall->kind)));
+    if (!signature.hasGroups())
+      return Status::failure(
+          "field 'groups_per_call' needs 'per_group' tensors");
+    signature.groupsPerCall = static_cast<int64_t>(*count);
+    for (const TensorSpec *spec : signature.perGroupTensors())
+      if (Expected<size_t> bytes =
+              denseByteSize(spec->dtype, spec->shapeFor(*count));
+          !bytes)
+        return bytes.status().withPrefix(quote(spec->name) + ": ");
+  }
   if (signature.hasGroups()) {
     if (signature.abiVersion < 5)
       return Status::failure("field 'per_group' needs 'abi': 5 or later");
@@ -336,6 +354,17 @@ std::vector<int64_t> TensorSpec::shapeFor(int64_t groups) const {
 
 int64_t TensorSpec::groupsIn(const HostTensor &tensor) const {
   return perGroup ? tensor.shape()[0] / shape[0] : 1;
+}
+
+std::vector<const TensorSpec *> Signature::perGroupTensors() const {
+  std::vector<const TensorSpec *> specs;
+  for (const ArgSpec &arg : args)
+    if (arg.perGroup)
+      specs.push_back(&arg);
+  for (const TensorSpec &result : results)
+    if (result.perGroup)
+      specs.push_back(&result);
+  return specs;
 }
 
 bool Signature::hasGroups() const {

@@ -124,6 +124,11 @@ struct Signature {
   std::string resultNames() const;
   /// Whether the entry is called once per group (some tensor is per group).
   bool hasGroups() const;
+  /// The per-group arguments and results.
+  std::vector<const TensorSpec *> perGroupTensors() const;
+  /// ABI 5 (`groups_per_call`, default 1): the groups one call of the entry
+  /// computes; per-group tensors are passed `groupsPerCall` groups at a time.
+  int64_t groupsPerCall = 1;
 };
 
 /// Parses and validates a signature. Failures are one line starting with

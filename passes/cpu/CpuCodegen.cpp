@@ -71,7 +71,8 @@ static bool passManagerOptionsRegistered() {
 }
 
 LogicalResult lowerToLLVMDialect(ModuleOp module, StringRef planLayout,
-                                 StringRef indexChecks, StringRef targetCpu) {
+                                 StringRef indexChecks, StringRef targetCpu,
+                                 int64_t groupsPerCall) {
   PassManager pm(module.getContext());
   // The tool's --mlir-print-ir-*, --mlir-pass-statistics and --mlir-timing.
   if (passManagerOptionsRegistered()) {
@@ -82,7 +83,8 @@ LogicalResult lowerToLLVMDialect(ModuleOp module, StringRef planLayout,
   std::string errors;
   llvm::raw_string_ostream os(errors);
   if (failed(
-          buildMoEToCPUPipeline(pm, planLayout, os, indexChecks, targetCpu))) {
+          buildMoEToCPUPipeline(pm, planLayout, os, indexChecks, targetCpu,
+                                groupsPerCall))) {
     module.emitError() << "the moe-to-cpu pipeline does not parse: " << errors;
     return failure();
   }

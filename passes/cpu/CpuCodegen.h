@@ -43,10 +43,13 @@ private:
 /// moe-materialize-plan's layout (auto, padded or sorted), `indexChecks`
 /// moe-insert-index-checks' scope (arguments or all), `targetCpu` the CPU
 /// the code is for (host or an LLVM CPU name, passes/cpu/CpuTarget.h): it
-/// picks the register tiles and is recorded in the signature.
+/// picks the register tiles and is recorded in the signature;
+/// `groupsPerCall` the routing groups per call of an entry of a dynamic
+/// number of groups (moe-specialize-groups).
 LogicalResult lowerToLLVMDialect(ModuleOp module, StringRef planLayout = "auto",
                                  StringRef indexChecks = "arguments",
-                                 StringRef targetCpu = "host");
+                                 StringRef targetCpu = "host",
+                                 int64_t groupsPerCall = 1);
 
 /// Registers every pass the CPU back end can run (upstream's and the moe
 /// ones), once per process: for tools whose command line names passes

@@ -100,6 +100,17 @@ struct MoEPrepareEntryPass : impl::MoEPrepareEntryBase<MoEPrepareEntryPass> {
 
   LogicalResult recordSignature(ModuleOp module, func::FuncOp entry) {
     llvm::json::Array args, results;
+    // A per-group tensor's shape is one group's rows (moe-specialize-groups
+    // compiled the entry for `groupsPerCall` groups).
+    int64_t groupsPerCall = 1;
+    if (auto perCall = entry->getAttrOfType<IntegerAttr>(
+            MoEDialect::kGroupsPerCallAttrName))
+      groupsPerCall = perCall.getInt();
+    auto markPerGroup = [&](llvm::json::Object &spec) {
+      spec["per_group"] = true;
+      llvm::json::Array *shape = spec.getArray("shape");
+      (*shape)[0] = *(*shape)[0].getAsInteger() / groupsPerCall;
+    };
     llvm::StringSet<> names;
     auto claim = [&](Location loc, StringRef name) -> LogicalResult {
       if (names.insert(name).second)
@@ -127,7 +138,7 @@ struct MoEPrepareEntryPass : impl::MoEPrepareEntryBase<MoEPrepareEntryPass> {
       if (failed(arg) || failed(claim(loc, name)))
         return failure();
       if (entry.getArgAttr(i, MoEDialect::kPerGroupAttrName))
-        (*arg)["per_group"] = true;
+        markPerGroup(*arg);
       entry.removeArgAttr(i, MoEDialect::kPerGroupAttrName);
       args.push_back(std::move(*arg));
       entry.removeArgAttr(i, MoEDialect::kInputAttrName);
@@ -144,7 +155,7 @@ struct MoEPrepareEntryPass : impl::MoEPrepareEntryBase<MoEPrepareEntryPass> {
       if (failed(result) || failed(claim(entry.getLoc(), name)))
         return failure();
       if (entry.getResultAttr(i, MoEDialect::kPerGroupAttrName))
-        (*result)["per_group"] = true;
+        markPerGroup(*result);
       entry.removeResultAttr(
           i, StringAttr::get(&getContext(), MoEDialect::kPerGroupAttrName));
       results.push_back(std::move(*result));
@@ -154,6 +165,11 @@ struct MoEPrepareEntryPass : impl::MoEPrepareEntryBase<MoEPrepareEntryPass> {
     llvm::json::Object signature{{"entry", entry.getSymName().str()},
                                  {"args", std::move(args)},
                                  {"results", std::move(results)}};
+    if (auto perCall = entry->getAttrOfType<IntegerAttr>(
+            MoEDialect::kGroupsPerCallAttrName)) {
+      signature["groups_per_call"] = perCall.getInt();
+      entry->removeAttr(MoEDialect::kGroupsPerCallAttrName);
+    }
     std::string text;
     llvm::raw_string_ostream os(text);
     os << llvm::json::Value(std::move(signature));

@@ -600,8 +600,15 @@ OpFoldResult staticSize(OpBuilder &b, OpFoldResult size,
 
 struct MoESpecializeGroupsPass
     : impl::MoESpecializeGroupsBase<MoESpecializeGroupsPass> {
+  using MoESpecializeGroupsBase::MoESpecializeGroupsBase;
+
   void runOnOperation() override {
     func::FuncOp func = getOperation();
+    if (groupsPerCall < 1 || groupsPerCall > (1 << 20)) {
+      func.emitError() << "groups-per-call must be from 1 to 1048576, got "
+                       << groupsPerCall;
+      return signalPassFailure();
+    }
     if (func.isExternal() ||
         llvm::none_of(func.getArgumentTypes(),
                       [](Type t) { return dynamicDim(t).has_value(); }))
@@ -611,7 +618,8 @@ struct MoESpecializeGroupsPass
       return signalPassFailure();
 
     auto perCall = [&](Ratio rows) {
-      return rows.over(analysis.unit)->num; // Whole, checked by analyze.
+      // Whole, checked by analyze.
+      return rows.over(analysis.unit)->num * groupsPerCall;
     };
     // New types first, then the ops that carry sizes, rebuilt static.
     for (auto &[value, varying] : analysis.tensors)
@@ -697,6 +705,9 @@ struct MoESpecializeGroupsPass
                         unit);
     for (unsigned i = 0, e = func.getNumResults(); i < e; ++i)
       func.setResultAttr(i, MoEDialect::kPerGroupAttrName, unit);
+    func->setAttr(MoEDialect::kGroupsPerCallAttrName,
+                  IntegerAttr::get(IntegerType::get(&getContext(), 64),
+                                   groupsPerCall));
   }
 };
 

@@ -17,6 +17,8 @@ import numpy as np
 TARGET_CPU = None
 # main's --dynamic-groups: cases that can write the number of groups as ? do.
 DYNAMIC_GROUPS = False
+# main's --groups-per-call: moe-compile --groups-per-call for every case.
+GROUPS_PER_CALL = 1
 # The weights the last compiled artifact takes packed in strips (its signature).
 LAST_PACKED = []
 
@@ -33,6 +35,7 @@ def compile_and_run(build, mlir, so, run_args, jit=False, layout="auto"):
     the .so (and, with ``jit``, the .mlir through the JIT) with ``run_args`` (weights, inputs,
     --check, ...). Returns (ok, log)."""
     target = [f"--target-cpu={TARGET_CPU}"] if TARGET_CPU else []
+    target += [f"--groups-per-call={GROUPS_PER_CALL}"] if GROUPS_PER_CALL != 1 else []
     compile_ = subprocess.run([os.path.join(build, "bin", "moe-compile"), mlir, "--target=cpu",
                                f"--plan-layout={layout}", *target, "-o", so],
                               capture_output=True, text=True)
@@ -121,10 +124,13 @@ def main(cases, run_case, script):
     parser.add_argument("--dynamic-groups", action="store_true",
                         help="write the number of groups as ? (compiled for one group, "
                              "run on the case's groups) where the script supports it")
+    parser.add_argument("--groups-per-call", type=int, default=1,
+                        help="moe-compile --groups-per-call for every case")
     args = parser.parse_args()
-    global TARGET_CPU, DYNAMIC_GROUPS
+    global TARGET_CPU, DYNAMIC_GROUPS, GROUPS_PER_CALL
     TARGET_CPU = args.target_cpu
     DYNAMIC_GROUPS = args.dynamic_groups
+    GROUPS_PER_CALL = args.groups_per_call
     seed = args.seed if args.seed is not None else random.SystemRandom().randrange(1 << 31)
     failures = []
     for case in cases:

@@ -1,4 +1,5 @@
 // RUN: moe-opt %s --split-input-file --verify-diagnostics --pass-pipeline='builtin.module(func.func(moe-specialize-groups))' | FileCheck %s
+// RUN: moe-opt %s --split-input-file --verify-diagnostics --pass-pipeline='builtin.module(func.func(moe-specialize-groups{groups-per-call=2}))' | FileCheck %s --check-prefix=TWO
 
 // Any number of images in groups of 2 images of 4 tokens: compiled for one
 // routing group (2 images), the varying arguments and every result marked.
@@ -6,6 +7,7 @@
 // CHECK-SAME: %[[X:.*]]: tensor<2x4x16xf32> {moe.input = "x", moe.per_group}
 // CHECK-SAME: %{{.*}}: tensor<16x4xf32> {moe.weight = "w_gate"}
 // CHECK-SAME: -> (tensor<2x4x16xf32> {moe.output = "out", moe.per_group}, tensor<1x4xi64> {moe.output = "expert_load", moe.per_group})
+// CHECK-SAME: attributes {moe.groups_per_call = 1 : i64}
 // CHECK-NOT: tensor.dim
 // CHECK-NOT: arith.divui
 // CHECK: tensor.expand_shape %[[X]] {{\[\[}}0, 1], [2], [3]] output_shape [1, 2, 4, 16] : tensor<2x4x16xf32> into tensor<1x2x4x16xf32>
@@ -18,6 +20,13 @@
 // CHECK: linalg.generic {{.*}} outs(%{{.*}} : tensor<1x8x16xf32>)
 // CHECK: moe.route_stats {{.*}} -> tensor<1xf32>, tensor<1x4xi64>, tensor<1xi64>, tensor<1xi64>
 // CHECK: return %{{.*}}, %{{.*}} : tensor<2x4x16xf32>, tensor<1x4xi64>
+// With groups-per-call=2: two routing groups (4 images) per call.
+// TWO-LABEL: func.func @layer
+// TWO-SAME: tensor<4x4x16xf32> {moe.input = "x", moe.per_group}
+// TWO-SAME: -> (tensor<4x4x16xf32> {moe.output = "out", moe.per_group}, tensor<2x4xi64> {moe.output = "expert_load", moe.per_group})
+// TWO-SAME: attributes {moe.groups_per_call = 2 : i64}
+// TWO: moe.route {{.*}} -> !moe.plan<groups = 2, tokens = 8, experts = 4, capacity = 4>
+// TWO: moe.dispatch {{.*}} -> tensor<4x8x16xf32>
 func.func @layer(%x: tensor<?x4x16xf32> {moe.input = "x"},
                  %w_gate: tensor<16x4xf32> {moe.weight = "w_gate"},
                  %w_up: tensor<4x16x32xf32> {moe.weight = "w_up"},

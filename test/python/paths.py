@@ -14,18 +14,19 @@ for folder in ("python", os.path.join("test", "reference"), os.path.join("test",
         sys.path.insert(0, os.path.join(ROOT, folder))
 
 
-def moe_compile(mlir, so):
+def moe_compile(mlir, so, *options):
     """Compiles the level-1 IR file ``mlir`` to the CPU artifact ``so`` with the build's
-    moe-compile (an error fails the test)."""
+    moe-compile and its ``options`` (an error fails the test)."""
     import subprocess
-    subprocess.run([os.path.join(BUILD, "bin", "moe-compile"), str(mlir), "-o", str(so)],
-                   check=True)
+    subprocess.run([os.path.join(BUILD, "bin", "moe-compile"), str(mlir), "-o", str(so),
+                    *options], check=True)
     return so
 
 
-def compile_text(text, directory, name="model"):
-    """Writes ``text`` to ``directory/name.mlir``, compiles it; returns the artifact's path."""
+def compile_text(text, directory, name="model", options=()):
+    """Writes ``text`` to ``directory/name.mlir``, compiles it with moe-compile's
+    ``options``; returns the artifact's path."""
     mlir = os.path.join(str(directory), name + ".mlir")
     with open(mlir, "w") as f:
         f.write(text)
-    return moe_compile(mlir, os.path.join(str(directory), name + ".so"))
+    return moe_compile(mlir, os.path.join(str(directory), name + ".so"), *options)

@@ -69,6 +69,29 @@ def test_a_compiled_model_matches_the_reference(tmp_path, config):
                                           stats["dropped_tokens"])
 
 
+def test_several_groups_per_call_give_the_same_results(tmp_path):
+    """moe-compile --groups-per-call=2: two routing groups per call, the last call of an odd
+    number of groups padded; every result bitwise equal to one group per call's."""
+    config = SMALL_VMOE.replace(name="two_per_call", group_size=2)
+    text = build_model(config)
+    one = compile_text(text, tmp_path, "one")
+    two = compile_text(text, tmp_path, "two", options=["--groups-per-call=2"])
+    params = vit.random_params(config, seed=5)
+    with Model(one) as a, Model(two) as b:
+        a.bind_weights(params)
+        b.bind_weights(params)
+        for groups in (1, 2, 3):
+            images = np.random.default_rng(groups).standard_normal(
+                (2 * groups, config.image_size, config.image_size, 3)).astype(np.float32)
+            got_a, got_b = a.run(images=images), b.run(images=images)
+            assert got_a.keys() == got_b.keys()
+            for name in got_a:
+                np.testing.assert_array_equal(got_a[name], got_b[name], err_msg=name)
+            want, _ = vit.forward(config, params, images)
+            np.testing.assert_allclose(got_b["logits"], want, rtol=1e-4,
+                                       atol=1e-4 * np.abs(want).max())
+
+
 def test_a_batch_of_part_of_a_group_is_refused(tmp_path):
     config = SMALL_VMOE.replace(name="groups_of_two", group_size=2)
     so = compile_text(build_model(config), tmp_path)

@@ -750,3 +750,46 @@ TEST(ModelGroupsTest, ReportsInputsOfDifferentGroupCounts) {
   expectError(model->run(), "input 'b' holds 2 groups (4 rows of 2), but "
                             "input 'a' holds 3");
 }
+
+// Two groups per call: what each call of pairEntry saw, its x's rows.
+std::vector<std::vector<float>> pairCalls;
+
+/// y = 10 * x for two groups of one row of 2 (a call's x is [2, 2]).
+void pairEntry(void **args) {
+  auto data = [&](int i) {
+    return reinterpret_cast<void *>(static_cast<const int64_t *>(args[i])[1]);
+  };
+  const int64_t *x = static_cast<const int64_t *>(args[0]);
+  EXPECT_EQ(x[3], 2); // two groups of one row
+  auto *in = static_cast<const float *>(data(0));
+  auto *y = static_cast<float *>(data(1));
+  pairCalls.emplace_back(in, in + 4);
+  for (int i = 0; i < 4; ++i)
+    y[i] = 10 * in[i];
+}
+
+TEST(ModelGroupsTest, PadsTheLastCallOfSeveralGroupsWithItsLastGroup) {
+  Expected<Model> model = Model::fromEntry(
+      R"({"entry":"pairs","abi":5,"groups_per_call":2,"args":[)"
+      R"({"name":"x","role":"input","dtype":"f32","shape":[1,2],"per_group":true}],)"
+      R"("results":[{"name":"y","dtype":"f32","shape":[1,2],"per_group":true}]})",
+      pairEntry, {});
+  ASSERT_TRUE(model.ok()) << model.message();
+  EXPECT_EQ(model->signature().groupsPerCall, 2);
+  for (int64_t groups : {3, 1, 2}) {
+    pairCalls.clear();
+    ASSERT_TRUE(model->bindInput("x", rampF32({groups, 2}, 1, 1)).ok());
+    Status status = model->run();
+    ASSERT_TRUE(status.ok()) << status.message();
+    const HostTensor &y = *model->findResult("y");
+    ASSERT_EQ(y.shape(), (std::vector<int64_t>{groups, 2}));
+    for (int64_t i = 0; i < 2 * groups; ++i)
+      EXPECT_EQ(y.data<float>()[i], 10.0f * (i + 1));
+    ASSERT_EQ(pairCalls.size(), size_t((groups + 1) / 2));
+    // An odd count's last call: its group, then a copy of it.
+    if (groups % 2)
+      EXPECT_EQ(pairCalls.back(),
+                (std::vector<float>{float(2 * groups - 1), float(2 * groups),
+                                    float(2 * groups - 1), float(2 * groups)}));
+  }
+}

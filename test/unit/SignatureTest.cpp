@@ -222,6 +222,18 @@ TEST(SignatureTest, RejectsBadPerGroupFields) {
       withGroups(R"({"name":"x","role":"input","dtype":"f32","shape":[2]})",
                  result),
       "results are 'per_group' but no input is");
+  const std::string grouped = R"({"entry":"f","abi":5,"args":[)" + input +
+                              R"(],"results":[)" + result + "]";
+  Expected<Signature> two = parseSignature(grouped + R"(,"groups_per_call":2})");
+  ASSERT_TRUE(two.ok()) << two.message();
+  EXPECT_EQ(two->groupsPerCall, 2);
+  expectError(grouped + R"(,"groups_per_call":0})",
+              "field 'groups_per_call' must be an integer from 1 to 1048576, "
+              "got 0");
+  expectError(
+      R"({"entry":"f","abi":5,"groups_per_call":2,"args":[],"results":[)"
+      R"({"name":"y","dtype":"f32","shape":[2]}]})",
+      "field 'groups_per_call' needs 'per_group' tensors");
 }
 
 TEST(SignatureTest, ReadsTheDevice) {

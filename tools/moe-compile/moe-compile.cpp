@@ -2,6 +2,7 @@
 //
 //   moe-compile model.mlir --target=cpu [--target-cpu=host|NAME]
 //               [--plan-layout=auto|padded|sorted] [--checks] [--emit-mlir]
+//               [--groups-per-call=N]
 //               -o model.so|-
 //
 // Runs the `moe-to-cpu` pipeline and links a shared object with the
@@ -63,6 +64,13 @@ static cl::opt<bool> checkAllIndices(
              "computed, not only the index tensors the caller passes in "
              "(moe-insert-index-checks scope=all)"),
     cl::init(false), cl::cat(toolCategory));
+static cl::opt<int64_t> groupsPerCall(
+    "groups-per-call",
+    cl::desc("for a model of a dynamic number of groups (tensor<?x...>): "
+             "the routing groups one call of the entry computes (default 1); "
+             "the runtime pads a last, partial call with copies of its last "
+             "group"),
+    cl::init(1), cl::cat(toolCategory));
 static cl::opt<bool> emitLLVMDialect(
     "emit-mlir",
     cl::desc("write the LLVM-dialect module to -o instead of a shared object"),
@@ -110,6 +118,9 @@ int main(int argc, char **argv) {
     return fail("unknown target '" + target + "'; supported: cpu");
   if (!mlir::moe::lookupTargetCpu(targetCpu))
     return fail(mlir::moe::unknownCpuMessage(targetCpu, "--target-cpu"));
+  if (groupsPerCall < 1 || groupsPerCall > (1 << 20))
+    return fail("--groups-per-call must be from 1 to 1048576, got " +
+                llvm::Twine(groupsPerCall));
   if (!mlir::moe::isPlanLayout(planLayout))
     return fail("unknown plan layout '" + planLayout +
                 "'; expected auto, padded or sorted");
@@ -127,7 +138,7 @@ int main(int argc, char **argv) {
     return 1; // The parser printed the diagnostic with its location.
   if (failed(mlir::moe::lowerToLLVMDialect(
           *module, planLayout, checkAllIndices ? "all" : "arguments",
-          targetCpu)))
+          targetCpu, groupsPerCall)))
     return 1;
 
   std::string compileError, writeError;

@@ -311,6 +311,8 @@ void printSignature(const Signature &signature, std::ostream &os) {
   os << "results:\n";
   for (const TensorSpec &result : signature.results)
     os << "  " << pad(result.name) << "  " << result.typeString() << "\n";
+  if (signature.hasGroups())
+    os << "groups per call: " << signature.groupsPerCall << "\n";
   os << "device: " << deviceKindName(signature.device) << "\n";
   if (signature.cpu) {
     os << "cpu: " << signature.cpu->name << "\n";
