@@ -4,7 +4,8 @@ torch.compile running the same model on the same weights and images, with the Mo
 For each model of --models (moe_mlir.configs.PUBLISHED names; default vmoe-s32):
 deterministic random weights (vit_moe_reference.random_params, seed 1), --images synthetic
 images (seed 1) and the NumPy reference's logits; moe_mlir.builder writes the model for any
-number of images, moe-compile compiles it (timed) and moe-run checks the logits (within 1e-4 of
+number of images, moe-compile compiles it (timed; ``--groups-per-call``, by default the whole
+batch in one call) and moe-run checks the logits (within 1e-4 of
 the largest, as the tests) and times it (``--bench``); then, for each thread count, pinned as
 bench/run.py pins (one process per measurement): moe-mlir, PyTorch eager and torch.compile
 (bench/peers/torch_vit_moe.py, checked against the same logits).
@@ -39,7 +40,7 @@ from moe_mlir.configs import PUBLISHED  # noqa: E402
 from moe_mlir.safetensors import write_safetensors  # noqa: E402
 
 
-def prepare(config, images_count, work, tools):
+def prepare(config, images_count, work, tools, per_call):
     """Writes the data and both artifacts; returns their paths and compile times."""
     folder = os.path.join(work, config.name)
     os.makedirs(folder, exist_ok=True)
@@ -57,7 +58,8 @@ def prepare(config, images_count, work, tools):
             f.write(build_model(config, without_moe=without))
         so = os.path.join(folder, f"{variant}.so")
         start = time.perf_counter()
-        layers.run([os.path.join(tools, "moe-compile"), mlir, "--target=cpu", "-o", so])
+        layers.run([os.path.join(tools, "moe-compile"), mlir, "--target=cpu",
+                    f"--groups-per-call={per_call}", "-o", so])
         built[variant] = {"so": so, "compile_s": round(time.perf_counter() - start, 2)}
     return built
 
@@ -100,7 +102,8 @@ def table(info, results):
              f"commit {info['commit']}, {info['date']}; ms per batch, medians of "
              f"{info['runs']} runs; MoE share = 1 - T(without the MoE sublayers) / T(model).",
              "",
-             "| model | images | threads | moe-mlir | MoE share | torch eager | MoE share | "
+             "| model | images (groups per call) | threads | moe-mlir | MoE share | torch eager | "
+             "MoE share | "
              "torch.compile | best peer / moe-mlir | compile s (moe-mlir) |",
              "|---|---|---|---|---|---|---|---|---|---|"]
 
@@ -118,7 +121,8 @@ def table(info, results):
             peers = [m[k]["median_ms"] for k in ("eager", "compile") if "median_ms" in m[k]]
             ratio = (f"{min(peers) / m['moe_mlir']['median_ms']:.2f}"
                      if peers and "median_ms" in m["moe_mlir"] else "-")
-            lines.append(f"| {r['model']} | {r['images']} | {t} | {ms(m['moe_mlir'])} | "
+            lines.append(f"| {r['model']} | {r['images']} ({r['groups_per_call']}) | {t} | "
+                         f"{ms(m['moe_mlir'])} | "
                          f"{pct(m['moe_mlir_share'])} | {ms(m['eager'])} | "
                          f"{pct(m['eager_share'])} | {ms(m['compile'])} | {ratio} | "
                          f"{r['compile_s']} |")
@@ -132,6 +136,9 @@ def main():
     p.add_argument("--images", type=int, default=8)
     p.add_argument("--runs", type=int, default=5)
     p.add_argument("--threads", default="1,2")
+    p.add_argument("--groups-per-call", type=int, default=None,
+                   help="moe-compile --groups-per-call (default: the whole batch, "
+                        "images / group size)")
     p.add_argument("--out", default=os.path.join(BENCH, "results"))
     p.add_argument("--work", default=os.path.join(ROOT, "build", "bench-models"))
     p.add_argument("--venv", default=layers.bench_venv.DEFAULT_VENV)
@@ -145,8 +152,9 @@ def main():
     for name in args.models.split(","):
         config = PUBLISHED[name]
         print(f"== {name}: data, reference and compile", flush=True)
-        built = prepare(config, args.images, args.work, tools)
-        result = {"model": name, "images": args.images,
+        per_call = args.groups_per_call or max(1, args.images // config.group_size)
+        built = prepare(config, args.images, args.work, tools, per_call)
+        result = {"model": name, "images": args.images, "groups_per_call": per_call,
                   "compile_s": built["model"]["compile_s"], "threads": {}}
         for threads in (int(t) for t in args.threads.split(",")):
             cpus = cores.cpus(threads)

@@ -96,9 +96,11 @@ def MoEMaterializePlan : Pass<"moe-materialize-plan"> {
       by expert, per-expert offsets), so each expert works on its own rows
       only.
     Option `layout`: `padded`, `sorted` or `auto` (default: sorted when the
-    slot table has at least twice the slots the plan can fill, e.g.
-    dropless token choice with `E >= 2k`, where the padded layout does
-    `E / k` times the expert work). Both layouts give the same results.
+    slot table has more slots than the plan can fill: token choice, whose
+    capacity exceeds the assignments (capacity factor, rounding) or is
+    dropless, where the padded layout computes empty slots; padded when every
+    slot can be filled, as in expert choice, where it saves the sort). Both
+    layouts give the same results.
 
     ```mlir
     // Before
