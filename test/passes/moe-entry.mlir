@@ -6,7 +6,9 @@
 
 // ABI version 3: the signature lists the entry's checks (here none: nothing
 // is allocated), the status record follows the result (args[3]) and the
-// executor of the entry's grids follows the status record (args[4]).
+// executor of the entry's grids follows the status record (args[4]). The
+// entry's own code (glue; the work runs in its grids) is optimized for size.
+// EMIT: llvm.func @f({{.*}}) attributes {{{.*}}passthrough = ["optsize"]
 // EMIT: llvm.mlir.global external constant @moe_signature_json("{\22abi\22:3,\22args\22
 // EMIT-SAME: \22checks\22:[],
 // EMIT-SAME: \22device\22:\22cpu\22
