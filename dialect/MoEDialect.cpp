@@ -33,9 +33,8 @@ static LogicalResult verifyPerGroup(Operation *op, NamedAttribute attr,
                                     const std::string &what) {
   if (isa<UnitAttr>(attr.getValue()))
     return success();
-  return op->emitError() << "'" << attr.getName().getValue() << "' on "
-                         << what << " is a unit attribute, got "
-                         << attr.getValue();
+  return op->emitError() << "'" << attr.getName().getValue() << "' on " << what
+                         << " is a unit attribute, got " << attr.getValue();
 }
 
 LogicalResult MoEDialect::verifyRegionArgAttribute(Operation *op,

@@ -76,8 +76,7 @@ static constexpr llvm::StringLiteral kMoEToCPUPipeline =
 
 LogicalResult buildMoEToCPUPipeline(OpPassManager &pm, StringRef planLayout,
                                     llvm::raw_ostream &errors,
-                                    StringRef indexChecks,
-                                    StringRef targetCpu,
+                                    StringRef indexChecks, StringRef targetCpu,
                                     int64_t groupsPerCall) {
   std::string pipeline = kMoEToCPUPipeline.str();
   std::string groups = std::to_string(groupsPerCall);
@@ -128,8 +127,7 @@ void registerMoEPipelines() {
       "artifact ABI (moe_entry, moe_signature_json)",
       [](OpPassManager &pm, const MoEToCPUOptions &options) {
         if (failed(buildMoEToCPUPipeline(pm, options.planLayout, llvm::errs(),
-                                         options.indexChecks,
-                                         options.targetCpu,
+                                         options.indexChecks, options.targetCpu,
                                          options.groupsPerCall)))
           llvm::report_fatal_error("the moe-to-cpu pipeline does not parse");
       });

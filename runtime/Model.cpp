@@ -247,10 +247,9 @@ Status Model::run() {
       continue;
     int64_t held = arg.groupsIn(*bound[i]);
     if (grouped && held != groups)
-      return Status::failure(
-          argLabel(arg), " holds ", held, " groups (", bound[i]->shape()[0],
-          " rows of ", arg.shape[0], "), but ", argLabel(*grouped), " holds ",
-          groups);
+      return Status::failure(argLabel(arg), " holds ", held, " groups (",
+                             bound[i]->shape()[0], " rows of ", arg.shape[0],
+                             "), but ", argLabel(*grouped), " holds ", groups);
     groups = held;
     grouped = &arg;
   }
@@ -312,8 +311,8 @@ Status Model::run() {
     };
     std::vector<MemRefDescriptor> descriptors;
     descriptors.reserve(bound.size() + outputs.size() + 1);
-    auto describe = [&](const TensorSpec &spec, HostTensor &tensor,
-                        size_t slot, bool input) -> Status {
+    auto describe = [&](const TensorSpec &spec, HostTensor &tensor, size_t slot,
+                        bool input) -> Status {
       if (!spec.perGroup) {
         descriptors.emplace_back(tensor.bytes(), tensor.shape());
         return Status::success();
@@ -350,20 +349,20 @@ Status Model::run() {
     entryFn(args.data());
     if (!status.empty() && status[0] != 0) {
       std::string where =
-          groups > 1 ? (perCall == 1
-                            ? "group " + std::to_string(first)
-                            : "groups " + std::to_string(first) + " to " +
-                                  std::to_string(first + held - 1)) +
-                           " of " + std::to_string(groups) + ": "
-                     : std::string();
+          groups > 1
+              ? (perCall == 1 ? "group " + std::to_string(first)
+                              : "groups " + std::to_string(first) + " to " +
+                                    std::to_string(first + held - 1)) +
+                    " of " + std::to_string(groups) + ": "
+              : std::string();
       int64_t code = status[0];
       if (code < 1 || static_cast<uint64_t>(code) > sig.checks.size())
         return Status::failure(where, "the entry failed with status ", code,
                                ", which its signature does not describe");
       return Status::failure(
-          where, formatCheckMessage(sig.checks[code - 1],
-                                    std::vector<int64_t>(status.begin() + 1,
-                                                         status.end())));
+          where, formatCheckMessage(
+                     sig.checks[code - 1],
+                     std::vector<int64_t>(status.begin() + 1, status.end())));
     }
     // The rows of this call's own groups of a padded call's results.
     for (size_t i = 0; i < outputs.size(); ++i) {

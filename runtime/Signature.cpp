@@ -31,6 +31,18 @@ getField(const JsonValue &object, std::string_view key, JsonValue::Kind kind) {
   return value;
 }
 
+/// The count field `name` (`value`): an integer from 1 to 2^20.
+Expected<int64_t> parseCount(const JsonValue &value, std::string_view name) {
+  std::optional<uint64_t> count = value.asUint64();
+  if (!count || *count < 1 || *count > (1u << 20))
+    return Status::failure("field ", quote(name),
+                           " must be an integer from 1 to 1048576, got ",
+                           value.kind == JsonValue::Kind::Number
+                               ? value.text
+                               : std::string(JsonValue::kindName(value.kind)));
+  return static_cast<int64_t>(*count);
+}
+
 Status parseShape(const JsonValue &value, std::vector<int64_t> &shape) {
   for (const JsonValue &dim : value.elements) {
     std::optional<uint64_t> d = dim.asUint64();
@@ -111,20 +123,16 @@ Status parseArg(const JsonValue &object, ArgSpec &arg) {
   if (arg.role == ArgRole::Weight && arg.perGroup)
     return Status::failure("a weight cannot be 'per_group'");
   if (const JsonValue *strips = object.find("strips")) {
-    std::optional<uint64_t> columns = strips->asUint64();
-    if (!columns || *columns < 1 || *columns > (1u << 20))
-      return Status::failure(
-          "field 'strips' must be an integer from 1 to 1048576, got ",
-          strips->kind == JsonValue::Kind::Number
-              ? strips->text
-              : std::string(JsonValue::kindName(strips->kind)));
+    Expected<int64_t> columns = parseCount(*strips, "strips");
+    if (!columns)
+      return columns.status();
     if (arg.role != ArgRole::Weight)
       return Status::failure("field 'strips' is only for weights");
     if (arg.shape.size() < 2)
       return Status::failure("field 'strips' needs a shape of rank 2 or "
                              "more, got rank ",
                              arg.shape.size());
-    arg.strips = static_cast<int64_t>(*columns);
+    arg.strips = *columns;
   }
   return Status::success();
 }
@@ -281,17 +289,13 @@ Expected<Signature> parseSignatureImpl(std::string_view text) {
       return Status::failure(entryPrefix("args", i, (*args)->elements[i]),
                              "field 'strips' needs 'abi': 4 or later");
   if (const JsonValue *perCall = json->find("groups_per_call")) {
-    std::optional<uint64_t> count = perCall->asUint64();
-    if (!count || *count < 1 || *count > (1u << 20))
-      return Status::failure(
-          "field 'groups_per_call' must be an integer from 1 to 1048576, got ",
-          perCall->kind == JsonValue::Kind::Number
-              ? perCall->text
-              : std::string(JsonValue::kindName(perCall->kind)));
+    Expected<int64_t> count = parseCount(*perCall, "groups_per_call");
+    if (!count)
+      return count.status();
     if (!signature.hasGroups())
       return Status::failure(
           "field 'groups_per_call' needs 'per_group' tensors");
-    signature.groupsPerCall = static_cast<int64_t>(*count);
+    signature.groupsPerCall = *count;
     for (const TensorSpec *spec : signature.perGroupTensors())
       if (Expected<size_t> bytes =
               denseByteSize(spec->dtype, spec->shapeFor(*count));

@@ -184,7 +184,8 @@ struct MoELowerChecksPass : impl::MoELowerChecksBase<MoELowerChecksPass> {
       int64_t firstCode = static_cast<int64_t>(messages.size()) + 1;
       if (failed(passStatusTo(b, module, entry, workgroup, status, firstCode)))
         return signalPassFailure();
-      Value workgroupStatus = workgroup.getArgument(workgroup.getNumArguments() - 2);
+      Value workgroupStatus =
+          workgroup.getArgument(workgroup.getNumArguments() - 2);
       Value first = workgroup.getArguments().back();
       for (auto [i, check] : llvm::enumerate(workgroupChecks)) {
         messages.push_back(check.getMessageAttr());

@@ -82,9 +82,8 @@ LogicalResult lowerToLLVMDialect(ModuleOp module, StringRef planLayout,
   }
   std::string errors;
   llvm::raw_string_ostream os(errors);
-  if (failed(
-          buildMoEToCPUPipeline(pm, planLayout, os, indexChecks, targetCpu,
-                                groupsPerCall))) {
+  if (failed(buildMoEToCPUPipeline(pm, planLayout, os, indexChecks, targetCpu,
+                                   groupsPerCall))) {
     module.emitError() << "the moe-to-cpu pipeline does not parse: " << errors;
     return failure();
   }

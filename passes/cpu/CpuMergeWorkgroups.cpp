@@ -28,11 +28,11 @@ namespace {
 llvm::hash_code bodyHash(func::FuncOp func) {
   llvm::hash_code hash = hash_value(func.getFunctionType());
   func.getBody().walk([&](Operation *op) {
-    hash = llvm::hash_combine(
-        hash, OperationEquivalence::computeHash(
-                  op, OperationEquivalence::ignoreHashValue,
-                  OperationEquivalence::ignoreHashValue,
-                  OperationEquivalence::IgnoreLocations));
+    hash =
+        llvm::hash_combine(hash, OperationEquivalence::computeHash(
+                                     op, OperationEquivalence::ignoreHashValue,
+                                     OperationEquivalence::ignoreHashValue,
+                                     OperationEquivalence::IgnoreLocations));
   });
   return hash;
 }
@@ -71,8 +71,9 @@ struct MoECpuMergeWorkgroupsPass
         continue;
       auto merged = mergedInto.find(target.getAttr());
       if (merged != mergedInto.end())
-        launch->setAttr(kGridWorkgroupAttrName,
-                        FlatSymbolRefAttr::get(merged->second.getSymNameAttr()));
+        launch->setAttr(
+            kGridWorkgroupAttrName,
+            FlatSymbolRefAttr::get(merged->second.getSymNameAttr()));
     }
     // One walk for the uses of every copy: a model has hundreds.
     if (std::optional<SymbolTable::UseRange> uses =

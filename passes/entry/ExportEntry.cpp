@@ -205,9 +205,9 @@ struct MoEEmitEntryPass : impl::MoEEmitEntryBase<MoEEmitEntryPass> {
     // workgroups. Optimized for size, LLVM spends a fifth of the time on it
     // (a 12-block model: 30 s -> 6 s) at no measurable cost.
     if (auto body = module.lookupSymbol<LLVM::LLVMFuncOp>(entryName.getAttr()))
-      body->setAttr("passthrough",
-                    ArrayAttr::get(context, {StringAttr::get(context,
-                                                             "optsize")}));
+      body->setAttr(
+          "passthrough",
+          ArrayAttr::get(context, {StringAttr::get(context, "optsize")}));
     OpBuilder b = OpBuilder::atBlockEnd(module.getBody());
     auto ptr = LLVM::LLVMPointerType::get(context);
 

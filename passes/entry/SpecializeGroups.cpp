@@ -189,13 +189,13 @@ LogicalResult GroupAnalysis::visitBlock(Block &block) {
   return success();
 }
 
-FailureOr<Ratio> GroupAnalysis::rowsAt(Operation *op, Value value,
-                                       unsigned dim, StringRef what) {
+FailureOr<Ratio> GroupAnalysis::rowsAt(Operation *op, Value value, unsigned dim,
+                                       StringRef what) {
   const Varying *varying = lookup(value);
   if (varying && varying->dim == dim)
     return varying->rows;
-  InFlightDiagnostic diag = op->emitOpError() << what << " of type "
-                                              << value.getType();
+  InFlightDiagnostic diag = op->emitOpError()
+                            << what << " of type " << value.getType();
   if (varying)
     diag << " holds the groups' rows in dimension " << varying->dim
          << ", expected " << dim;
@@ -219,29 +219,27 @@ LogicalResult GroupAnalysis::record(Operation *op, Value value, unsigned dim,
 }
 
 LogicalResult GroupAnalysis::visit(Operation *op) {
-  bool touches = llvm::any_of(op->getOperands(),
-                              [&](Value v) { return isTracked(v); }) ||
-                 llvm::any_of(op->getResultTypes(), [](Type type) {
-                   return dynamicDim(type).has_value();
-                 });
+  bool touches =
+      llvm::any_of(op->getOperands(), [&](Value v) { return isTracked(v); }) ||
+      llvm::any_of(op->getResultTypes(),
+                   [](Type type) { return dynamicDim(type).has_value(); });
   // Nested ops see tensors of the groups only in moe.experts' region form,
   // which the analysis visits; any other region must not capture them.
   if (!isa<ExpertsOp>(op)) {
     Operation *capturing = nullptr;
     op->walk([&](Operation *nested) {
-      if (nested != op && (llvm::any_of(nested->getOperands(),
-                                        [&](Value v) { return isTracked(v); }) ||
-                           llvm::any_of(nested->getResultTypes(), [](Type t) {
-                             return dynamicDim(t).has_value();
-                           })))
+      if (nested != op &&
+          (llvm::any_of(nested->getOperands(),
+                        [&](Value v) { return isTracked(v); }) ||
+           llvm::any_of(nested->getResultTypes(),
+                        [](Type t) { return dynamicDim(t).has_value(); })))
         capturing = nested;
     });
     if (capturing)
       return capturing->emitOpError()
              << "uses a tensor or size that varies with the number of groups "
                 "inside '"
-             << op->getName()
-             << "', which the group analysis does not follow";
+             << op->getName() << "', which the group analysis does not follow";
   }
   if (!touches && !isa<ExpertsOp>(op))
     return success();
@@ -329,8 +327,8 @@ LogicalResult GroupAnalysis::visit(Operation *op) {
     }
     std::optional<Ratio> rows = source->rows.over(others);
     for (Value size : expand.getOutputShape())
-      if (auto it = sizes.find(size); it != sizes.end() && rows &&
-                                      it->second != *rows)
+      if (auto it = sizes.find(size);
+          it != sizes.end() && rows && it->second != *rows)
         return op->emitOpError()
                << "output shape gives " << it->second.str()
                << " * N rows, but the source's rows make " << rows->str();
@@ -353,9 +351,9 @@ LogicalResult GroupAnalysis::visit(Operation *op) {
       if (failed(destRows))
         return failure();
       if (*destRows != source->rows)
-        return op->emitOpError() << "inserts " << source->rows.str()
-                                 << " * N rows into " << destRows->str()
-                                 << " * N rows";
+        return op->emitOpError()
+               << "inserts " << source->rows.str() << " * N rows into "
+               << destRows->str() << " * N rows";
     }
     return visitSlice(insert, insert.getDest(), insert.getResult(),
                       llvm::SmallBitVector(insert.getDestType().getRank()));
@@ -441,9 +439,8 @@ LogicalResult GroupAnalysis::visitLinalg(linalg::LinalgOp op) {
            << "has a dynamic result but no operand that varies with the "
               "groups";
   if (op.getIteratorTypesArray()[*loop] != utils::IteratorType::parallel)
-    return op->emitOpError()
-           << "reduces over the rows of the groups (loop d" << *loop
-           << "), which mixes the groups";
+    return op->emitOpError() << "reduces over the rows of the groups (loop d"
+                             << *loop << "), which mixes the groups";
   for (OpOperand &operand : op->getOpOperands()) {
     if (!isa<RankedTensorType>(operand.get().getType()))
       continue;
@@ -467,9 +464,9 @@ LogicalResult GroupAnalysis::visitLinalg(linalg::LinalgOp op) {
              << "writes a result that does not vary with the groups from "
                 "operands that do";
     if (op->getNumResults() &&
-        failed(record(op, op->getResult(init.getOperandNumber() -
-                                         op.getNumDpsInputs()),
-                      varying->dim, varying->rows)))
+        failed(record(
+            op, op->getResult(init.getOperandNumber() - op.getNumDpsInputs()),
+            varying->dim, varying->rows)))
       return failure();
   }
   return success();
@@ -609,9 +606,9 @@ struct MoESpecializeGroupsPass
                        << groupsPerCall;
       return signalPassFailure();
     }
-    if (func.isExternal() ||
-        llvm::none_of(func.getArgumentTypes(),
-                      [](Type t) { return dynamicDim(t).has_value(); }))
+    if (func.isExternal() || llvm::none_of(func.getArgumentTypes(), [](Type t) {
+          return dynamicDim(t).has_value();
+        }))
       return;
     GroupAnalysis analysis;
     if (failed(analysis.analyze(func)))
@@ -645,9 +642,9 @@ struct MoESpecializeGroupsPass
         replacement = tensor::EmptyOp::create(rewriter, loc, type.getShape(),
                                               type.getElementType());
       } else if (auto expand = dyn_cast<tensor::ExpandShapeOp>(op)) {
-        replacement = tensor::ExpandShapeOp::create(
-            rewriter, loc, type, expand.getSrc(),
-            expand.getReassociationIndices());
+        replacement =
+            tensor::ExpandShapeOp::create(rewriter, loc, type, expand.getSrc(),
+                                          expand.getReassociationIndices());
       } else {
         auto sliced = cast<OffsetSizeAndStrideOpInterface>(op);
         SmallVector<OpFoldResult> staticSizes;
@@ -662,8 +659,7 @@ struct MoESpecializeGroupsPass
           auto insert = cast<tensor::InsertSliceOp>(op);
           replacement = tensor::InsertSliceOp::create(
               rewriter, loc, insert.getSource(), insert.getDest(),
-              insert.getMixedOffsets(), staticSizes,
-              insert.getMixedStrides());
+              insert.getMixedOffsets(), staticSizes, insert.getMixedStrides());
         }
       }
       rewriter.replaceOp(op, replacement);
@@ -705,9 +701,9 @@ struct MoESpecializeGroupsPass
                         unit);
     for (unsigned i = 0, e = func.getNumResults(); i < e; ++i)
       func.setResultAttr(i, MoEDialect::kPerGroupAttrName, unit);
-    func->setAttr(MoEDialect::kGroupsPerCallAttrName,
-                  IntegerAttr::get(IntegerType::get(&getContext(), 64),
-                                   groupsPerCall));
+    func->setAttr(
+        MoEDialect::kGroupsPerCallAttrName,
+        IntegerAttr::get(IntegerType::get(&getContext(), 64), groupsPerCall));
   }
 };
 

@@ -224,7 +224,8 @@ TEST(SignatureTest, RejectsBadPerGroupFields) {
       "results are 'per_group' but no input is");
   const std::string grouped = R"({"entry":"f","abi":5,"args":[)" + input +
                               R"(],"results":[)" + result + "]";
-  Expected<Signature> two = parseSignature(grouped + R"(,"groups_per_call":2})");
+  Expected<Signature> two =
+      parseSignature(grouped + R"(,"groups_per_call":2})");
   ASSERT_TRUE(two.ok()) << two.message();
   EXPECT_EQ(two->groupsPerCall, 2);
   expectError(grouped + R"(,"groups_per_call":0})",

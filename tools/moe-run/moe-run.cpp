@@ -278,11 +278,10 @@ Expected<std::vector<Check>> loadChecks(const Options &options,
                              misreadFileNameHint(options.checks[i]));
     const TensorSpec &result = signature.results[file.result];
     if (!result.matches(result.dtype, ref->shape()))
-      return Status::failure("--check: reference ", quote(file.path),
-                             " for result ", quote(result.name), " has shape ",
-                             ref->shapeString(), ", expected ",
-                             result.typeString().substr(
-                                 result.typeString().find('[')));
+      return Status::failure(
+          "--check: reference ", quote(file.path), " for result ",
+          quote(result.name), " has shape ", ref->shapeString(), ", expected ",
+          result.typeString().substr(result.typeString().find('[')));
     checks.push_back({file.result, std::move(file.path), std::move(*ref)});
   }
   return checks;
