@@ -606,7 +606,8 @@ def MoESpecializeGroups : Pass<"moe-specialize-groups", "::mlir::func::FuncOp"> 
            "routing groups per call of the entry: the runtime calls it once "
            "per this many groups, padding the last call with copies of its "
            "last group (more groups per call: larger GEMMs, expert weights "
-           "read once per call; fewer: less padding)">
+           "read once per call; fewer: less padding); functions without "
+           "dynamic arguments ignore it">
   ];
   let dependentDialects = ["::mlir::arith::ArithDialect",
                            "::mlir::tensor::TensorDialect"];

@@ -69,7 +69,7 @@ static cl::opt<int64_t> groupsPerCall(
     cl::desc("for a model of a dynamic number of groups (tensor<?x...>): "
              "the routing groups one call of the entry computes (default 1); "
              "the runtime pads a last, partial call with copies of its last "
-             "group"),
+             "group; a model of static shapes ignores it"),
     cl::init(1), cl::cat(toolCategory));
 static cl::opt<bool> emitLLVMDialect(
     "emit-mlir",
