@@ -255,7 +255,6 @@ Status Model::run() {
   }
 
   if (outputs.empty() || outputGroups != groups) {
-    haveResults = false;
     std::vector<HostTensor> allocated;
     for (const TensorSpec &result : sig.results) {
       Expected<HostTensor> tensor =
@@ -292,35 +291,31 @@ Status Model::run() {
   for (int64_t first = 0; first < groups; first += perCall) {
     const int64_t held = std::min(perCall, groups - first);
     std::vector<HostTensor> padded(sig.args.size() + sig.results.size());
-    auto groupRows = [&](const TensorSpec &spec, HostTensor &tensor,
-                         size_t slot, bool input) -> Expected<std::byte *> {
-      size_t groupBytes = tensor.byteSize() / static_cast<size_t>(groups);
-      std::byte *rows = tensor.bytes() + first * groupBytes;
-      if (held == perCall)
-        return rows;
-      Expected<HostTensor> copy =
-          HostTensor::create(spec.dtype, spec.shapeFor(perCall));
-      if (!copy)
-        return copy.status().withPrefix(quote(spec.name) + ": ");
-      if (input)
-        for (int64_t g = 0; g < perCall; ++g)
-          std::memcpy(copy->bytes() + g * groupBytes,
-                      rows + std::min(g, held - 1) * groupBytes, groupBytes);
-      padded[slot] = std::move(*copy);
-      return padded[slot].bytes();
-    };
     std::vector<MemRefDescriptor> descriptors;
     descriptors.reserve(bound.size() + outputs.size() + 1);
+    // `tensor` as the call takes it: whole, this call's groups' rows, or
+    // (a padded call) a copy in padded[slot].
     auto describe = [&](const TensorSpec &spec, HostTensor &tensor, size_t slot,
                         bool input) -> Status {
       if (!spec.perGroup) {
         descriptors.emplace_back(tensor.bytes(), tensor.shape());
         return Status::success();
       }
-      Expected<std::byte *> rows = groupRows(spec, tensor, slot, input);
-      if (!rows)
-        return rows.status();
-      descriptors.emplace_back(*rows, spec.shapeFor(perCall));
+      size_t groupBytes = tensor.byteSize() / static_cast<size_t>(groups);
+      std::byte *rows = tensor.bytes() + first * groupBytes;
+      if (held < perCall) {
+        Expected<HostTensor> copy =
+            HostTensor::create(spec.dtype, spec.shapeFor(perCall));
+        if (!copy)
+          return copy.status().withPrefix(quote(spec.name) + ": ");
+        if (input)
+          for (int64_t g = 0; g < perCall; ++g)
+            std::memcpy(copy->bytes() + g * groupBytes,
+                        rows + std::min(g, held - 1) * groupBytes, groupBytes);
+        padded[slot] = std::move(*copy);
+        rows = padded[slot].bytes();
+      }
+      descriptors.emplace_back(rows, spec.shapeFor(perCall));
       return Status::success();
     };
     // The ABI passes non-const pointers, but entries only read their

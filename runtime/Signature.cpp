@@ -371,15 +371,7 @@ std::vector<const TensorSpec *> Signature::perGroupTensors() const {
   return specs;
 }
 
-bool Signature::hasGroups() const {
-  for (const ArgSpec &arg : args)
-    if (arg.perGroup)
-      return true;
-  for (const TensorSpec &result : results)
-    if (result.perGroup)
-      return true;
-  return false;
-}
+bool Signature::hasGroups() const { return !perGroupTensors().empty(); }
 
 const ArgSpec *Signature::findArg(std::string_view name) const {
   for (const ArgSpec &arg : args)

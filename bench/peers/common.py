@@ -41,9 +41,11 @@ def thread_env(threads: int) -> dict:
     return env
 
 
-def parser(description: str) -> argparse.ArgumentParser:
+def parser(description: str, layer: bool = True) -> argparse.ArgumentParser:
+    """The peers' common options; ``layer``: the peer runs a layer's IR (--mlir)."""
     p = argparse.ArgumentParser(description=description)
-    p.add_argument("--mlir", required=True, help="the layer (examples/Ln.mlir)")
+    if layer:
+        p.add_argument("--mlir", required=True, help="the layer (examples/Ln.mlir)")
     p.add_argument("--data", required=True, help="make_example_data's output folder")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--cpus", default=None,

@@ -20,7 +20,6 @@ without_moe), for the MoE share; its logits are not checked. Prints one JSON lin
 """
 from __future__ import annotations
 
-import math
 import os
 import sys
 import time
@@ -32,11 +31,7 @@ import common  # noqa: E402
 
 
 def main() -> int:
-    p = common.parser(__doc__.splitlines()[0])
-    p.set_defaults(mlir=None)
-    for action in p._actions:
-        if action.dest == "mlir":
-            action.required = False
+    p = common.parser(__doc__.splitlines()[0], layer=False)
     p.add_argument("--model", required=True, help="a moe_mlir.configs.PUBLISHED name")
     p.add_argument("--compile", action="store_true", help="torch.compile the forward pass")
     p.add_argument("--without-moe", action="store_true", help="leave out the MoE sublayers")
@@ -46,6 +41,7 @@ def main() -> int:
     import numpy as np
     import torch
     import torch.nn.functional as F
+    import moe_reference as ref
     from moe_mlir.configs import PUBLISHED
     from moe_mlir.safetensors import read_safetensors
 
@@ -83,8 +79,7 @@ def main() -> int:
         the softmax (ties to the lower index), BPR or position order, capacity in fill order."""
         r = c.router
         n, e = logits.shape
-        cap = math.ceil(n * r.k * r.capacity_factor / e - 1e-9)
-        cap = max(4, -(-cap // 4) * 4)
+        cap = ref.capacity(n * r.k, e, r.capacity_factor)
         gates = torch.softmax(logits, dim=1)
         choice = torch.argsort(logits, dim=1, descending=True, stable=True)[:, :r.k]
         weight = gates.gather(1, choice)

@@ -100,7 +100,8 @@ class GroupAnalysis {
 public:
   llvm::MapVector<Value, Varying> tensors;
   llvm::MapVector<Value, Ratio> sizes;
-  /// The first route and the rows of its plan: the unit of the calls.
+  /// The first route and the rows of its plan: the unit of the calls (1
+  /// without a route).
   Operation *firstRoute = nullptr;
   Ratio unit;
 
@@ -163,8 +164,6 @@ LogicalResult GroupAnalysis::analyze(func::FuncOp func) {
              << "; with a dynamic number of groups every result must hold "
                 "the rows of each group in its first dimension";
   }
-  if (!firstRoute)
-    unit = Ratio{};
   // Every value holds a whole number of rows per group.
   for (auto &[value, varying] : tensors) {
     std::optional<Ratio> perCall = varying.rows.over(unit);
