@@ -433,6 +433,29 @@ func.func @plan_groups_mismatch(%l: tensor<2x16x4xf32>) {
 
 // -----
 
+func.func @plan_groups_static_and_dynamic(%l: tensor<2x16x4xf32>) {
+  // expected-error@+1 {{'moe.route' op logits shape [2, 16, 4] does not match the plan's ? groups of 16 tokens}}
+  %0 = moe.route %l token_choice<k = 1, dropless> : tensor<2x16x4xf32> -> !moe.plan<groups = ?, tokens = 16, experts = 4, capacity = 16>
+  return
+}
+
+// -----
+
+func.func @slots_of_dynamic_groups(%x: tensor<?x8x16xf32>, %p: !moe.plan<groups = ?, tokens = 8, experts = 4, capacity = 4>) {
+  // expected-error@+1 {{'moe.dispatch' op slots must have shape [4, ?, 16], got [4, 32, 16]}}
+  %0 = moe.dispatch %x, %p : tensor<?x8x16xf32>, !moe.plan<groups = ?, tokens = 8, experts = 4, capacity = 4> -> tensor<4x32x16xf32>
+  return
+}
+
+// -----
+
+// expected-error@+1 {{expected integer value}}
+func.func @plan_groups_not_a_count(%p: !moe.plan<groups = x, tokens = 8, experts = 4, capacity = 4>) {
+  return
+}
+
+// -----
+
 func.func @plan_tokens_mismatch(%l: tensor<1x16x4xf32>) {
   // expected-error@+1 {{'moe.route' op logits shape [1, 16, 4] does not match the plan's 1 groups of 8 tokens}}
   %0 = moe.route %l token_choice<k = 1, dropless> : tensor<1x16x4xf32> -> !moe.plan<groups = 1, tokens = 8, experts = 4, capacity = 8>

@@ -440,3 +440,22 @@ func.func @worked_capacities(%l1576: tensor<1x1576x8xf32>, %l400: tensor<1x400x8
       : tensor<1x196x128xf32> -> !moe.plan<groups = 1, tokens = 196, experts = 128, capacity = 2>
   return
 }
+
+// A dynamic number of groups: `groups = ?`, tensors of `?` groups (slots
+// `? = groups * capacity` per expert).
+// CHECK-LABEL: func.func @dynamic_groups
+// CHECK: moe.route %{{.+}} token_choice<k = 1, capacity_factor = 1.0> : tensor<?x8x4xf32> -> !moe.plan<groups = ?, tokens = 8, experts = 4, capacity = 4>{{$}}
+// CHECK: moe.dispatch %{{.+}}, %{{.+}} : tensor<?x8x16xf32>, !moe.plan<groups = ?, tokens = 8, experts = 4, capacity = 4> -> tensor<4x?x16xf32>
+// CHECK: moe.combine %{{.+}}, %{{.+}} : tensor<4x?x16xf32>, !moe.plan<groups = ?, tokens = 8, experts = 4, capacity = 4> -> tensor<?x8x16xf32>
+// CHECK: moe.route_stats {{.*}} -> tensor<?xf32>, tensor<?x4xi64>, tensor<?xi64>, tensor<?xi64>
+func.func @dynamic_groups(%x: tensor<?x8x16xf32>, %w: tensor<16x4xf32>) -> (tensor<?x8x16xf32>, tensor<?x4xi64>) {
+  %logits = moe.gate %x, %w : tensor<?x8x16xf32>, tensor<16x4xf32> -> tensor<?x8x4xf32>
+  %plan = moe.route %logits token_choice<k = 1, capacity_factor = 1.0>
+      : tensor<?x8x4xf32> -> !moe.plan<groups = ?, tokens = 8, experts = 4, capacity = 4>
+  %slots = moe.dispatch %x, %plan : tensor<?x8x16xf32>, !moe.plan<groups = ?, tokens = 8, experts = 4, capacity = 4> -> tensor<4x?x16xf32>
+  %out = moe.combine %slots, %plan : tensor<4x?x16xf32>, !moe.plan<groups = ?, tokens = 8, experts = 4, capacity = 4> -> tensor<?x8x16xf32>
+  %imp, %load, %dropped, %lost = moe.route_stats %logits, %plan
+      : tensor<?x8x4xf32>, !moe.plan<groups = ?, tokens = 8, experts = 4, capacity = 4>
+      -> tensor<?xf32>, tensor<?x4xi64>, tensor<?xi64>, tensor<?xi64>
+  return %out, %load : tensor<?x8x16xf32>, tensor<?x4xi64>
+}
