@@ -502,6 +502,134 @@ def MoECpuApproximateMath : Pass<"moe-cpu-approximate-math"> {
                            "::mlir::vector::VectorDialect"];
 }
 
+def MoEGpuLowerDataPath : Pass<"moe-gpu-lower-data-path"> {
+  let summary = "Lower moe.grouped_matmul to one linalg.generic over its result elements (GPU)";
+  let description = [{
+    Every `moe.grouped_matmul` becomes one `linalg.generic` over its result
+    `(r, q)`, all parallel: the body finds the row's expert (from the
+    offsets: a division for the padded layout's uniform groups, a search
+    for ragged ones), reads the row's A by index (the fused gather; `-1`
+    reads zeros), sums `k` in increasing order onto the bias and applies
+    the epilogue (activation, swiglu, row scale). Rows outside every group
+    keep the init's values. Every element is independent, so the GPU runs
+    the whole result as one grid of threads, with no per-expert temporaries,
+    for both plan layouts.
+
+    ```mlir
+    // Before
+    %y = moe.grouped_matmul %x gather(%idx : tensor<12xi32>), %w offsets %off
+        bias(%b : tensor<4x8xf32>) into %init {activation = #moe<activation gelu>}
+        : tensor<6x16xf32>, tensor<4x16x8xf32>, tensor<5xi32> into tensor<12x8xf32>
+    // After
+    %y = linalg.generic {iterator_types = ["parallel", "parallel"]} outs(%init : tensor<12x8xf32>) {
+      // e: the row's expert; sum_k x[idx[r], k] * w[e, k, q] + b[e, q]; gelu
+    }
+    ```
+  }];
+  let dependentDialects = ["::mlir::linalg::LinalgDialect",
+                           "::mlir::scf::SCFDialect",
+                           "::mlir::tensor::TensorDialect",
+                           "::mlir::math::MathDialect",
+                           "::mlir::arith::ArithDialect"];
+}
+
+def MoEGpuFormKernels : Pass<"moe-gpu-form-kernels", "::mlir::ModuleOp"> {
+  let summary = "Turn the bufferized entry into a sequence of GPU kernel launches";
+  let description = [{
+    After bufferization, with linalg ops lowered to `scf.parallel` nests
+    (`convert-linalg-to-parallel-loops`), the prepared entry becomes a
+    sequence of `gpu.launch` ops and nothing else that touches memory
+    (docs/gpu-codegen.md):
+
+    - every outermost `scf.forall` (a grid of the target-neutral tiling,
+      `moe-cpu-distribute`) is a launch of one block per iteration;
+    - the code between two grids (routing: scores, top-k, slot assignment,
+      statistics) is a launch of one block;
+    - in a block, every `scf.parallel` nest (and inner `scf.forall`) at the
+      block's uniform level is shared out over its `threads` threads by a
+      block-stride loop; stores and copies at the uniform level are done by
+      thread 0; barriers around both make every write visible to the block;
+    - the entry's buffers are slices (`memref.view`) of one workspace, a new
+      last argument `memref<Wxi8>` (`moe.workspace_bytes` on the module
+      records W); an allocation inside a launch is a slice of the scratch
+      area after them, one per block and per iteration of the uniform loops
+      around it, at the size bound of the value-bounds analysis;
+    - a value one launch computes and a later one uses goes through a
+      workspace buffer.
+
+    Errors name the op: a grid of a size unknown at entry, an allocation of
+    unbounded size or in a loop of unknown trip count, a loop with
+    reductions, a write that cannot be shared out.
+
+    ```mlir
+    // Before
+    scf.forall (%e) in (8) { ... scf.parallel (%i, %j) = ... { ... } }
+    // After (threads = 64)
+    gpu.launch blocks(%b, %_, %_) in (%gx = %c8, ...) threads(%t, %_, %_) in (%bx = %c64, ...) {
+      gpu.barrier
+      scf.for %k = %t to %total step %bx { ... }   // %i, %j from %k
+      gpu.barrier
+      gpu.terminator
+    }
+    ```
+  }];
+  let options = [
+    Option<"threads", "threads", "int64_t", /*default=*/"64",
+           "threads per block">,
+  ];
+  let dependentDialects = ["::mlir::gpu::GPUDialect",
+                           "::mlir::memref::MemRefDialect",
+                           "::mlir::scf::SCFDialect",
+                           "::mlir::arith::ArithDialect"];
+}
+
+def MoEGpuToSpirv : Pass<"moe-gpu-to-spirv", "::mlir::ModuleOp"> {
+  let summary = "Lower the portable GPU kernels to SPIR-V for OpenCL";
+  let description = [{
+    Upstream's `convert-gpu-to-spirv` for OpenCL kernels (64-bit indices,
+    memory spaces mapped to OpenCL storage classes, a `spirv.module` inside
+    each `gpu.module`), with what the MoE kernels need besides: math ops as
+    OpenCL extended instructions, `memref.view` of the workspace
+    (`moe-gpu-form-kernels`) as a pointer to the shifted byte cast to the
+    view's element type, `ub.poison`, and each kernel's workgroup size
+    (`spirv.entry_point_abi`) taken from its `known_block_size`. Kernels
+    must hold memrefs of identity layout (run `fold-memref-alias-ops`
+    first). The module needs a `#spirv.target_env` (`spirv-attach-target`).
+
+    ```mlir
+    // Before
+    %v = memref.view %workspace[%shift][] : memref<4096xi8> to memref<4x8xf32>
+    // After
+    %p = spirv.PtrAccessChain %bytes[%shift] : !spirv.ptr<i8, CrossWorkgroup>, i64
+    %v = spirv.Bitcast %p : !spirv.ptr<i8, CrossWorkgroup> to !spirv.ptr<!spirv.array<32 x f32>, CrossWorkgroup>
+    ```
+  }];
+  let dependentDialects = ["::mlir::spirv::SPIRVDialect",
+                           "::mlir::func::FuncDialect"];
+}
+
+def MoEGpuExportLaunches : Pass<"moe-gpu-export-launches", "::mlir::ModuleOp"> {
+  let summary = "Record the entry's kernel launches as JSON (moe.launches)";
+  let description = [{
+    After `moe-gpu-form-kernels` and `gpu-kernel-outlining` the entry is a
+    list of `gpu.launch_func` ops of constant sizes whose operands are the
+    entry's arguments and constants. This pass records the list in the
+    module attribute `moe.launches`: the host program a runtime carries out
+    in order, each launch naming its kernel, its grid and block sizes and
+    its arguments (`{"arg": n}`: the entry's argument n, a device buffer,
+    the last one the workspace of `moe.workspace_bytes`; `{"i64": v}`,
+    `{"f32": v}`, ...: a constant, index as i64). Anything else in the
+    entry is an error.
+
+    ```mlir
+    gpu.launch_func @k::@k blocks in (%c4, %c1, %c1) threads in (%c64, %c1, %c1)
+        args(%arg0 : memref<8x16xf32>, %c3 : index, %arg2 : memref<4096xi8>)
+    // moe.launches: one launch of kernel "k", grid [4, 1, 1], block
+    // [64, 1, 1], arguments {"arg": 0}, {"i64": 3}, {"arg": 2}
+    ```
+  }];
+}
+
 def MoEGpuWorkgroupAttributions : Pass<"moe-gpu-workgroup-attributions"> {
   let summary = "Turn a kernel's workgroup-memory allocs into workgroup attributions (NVVM)";
   let description = [{

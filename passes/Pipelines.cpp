@@ -74,6 +74,70 @@ static constexpr llvm::StringLiteral kMoEToCPUPipeline =
     "moe-emit-entry{target-cpu=@CPU@},"
     "reconcile-unrealized-casts";
 
+/// `moe-to-gpu`: the same target-neutral steps down to linalg on tensors,
+/// then the GPU's data path (one thread per grouped-GEMM result element),
+/// bufferization into the caller's buffers, `scf.parallel` loops, kernels
+/// (moe-gpu-form-kernels), their launches as data (moe.launches) and the
+/// kernels' binary for `@TARGET@`.
+static constexpr llvm::StringLiteral kMoEToGPUKernelsPipeline =
+    "func.func(moe-specialize-groups{groups-per-call=@GROUPS@}),"
+    "moe-prepare-entry,"
+    "moe-canonicalize,"
+    "moe-expand-route,"
+    "moe-materialize-plan{layout=@LAYOUT@},"
+    "moe-fuse-experts,"
+    "moe-insert-index-checks{scope=@CHECKS@},"
+    "moe-gpu-lower-data-path,"
+    "moe-lower-to-linalg,"
+    "convert-elementwise-to-linalg,"
+    "canonicalize,cse,"
+    "one-shot-bufferize{bufferize-function-boundaries "
+    "function-boundary-type-conversion=identity-layout-map "
+    "allow-return-allocs-from-loops},"
+    "buffer-results-to-out-params{hoist-static-allocs modify-public-functions},"
+    "canonicalize,cse,"
+    "convert-linalg-to-parallel-loops,"
+    "canonicalize,"
+    "moe-gpu-form-kernels{threads=@THREADS@},"
+    "gpu-kernel-outlining,"
+    "moe-gpu-export-launches,"
+    "gpu.module(fold-memref-alias-ops,lower-affine,arith-expand,canonicalize,"
+    "cse),";
+
+/// The portable variant: SPIR-V for OpenCL (run on the CPU by PoCL).
+/// (Loops go through cf: SCFToSPIRV leaves the results of a loop that runs
+/// no iteration undefined.)
+static constexpr llvm::StringLiteral kOpenCLKernelsPipeline =
+    "gpu.module(convert-scf-to-cf),"
+    "spirv-attach-target{ver=v1.0 caps=Addresses,Int64,Int8,Float64,Kernel "
+    "client_api=OpenCL},"
+    "moe-gpu-to-spirv,"
+    "gpu.module(spirv.module(spirv-lower-abi-attrs,spirv-update-vce)),"
+    "gpu-module-to-binary{format=bin}";
+
+LogicalResult buildMoEToGPUPipeline(OpPassManager &pm, StringRef target,
+                                    StringRef planLayout,
+                                    llvm::raw_ostream &errors, int64_t threads,
+                                    int64_t groupsPerCall) {
+  if (target != "opencl") {
+    errors << "moe-to-gpu: unknown target '" << target << "' (expected opencl)";
+    return failure();
+  }
+  std::string pipeline =
+      (kMoEToGPUKernelsPipeline + kOpenCLKernelsPipeline).str();
+  std::string groups = std::to_string(groupsPerCall),
+              threadCount = std::to_string(threads);
+  for (auto [placeholder, value] :
+       {std::pair<StringRef, StringRef>{"@LAYOUT@", planLayout},
+        {"@CHECKS@", "arguments"},
+        {"@THREADS@", threadCount},
+        {"@GROUPS@", groups}})
+    for (size_t at = pipeline.find(placeholder); at != std::string::npos;
+         at = pipeline.find(placeholder, at + value.size()))
+      pipeline.replace(at, placeholder.size(), value);
+  return parsePassPipeline(pipeline, pm, errors);
+}
+
 LogicalResult buildMoEToCPUPipeline(OpPassManager &pm, StringRef planLayout,
                                     llvm::raw_ostream &errors,
                                     StringRef indexChecks, StringRef targetCpu,
@@ -118,9 +182,38 @@ struct MoEToCPUOptions : PassPipelineOptions<MoEToCPUOptions> {
                      "groups-per-call)"),
       llvm::cl::init(1)};
 };
+
+struct MoEToGPUOptions : PassPipelineOptions<MoEToGPUOptions> {
+  Option<std::string> target{
+      *this, "target",
+      llvm::cl::desc("the kernels' binary: opencl (SPIR-V, the portable "
+                     "variant run on the CPU by PoCL)"),
+      llvm::cl::init("opencl")};
+  Option<std::string> planLayout{
+      *this, "plan-layout",
+      llvm::cl::desc("layout of slot-table plans: auto, padded or sorted"),
+      llvm::cl::init("auto")};
+  Option<int64_t> threads{*this, "threads", llvm::cl::desc("threads per block"),
+                          llvm::cl::init(64)};
+  Option<int64_t> groupsPerCall{
+      *this, "groups-per-call",
+      llvm::cl::desc("routing groups per call of an entry of a dynamic "
+                     "number of groups"),
+      llvm::cl::init(1)};
+};
 } // namespace
 
 void registerMoEPipelines() {
+  PassPipelineRegistration<MoEToGPUOptions>(
+      "moe-to-gpu",
+      "Compile level-1 moe IR to GPU kernels: a gpu.binary, the launches "
+      "(moe.launches) and the workspace size (moe.workspace_bytes)",
+      [](OpPassManager &pm, const MoEToGPUOptions &options) {
+        if (failed(buildMoEToGPUPipeline(pm, options.target, options.planLayout,
+                                         llvm::errs(), options.threads,
+                                         options.groupsPerCall)))
+          llvm::report_fatal_error("the moe-to-gpu pipeline does not parse");
+      });
   PassPipelineRegistration<MoEToCPUOptions>(
       "moe-to-cpu",
       "Compile level-1 moe IR to the LLVM dialect for the CPU, with the "

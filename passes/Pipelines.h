@@ -22,6 +22,15 @@ LogicalResult buildMoEToCPUPipeline(OpPassManager &pm, StringRef planLayout,
                                     int64_t groupsPerCall = 1);
 
 /// Registers `moe-to-cpu` for moe-opt's command line.
+/// `moe-to-gpu`: level-1 moe IR to GPU kernels for `target` (opencl: SPIR-V
+/// run on the CPU by PoCL), their launches (module attribute moe.launches)
+/// and workspace size (moe.workspace_bytes).
+LogicalResult buildMoEToGPUPipeline(OpPassManager &pm, StringRef target,
+                                    StringRef planLayout,
+                                    llvm::raw_ostream &errors,
+                                    int64_t threads = 64,
+                                    int64_t groupsPerCall = 1);
+
 void registerMoEPipelines();
 
 } // namespace mlir::moe

@@ -6,9 +6,11 @@ A script defines its cases (a tuple each, the name first) and
 ``run_case(case, build, work, seed) -> (ok, label, log)``, and calls ``main``.
 """
 import argparse
+import json
 import os
 import random
 import subprocess
+import sys
 
 import numpy as np
 
@@ -19,6 +21,8 @@ TARGET_CPU = None
 DYNAMIC_GROUPS = False
 # main's --groups-per-call: moe-compile --groups-per-call for every case.
 GROUPS_PER_CALL = 1
+# main's --target: cpu (moe-compile, moe-run) or opencl (GPU kernels run by PoCL).
+TARGET = "cpu"
 # The weights the last compiled artifact takes packed in strips (its signature).
 LAST_PACKED = []
 
@@ -57,6 +61,21 @@ def compile_and_run(build, mlir, so, run_args, jit=False, layout="auto"):
 # Thread counts whose results must be bitwise identical: one, the machine's two, an odd
 # count, and more threads than workgroups in small grids.
 THREAD_COUNTS = (1, 2, 3, 7)
+
+
+def run_on_opencl(build, mlir, layout, weights, inputs, checks):
+    """Compiles ``mlir`` to GPU kernels (portable SPIR-V) and runs them on the CPU's OpenCL
+    device in a process of its own (test/gpu/opencl_layer.py), comparing the results named in
+    ``checks`` ({name: .npy path}). Returns (ok, log)."""
+    script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "gpu",
+                          "opencl_layer.py")
+    run = subprocess.run([sys.executable, script, build, mlir, layout, weights or "",
+                          json.dumps(inputs), json.dumps(checks)],
+                         capture_output=True, text=True)
+    log = f"$ opencl_layer.py {mlir}\n{run.stdout}{run.stderr}"
+    if run.returncode < 0:
+        log += f"(killed by signal {-run.returncode})\n"
+    return run.returncode == 0, log
 
 
 def same_bits_for_every_thread_count(build, so, run_args):
@@ -126,8 +145,12 @@ def main(cases, run_case, script):
                              "run on the case's groups) where the script supports it")
     parser.add_argument("--groups-per-call", type=int, default=1,
                         help="moe-compile --groups-per-call for every case")
+    parser.add_argument("--target", choices=("cpu", "opencl"), default="cpu",
+                        help="cpu: moe-compile and moe-run; opencl: GPU kernels (portable "
+                             "SPIR-V) run by the CPU's OpenCL device (PoCL)")
     args = parser.parse_args()
-    global TARGET_CPU, DYNAMIC_GROUPS, GROUPS_PER_CALL
+    global TARGET_CPU, DYNAMIC_GROUPS, GROUPS_PER_CALL, TARGET
+    TARGET = args.target
     TARGET_CPU = args.target_cpu
     DYNAMIC_GROUPS = args.dynamic_groups
     GROUPS_PER_CALL = args.groups_per_call

@@ -1,0 +1,817 @@
+//===- FormKernels.cpp - The entry's work as GPU kernels ------------------===//
+//
+// `moe-gpu-form-kernels`: after bufferization, on loops (linalg ops as
+// `scf.parallel` nests), the prepared entry becomes a sequence of
+// `gpu.launch` ops and nothing else that touches memory:
+//
+// - every outermost `scf.forall` (a grid of the target-neutral tiling) is a
+//   launch of one block per iteration;
+// - the code between two grids (routing: scores, top-k, slot assignment,
+//   statistics) is a launch of one block;
+// - in each block, every `scf.parallel` nest at the block's uniform level is
+//   shared out over the block's threads (a block-stride loop), stores and
+//   copies at the uniform level are done by thread 0, with barriers around
+//   both, so every thread sees every write of the block;
+// - memory the entry allocated is a slice of one workspace buffer (a new
+//   last argument, `memref<Wxi8>`): the entry's own buffers at fixed
+//   offsets, and the buffers allocated inside a launch in a scratch area,
+//   one slice per block and per iteration of the uniform loops around the
+//   allocation (sizes bounded with the value-bounds analysis);
+// - a value computed in one launch and used by a later one goes through a
+//   workspace buffer.
+//
+// The module attribute `moe.workspace_bytes` records W.
+//
+//===----------------------------------------------------------------------===//
+
+#include "passes/Passes.h"
+#include "passes/entry/EntryFunction.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/IR/IRMapping.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
+#include "mlir/Interfaces/ValueBoundsOpInterface.h"
+#include "mlir/Transforms/RegionUtils.h"
+#include "llvm/ADT/SetVector.h"
+
+namespace mlir::moe {
+#define GEN_PASS_DEF_MOEGPUFORMKERNELS
+#include "passes/Passes.h.inc"
+
+namespace {
+
+/// Alignment of every buffer in the workspace, in bytes.
+constexpr int64_t kBufferAlignment = 64;
+
+int64_t alignTo(int64_t bytes) {
+  return llvm::alignTo(bytes, kBufferAlignment);
+}
+
+/// Bytes of one element in device memory (i1 is stored as a byte, index as
+/// 64 bits).
+int64_t elementBytes(Type type) {
+  if (type.isIndex())
+    return 8;
+  return llvm::divideCeil(type.getIntOrFloatBitWidth(), 8);
+}
+
+/// Whether `op` can be copied into every launch that uses its result: it
+/// touches no memory and holds no code (constants, index arithmetic, views).
+bool isSinkable(Operation *op) {
+  return op->getNumRegions() == 0 && isMemoryEffectFree(op) &&
+         op->getNumResults() > 0;
+}
+
+Value indexConstant(OpBuilder &b, Location loc, int64_t value) {
+  return arith::ConstantIndexOp::create(b, loc, value);
+}
+
+/// `memref.view` of `bytes` of the workspace at `offset`, with `type`.
+Value workspaceView(OpBuilder &b, Location loc, Value workspace,
+                    Value byteOffset, MemRefType type, ValueRange dynSizes) {
+  return memref::ViewOp::create(b, loc, type, workspace, byteOffset, dynSizes);
+}
+
+/// `(ub - lb) ceildiv step` as a constant, or nullopt.
+std::optional<int64_t> constantTripCount(OpFoldResult lb, OpFoldResult ub,
+                                         OpFoldResult step) {
+  std::optional<int64_t> l = getConstantIntValue(lb),
+                         u = getConstantIntValue(ub),
+                         s = getConstantIntValue(step);
+  if (!l || !u || !s || *s <= 0)
+    return std::nullopt;
+  return *u > *l ? llvm::divideCeil(*u - *l, *s) : 0;
+}
+
+/// Rewrites `memref.copy` as an `scf.parallel` nest of loads and stores (the
+/// form the thread mapping shares out and both GPU targets lower).
+void expandCopies(Region &region) {
+  SmallVector<memref::CopyOp> copies;
+  region.walk([&](memref::CopyOp copy) { copies.push_back(copy); });
+  for (memref::CopyOp copy : copies) {
+    OpBuilder b(copy);
+    Location loc = copy.getLoc();
+    auto type = cast<MemRefType>(copy.getSource().getType());
+    SmallVector<Value> lbs, ubs, steps;
+    for (int64_t d = 0; d < type.getRank(); ++d) {
+      lbs.push_back(indexConstant(b, loc, 0));
+      ubs.push_back(memref::DimOp::create(b, loc, copy.getSource(), d));
+      steps.push_back(indexConstant(b, loc, 1));
+    }
+    if (type.getRank() == 0) {
+      Value v = memref::LoadOp::create(b, loc, copy.getSource());
+      memref::StoreOp::create(b, loc, v, copy.getTarget());
+    } else {
+      scf::ParallelOp::create(
+          b, loc, lbs, ubs, steps,
+          [&](OpBuilder &nb, Location nloc, ValueRange ivs) {
+            Value v = memref::LoadOp::create(nb, nloc, copy.getSource(), ivs);
+            memref::StoreOp::create(nb, nloc, v, copy.getTarget(), ivs);
+          });
+    }
+    copy.erase();
+  }
+}
+
+/// `scf.parallel` nested in a shared-out loop runs on its thread: nested
+/// `scf.for` loops (in the same order).
+void serializeParallelLoops(Operation *root) {
+  SmallVector<scf::ParallelOp> loops;
+  root->walk([&](scf::ParallelOp loop) { loops.push_back(loop); });
+  for (scf::ParallelOp loop : loops) {
+    OpBuilder b(loop);
+    Location loc = loop.getLoc();
+    SmallVector<Value> ivs;
+    std::function<void(OpBuilder &, unsigned)> build = [&](OpBuilder &nb,
+                                                           unsigned d) {
+      if (d == loop.getNumLoops()) {
+        IRMapping map;
+        map.map(loop.getInductionVars(), ivs);
+        for (Operation &op : loop.getBody()->without_terminator())
+          nb.clone(op, map);
+        return;
+      }
+      scf::ForOp::create(nb, loc, loop.getLowerBound()[d],
+                         loop.getUpperBound()[d], loop.getStep()[d],
+                         ValueRange{},
+                         [&](OpBuilder &fb, Location, Value iv, ValueRange) {
+                           ivs.push_back(iv);
+                           build(fb, d + 1);
+                           ivs.pop_back();
+                           scf::YieldOp::create(fb, loc);
+                         });
+    };
+    build(b, 0);
+    loop.erase();
+  }
+}
+
+/// One launch being formed: its ops (top-level ops of the entry, in order)
+/// and whether it is a grid (a single scf.forall).
+struct Segment {
+  SmallVector<Operation *> ops;
+  scf::ForallOp grid;
+  /// A parallel loop run as one iteration per thread.
+  scf::ParallelOp threadGrid;
+};
+
+/// The number of iterations of `loop` when its bounds are constants.
+std::optional<int64_t> constantIterations(scf::ParallelOp loop) {
+  int64_t total = 1;
+  for (auto [lb, ub, step] :
+       llvm::zip(loop.getLowerBound(), loop.getUpperBound(), loop.getStep())) {
+    std::optional<int64_t> trips = constantTripCount(lb, ub, step);
+    if (!trips)
+      return std::nullopt;
+    total *= *trips;
+  }
+  return total;
+}
+
+/// Whether `loop` can run as one iteration per thread: constant bounds, no
+/// reductions, no allocation in its body.
+bool isThreadGrid(scf::ParallelOp loop) {
+  if (!loop.getInitVals().empty() || !constantIterations(loop))
+    return false;
+  return !loop.getBody()
+              ->walk([](Operation *op) {
+                return isa<memref::AllocOp, memref::AllocaOp>(op)
+                           ? WalkResult::interrupt()
+                           : WalkResult::advance();
+              })
+              .wasInterrupted();
+}
+
+class KernelFormer {
+public:
+  KernelFormer(func::FuncOp entry, int64_t threads)
+      : entry(entry), threads(threads) {}
+
+  LogicalResult run();
+
+private:
+  /// Top-level allocations become views of the workspace.
+  LogicalResult placeEntryBuffers();
+  /// Splits the entry's ops into segments.
+  void splitIntoSegments();
+  /// Values a segment computes and later code uses go through buffers.
+  LogicalResult passEscapingValues(Segment &segment);
+  /// The launch of `segment`.
+  FailureOr<gpu::LaunchOp> launch(Segment &segment);
+  /// Copies the sinkable ops that `launch` uses into it.
+  void sinkInto(gpu::LaunchOp launch);
+  /// Shares the block's work out over its threads.
+  LogicalResult mapToThreads(gpu::LaunchOp launch);
+  LogicalResult mapBlock(Block &block, Value tid, Value nthreads);
+  /// Allocations inside `launch` become slices of the scratch area.
+  LogicalResult placeScratch(gpu::LaunchOp launch, int64_t blocks);
+
+  /// A new buffer of the entry of `type` (static), in the workspace.
+  Value entryBuffer(OpBuilder &b, Location loc, MemRefType type);
+
+  func::FuncOp entry;
+  int64_t threads;
+  Value workspace;
+  /// Bytes of the entry's buffers (the scratch area follows them).
+  int64_t entryBytes = 0;
+  /// The largest scratch area a launch needs.
+  int64_t scratchBytes = 0;
+  SmallVector<Segment> segments;
+  /// Workspace views standing for values computed in a launch (sunk into the
+  /// launches that use them).
+  llvm::SmallPtrSet<Operation *, 8> deviceValueLoads;
+};
+
+Value KernelFormer::entryBuffer(OpBuilder &b, Location loc, MemRefType type) {
+  int64_t bytes = type.getNumElements() * elementBytes(type.getElementType());
+  Value view = workspaceView(b, loc, workspace,
+                             indexConstant(b, loc, entryBytes), type, {});
+  entryBytes += alignTo(std::max<int64_t>(bytes, 1));
+  return view;
+}
+
+LogicalResult KernelFormer::placeEntryBuffers() {
+  Block &body = entry.getBody().front();
+  for (Operation &op : llvm::make_early_inc_range(body)) {
+    if (isa<memref::DeallocOp>(op)) {
+      op.erase();
+      continue;
+    }
+    if (!isa<memref::AllocOp, memref::AllocaOp>(op))
+      continue;
+    auto type = cast<MemRefType>(op.getResult(0).getType());
+    if (!type.hasStaticShape() || !type.getLayout().isIdentity())
+      return op.emitOpError("of a dynamic shape or a layout cannot be placed "
+                            "in the GPU workspace");
+    OpBuilder b(&op);
+    Value view = entryBuffer(b, op.getLoc(), type);
+    op.getResult(0).replaceAllUsesWith(view);
+    op.erase();
+  }
+  return success();
+}
+
+void KernelFormer::splitIntoSegments() {
+  Block &body = entry.getBody().front();
+  Segment *open = nullptr;
+  llvm::SmallPtrSet<Operation *, 32> inOpen;
+  for (Operation &op : body.without_terminator()) {
+    // Arithmetic on what the open segment computes is part of it.
+    if (isSinkable(&op) &&
+        !(open && llvm::any_of(op.getOperands(), [&](Value v) {
+            return inOpen.contains(v.getDefiningOp());
+          })))
+      continue;
+    if (auto forall = dyn_cast<scf::ForallOp>(op)) {
+      segments.push_back(Segment{{forall}, forall, {}});
+      open = nullptr;
+      continue;
+    }
+    if (auto loop = dyn_cast<scf::ParallelOp>(op); loop && isThreadGrid(loop)) {
+      segments.push_back(Segment{{loop}, {}, loop});
+      open = nullptr;
+      continue;
+    }
+    if (!open) {
+      segments.push_back(Segment{});
+      open = &segments.back();
+      inOpen.clear();
+    }
+    open->ops.push_back(&op);
+    inOpen.insert(&op);
+  }
+}
+
+LogicalResult KernelFormer::passEscapingValues(Segment &segment) {
+  llvm::SmallPtrSet<Operation *, 16> inside(segment.ops.begin(),
+                                            segment.ops.end());
+  Operation *last = segment.ops.back();
+  for (Operation *op : segment.ops) {
+    for (Value result : op->getResults()) {
+      bool escapes = llvm::any_of(result.getUsers(), [&](Operation *user) {
+        return !inside.contains(
+            entry.getBody().front().findAncestorOpInBlock(*user));
+      });
+      if (!escapes)
+        continue;
+      Location loc = op->getLoc();
+      OpBuilder b(segment.ops.front());
+      if (auto type = dyn_cast<MemRefType>(result.getType())) {
+        if (!type.hasStaticShape())
+          return op->emitOpError(
+              "computes a buffer of dynamic shape that later kernels read");
+        // The buffer of the value, filled at the end of the launch.
+        Value buffer = entryBuffer(
+            b, loc, MemRefType::get(type.getShape(), type.getElementType()));
+        result.replaceUsesWithIf(buffer, [&](OpOperand &use) {
+          return !inside.contains(
+              entry.getBody().front().findAncestorOpInBlock(*use.getOwner()));
+        });
+        OpBuilder after(last->getBlock(), ++Block::iterator(last));
+        auto copy = memref::CopyOp::create(after, loc, result, buffer);
+        segment.ops.push_back(copy);
+        last = copy;
+        inside.insert(copy);
+        continue;
+      }
+      if (!result.getType().isIntOrIndexOrFloat())
+        return op->emitOpError("computes a value of type ")
+               << result.getType() << " that later code uses";
+      Value buffer =
+          entryBuffer(b, loc, MemRefType::get({1}, result.getType()));
+      OpBuilder after(last->getBlock(), ++Block::iterator(last));
+      Value zero = indexConstant(after, loc, 0);
+      auto store = memref::StoreOp::create(after, loc, result, buffer, zero);
+      segment.ops.push_back(store);
+      last = store;
+      inside.insert(store);
+      // Later launches read it back (the load is sunk into each).
+      OpBuilder read(last->getBlock(), ++Block::iterator(last));
+      auto load = memref::LoadOp::create(read, loc, buffer,
+                                         indexConstant(read, loc, 0));
+      deviceValueLoads.insert(load);
+      result.replaceUsesWithIf(load, [&](OpOperand &use) {
+        return use.getOwner() != store &&
+               !inside.contains(entry.getBody().front().findAncestorOpInBlock(
+                   *use.getOwner()));
+      });
+    }
+  }
+  return success();
+}
+
+FailureOr<gpu::LaunchOp> KernelFormer::launch(Segment &segment) {
+  Operation *first = segment.ops.front();
+  Location loc = first->getLoc();
+  OpBuilder b(first);
+  int64_t blocks = 1;
+  if (segment.grid) {
+    for (auto [lb, ub, step] : llvm::zip(segment.grid.getMixedLowerBound(),
+                                         segment.grid.getMixedUpperBound(),
+                                         segment.grid.getMixedStep())) {
+      std::optional<int64_t> trips = constantTripCount(lb, ub, step);
+      if (!trips)
+        return segment.grid.emitOpError(
+            "of a size not known when the entry starts cannot be a grid of "
+            "GPU blocks");
+      blocks *= *trips;
+    }
+  }
+  int64_t iterations = 0;
+  if (segment.threadGrid) {
+    iterations = *constantIterations(segment.threadGrid);
+    blocks = std::max<int64_t>(llvm::divideCeil(iterations, threads), 1);
+  }
+  Value one = indexConstant(b, loc, 1);
+  auto launch =
+      gpu::LaunchOp::create(b, loc, indexConstant(b, loc, blocks), one, one,
+                            indexConstant(b, loc, threads), one, one);
+  Block &body = launch.getBody().front();
+  OpBuilder inside = OpBuilder::atBlockEnd(&body);
+  auto terminator = gpu::TerminatorOp::create(inside, loc);
+  if (segment.grid) {
+    scf::ForallOp forall = segment.grid;
+    // The block's iteration of the loop, outermost dimension slowest.
+    inside.setInsertionPoint(terminator);
+    Value rest = launch.getBlockIds().x;
+    SmallVector<Value> ivs(forall.getRank());
+    for (int64_t d = forall.getRank() - 1; d >= 0; --d) {
+      int64_t trips = *constantTripCount(forall.getMixedLowerBound()[d],
+                                         forall.getMixedUpperBound()[d],
+                                         forall.getMixedStep()[d]);
+      Value count = indexConstant(inside, loc, trips);
+      Value index =
+          d == 0 ? rest : arith::RemUIOp::create(inside, loc, rest, count);
+      if (d != 0)
+        rest = arith::DivUIOp::create(inside, loc, rest, count);
+      Value lb = getValueOrCreateConstantIndexOp(
+          inside, loc, forall.getMixedLowerBound()[d]);
+      Value step = getValueOrCreateConstantIndexOp(inside, loc,
+                                                   forall.getMixedStep()[d]);
+      ivs[d] = arith::AddIOp::create(
+          inside, loc, lb, arith::MulIOp::create(inside, loc, index, step));
+    }
+    Block *forallBody = forall.getBody();
+    forallBody->getTerminator()->erase();
+    for (auto [iv, value] : llvm::zip(forall.getInductionVars(), ivs))
+      iv.replaceAllUsesWith(value);
+    body.getOperations().splice(terminator->getIterator(),
+                                forallBody->getOperations());
+    forall.erase();
+  } else if (scf::ParallelOp loop = segment.threadGrid) {
+    // Iteration block * threads + thread, if there is one.
+    inside.setInsertionPoint(terminator);
+    Value index = arith::AddIOp::create(
+        inside, loc,
+        arith::MulIOp::create(inside, loc, launch.getBlockIds().x,
+                              indexConstant(inside, loc, threads)),
+        launch.getThreadIds().x);
+    Value inRange =
+        arith::CmpIOp::create(inside, loc, arith::CmpIPredicate::ult, index,
+                              indexConstant(inside, loc, iterations));
+    auto guard = scf::IfOp::create(inside, loc, inRange, /*withElse=*/false);
+    OpBuilder body = OpBuilder::atBlockBegin(guard.thenBlock());
+    SmallVector<Value> ivs(loop.getNumLoops());
+    Value rest = index;
+    for (int64_t d = loop.getNumLoops() - 1; d >= 0; --d) {
+      int64_t trips = *constantTripCount(
+          loop.getLowerBound()[d], loop.getUpperBound()[d], loop.getStep()[d]);
+      Value count = indexConstant(body, loc, trips);
+      Value i = d == 0 ? rest : arith::RemUIOp::create(body, loc, rest, count);
+      if (d != 0)
+        rest = arith::DivUIOp::create(body, loc, rest, count);
+      ivs[d] = arith::AddIOp::create(
+          body, loc, loop.getLowerBound()[d],
+          arith::MulIOp::create(body, loc, i, loop.getStep()[d]));
+    }
+    IRMapping map;
+    map.map(loop.getInductionVars(), ivs);
+    for (Operation &op : loop.getBody()->without_terminator())
+      body.clone(op, map);
+    loop.erase();
+    for (Operation &op : *guard.thenBlock())
+      serializeParallelLoops(&op);
+    sinkInto(launch);
+    return launch;
+  } else {
+    for (Operation *op : segment.ops)
+      op->moveBefore(terminator);
+  }
+  sinkInto(launch);
+  if (failed(mapToThreads(launch)) || failed(placeScratch(launch, blocks)))
+    return failure();
+  return launch;
+}
+
+void KernelFormer::sinkInto(gpu::LaunchOp launch) {
+  Region &region = launch.getBody();
+  for (;;) {
+    llvm::SetVector<Value> above;
+    getUsedValuesDefinedAbove(region, above);
+    bool changed = false;
+    OpBuilder b = OpBuilder::atBlockBegin(&region.front());
+    // In the entry's order, so that a copied op follows its operands.
+    SmallVector<Value> values = above.takeVector();
+    llvm::stable_sort(values, [](Value x, Value y) {
+      Operation *a = x.getDefiningOp(), *c = y.getDefiningOp();
+      if (!a || !c)
+        return !a && c;
+      return a->isBeforeInBlock(c);
+    });
+    for (Value value : values) {
+      Operation *def = value.getDefiningOp();
+      if (!def || (!isSinkable(def) && !deviceValueLoads.contains(def)))
+        continue;
+      Operation *copy = b.clone(*def);
+      for (auto [from, to] : llvm::zip(def->getResults(), copy->getResults()))
+        replaceAllUsesInRegionWith(from, to, region);
+      changed = true;
+    }
+    if (!changed)
+      return;
+  }
+}
+
+/// Whether `op` writes memory (and so runs on one thread at the uniform
+/// level).
+bool writesMemory(Operation *op) {
+  if (isMemoryEffectFree(op))
+    return false;
+  std::optional<SmallVector<MemoryEffects::EffectInstance>> effects =
+      getEffectsRecursively(op);
+  if (!effects)
+    return true;
+  return llvm::any_of(*effects, [](const auto &effect) {
+    return !isa<MemoryEffects::Read>(effect.getEffect());
+  });
+}
+
+LogicalResult KernelFormer::mapToThreads(gpu::LaunchOp launch) {
+  expandCopies(launch.getBody());
+  // Inner foralls (a second tiling level) are parallel loops of the block.
+  SmallVector<scf::ForallOp> foralls;
+  launch.getBody().walk(
+      [&](scf::ForallOp forall) { foralls.push_back(forall); });
+  for (scf::ForallOp forall : foralls) {
+    if (!forall.getOutputs().empty())
+      return forall.emitOpError("on tensors cannot run in a GPU kernel");
+    OpBuilder b(forall);
+    Location loc = forall.getLoc();
+    SmallVector<Value> lbs = getValueOrCreateConstantIndexOp(
+                           b, loc, forall.getMixedLowerBound()),
+                       ubs = getValueOrCreateConstantIndexOp(
+                           b, loc, forall.getMixedUpperBound()),
+                       steps = getValueOrCreateConstantIndexOp(
+                           b, loc, forall.getMixedStep());
+    auto loop = scf::ParallelOp::create(b, loc, lbs, ubs, steps);
+    Block *body = loop.getBody();
+    forall.getBody()->getTerminator()->erase();
+    for (auto [from, to] :
+         llvm::zip(forall.getInductionVars(), loop.getInductionVars()))
+      from.replaceAllUsesWith(to);
+    body->getOperations().splice(body->begin(),
+                                 forall.getBody()->getOperations());
+    forall.erase();
+  }
+  return mapBlock(launch.getBody().front(), launch.getThreadIds().x,
+                  launch.getBlockSize().x);
+}
+
+LogicalResult KernelFormer::mapBlock(Block &block, Value tid, Value nthreads) {
+  OpBuilder b(block.getParentOp()->getContext());
+  auto barrier = [&](Location loc) { gpu::BarrierOp::create(b, loc); };
+  SmallVector<Operation *> pending; // writes done by thread 0, in order
+  auto flush = [&](Operation *before) {
+    if (pending.empty())
+      return;
+    Location loc = pending.front()->getLoc();
+    b.setInsertionPoint(pending.front());
+    barrier(loc);
+    Value zero = indexConstant(b, loc, 0);
+    Value first =
+        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, tid, zero);
+    auto guard = scf::IfOp::create(b, loc, first, /*withElse=*/false);
+    for (Operation *op : pending)
+      op->moveBefore(guard.thenBlock()->getTerminator());
+    b.setInsertionPointAfter(guard);
+    barrier(loc);
+    pending.clear();
+  };
+  for (Operation &op : llvm::make_early_inc_range(block)) {
+    if (op.hasTrait<OpTrait::IsTerminator>()) {
+      flush(&op);
+      continue;
+    }
+    if (auto loop = dyn_cast<scf::ParallelOp>(op)) {
+      flush(&op);
+      if (!loop.getInitVals().empty())
+        return loop.emitOpError("with reductions cannot run in a GPU kernel");
+      for (Operation &inner : loop.getBody()->without_terminator())
+        serializeParallelLoops(&inner);
+      Location loc = loop.getLoc();
+      b.setInsertionPoint(loop);
+      barrier(loc);
+      // total = prod(trip counts); for i = tid; i < total; i += nthreads.
+      SmallVector<Value> trips;
+      Value total = indexConstant(b, loc, 1);
+      for (auto [lb, ub, step] : llvm::zip(
+               loop.getLowerBound(), loop.getUpperBound(), loop.getStep())) {
+        Value span = arith::SubIOp::create(b, loc, ub, lb);
+        Value zero = indexConstant(b, loc, 0);
+        span = arith::MaxSIOp::create(b, loc, span, zero);
+        Value count = arith::CeilDivUIOp::create(b, loc, span, step);
+        trips.push_back(count);
+        total = arith::MulIOp::create(b, loc, total, count);
+      }
+      scf::ForOp::create(
+          b, loc, tid, total, nthreads, ValueRange{},
+          [&](OpBuilder &fb, Location floc, Value index, ValueRange) {
+            SmallVector<Value> ivs(trips.size());
+            Value rest = index;
+            for (int64_t d = trips.size() - 1; d >= 0; --d) {
+              Value i = d == 0
+                            ? rest
+                            : arith::RemUIOp::create(fb, floc, rest, trips[d]);
+              if (d != 0)
+                rest = arith::DivUIOp::create(fb, floc, rest, trips[d]);
+              ivs[d] = arith::AddIOp::create(
+                  fb, floc, loop.getLowerBound()[d],
+                  arith::MulIOp::create(fb, floc, i, loop.getStep()[d]));
+            }
+            IRMapping map;
+            map.map(loop.getInductionVars(), ivs);
+            for (Operation &inner : loop.getBody()->without_terminator())
+              fb.clone(inner, map);
+            scf::YieldOp::create(fb, floc);
+          });
+      barrier(loc);
+      loop.erase();
+      continue;
+    }
+    if (isa<memref::AllocOp, memref::AllocaOp>(op))
+      continue; // placed in the scratch area afterwards
+    if (isa<memref::DeallocOp>(op)) {
+      op.erase();
+      continue;
+    }
+    if (!writesMemory(&op)) {
+      // Every thread runs it, after the writes before it.
+      flush(&op);
+      continue;
+    }
+    bool holdsParallelLoops =
+        op.getNumRegions() != 0 && op.walk([](scf::ParallelOp) {
+                                       return WalkResult::interrupt();
+                                     }).wasInterrupted();
+    // Sequential code that writes and yields nothing runs on thread 0 as a
+    // whole (no barriers inside).
+    if (!holdsParallelLoops && op.getNumResults() == 0 &&
+        !op.hasTrait<OpTrait::IsTerminator>() &&
+        !op.walk([](Operation *inner) {
+             return isa<memref::AllocOp, memref::AllocaOp>(inner)
+                        ? WalkResult::interrupt()
+                        : WalkResult::advance();
+           }).wasInterrupted()) {
+      pending.push_back(&op);
+      continue;
+    }
+    if (isa<scf::ForOp, scf::IfOp, scf::WhileOp, scf::IndexSwitchOp,
+            scf::ExecuteRegionOp>(op)) {
+      flush(&op);
+      for (Region &region : op.getRegions())
+        for (Block &inner : region)
+          if (failed(mapBlock(inner, tid, nthreads)))
+            return failure();
+      continue;
+    }
+    if (op.getNumRegions() != 0 || op.getNumResults() != 0)
+      return op.emitOpError("writes memory in a way the GPU kernels cannot "
+                            "share out over threads");
+    pending.push_back(&op);
+  }
+  return success();
+}
+
+LogicalResult KernelFormer::placeScratch(gpu::LaunchOp launch, int64_t blocks) {
+  struct Placed {
+    Operation *alloc;
+    int64_t bytes;  // one copy, at its largest
+    int64_t copies; // iterations of the loops around it
+    int64_t offset; // in the block's area
+  };
+  SmallVector<Placed> placed;
+  int64_t blockBytes = 0;
+  WalkResult walk = launch.getBody().walk([&](Operation *op) {
+    if (!isa<memref::AllocOp, memref::AllocaOp>(op))
+      return WalkResult::advance();
+    auto type = cast<MemRefType>(op->getResult(0).getType());
+    if (!type.getLayout().isIdentity()) {
+      op->emitOpError("with a layout cannot be placed in GPU scratch memory");
+      return WalkResult::interrupt();
+    }
+    int64_t elements = 1;
+    unsigned dynIndex = 0;
+    for (int64_t size : type.getShape()) {
+      if (!ShapedType::isDynamic(size)) {
+        elements *= size;
+        continue;
+      }
+      Value dyn = op->getOperand(dynIndex++);
+      FailureOr<int64_t> bound = ValueBoundsConstraintSet::computeConstantBound(
+          presburger::BoundType::UB, dyn, /*stopCondition=*/nullptr,
+          /*closedUB=*/true);
+      if (failed(bound)) {
+        op->emitOpError("has a size with no known upper bound; it cannot be "
+                        "placed in GPU scratch memory");
+        return WalkResult::interrupt();
+      }
+      elements *= std::max<int64_t>(*bound, 0);
+    }
+    int64_t copies = 1;
+    for (Operation *parent = op->getParentOp(); parent != launch;
+         parent = parent->getParentOp()) {
+      if (isa<scf::IfOp, scf::IndexSwitchOp, scf::ExecuteRegionOp>(parent))
+        continue;
+      auto loop = dyn_cast<scf::ForOp>(parent);
+      std::optional<int64_t> trips =
+          loop ? constantTripCount(loop.getLowerBound(), loop.getUpperBound(),
+                                   loop.getStep())
+               : std::nullopt;
+      if (!trips) {
+        op->emitOpError("in a loop of an unknown number of iterations cannot "
+                        "be placed in GPU scratch memory");
+        return WalkResult::interrupt();
+      }
+      copies *= std::max<int64_t>(*trips, 1);
+    }
+    int64_t bytes = alignTo(
+        std::max<int64_t>(elements * elementBytes(type.getElementType()), 1));
+    placed.push_back({op, bytes, copies, blockBytes});
+    blockBytes += bytes * copies;
+    return WalkResult::advance();
+  });
+  if (walk.wasInterrupted())
+    return failure();
+  if (placed.empty())
+    return success();
+  scratchBytes = std::max(scratchBytes, blockBytes * blocks);
+  OpBuilder b = OpBuilder::atBlockBegin(&launch.getBody().front());
+  Location loc = launch.getLoc();
+  // The block's area: the scratch area (after the entry's buffers, all
+  // placed before the first launch is formed) + block * blockBytes.
+  Value base = indexConstant(b, loc, entryBytes);
+  Value blockBase = arith::AddIOp::create(
+      b, loc, base,
+      arith::MulIOp::create(b, loc, launch.getBlockIds().x,
+                            indexConstant(b, loc, blockBytes)));
+  for (Placed &p : placed) {
+    b.setInsertionPoint(p.alloc);
+    Location aloc = p.alloc->getLoc();
+    // Which copy: the iteration of the loops around it, outermost slowest.
+    Value copy = indexConstant(b, aloc, 0);
+    SmallVector<scf::ForOp> loops;
+    for (Operation *parent = p.alloc->getParentOp(); parent != launch;
+         parent = parent->getParentOp())
+      if (auto loop = dyn_cast<scf::ForOp>(parent))
+        loops.insert(loops.begin(), loop);
+    for (scf::ForOp loop : loops) {
+      int64_t trips = std::max<int64_t>(*constantTripCount(loop.getLowerBound(),
+                                                           loop.getUpperBound(),
+                                                           loop.getStep()),
+                                        1);
+      Value iteration = arith::DivUIOp::create(
+          b, aloc,
+          arith::SubIOp::create(b, aloc, loop.getInductionVar(),
+                                loop.getLowerBound()),
+          loop.getStep());
+      copy = arith::AddIOp::create(
+          b, aloc,
+          arith::MulIOp::create(b, aloc, copy, indexConstant(b, aloc, trips)),
+          iteration);
+    }
+    Value offset = arith::AddIOp::create(
+        b, aloc, blockBase,
+        arith::AddIOp::create(
+            b, aloc, indexConstant(b, aloc, p.offset),
+            arith::MulIOp::create(b, aloc, copy,
+                                  indexConstant(b, aloc, p.bytes))));
+    auto type = cast<MemRefType>(p.alloc->getResult(0).getType());
+    Value view =
+        workspaceView(b, aloc, workspace, offset, type, p.alloc->getOperands());
+    p.alloc->getResult(0).replaceAllUsesWith(view);
+    p.alloc->erase();
+  }
+  return success();
+}
+
+LogicalResult KernelFormer::run() {
+  MLIRContext *context = entry.getContext();
+  // The workspace: a new last argument; its size is set at the end.
+  auto placeholder = MemRefType::get({1}, IntegerType::get(context, 8));
+  unsigned index = entry.getNumArguments();
+  if (failed(entry.insertArgument(index, placeholder, {}, entry.getLoc())))
+    return failure();
+  workspace = entry.getArgument(index);
+  if (failed(placeEntryBuffers()))
+    return failure();
+  splitIntoSegments();
+  for (Segment &segment : segments)
+    if (failed(passEscapingValues(segment)))
+      return failure();
+  for (Segment &segment : segments)
+    if (failed(launch(segment)))
+      return failure();
+  int64_t total = std::max<int64_t>(entryBytes + scratchBytes, 1);
+  auto type = MemRefType::get({total}, IntegerType::get(context, 8));
+  workspace.setType(type);
+  SmallVector<Type> inputs(entry.getBody().getArgumentTypes());
+  entry.setFunctionType(
+      FunctionType::get(context, inputs, entry.getResultTypes()));
+  // What is left outside the launches computes nothing the device needs.
+  for (Operation &op :
+       llvm::make_early_inc_range(llvm::reverse(entry.getBody().front())))
+    if (isSinkable(&op) || deviceValueLoads.contains(&op))
+      if (op.use_empty())
+        op.erase();
+  for (Operation &op : entry.getBody().front().without_terminator())
+    if (!isa<gpu::LaunchOp>(op) && !isSinkable(&op)) {
+      InFlightDiagnostic diag =
+          op.emitOpError("is left outside the GPU kernels");
+      for (Operation *user : op.getUsers())
+        diag.attachNote(user->getLoc()) << "used by " << user->getName();
+      return diag;
+    }
+  auto module = entry->getParentOfType<ModuleOp>();
+  module->setAttr("moe.workspace_bytes",
+                  IntegerAttr::get(IntegerType::get(context, 64), total));
+  module->setAttr(gpu::GPUDialect::getContainerModuleAttrName(),
+                  UnitAttr::get(context));
+  return success();
+}
+
+struct MoEGpuFormKernels : impl::MoEGpuFormKernelsBase<MoEGpuFormKernels> {
+  using Base::Base;
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    func::FuncOp entry = preparedEntry(module);
+    if (!entry) {
+      module.emitError("moe-gpu-form-kernels needs a prepared entry "
+                       "(moe-prepare-entry)");
+      return signalPassFailure();
+    }
+    if (threads <= 0) {
+      module.emitError("moe-gpu-form-kernels: threads must be positive");
+      return signalPassFailure();
+    }
+    KernelFormer former(entry, threads);
+    if (failed(former.run()))
+      signalPassFailure();
+  }
+};
+
+} // namespace
+} // namespace mlir::moe

@@ -1,0 +1,201 @@
+//===- LowerDataPath.cpp - The grouped GEMM, one result element per thread
+//-===//
+//
+// `moe-gpu-lower-data-path`: every `moe.grouped_matmul` becomes one
+// `linalg.generic` over its result `(r, q)`, all parallel, whose body finds
+// the row's expert, reads the row's A by index (the fused gather) and sums
+// `k` in increasing order onto the bias before the epilogue. Every result
+// element is independent, so the GPU runs one per thread over the whole
+// result (ragged groups, both plan layouts) with no per-expert temporaries.
+//
+//===----------------------------------------------------------------------===//
+
+#include "passes/Passes.h"
+
+#include "dialect/Activation.h"
+#include "dialect/DataPath.h"
+#include "dialect/MoEOps.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/Matchers.h"
+
+namespace mlir::moe {
+#define GEN_PASS_DEF_MOEGPULOWERDATAPATH
+#include "passes/Passes.h.inc"
+
+namespace {
+
+/// `value` as `type` (a float type).
+Value castFloat(OpBuilder &b, Location loc, Value value, Type type) {
+  unsigned from = value.getType().getIntOrFloatBitWidth(),
+           to = type.getIntOrFloatBitWidth();
+  if (value.getType() == type)
+    return value;
+  if (from < to)
+    return arith::ExtFOp::create(b, loc, type, value);
+  return arith::TruncFOp::create(b, loc, type, value);
+}
+
+Value index(OpBuilder &b, Location loc, int64_t value) {
+  return arith::ConstantIndexOp::create(b, loc, value);
+}
+
+/// The element `tensor[indices]` (index values).
+Value at(OpBuilder &b, Location loc, Value tensor, ValueRange indices) {
+  return tensor::ExtractOp::create(b, loc, tensor, indices);
+}
+
+Value asIndex(OpBuilder &b, Location loc, Value value) {
+  return arith::IndexCastOp::create(b, loc, b.getIndexType(), value);
+}
+
+/// The constant `C` of uniform offsets `[0, C, ..., E * C]`, or nullopt.
+std::optional<int64_t> uniformGroupSize(Value offsets) {
+  DenseIntElementsAttr values;
+  if (!matchPattern(offsets, m_Constant(&values)) ||
+      values.getNumElements() < 2)
+    return std::nullopt;
+  SmallVector<int64_t> v;
+  for (const APInt &value : values.getValues<APInt>())
+    v.push_back(value.getSExtValue());
+  for (size_t e = 0; e < v.size(); ++e)
+    if (v[e] != static_cast<int64_t>(e) * (v[1] - v[0]))
+      return std::nullopt;
+  return v[1] - v[0];
+}
+
+/// The expert whose group holds row `r`, or -1 (an index value).
+Value expertOfRow(OpBuilder &b, Location loc, GroupedMatmulOp op, Value r) {
+  int64_t experts = op.getNumExperts();
+  if (std::optional<int64_t> size = uniformGroupSize(op.getOffsets())) {
+    if (*size == 0)
+      return index(b, loc, -1);
+    Value e = arith::DivUIOp::create(b, loc, r, index(b, loc, *size));
+    Value inside = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, e,
+                                         index(b, loc, experts));
+    return arith::SelectOp::create(b, loc, inside, e, index(b, loc, -1));
+  }
+  // offsets[e] <= r < offsets[e + 1]; groups are disjoint, the last match is
+  // the only one.
+  auto loop = scf::ForOp::create(
+      b, loc, index(b, loc, 0), index(b, loc, experts), index(b, loc, 1),
+      ValueRange{index(b, loc, -1)},
+      [&](OpBuilder &nb, Location l, Value e, ValueRange found) {
+        Value first = asIndex(nb, l, at(nb, l, op.getOffsets(), e));
+        Value next = arith::AddIOp::create(nb, l, e, index(nb, l, 1));
+        Value last = asIndex(nb, l, at(nb, l, op.getOffsets(), next));
+        Value from =
+            arith::CmpIOp::create(nb, l, arith::CmpIPredicate::sle, first, r);
+        Value to =
+            arith::CmpIOp::create(nb, l, arith::CmpIPredicate::slt, r, last);
+        Value in = arith::AndIOp::create(nb, l, from, to);
+        scf::YieldOp::create(
+            nb, l, Value(arith::SelectOp::create(nb, l, in, e, found[0])));
+      });
+  return loop.getResult(0);
+}
+
+/// Row `r` of the result (column `q`) of the expert `e`'s GEMM and epilogue.
+Value expertElement(OpBuilder &b, Location loc, GroupedMatmulOp op, Value e,
+                    Value r, Value q) {
+  Type type = op.getInit().getType().getElementType();
+  std::optional<Activation> activation = op.getActivation();
+  bool swiglu = activation == Activation::swiglu;
+  int64_t p = op.getWeight().getType().getDimSize(2);
+  Value zero = arith::ConstantOp::create(b, loc, b.getFloatAttr(type, 0.0));
+  // Columns summed: q, and q + P/2 with swiglu.
+  SmallVector<Value> columns = {q};
+  if (swiglu)
+    columns.push_back(arith::AddIOp::create(b, loc, q, index(b, loc, p / 2)));
+  SmallVector<Value> init;
+  for (Value column : columns)
+    init.push_back(
+        op.getBias()
+            ? castFloat(b, loc, at(b, loc, op.getBias(), ValueRange{e, column}),
+                        type)
+            : zero);
+  // The A row: by index (-1 reads zeros) or row r itself.
+  Value row = r, none;
+  if (Value gather = op.getGather()) {
+    auto [empty, read] = rowToRead(b, loc, at(b, loc, gather, r));
+    none = empty;
+    row = read;
+  }
+  Value k = tensor::DimOp::create(b, loc, op.getWeight(), 1);
+  auto sum = scf::ForOp::create(
+      b, loc, index(b, loc, 0), k, index(b, loc, 1), init,
+      [&](OpBuilder &nb, Location l, Value kk, ValueRange acc) {
+        Value a = castFloat(
+            nb, l, at(nb, l, op.getInput(), ValueRange{row, kk}), type);
+        if (none)
+          a = arith::SelectOp::create(nb, l, none, zero, a);
+        SmallVector<Value> next;
+        for (auto [column, partial] : llvm::zip(columns, acc)) {
+          Value w = castFloat(
+              nb, l, at(nb, l, op.getWeight(), ValueRange{e, kk, column}),
+              type);
+          next.push_back(arith::AddFOp::create(
+              nb, l, partial, arith::MulFOp::create(nb, l, a, w)));
+        }
+        scf::YieldOp::create(nb, l, next);
+      });
+  Value v = sum.getResult(0);
+  if (swiglu)
+    v = arith::MulFOp::create(
+        b, loc, activateScalar(b, loc, Activation::silu, v), sum.getResult(1));
+  else if (activation)
+    v = activateScalar(b, loc, *activation, v);
+  if (Value scale = op.getScale())
+    v = arith::MulFOp::create(b, loc, v,
+                              castFloat(b, loc, at(b, loc, scale, r), type));
+  return v;
+}
+
+LogicalResult lowerGroupedMatmul(GroupedMatmulOp op) {
+  if (ShapedType::isDynamic(op.getNumExperts()))
+    return op.emitOpError("needs a static number of experts on the GPU");
+  OpBuilder b(op);
+  Location loc = op.getLoc();
+  auto type = cast<RankedTensorType>(op.getInit().getType());
+  auto generic = linalg::GenericOp::create(
+      b, loc, type, ValueRange{}, op.getInit(),
+      SmallVector<AffineMap>{b.getMultiDimIdentityMap(2)},
+      SmallVector<utils::IteratorType>(2, utils::IteratorType::parallel),
+      [&](OpBuilder &nb, Location l, ValueRange args) {
+        Value r = linalg::IndexOp::create(nb, l, 0);
+        Value q = linalg::IndexOp::create(nb, l, 1);
+        Value e = expertOfRow(nb, l, op, r);
+        Value outside = arith::CmpIOp::create(nb, l, arith::CmpIPredicate::slt,
+                                              e, index(nb, l, 0));
+        // Rows outside every group keep init's values.
+        auto choice = scf::IfOp::create(
+            nb, l, outside,
+            [&](OpBuilder &tb, Location tl) {
+              scf::YieldOp::create(tb, tl, args[0]);
+            },
+            [&](OpBuilder &eb, Location el) {
+              scf::YieldOp::create(eb, el, expertElement(eb, el, op, e, r, q));
+            });
+        linalg::YieldOp::create(nb, l, choice.getResult(0));
+      });
+  op.getResult().replaceAllUsesWith(generic.getResult(0));
+  op.erase();
+  return success();
+}
+
+struct MoEGpuLowerDataPath
+    : impl::MoEGpuLowerDataPathBase<MoEGpuLowerDataPath> {
+  void runOnOperation() override {
+    SmallVector<GroupedMatmulOp> ops;
+    getOperation()->walk([&](GroupedMatmulOp op) { ops.push_back(op); });
+    for (GroupedMatmulOp op : ops)
+      if (failed(lowerGroupedMatmul(op)))
+        return signalPassFailure();
+  }
+};
+
+} // namespace
+} // namespace mlir::moe
