@@ -115,23 +115,56 @@ static constexpr llvm::StringLiteral kOpenCLKernelsPipeline =
     "gpu.module(spirv.module(spirv-lower-abi-attrs,spirv-update-vce)),"
     "gpu-module-to-binary{format=bin}";
 
+/// The NVIDIA variant: NVVM (memrefs as bare pointers), PTX for `@ARCH@`
+/// (`@PTX@`: the PTX version it needs), as PTX text, a cubin or a fatbin
+/// (`@FORMAT@`; the last two run ptxas, found through CUDA_ROOT).
+static constexpr llvm::StringLiteral kNVVMKernelsPipeline =
+    "gpu.module(convert-scf-to-cf,"
+    "convert-gpu-to-nvvm{use-bare-ptr-memref-call-conv=true},"
+    "reconcile-unrealized-casts),"
+    "nvvm-attach-target{chip=@ARCH@ features=@PTX@ O=3},"
+    "gpu-module-to-binary{format=@FORMAT@}";
+
 LogicalResult buildMoEToGPUPipeline(OpPassManager &pm, StringRef target,
                                     StringRef planLayout,
                                     llvm::raw_ostream &errors, int64_t threads,
-                                    int64_t groupsPerCall) {
-  if (target != "opencl") {
-    errors << "moe-to-gpu: unknown target '" << target << "' (expected opencl)";
+                                    int64_t groupsPerCall, StringRef arch,
+                                    StringRef format) {
+  std::string pipeline = kMoEToGPUKernelsPipeline.str();
+  std::string ptx;
+  if (target == "opencl") {
+    pipeline += kOpenCLKernelsPipeline;
+  } else if (target == "cuda") {
+    if (!arch.starts_with("sm_")) {
+      errors << "moe-to-gpu: unknown arch '" << arch
+             << "' (expected sm_80, sm_90a, ...)";
+      return failure();
+    }
+    if (format != "isa" && format != "bin" && format != "fatbin") {
+      errors << "moe-to-gpu: unknown format '" << format
+             << "' (expected isa, bin or fatbin)";
+      return failure();
+    }
+    // sm_90 and later (wgmma, TMA) need PTX 8.0; earlier chips PTX 7.0.
+    ptx = arch.size() > 4 && arch[3] >= '9' ? "+ptx80" : "+ptx70";
+    if (arch.size() > 5 && arch[3] == '1')
+      ptx = "+ptx80"; // sm_100 and later
+    pipeline += kNVVMKernelsPipeline;
+  } else {
+    errors << "moe-to-gpu: unknown target '" << target
+           << "' (expected opencl or cuda)";
     return failure();
   }
-  std::string pipeline =
-      (kMoEToGPUKernelsPipeline + kOpenCLKernelsPipeline).str();
   std::string groups = std::to_string(groupsPerCall),
               threadCount = std::to_string(threads);
   for (auto [placeholder, value] :
        {std::pair<StringRef, StringRef>{"@LAYOUT@", planLayout},
         {"@CHECKS@", "arguments"},
         {"@THREADS@", threadCount},
-        {"@GROUPS@", groups}})
+        {"@GROUPS@", groups},
+        {"@ARCH@", arch},
+        {"@PTX@", ptx},
+        {"@FORMAT@", format}})
     for (size_t at = pipeline.find(placeholder); at != std::string::npos;
          at = pipeline.find(placeholder, at + value.size()))
       pipeline.replace(at, placeholder.size(), value);
@@ -187,8 +220,17 @@ struct MoEToGPUOptions : PassPipelineOptions<MoEToGPUOptions> {
   Option<std::string> target{
       *this, "target",
       llvm::cl::desc("the kernels' binary: opencl (SPIR-V, the portable "
-                     "variant run on the CPU by PoCL)"),
+                     "variant run on the CPU by PoCL) or cuda (NVVM)"),
       llvm::cl::init("opencl")};
+  Option<std::string> arch{
+      *this, "arch",
+      llvm::cl::desc("the NVIDIA chip of target cuda (sm_80, sm_90a, ...)"),
+      llvm::cl::init("sm_80")};
+  Option<std::string> format{
+      *this, "format",
+      llvm::cl::desc("the binary of target cuda: isa (PTX), bin (cubin) or "
+                     "fatbin (both run ptxas, found through CUDA_ROOT)"),
+      llvm::cl::init("isa")};
   Option<std::string> planLayout{
       *this, "plan-layout",
       llvm::cl::desc("layout of slot-table plans: auto, padded or sorted"),
@@ -211,7 +253,8 @@ void registerMoEPipelines() {
       [](OpPassManager &pm, const MoEToGPUOptions &options) {
         if (failed(buildMoEToGPUPipeline(pm, options.target, options.planLayout,
                                          llvm::errs(), options.threads,
-                                         options.groupsPerCall)))
+                                         options.groupsPerCall, options.arch,
+                                         options.format)))
           llvm::report_fatal_error("the moe-to-gpu pipeline does not parse");
       });
   PassPipelineRegistration<MoEToCPUOptions>(

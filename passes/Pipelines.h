@@ -23,13 +23,14 @@ LogicalResult buildMoEToCPUPipeline(OpPassManager &pm, StringRef planLayout,
 
 /// Registers `moe-to-cpu` for moe-opt's command line.
 /// `moe-to-gpu`: level-1 moe IR to GPU kernels for `target` (opencl: SPIR-V
-/// run on the CPU by PoCL), their launches (module attribute moe.launches)
-/// and workspace size (moe.workspace_bytes).
-LogicalResult buildMoEToGPUPipeline(OpPassManager &pm, StringRef target,
-                                    StringRef planLayout,
-                                    llvm::raw_ostream &errors,
-                                    int64_t threads = 64,
-                                    int64_t groupsPerCall = 1);
+/// run on the CPU by PoCL; cuda: NVVM for `arch` as PTX, cubin or fatbin),
+/// their launches (module attribute moe.launches) and workspace size
+/// (moe.workspace_bytes).
+LogicalResult
+buildMoEToGPUPipeline(OpPassManager &pm, StringRef target, StringRef planLayout,
+                      llvm::raw_ostream &errors, int64_t threads = 64,
+                      int64_t groupsPerCall = 1, StringRef arch = "sm_80",
+                      StringRef format = "isa");
 
 void registerMoEPipelines();
 

@@ -40,6 +40,9 @@ ptxas = shutil.which("ptxas") or shutil.which("ptxas", path="/usr/local/cuda/bin
 if ptxas:
     config.available_features.add("ptxas")
     config.substitutions.append(("%ptxas", ptxas))
+    # The NVVM target links libdevice (math functions) from the toolkit it finds through
+    # CUDA_ROOT (or ptxas on PATH).
+    config.environment["CUDA_ROOT"] = os.path.dirname(os.path.dirname(os.path.realpath(ptxas)))
 
 llvm_config.with_system_environment(["HOME", "INCLUDE", "LIB", "TMP", "TEMP"])
 llvm_config.use_default_substitutions()

@@ -21,7 +21,8 @@ TARGET_CPU = None
 DYNAMIC_GROUPS = False
 # main's --groups-per-call: moe-compile --groups-per-call for every case.
 GROUPS_PER_CALL = 1
-# main's --target: cpu (moe-compile, moe-run) or opencl (GPU kernels run by PoCL).
+# main's --target: cpu (moe-compile, moe-run), opencl (GPU kernels run by PoCL) or ptx
+# (GPU kernels for NVIDIA chips, assembled by ptxas).
 TARGET = "cpu"
 # The weights the last compiled artifact takes packed in strips (its signature).
 LAST_PACKED = []
@@ -76,6 +77,55 @@ def run_on_opencl(build, mlir, layout, weights, inputs, checks):
     if run.returncode < 0:
         log += f"(killed by signal {-run.returncode})\n"
     return run.returncode == 0, log
+
+
+# The NVIDIA chips every case is compiled for with --target ptx.
+PTX_ARCHS = ("sm_80", "sm_90a")
+
+
+def compile_for_cuda(build, mlir, layout):
+    """Compiles ``mlir`` to GPU kernels for each of PTX_ARCHS (moe-to-gpu target=cuda) and
+    assembles the PTX with ptxas. Kernels of more than one block (the grouped GEMMs, the
+    combine, element-wise work) must not spill; single-block routing kernels may (listed in
+    the log). Returns (ok, log)."""
+    import re
+    import shutil
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "gpu"))
+    from gpu_binary import first_object
+    from opencl_layer import module_attribute
+    ptxas = shutil.which("ptxas") or shutil.which("ptxas", path="/usr/local/cuda/bin")
+    if not ptxas:
+        return False, "no ptxas (the CUDA toolkit) on PATH or in /usr/local/cuda/bin\n"
+    env = dict(os.environ, CUDA_ROOT=os.path.dirname(os.path.dirname(os.path.realpath(ptxas))))
+    log = ""
+    for arch in PTX_ARCHS:
+        lowered = subprocess.run(
+            [os.path.join(build, "bin", "moe-opt"), mlir, "--pass-pipeline=builtin.module("
+             f"moe-to-gpu{{target=cuda arch={arch} plan-layout={layout}}})"],
+            capture_output=True, text=True, env=env)
+        if lowered.returncode != 0:
+            return False, log + f"moe-to-gpu for {arch} failed:\n{lowered.stderr}"
+        grids = {}
+        for launch in json.loads(module_attribute(lowered.stdout, "moe.launches")):
+            grids[launch["kernel"]] = max(grids.get(launch["kernel"], 1), launch["grid"][0])
+        ptx = mlir + f".{arch}.ptx"
+        with open(ptx, "wb") as f:
+            f.write(first_object(lowered.stdout))
+        assembled = subprocess.run([ptxas, f"-arch={arch}", "-v", ptx, "-o", ptx + ".cubin"],
+                                   capture_output=True, text=True)
+        report = assembled.stdout + assembled.stderr
+        if assembled.returncode != 0:
+            return False, log + f"ptxas -arch={arch}:\n{report}"
+        spilling = re.findall(r"Function properties for (\S+)\n\s*\d+ bytes stack frame, "
+                              r"(\d+) bytes spill stores", report)
+        bad = [name for name, stores in spilling if int(stores) and grids.get(name, 1) > 1]
+        routing = [name for name, stores in spilling if int(stores) and grids.get(name, 1) == 1]
+        if bad:
+            return False, log + f"ptxas -arch={arch}: spills in {', '.join(bad)}\n{report}"
+        log += (f"{arch}: {len(spilling)} kernels, no spills"
+                + (f" (but in single-block kernels {', '.join(routing)})" if routing else "")
+                + "\n")
+    return True, log
 
 
 def same_bits_for_every_thread_count(build, so, run_args):
@@ -145,9 +195,10 @@ def main(cases, run_case, script):
                              "run on the case's groups) where the script supports it")
     parser.add_argument("--groups-per-call", type=int, default=1,
                         help="moe-compile --groups-per-call for every case")
-    parser.add_argument("--target", choices=("cpu", "opencl"), default="cpu",
+    parser.add_argument("--target", choices=("cpu", "opencl", "ptx"), default="cpu",
                         help="cpu: moe-compile and moe-run; opencl: GPU kernels (portable "
-                             "SPIR-V) run by the CPU's OpenCL device (PoCL)")
+                             "SPIR-V) run by the CPU's OpenCL device (PoCL); ptx: GPU kernels "
+                             "for sm_80 and sm_90a assembled by ptxas (nothing run)")
     args = parser.parse_args()
     global TARGET_CPU, DYNAMIC_GROUPS, GROUPS_PER_CALL, TARGET
     TARGET = args.target

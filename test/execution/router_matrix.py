@@ -12,10 +12,11 @@ With --dynamic-groups every layer is written for any number of groups (``tensor<
 ``groups = ?``): compiled once for one group and run on the case's groups.
 
 With --target opencl every layer is compiled to GPU kernels (moe-opt's moe-to-gpu, the
-portable SPIR-V variant) and run by the CPU's OpenCL device (PoCL), checked the same way.
+portable SPIR-V variant) and run by the CPU's OpenCL device (PoCL), checked the same way;
+with --target ptx compiled for sm_80 and sm_90a and assembled by ptxas (no spills).
 
 usage: router_matrix.py --build BUILD_DIR --work DIR [--seed N] [--filter TEXT]
-                        [--target-cpu CPU] [--dynamic-groups] [--target cpu|opencl]
+                        [--target-cpu CPU] [--dynamic-groups] [--target cpu|opencl|ptx]
 """
 import os
 import sys
@@ -162,7 +163,9 @@ def run_case(case, build, work, seed):
     check = ",".join(f"{r}={os.path.join(case_dir, 'expected', r + '.npy')}" for r in results)
     run_args = ["--weights", os.path.join(case_dir, "weights.safetensors"),
                 "--inputs", os.path.join(case_dir, "inputs", "x.npy"), "--check", check]
-    if case_driver.TARGET == "opencl":
+    if case_driver.TARGET == "ptx":
+        ok, log = case_driver.compile_for_cuda(build, mlir, layout)
+    elif case_driver.TARGET == "opencl":
         ok, log = case_driver.run_on_opencl(
             build, mlir, layout, os.path.join(case_dir, "weights.safetensors"),
             {"x": os.path.join(case_dir, "inputs", "x.npy")},

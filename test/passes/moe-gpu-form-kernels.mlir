@@ -1,0 +1,118 @@
+// RUN: moe-opt %s --split-input-file --verify-diagnostics --moe-gpu-form-kernels=threads=32 | FileCheck %s
+
+// An entry after bufferization and convert-linalg-to-parallel-loops:
+// - the element-wise loop (constant bounds, no allocation) is a grid of one
+//   iteration per thread: ceil(100 / 32) = 4 blocks, guarded by the count;
+// - the sequential code (a running sum over the rows, a store) is one block:
+//   the loop that only writes runs on thread 0 with barriers around it;
+// - the forall is a grid of one block per iteration (8), its inner parallel
+//   loop shared out over the block's threads by a block-stride loop;
+// - the entry's buffer %t is a view of the workspace (last argument),
+//   and the scratch allocation in the forall a view per block after it.
+// CHECK: module attributes {gpu.container_module, moe.entry = @f, moe.workspace_bytes = [[W:[0-9]+]] : i64}
+// CHECK-LABEL: func.func @f(
+// CHECK-SAME: %[[WS:[a-z0-9]+]]: memref<[[W]]xi8>)
+// CHECK: gpu.launch blocks({{.*}}) in ({{.*}} = %[[C4:.*]], {{.*}}) threads({{.*}}) in ({{.*}} = %[[C32:.*]], {{.*}})
+// CHECK: memref.view %[[WS]][%{{.*}}][] : memref<[[W]]xi8> to memref<100xf32>
+// CHECK: arith.cmpi ult, %{{.*}}, %c100
+// CHECK: scf.if
+// CHECK: math.exp
+// CHECK: gpu.terminator
+// CHECK: gpu.launch
+// CHECK: gpu.barrier
+// CHECK: arith.cmpi eq, %{{.*}}, %c0
+// CHECK-NEXT: scf.if
+// CHECK-NEXT: scf.for
+// CHECK: gpu.barrier
+// CHECK: gpu.terminator
+// CHECK: gpu.launch blocks({{.*}}) in ({{.*}} = %[[C8:.*]], {{.*}})
+// CHECK: memref.view %[[WS]][%{{.*}}][] : memref<[[W]]xi8> to memref<16xf32>
+// CHECK: gpu.barrier
+// CHECK: scf.for %{{.*}} = %{{.*}} to %{{.*}} step %{{.*}} {
+// CHECK: gpu.barrier
+// CHECK: gpu.terminator
+// CHECK: return
+module attributes {moe.entry = @f} {
+  func.func @f(%x: memref<100xf32>, %out: memref<8x16xf32>, %sum: memref<1xf32>) {
+    %c0 = arith.constant 0 : index
+    %c1 = arith.constant 1 : index
+    %c16 = arith.constant 16 : index
+    %c100 = arith.constant 100 : index
+    %zero = arith.constant 0.0 : f32
+    %t = memref.alloc() : memref<100xf32>
+    scf.parallel (%i) = (%c0) to (%c100) step (%c1) {
+      %v = memref.load %x[%i] : memref<100xf32>
+      %e = math.exp %v : f32
+      memref.store %e, %t[%i] : memref<100xf32>
+      scf.reduce
+    }
+    scf.for %i = %c0 to %c100 step %c1 {
+      %v = memref.load %t[%i] : memref<100xf32>
+      %s = memref.load %sum[%c0] : memref<1xf32>
+      %n = arith.addf %s, %v : f32
+      memref.store %n, %sum[%c0] : memref<1xf32>
+    }
+    scf.forall (%e) in (8) {
+      %scratch = memref.alloc() : memref<16xf32>
+      scf.parallel (%j) = (%c0) to (%c16) step (%c1) {
+        %v = memref.load %t[%j] : memref<100xf32>
+        memref.store %v, %scratch[%j] : memref<16xf32>
+        memref.store %v, %out[%e, %j] : memref<8x16xf32>
+        scf.reduce
+      }
+    }
+    return
+  }
+}
+
+// -----
+
+// A value computed by one launch and used by a later one goes through a
+// workspace buffer: the first launch stores it (thread 0), the second loads it.
+// CHECK-LABEL: func.func @g(
+// CHECK: gpu.launch
+// CHECK: %[[N:.*]] = memref.load %{{.*}}[%{{.*}}] : memref<4xi32>
+// CHECK: scf.if
+// CHECK-NEXT: memref.store %{{.*}}, %{{.*}}[%{{.*}}] : memref<1xi32>
+// CHECK: gpu.launch
+// CHECK: memref.load %{{.*}}[%{{.*}}] : memref<1xi32>
+module attributes {moe.entry = @g} {
+  func.func @g(%a: memref<4xi32>, %out: memref<4x4xi32>) {
+    %c0 = arith.constant 0 : index
+    %c1 = arith.constant 1 : index
+    %c4 = arith.constant 4 : index
+    %n = memref.load %a[%c0] : memref<4xi32>
+    scf.parallel (%i, %j) = (%c0, %c0) to (%c4, %c4) step (%c1, %c1) {
+      memref.store %n, %out[%i, %j] : memref<4x4xi32>
+      scf.reduce
+    }
+    return
+  }
+}
+
+// -----
+
+module attributes {moe.entry = @dynamic} {
+  func.func @dynamic(%n: index) {
+    // expected-error @+1 {{'memref.alloc' op of a dynamic shape or a layout cannot be placed in the GPU workspace}}
+    %t = memref.alloc(%n) : memref<?xf32>
+    return
+  }
+}
+
+// -----
+
+module attributes {moe.entry = @unbounded} {
+  func.func @unbounded(%a: memref<4xindex>) {
+    %c0 = arith.constant 0 : index
+    %c1 = arith.constant 1 : index
+    %n = memref.load %a[%c0] : memref<4xindex>
+    scf.for %i = %c0 to %n step %c1 {
+      // expected-error @+1 {{'memref.alloc' op in a loop of an unknown number of iterations cannot be placed in GPU scratch memory}}
+      %t = memref.alloc() : memref<4xf32>
+      %z = arith.constant 0.0 : f32
+      memref.store %z, %t[%c0] : memref<4xf32>
+    }
+    return
+  }
+}
