@@ -750,6 +750,18 @@ LogicalResult KernelFormer::placeScratch(gpu::LaunchOp launch, int64_t blocks) {
 
 LogicalResult KernelFormer::run() {
   MLIRContext *context = entry.getContext();
+  // Run-time checks (moe.check_*) return early from the entry on the CPU;
+  // kernels cannot yet.
+  WalkResult checks = entry.walk([](Operation *op) {
+    if (op->getDialect() && op->getDialect()->getNamespace() == "moe") {
+      op->emitOpError("is not supported in GPU kernels yet (run-time checks "
+                      "of index inputs run on the CPU only)");
+      return WalkResult::interrupt();
+    }
+    return WalkResult::advance();
+  });
+  if (checks.wasInterrupted())
+    return failure();
   // The workspace: a new last argument; its size is set at the end.
   auto placeholder = MemRefType::get({1}, IntegerType::get(context, 8));
   unsigned index = entry.getNumArguments();

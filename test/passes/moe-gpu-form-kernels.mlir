@@ -116,3 +116,14 @@ module attributes {moe.entry = @unbounded} {
     return
   }
 }
+
+// -----
+
+// Run-time checks return early from the entry on the CPU; not in kernels yet.
+module attributes {moe.entry = @checked} {
+  func.func @checked(%ok: i1) {
+    // expected-error @+1 {{'moe.check' op is not supported in GPU kernels yet (run-time checks of index inputs run on the CPU only)}}
+    moe.check %ok, "index out of range"
+    return
+  }
+}
