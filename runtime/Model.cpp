@@ -42,6 +42,28 @@ Expected<Model> Model::load(const std::string &path) {
     Expected<std::string_view> json = (*object)->cString(kSignatureSymbol);
     if (!json)
       return json.status().withPrefix("not a moe artifact: ");
+    // A GPU artifact: its kernels' binary, loaded on its device.
+    if (Expected<void *> binary = (*object)->symbol("moe_device_binary")) {
+      Expected<void *> size = (*object)->symbol("moe_device_binary_size");
+      if (!size)
+        return size.status().withPrefix("not a moe artifact: ");
+      Expected<Signature> signature = parseSignature(*json);
+      if (!signature)
+        return signature.status();
+      if (signature->device == DeviceKind::Cpu)
+        return Status::failure("a kernel binary in an artifact of device "
+                               "'cpu'");
+      if (signature->hasGroups())
+        return Status::failure("GPU artifacts of a dynamic number of groups "
+                               "are not run yet");
+      // The device is opened by the first run (the signature can be read
+      // where there is none).
+      Model model(std::move(*signature), nullptr, std::move(*object));
+      model.deviceBinary = *binary;
+      model.deviceBinaryBytes =
+          static_cast<size_t>(*static_cast<const int64_t *>(*size));
+      return model;
+    }
     Expected<void *> entry = (*object)->symbol(kEntrySymbol);
     if (!entry)
       return entry.status().withPrefix("not a moe artifact: ");
@@ -62,10 +84,10 @@ Expected<Model> Model::fromEntry(std::string_view signatureJson, EntryFn entry,
   if (!signature)
     return signature.status();
   if (signature->device != DeviceKind::Cpu)
-    return Status::failure("its entry runs on a ",
+    return Status::failure("its code runs on a ",
                            deviceKindName(signature->device),
-                           " device (signature 'device'), which this runtime "
-                           "does not run yet");
+                           " device (signature 'device'): it is a kernel "
+                           "binary with launches, not an entry function");
   // Before the code can run: an extension this CPU lacks would stop the
   // process with SIGILL mid-run.
   if (const std::optional<CpuSpec> &cpu = signature->cpu)
@@ -221,6 +243,23 @@ Status Model::bindInputNpy(const std::string &path) {
   return Status::success();
 }
 
+Status Model::runOnDevice() {
+  if (!device) {
+    Expected<std::unique_ptr<DeviceRunner>> runner =
+        openDeviceRunner(sig.device, deviceBinary, deviceBinaryBytes);
+    if (!runner)
+      return runner.status();
+    device = std::move(*runner);
+  }
+  std::vector<const HostTensor *> args;
+  for (const std::shared_ptr<const HostTensor> &tensor : bound)
+    args.push_back(tensor.get());
+  if (Status s = device->run(sig, args, outputs); !s.ok())
+    return s;
+  haveResults = true;
+  return Status::success();
+}
+
 Status Model::run() {
   std::vector<const ArgSpec *> unbound;
   for (size_t i = 0; i < sig.args.size(); ++i)
@@ -269,6 +308,8 @@ Status Model::run() {
   }
 
   haveResults = false;
+  if (deviceBinary)
+    return runOnDevice();
   // ABI 3: the executor of the entry's grids after the status record.
   if (sig.abiVersion >= 3) {
     unsigned threads = requestedThreads;

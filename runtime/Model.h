@@ -20,6 +20,7 @@
 #ifndef MOE_RUNTIME_MODEL_H
 #define MOE_RUNTIME_MODEL_H
 
+#include "runtime/DeviceRunner.h"
 #include "runtime/SafeTensors.h"
 #include "runtime/Signature.h"
 #include "runtime/Status.h"
@@ -39,11 +40,13 @@ public:
   /// then of each result.
   using EntryFn = void (*)(void **args);
 
-  /// Loads a CPU artifact: dlopens `path` (RTLD_NOW | RTLD_LOCAL) and reads its
-  /// `moe_signature_json` and `moe_entry` symbols. A path without a '/' is
-  /// taken relative to the working directory, not searched for like a system
-  /// library. Failures start with "model '<path>': ".
-  /// Like fromEntry, refuses code built for a CPU feature this one lacks.
+  /// Loads an artifact: dlopens `path` (RTLD_NOW | RTLD_LOCAL) and reads its
+  /// `moe_signature_json` and `moe_entry` symbols; a GPU artifact (ABI 6)
+  /// has `moe_device_binary` instead of `moe_entry`, which the first run()
+  /// loads on its device (DeviceRunner), failing when none is there. A path
+  /// without a '/' is taken relative to the working directory, not searched for
+  /// like a system library. Failures start with "model '<path>': ". Like
+  /// fromEntry, refuses code built for a CPU feature this one lacks.
   static Expected<Model> load(const std::string &path);
 
   /// A model whose code lives elsewhere (e.g. a JIT): `keepAlive` owns
@@ -109,6 +112,8 @@ public:
 
 private:
   Model(Signature signature, EntryFn entry, std::shared_ptr<void> keepAlive);
+  /// Runs a GPU artifact's launches with the bound tensors.
+  Status runOnDevice();
 
   /// Binds argument `index` after checking `tensor`'s type; `origin` (a file)
   /// is named in the message when it is not empty.
@@ -135,6 +140,11 @@ private:
   /// entry's grids, made by the first run that needs it.
   unsigned requestedThreads = 0;
   std::unique_ptr<ThreadPool> pool;
+  /// A GPU artifact's kernel binary (inside `code`; null for CPU
+  /// artifacts) and its device program, opened by the first run.
+  const void *deviceBinary = nullptr;
+  size_t deviceBinaryBytes = 0;
+  std::shared_ptr<DeviceRunner> device;
 };
 
 /// The message of a failed run-time check: `message` with every `{i}`

@@ -4,6 +4,8 @@
 
 #include "runtime/Json.h"
 
+#include <cstdlib>
+#include <cstring>
 #include <set>
 
 using namespace moe;
@@ -153,7 +155,7 @@ Status parseAbi(const JsonValue &object, Signature &signature) {
   if (const JsonValue *abi = object.find("abi")) {
     std::optional<uint64_t> version = abi->asUint64();
     if (!version || *version < 1 || *version > kMaxAbiVersion)
-      return Status::failure("field 'abi' must be 1, 2, 3, 4 or 5, got ",
+      return Status::failure("field 'abi' must be from 1 to 6, got ",
                              abi->kind == JsonValue::Kind::Number
                                  ? abi->text
                                  : JsonValue::kindName(abi->kind));
@@ -205,7 +207,7 @@ Status parseCpu(const JsonValue &object, Signature &signature) {
   return Status::success();
 }
 
-/// The optional `device`: "cpu" (the default) or "cuda".
+/// The optional `device`: "cpu" (the default), "cuda" or "opencl".
 Status parseDevice(const JsonValue &object, Signature &signature) {
   if (!object.find("device"))
     return Status::success();
@@ -217,9 +219,114 @@ Status parseDevice(const JsonValue &object, Signature &signature) {
     signature.device = DeviceKind::Cpu;
   else if ((*device)->text == "cuda")
     signature.device = DeviceKind::Cuda;
+  else if ((*device)->text == "opencl")
+    signature.device = DeviceKind::OpenCL;
   else
-    return Status::failure("field 'device' must be 'cpu' or 'cuda', got ",
-                           quote((*device)->text));
+    return Status::failure(
+        "field 'device' must be 'cpu', 'cuda' or 'opencl', got ",
+        quote((*device)->text));
+  return Status::success();
+}
+
+/// Three sizes of a launch ("grid", "block"), each from 1 to 2^31 - 1.
+Status parseDims(const JsonValue &launch, std::string_view name,
+                 std::array<unsigned, 3> &dims) {
+  Expected<const JsonValue *> list =
+      getField(launch, name, JsonValue::Kind::Array);
+  if (!list)
+    return list.status();
+  if ((*list)->elements.size() != 3)
+    return Status::failure("field ", quote(name), " must hold 3 sizes");
+  for (size_t d = 0; d < 3; ++d) {
+    std::optional<uint64_t> size = (*list)->elements[d].asUint64();
+    if (!size || *size < 1 || *size > 0x7fffffffu)
+      return Status::failure("field ", quote(name),
+                             " must hold sizes from 1 to 2147483647");
+    dims[d] = static_cast<unsigned>(*size);
+  }
+  return Status::success();
+}
+
+/// ABI 6: `launches` and `workspace_bytes` of a GPU artifact.
+Status parseLaunches(const JsonValue &object, Signature &signature) {
+  if (signature.device == DeviceKind::Cpu)
+    return object.find("launches")
+               ? Status::failure("field 'launches' needs a GPU 'device'")
+               : Status::success();
+  if (signature.abiVersion < 6)
+    return Status::failure("a GPU 'device' needs 'abi': 6 or later");
+  Expected<const JsonValue *> launches =
+      getField(object, "launches", JsonValue::Kind::Array);
+  if (!launches)
+    return launches.status();
+  Expected<const JsonValue *> workspace =
+      getField(object, "workspace_bytes", JsonValue::Kind::Number);
+  if (!workspace)
+    return workspace.status();
+  std::optional<uint64_t> bytes = (*workspace)->asUint64();
+  if (!bytes || *bytes > (uint64_t(1) << 62))
+    return Status::failure("field 'workspace_bytes' must be a byte count");
+  signature.workspaceBytes = static_cast<int64_t>(*bytes);
+  // Buffers: the arguments, the results, the workspace.
+  size_t buffers = signature.args.size() + signature.results.size() + 1;
+  for (size_t i = 0; i < (*launches)->elements.size(); ++i) {
+    const JsonValue &item = (*launches)->elements[i];
+    std::string prefix = "launches[" + std::to_string(i) + "]: ";
+    Launch launch;
+    Expected<const JsonValue *> kernel =
+        getField(item, "kernel", JsonValue::Kind::String);
+    if (!kernel)
+      return kernel.status().withPrefix(prefix);
+    launch.kernel = (*kernel)->text;
+    if (Status s = parseDims(item, "grid", launch.grid); !s.ok())
+      return s.withPrefix(prefix);
+    if (Status s = parseDims(item, "block", launch.block); !s.ok())
+      return s.withPrefix(prefix);
+    Expected<const JsonValue *> args =
+        getField(item, "args", JsonValue::Kind::Array);
+    if (!args)
+      return args.status().withPrefix(prefix);
+    for (const JsonValue &arg : (*args)->elements) {
+      if (arg.kind != JsonValue::Kind::Object || arg.members.size() != 1)
+        return Status::failure(prefix, "an argument must be an object of one "
+                                       "field ('arg', 'i64', 'f32', ...)");
+      const JsonMember &member = arg.members.front();
+      LaunchArg value;
+      if (member.key == "arg") {
+        std::optional<uint64_t> index = member.value.asUint64();
+        if (!index || *index >= buffers)
+          return Status::failure(prefix, "'arg' must name one of the ", buffers,
+                                 " buffers");
+        value.index = static_cast<size_t>(*index);
+      } else if (member.key == "i64" || member.key == "i32" ||
+                 member.key == "i1" || member.key == "i8" ||
+                 member.key == "f32" || member.key == "f64") {
+        value.isBuffer = false;
+        value.bytes = member.key == "i64" || member.key == "f64"   ? 8
+                      : member.key == "i32" || member.key == "f32" ? 4
+                                                                   : 1;
+        if (member.value.kind != JsonValue::Kind::Number)
+          return Status::failure(prefix, "a scalar must be a number");
+        const char *text = member.value.text.c_str();
+        if (member.key[0] == 'f') {
+          double real = std::strtod(text, nullptr);
+          if (value.bytes == 8) {
+            std::memcpy(&value.bits, &real, 8);
+          } else {
+            float narrow = static_cast<float>(real);
+            std::memcpy(&value.bits, &narrow, 4);
+          }
+        } else {
+          value.bits = static_cast<uint64_t>(std::strtoll(text, nullptr, 10));
+        }
+      } else {
+        return Status::failure(prefix, "unknown argument kind ",
+                               quote(member.key));
+      }
+      launch.args.push_back(value);
+    }
+    signature.launches.push_back(std::move(launch));
+  }
   return Status::success();
 }
 
@@ -284,6 +391,8 @@ Expected<Signature> parseSignatureImpl(std::string_view text) {
     return s;
   if (Status s = parseDevice(*json, signature); !s.ok())
     return s;
+  if (Status s = parseLaunches(*json, signature); !s.ok())
+    return s;
   for (size_t i = 0; i < signature.args.size(); ++i)
     if (signature.args[i].strips != 0 && signature.abiVersion < 4)
       return Status::failure(entryPrefix("args", i, (*args)->elements[i]),
@@ -318,7 +427,15 @@ Expected<Signature> parseSignatureImpl(std::string_view text) {
 } // namespace
 
 std::string_view moe::deviceKindName(DeviceKind kind) {
-  return kind == DeviceKind::Cpu ? "cpu" : "cuda";
+  switch (kind) {
+  case DeviceKind::Cpu:
+    return "cpu";
+  case DeviceKind::Cuda:
+    return "cuda";
+  case DeviceKind::OpenCL:
+    return "opencl";
+  }
+  return "cpu";
 }
 
 std::string_view moe::argRoleName(ArgRole role) {

@@ -26,6 +26,7 @@
 #include "runtime/Status.h"
 #include "runtime/Tensor.h"
 
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -35,7 +36,7 @@
 namespace moe {
 
 /// The newest artifact ABI version this runtime runs.
-inline constexpr int kMaxAbiVersion = 5;
+inline constexpr int kMaxAbiVersion = 6;
 
 /// How the caller supplies an argument: per call (an input such as the
 /// activations) or once per model (a weight, bound from a .safetensors file).
@@ -86,10 +87,28 @@ struct CpuSpec {
 };
 
 /// Where an artifact's entry runs (the signature's `device`).
-enum class DeviceKind { Cpu, Cuda };
+enum class DeviceKind { Cpu, Cuda, OpenCL };
 
-/// "cpu" or "cuda".
+/// "cpu", "cuda" or "opencl".
 std::string_view deviceKindName(DeviceKind kind);
+
+/// One argument of a kernel launch (ABI 6): a device buffer (the entry's
+/// argument `index`: arguments, then results, then the workspace) or a
+/// scalar of `bytes` bytes whose value is the low bytes of `bits`.
+struct LaunchArg {
+  bool isBuffer = true;
+  size_t index = 0;
+  unsigned bytes = 0;
+  uint64_t bits = 0;
+};
+
+/// One kernel launch of a GPU artifact's host program (ABI 6).
+struct Launch {
+  std::string kernel;
+  std::array<unsigned, 3> grid = {1, 1, 1};
+  std::array<unsigned, 3> block = {1, 1, 1};
+  std::vector<LaunchArg> args;
+};
 
 /// The calling convention of one entry point: arguments in the order the
 /// entry receives them, then results in the order it writes them.
@@ -107,9 +126,14 @@ struct Signature {
   /// ABI 2: the messages of the entry's run-time checks; a failed call
   /// reports checks[code - 1] with `{i}` replaced by the record's values.
   std::vector<std::string> checks;
-  /// Where the entry runs: the optional `device`, "cpu" (the default) or
-  /// "cuda" (its host code launches kernels on a CUDA device).
+  /// Where the entry runs: the optional `device`, "cpu" (the default),
+  /// "cuda" or "opencl" (ABI 6: `launches` of kernels in the artifact's
+  /// binary, on a CUDA or OpenCL device).
   DeviceKind device = DeviceKind::Cpu;
+  /// ABI 6, GPU artifacts: the kernels to launch in order, and the bytes of
+  /// the workspace (the buffer after the results) they use.
+  std::vector<Launch> launches;
+  int64_t workspaceBytes = 0;
   /// The CPU the code was built for; absent in signatures without `cpu`,
   /// whose code runs on any CPU of its architecture.
   std::optional<CpuSpec> cpu;

@@ -21,8 +21,9 @@ TARGET_CPU = None
 DYNAMIC_GROUPS = False
 # main's --groups-per-call: moe-compile --groups-per-call for every case.
 GROUPS_PER_CALL = 1
-# main's --target: cpu (moe-compile, moe-run), opencl (GPU kernels run by PoCL) or ptx
-# (GPU kernels for NVIDIA chips, assembled by ptxas).
+# main's --target: cpu (moe-compile, moe-run), opencl (GPU artifacts, moe-compile
+# --target=opencl, run by moe-run on the CPU's OpenCL device, PoCL) or ptx (GPU kernels for
+# NVIDIA chips, assembled by ptxas).
 TARGET = "cpu"
 # The weights the last compiled artifact takes packed in strips (its signature).
 LAST_PACKED = []
@@ -36,12 +37,14 @@ def packed_weights(build, so):
 
 
 def compile_and_run(build, mlir, so, run_args, jit=False, layout="auto"):
-    """moe-compile ``mlir`` to ``so`` with the plan ``layout`` (and TARGET_CPU), then moe-run
-    the .so (and, with ``jit``, the .mlir through the JIT) with ``run_args`` (weights, inputs,
-    --check, ...). Returns (ok, log)."""
+    """moe-compile ``mlir`` to ``so`` with the plan ``layout`` (and TARGET_CPU; for TARGET
+    opencl a GPU artifact), then moe-run the .so (and, with ``jit``, the .mlir through the JIT)
+    with ``run_args`` (weights, inputs, --check, ...). Returns (ok, log)."""
     target = [f"--target-cpu={TARGET_CPU}"] if TARGET_CPU else []
     target += [f"--groups-per-call={GROUPS_PER_CALL}"] if GROUPS_PER_CALL != 1 else []
-    compile_ = subprocess.run([os.path.join(build, "bin", "moe-compile"), mlir, "--target=cpu",
+    device = "opencl" if TARGET == "opencl" else "cpu"
+    compile_ = subprocess.run([os.path.join(build, "bin", "moe-compile"), mlir,
+                               f"--target={device}",
                                f"--plan-layout={layout}", *target, "-o", so],
                               capture_output=True, text=True)
     if compile_.returncode != 0:
@@ -55,6 +58,8 @@ def compile_and_run(build, mlir, so, run_args, jit=False, layout="auto"):
         log += f"$ moe-run {model}\n" + run.stdout + run.stderr
         if run.returncode != 0:
             return False, log
+    if device != "cpu":
+        return True, log  # threads are the CPU's
     same, detail = same_bits_for_every_thread_count(build, so, run_args)
     return same, log + detail
 
@@ -62,21 +67,6 @@ def compile_and_run(build, mlir, so, run_args, jit=False, layout="auto"):
 # Thread counts whose results must be bitwise identical: one, the machine's two, an odd
 # count, and more threads than workgroups in small grids.
 THREAD_COUNTS = (1, 2, 3, 7)
-
-
-def run_on_opencl(build, mlir, layout, weights, inputs, checks):
-    """Compiles ``mlir`` to GPU kernels (portable SPIR-V) and runs them on the CPU's OpenCL
-    device in a process of its own (test/gpu/opencl_layer.py), comparing the results named in
-    ``checks`` ({name: .npy path}). Returns (ok, log)."""
-    script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "gpu",
-                          "opencl_layer.py")
-    run = subprocess.run([sys.executable, script, build, mlir, layout, weights or "",
-                          json.dumps(inputs), json.dumps(checks)],
-                         capture_output=True, text=True)
-    log = f"$ opencl_layer.py {mlir}\n{run.stdout}{run.stderr}"
-    if run.returncode < 0:
-        log += f"(killed by signal {-run.returncode})\n"
-    return run.returncode == 0, log
 
 
 # The NVIDIA chips every case is compiled for with --target ptx.
@@ -91,8 +81,7 @@ def compile_for_cuda(build, mlir, layout):
     import re
     import shutil
     sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "gpu"))
-    from gpu_binary import first_object
-    from opencl_layer import module_attribute
+    from gpu_binary import first_object, module_attribute
     ptxas = shutil.which("ptxas") or shutil.which("ptxas", path="/usr/local/cuda/bin")
     if not ptxas:
         return False, "no ptxas (the CUDA toolkit) on PATH or in /usr/local/cuda/bin\n"

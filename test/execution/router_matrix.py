@@ -11,8 +11,9 @@ its combine weight within 1e-4) and the routing statistics exactly.
 With --dynamic-groups every layer is written for any number of groups (``tensor<?x...>``,
 ``groups = ?``): compiled once for one group and run on the case's groups.
 
-With --target opencl every layer is compiled to GPU kernels (moe-opt's moe-to-gpu, the
-portable SPIR-V variant) and run by the CPU's OpenCL device (PoCL), checked the same way;
+With --target opencl every layer is compiled to a GPU artifact (moe-compile --target=opencl:
+the portable SPIR-V variant of the kernels) and run by moe-run on the CPU's OpenCL device
+(PoCL), checked the same way;
 with --target ptx compiled for sm_80 and sm_90a and assembled by ptxas (no spills).
 
 usage: router_matrix.py --build BUILD_DIR --work DIR [--seed N] [--filter TEXT]
@@ -165,14 +166,10 @@ def run_case(case, build, work, seed):
                 "--inputs", os.path.join(case_dir, "inputs", "x.npy"), "--check", check]
     if case_driver.TARGET == "ptx":
         ok, log = case_driver.compile_for_cuda(build, mlir, layout)
-    elif case_driver.TARGET == "opencl":
-        ok, log = case_driver.run_on_opencl(
-            build, mlir, layout, os.path.join(case_dir, "weights.safetensors"),
-            {"x": os.path.join(case_dir, "inputs", "x.npy")},
-            {r: os.path.join(case_dir, "expected", r + ".npy") for r in results})
     else:
-        ok, log = case_driver.compile_and_run(build, mlir, so, run_args,
-                                              jit=name in JIT_CASES, layout=layout)
+        jit = name in JIT_CASES and case_driver.TARGET == "cpu"
+        ok, log = case_driver.compile_and_run(build, mlir, so, run_args, jit=jit,
+                                              layout=layout)
     label = case[1] if layout == "auto" else f"{case[1]}, {layout} layout"
     return ok, label, log
 

@@ -26,6 +26,13 @@ def string_bytes(text):
     return bytes(out)
 
 
+def module_attribute(mlir_text, name):
+    """The string value of the module attribute ``name`` (moe.signature, moe.launches) in
+    moe-opt's output, or None."""
+    found = re.search(re.escape(name) + r' = "((?:[^"\\]|\\.)*)"', mlir_text)
+    return string_bytes(found.group(1)).decode() if found else None
+
+
 def first_object(mlir_text):
     """The bytes of the first gpu.object in ``mlir_text``, or None."""
     found = _OBJECT.search(mlir_text)

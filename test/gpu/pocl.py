@@ -199,64 +199,6 @@ class Device:
                 self.cl.clReleaseMemObject(memory)
             self.cl.clReleaseProgram(program)
 
-    def run_launches(self, bitcode, launches, buffers):
-        """Builds ``bitcode`` (SPIR) once and runs ``launches`` in order: each a dict with
-        "kernel", "grid" and "block" ([x, y, z]) and "args", a list of {"arg": n} (the NumPy
-        array ``buffers[n]``, one device buffer shared by every launch) or {"i64": v},
-        {"f32": v}, ... (a scalar). Waits, then copies every buffer back into its array."""
-        length, data = _SZ(len(bitcode)), ctypes.c_char_p(bitcode)
-        status = _I()
-        program = self._create("clCreateProgramWithBinary", self.context, 1,
-                               ctypes.byref(self.device), ctypes.byref(length),
-                               ctypes.byref(data), ctypes.byref(status))
-        memories, kernels = [], {}
-        try:
-            if self.cl.clBuildProgram(program, 1, ctypes.byref(self.device), b"-x spir",
-                                      None, None) != 0:
-                raise OpenCLError(f"clBuildProgram failed:\n{self._build_log(program)}")
-            for array in buffers:
-                memories.append(self._create("clCreateBuffer", self.context,
-                                             _MEM_READ_WRITE | _MEM_COPY_HOST_PTR,
-                                             max(array.nbytes, 1), array.ctypes.data_as(_P)))
-            for launch in launches:
-                name = launch["kernel"]
-                if name not in kernels:
-                    kernels[name] = self._create("clCreateKernel", program, name.encode())
-                handle = kernels[name]
-                for index, arg in enumerate(launch["args"]):
-                    (kind, value), = arg.items()
-                    if kind == "arg":
-                        memory = _P(memories[value])
-                        self._check(self.cl.clSetKernelArg(handle, index, ctypes.sizeof(_P),
-                                                           ctypes.cast(ctypes.byref(memory), _P)),
-                                    "clSetKernelArg")
-                    else:
-                        scalar = np.asarray(value, dtype={"i64": np.int64, "i32": np.int32,
-                                                          "i1": np.int8, "i8": np.int8,
-                                                          "f32": np.float32,
-                                                          "f64": np.float64}[kind])
-                        self._check(self.cl.clSetKernelArg(handle, index, scalar.nbytes,
-                                                           scalar.ctypes.data_as(_P)),
-                                    "clSetKernelArg")
-                work = (_SZ * 3)(*[g * b for g, b in zip(launch["grid"], launch["block"])])
-                group = (_SZ * 3)(*launch["block"])
-                self._check(self.cl.clEnqueueNDRangeKernel(self.queue, handle, 3, None, work,
-                                                           group, 0, None, None),
-                            f"clEnqueueNDRangeKernel({name})")
-            for memory, array in zip(memories, buffers):
-                if array.nbytes:
-                    self._check(self.cl.clEnqueueReadBuffer(self.queue, memory, 1, 0,
-                                                            array.nbytes,
-                                                            array.ctypes.data_as(_P), 0,
-                                                            None, None),
-                                "clEnqueueReadBuffer")
-        finally:
-            for handle in kernels.values():
-                self.cl.clReleaseKernel(handle)
-            for memory in memories:
-                self.cl.clReleaseMemObject(memory)
-            self.cl.clReleaseProgram(program)
-
     def _build_log(self, program):
         size = _SZ()
         self.cl.clGetProgramBuildInfo(program, self.device, _PROGRAM_BUILD_LOG, 0, None,

@@ -9,6 +9,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "runtime/cuda/CudaDevice.h"
+#include "runtime/DeviceRunner.h"
 
 #include "ScopedEnvironment.h"
 
@@ -233,3 +234,87 @@ TEST_F(CudaDeviceTest, TimesWithEventsOnAStream) {
 }
 
 } // namespace
+
+namespace {
+
+// A GPU artifact's host program (ABI 6) for the fake driver's one kernel:
+// fake_scale(data, n, factor) on the input's buffer, then on the result's.
+const char *kFakeArtifactSignature =
+    R"({"entry":"f","abi":6,"checks":[],"device":"cuda",)"
+    R"("args":[{"name":"x","role":"input","dtype":"f32","shape":[13]},)"
+    R"({"name":"w","role":"weight","dtype":"f32","shape":[4]}],)"
+    R"("results":[{"name":"y","dtype":"f32","shape":[13]}],)"
+    R"("workspace_bytes":64,"launches":[)"
+    R"({"kernel":"fake_scale","grid":[2,1,1],"block":[8,1,1],)"
+    R"("args":[{"arg":0},{"i32":13},{"f32":2.0}]},)"
+    R"({"kernel":"fake_scale","grid":[1,1,1],"block":[4,1,1],)"
+    R"("args":[{"arg":2},{"i32":4},{"f32":0.5}]}]})";
+
+/// The number of times `call` appears in `calls`.
+size_t count(const std::string &calls, const std::string &call) {
+  size_t n = 0;
+  for (size_t at = calls.find(call); at != std::string::npos;
+       at = calls.find(call, at + 1))
+    ++n;
+  return n;
+}
+
+} // namespace
+
+TEST_F(CudaDeviceTest, RunsAGpuArtifactsLaunchesInOrder) {
+  Expected<Signature> signature = parseSignature(kFakeArtifactSignature);
+  ASSERT_TRUE(signature.ok()) << signature.message();
+  static const char image[] = "FAKECUBIN";
+  {
+    Expected<std::unique_ptr<DeviceRunner>> runner =
+        openCudaRunner(image, sizeof(image));
+    ASSERT_TRUE(runner.ok()) << runner.message();
+    Expected<HostTensor> x = HostTensor::create(DType::F32, {13});
+    Expected<HostTensor> w = HostTensor::create(DType::F32, {4});
+    Expected<HostTensor> y = HostTensor::create(DType::F32, {13});
+    ASSERT_TRUE(x.ok() && w.ok() && y.ok());
+    std::vector<HostTensor> results;
+    results.push_back(std::move(*y));
+    std::vector<const HostTensor *> args = {&*x, &*w};
+    ASSERT_TRUE((*runner)->run(*signature, args, results).ok());
+    ASSERT_TRUE((*runner)->run(*signature, args, results).ok());
+    std::string calls = log();
+    // Buffers: x, w, y and the workspace, allocated once.
+    EXPECT_EQ(count(calls, "cuMemAlloc_v2("), 4u) << calls;
+    // The input every run, the weight once; the result back every run.
+    EXPECT_EQ(count(calls, "cuMemcpyHtoD_v2("), 3u) << calls;
+    EXPECT_EQ(count(calls, "cuMemcpyDtoH_v2("), 2u) << calls;
+    // The launches in order, with their sizes.
+    size_t first = calls.find(
+        "cuLaunchKernel(fake_scale, grid 2x1x1, block 8x1x1, shared 0)");
+    size_t second = calls.find(
+        "cuLaunchKernel(fake_scale, grid 1x1x1, block 4x1x1, shared 0)");
+    EXPECT_NE(first, std::string::npos) << calls;
+    EXPECT_LT(first, second) << calls;
+    EXPECT_EQ(count(calls, "cuModuleGetFunction(fake_scale)"), 1u) << calls;
+  }
+  EXPECT_EQ(alive("allocations"), 0);
+  EXPECT_EQ(alive("modules"), 0);
+}
+
+TEST_F(CudaDeviceTest, ReportsAKernelTheBinaryLacks) {
+  std::string json = kFakeArtifactSignature;
+  json.replace(json.find("fake_scale"), 10, "missing_k");
+  Expected<Signature> signature = parseSignature(json);
+  ASSERT_TRUE(signature.ok()) << signature.message();
+  static const char image[] = "FAKECUBIN";
+  Expected<std::unique_ptr<DeviceRunner>> runner =
+      openCudaRunner(image, sizeof(image));
+  ASSERT_TRUE(runner.ok()) << runner.message();
+  Expected<HostTensor> x = HostTensor::create(DType::F32, {13});
+  Expected<HostTensor> w = HostTensor::create(DType::F32, {4});
+  std::vector<HostTensor> results;
+  results.push_back(std::move(*HostTensor::create(DType::F32, {13})));
+  std::vector<const HostTensor *> args = {&*x, &*w};
+  Status s = (*runner)->run(*signature, args, results);
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(
+      s.message().find("cuModuleGetFunction failed: CUDA_ERROR_NOT_FOUND"),
+      std::string::npos)
+      << s.message();
+}

@@ -535,11 +535,14 @@ TEST(ModelFromEntryTest, PassesMLIRMemRefDescriptors) {
 
 TEST(ModelFromEntryTest, RefusesCodeForAnotherDevice) {
   std::string json = kRecordingSignature;
-  std::string cuda = json.substr(0, json.size() - 1) + R"(,"device":"cuda"})";
+  std::string cuda = json.substr(0, json.size() - 1) +
+                     R"(,"device":"cuda","abi":6,"checks":[],)"
+                     R"("launches":[],"workspace_bytes":0})";
   Expected<Model> model = Model::fromEntry(cuda, recordingEntry, {});
   ASSERT_FALSE(model.ok());
-  EXPECT_EQ(model.message(), "its entry runs on a cuda device (signature "
-                             "'device'), which this runtime does not run yet");
+  EXPECT_EQ(model.message(),
+            "its code runs on a cuda device (signature 'device'): it is a "
+            "kernel binary with launches, not an entry function");
 }
 
 TEST(ModelFromEntryTest, RejectsANullEntryAndBadSignatures) {

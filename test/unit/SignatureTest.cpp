@@ -2,6 +2,8 @@
 
 #include "runtime/Signature.h"
 
+#include <cstring>
+
 #include <gtest/gtest.h>
 
 using namespace moe;
@@ -98,12 +100,12 @@ TEST(SignatureTest, ReadsTheAbiVersionAndChecks) {
 }
 
 TEST(SignatureTest, RejectsBadAbiFields) {
-  expectError(withFields(R"(,"abi":6)"),
-              "field 'abi' must be 1, 2, 3, 4 or 5, got 6");
+  expectError(withFields(R"(,"abi":7)"),
+              "field 'abi' must be from 1 to 6, got 7");
   expectError(withFields(R"(,"abi":"2")"),
-              "field 'abi' must be 1, 2, 3, 4 or 5, got string");
+              "field 'abi' must be from 1 to 6, got string");
   expectError(withFields(R"(,"abi":2.5)"),
-              "field 'abi' must be 1, 2, 3, 4 or 5, got 2.5");
+              "field 'abi' must be from 1 to 6, got 2.5");
   expectError(withFields(R"(,"checks":[])"),
               "field 'checks' needs 'abi': 2 or later");
   expectError(withFields(R"(,"abi":2,"checks":{})"),
@@ -241,14 +243,76 @@ TEST(SignatureTest, ReadsTheDevice) {
   Expected<Signature> none = parseSignature(withFields(""));
   ASSERT_TRUE(none.ok()) << none.message();
   EXPECT_EQ(none->device, DeviceKind::Cpu);
-  Expected<Signature> cuda = parseSignature(withFields(R"(,"device":"cuda")"));
+  const std::string gpu =
+      R"(,"abi":6,"checks":[],"launches":[],"workspace_bytes":0)";
+  Expected<Signature> cuda =
+      parseSignature(withFields(R"(,"device":"cuda")" + gpu));
   ASSERT_TRUE(cuda.ok()) << cuda.message();
   EXPECT_EQ(cuda->device, DeviceKind::Cuda);
   EXPECT_EQ(deviceKindName(cuda->device), "cuda");
+  Expected<Signature> opencl =
+      parseSignature(withFields(R"(,"device":"opencl")" + gpu));
+  ASSERT_TRUE(opencl.ok()) << opencl.message();
+  EXPECT_EQ(deviceKindName(opencl->device), "opencl");
   expectError(withFields(R"(,"device":"tpu")"),
-              "field 'device' must be 'cpu' or 'cuda', got 'tpu'");
+              "field 'device' must be 'cpu', 'cuda' or 'opencl', got 'tpu'");
   expectError(withFields(R"(,"device":1)"),
               "field 'device' must be string, got number");
+  expectError(withFields(R"(,"device":"cuda")"),
+              "a GPU 'device' needs 'abi': 6 or later");
+}
+
+// ABI 6: a GPU artifact's host program, the launches in order.
+TEST(SignatureTest, ReadsLaunches) {
+  Expected<Signature> signature = parseSignature(withFields(
+      R"(,"abi":6,"checks":[],"device":"opencl","workspace_bytes":4096,)"
+      R"("launches":[{"kernel":"k0","grid":[3,1,1],"block":[64,1,1],)"
+      R"("args":[{"arg":1},{"i64":-5},{"f32":0.5},{"i1":1}]},)"
+      R"({"kernel":"k1","grid":[1,2,1],"block":[32,1,1],"args":[]}])"));
+  ASSERT_TRUE(signature.ok()) << signature.message();
+  EXPECT_EQ(signature->workspaceBytes, 4096);
+  ASSERT_EQ(signature->launches.size(), 2u);
+  const Launch &first = signature->launches[0];
+  EXPECT_EQ(first.kernel, "k0");
+  EXPECT_EQ(first.grid, (std::array<unsigned, 3>{3, 1, 1}));
+  EXPECT_EQ(first.block, (std::array<unsigned, 3>{64, 1, 1}));
+  ASSERT_EQ(first.args.size(), 4u);
+  EXPECT_TRUE(first.args[0].isBuffer);
+  EXPECT_EQ(first.args[0].index, 1u); // the workspace: 0 args, 1 result
+  EXPECT_FALSE(first.args[1].isBuffer);
+  EXPECT_EQ(first.args[1].bytes, 8u);
+  EXPECT_EQ(static_cast<int64_t>(first.args[1].bits), -5);
+  float half = 0;
+  std::memcpy(&half, &first.args[2].bits, 4);
+  EXPECT_EQ(first.args[2].bytes, 4u);
+  EXPECT_EQ(half, 0.5f);
+  EXPECT_EQ(first.args[3].bytes, 1u);
+  EXPECT_EQ(signature->launches[1].grid[1], 2u);
+}
+
+TEST(SignatureTest, RejectsBadLaunches) {
+  auto with = [](const std::string &launches, const std::string &bytes = "0") {
+    return withFields(R"(,"abi":6,"checks":[],"device":"cuda",)"
+                      R"("workspace_bytes":)" +
+                      bytes + R"(,"launches":[)" + launches + "]");
+  };
+  const std::string sizes = R"("grid":[1,1,1],"block":[1,1,1])";
+  expectError(with(R"({"kernel":"k",)" + sizes + R"(,"args":[{"arg":2}]})"),
+              "launches[0]: 'arg' must name one of the 2 buffers");
+  expectError(with(R"({"kernel":"k",)" + sizes + R"(,"args":[{"u7":2}]})"),
+              "launches[0]: unknown argument kind 'u7'");
+  expectError(with(R"({"kernel":"k",)" + sizes + R"(,"args":[{"i64":"x"}]})"),
+              "launches[0]: a scalar must be a number");
+  expectError(with(R"({"kernel":"k","grid":[0,1,1],"block":[1,1,1],)"
+                   R"("args":[]})"),
+              "launches[0]: field 'grid' must hold sizes from 1 to "
+              "2147483647");
+  expectError(with(R"({"kernel":"k","grid":[1,1],"block":[1,1,1],)"
+                   R"("args":[]})"),
+              "launches[0]: field 'grid' must hold 3 sizes");
+  expectError(with("", "-1"), "field 'workspace_bytes' must be a byte count");
+  expectError(withFields(R"(,"launches":[])"),
+              "field 'launches' needs a GPU 'device'");
 }
 
 TEST(SignatureTest, ReadsTheCpu) {

@@ -22,6 +22,7 @@
 
 #include "passes/cpu/CpuCodegen.h"
 #include "passes/cpu/CpuTarget.h"
+#include "passes/gpu/DeviceArtifact.h"
 #include "passes/Passes.h"
 #include "tools/common/ToolOutput.h"
 
@@ -43,9 +44,16 @@ static cl::opt<std::string> inputPath(cl::Positional, cl::desc("<model.mlir>"),
 static cl::opt<std::string>
     outputPath("o", cl::desc("output shared object ('-': stdout)"),
                cl::value_desc("model.so"), cl::Required, cl::cat(toolCategory));
-static cl::opt<std::string> target("target",
-                                   cl::desc("code to emit: cpu (the default)"),
-                                   cl::init("cpu"), cl::cat(toolCategory));
+static cl::opt<std::string> target(
+    "target",
+    cl::desc("code to emit: cpu (the default), cuda (NVIDIA GPU kernels, a "
+             "fatbin for --arch; needs the CUDA toolkit through CUDA_ROOT) or "
+             "opencl (the portable variant of the same kernels, SPIR bitcode; "
+             "needs llvm-spirv-15)"),
+    cl::init("cpu"), cl::cat(toolCategory));
+static cl::opt<std::string> arch(
+    "arch", cl::desc("--target=cuda: the NVIDIA chip (sm_80, sm_90a, ...)"),
+    cl::init("sm_80"), cl::cat(toolCategory));
 static cl::opt<std::string> targetCpu(
     "target-cpu",
     cl::desc("CPU to generate code for: host (the default: this one, with "
@@ -110,12 +118,11 @@ int main(int argc, char **argv) {
   cl::ParseCommandLineOptions(argc, argv,
                               "moe-compile: compile a moe model to a CPU "
                               "shared object\n");
-  if (target == "cuda")
-    return fail(
-        "--target=cuda: the CUDA backend (moe-to-nvvm) is not built yet; "
-        "supported: cpu");
-  if (target != "cpu")
-    return fail("unknown target '" + target + "'; supported: cpu");
+  bool gpu = target == "opencl" || target == "cuda";
+  if (target != "cpu" && !gpu)
+    return fail("unknown target '" + target + "'; supported: cpu, cuda, opencl");
+  if (target == "cuda" && !llvm::StringRef(arch).starts_with("sm_"))
+    return fail("unknown --arch '" + arch + "'; expected sm_80, sm_90a, ...");
   if (!mlir::moe::lookupTargetCpu(targetCpu))
     return fail(mlir::moe::unknownCpuMessage(targetCpu, "--target-cpu"));
   if (groupsPerCall < 1 || groupsPerCall > (1 << 20))
@@ -136,10 +143,18 @@ int main(int argc, char **argv) {
   mlir::OwningOpRef<mlir::ModuleOp> module = context.parse(inputPath);
   if (!module)
     return 1; // The parser printed the diagnostic with its location.
-  if (failed(mlir::moe::lowerToLLVMDialect(
-          *module, planLayout, checkAllIndices ? "all" : "arguments",
-          targetCpu, groupsPerCall)))
+  if (gpu) {
+    if (checkAllIndices)
+      return fail("--checks: run-time checks are not in GPU kernels yet");
+    std::string error;
+    if (failed(mlir::moe::lowerToDeviceArtifact(
+            *module, target, arch, planLayout, groupsPerCall, error)))
+      return error.empty() ? 1 : fail(error);
+  } else if (failed(mlir::moe::lowerToLLVMDialect(
+                 *module, planLayout, checkAllIndices ? "all" : "arguments",
+                 targetCpu, groupsPerCall))) {
     return 1;
+  }
 
   std::string compileError, writeError;
   llvm::LogicalResult written =

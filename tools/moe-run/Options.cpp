@@ -204,8 +204,8 @@ Expected<Options> moe::parseOptions(int argc, const char *const *argv) {
       if (sawDevice)
         return Status::failure(name, " is given twice");
       sawDevice = true;
-      if (value != "cpu" && value != "cuda")
-        return Status::failure(name, " expects cpu or cuda, got ",
+      if (value != "cpu" && value != "cuda" && value != "opencl")
+        return Status::failure(name, " expects cpu, cuda or opencl, got ",
                                quote(value));
       options.device = value;
     } else if (name == "--threads") {
@@ -275,10 +275,12 @@ the JIT where it is built in.
                                (default: MOE_NUM_THREADS, else the CPUs this
                                process may run on); results are bitwise the
                                same for every N
-  --device cpu|cuda            where the model runs (default cpu); cuda opens
-                               CUDA device 0 through the driver found at run
-                               time (libcuda.so.1, or MOE_CUDA_DRIVER) and
-                               fails in one line without one
+  --device cpu|cuda|opencl     the device the model must run on (default: the
+                               artifact's: cpu, or a GPU artifact's cuda or
+                               opencl); cuda opens CUDA device 0 through the
+                               driver found at run time (libcuda.so.1, or
+                               MOE_CUDA_DRIVER) and fails in one line without
+                               one; opencl the first OpenCL device
   --entry-info                 print the entry's signature and exit
   --help                       print this text and exit
 

@@ -41,8 +41,9 @@ struct Options {
   /// Threads for the model's grids of workgroups; 0: the runtime's default
   /// (MOE_NUM_THREADS, else the CPUs available).
   unsigned threads = 0;
-  /// Where the model runs: "cpu" (the default) or "cuda".
-  std::string device = "cpu";
+  /// Where the model must run: "cpu", "cuda" or "opencl"; empty (the
+  /// default): wherever the artifact's code runs.
+  std::string device;
   bool entryInfo = false;
   bool help = false;
 };

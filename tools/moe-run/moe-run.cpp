@@ -313,6 +313,9 @@ void printSignature(const Signature &signature, std::ostream &os) {
   if (signature.hasGroups())
     os << "groups per call: " << signature.groupsPerCall << "\n";
   os << "device: " << deviceKindName(signature.device) << "\n";
+  if (signature.device != DeviceKind::Cpu)
+    os << "kernel launches: " << signature.launches.size() << ", workspace "
+       << signature.workspaceBytes << " bytes\n";
   if (signature.cpu) {
     os << "cpu: " << signature.cpu->name << "\n";
     os << "cpu features:";
@@ -407,15 +410,21 @@ Expected<int> runTool(const Options &options) {
     Expected<std::shared_ptr<CudaDevice>> device = CudaDevice::open();
     if (!device)
       return device.status().withPrefix("--device cuda: ");
-    return Status::failure("--device cuda: ", (*device)->description(),
-                           " is there, but ", quote(options.model),
-                           " holds CPU code only (CUDA artifacts are not "
-                           "built yet)");
   }
   Expected<Model> model = loadModelFromPath(options.model);
   if (!model)
     return model.status();
   const Signature &signature = model->signature();
+  if (!options.device.empty() &&
+      options.device != deviceKindName(signature.device))
+    return Status::failure(
+        "--device ", options.device, ": ", quote(options.model),
+        " holds code for ",
+        signature.device == DeviceKind::Cpu
+            ? std::string("the CPU (moe-compile --target=") + options.device +
+                  " makes " + options.device + " artifacts)"
+            : std::string("a ") +
+                  std::string(deviceKindName(signature.device)) + " device");
   if (options.entryInfo) {
     printSignature(signature, std::cout);
     return kExitSuccess;
