@@ -12,6 +12,7 @@
 
 #include "mlir/IR/Builders.h"
 
+#include <optional>
 #include <utility>
 
 namespace mlir::moe {
@@ -19,6 +20,10 @@ namespace mlir::moe {
 /// An i32 row index: whether it is -1 (none), and the row to read as an
 /// `index` (0 for none, whose values the caller replaces).
 std::pair<Value, Value> rowToRead(OpBuilder &b, Location loc, Value index);
+
+/// The uniform group size `C` when `offsets` is the constant
+/// `[0, C, 2C, ..., E * C]` (the padded layout), else nullopt.
+std::optional<int64_t> uniformGroupSize(Value offsets);
 
 } // namespace mlir::moe
 

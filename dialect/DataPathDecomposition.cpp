@@ -66,9 +66,22 @@ Value gatherRows(OpBuilder &b, Location loc, Value input, Value index,
       .getResult(0);
 }
 
+} // namespace
+
+std::pair<Value, Value> mlir::moe::rowToRead(OpBuilder &b, Location loc,
+                                             Value index) {
+  Value zero = arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(0));
+  Value none =
+      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt, index, zero);
+  Value row = arith::IndexCastOp::create(
+      b, loc, b.getIndexType(),
+      arith::SelectOp::create(b, loc, none, zero, index));
+  return {none, row};
+}
+
 /// The uniform group size `C` when `offsets` is the constant
 /// `[0, C, 2C, ..., E * C]` (the padded layout), else nullopt.
-std::optional<int64_t> uniformGroupSize(Value offsets) {
+std::optional<int64_t> mlir::moe::uniformGroupSize(Value offsets) {
   DenseIntElementsAttr values;
   if (!matchPattern(offsets, m_Constant(&values)) ||
       values.getNumElements() < 2)
@@ -81,19 +94,6 @@ std::optional<int64_t> uniformGroupSize(Value offsets) {
     if (v[e] != static_cast<int64_t>(e) * size)
       return std::nullopt;
   return size;
-}
-
-} // namespace
-
-std::pair<Value, Value> mlir::moe::rowToRead(OpBuilder &b, Location loc,
-                                             Value index) {
-  Value zero = arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(0));
-  Value none =
-      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt, index, zero);
-  Value row = arith::IndexCastOp::create(
-      b, loc, b.getIndexType(),
-      arith::SelectOp::create(b, loc, none, zero, index));
-  return {none, row};
 }
 
 FailureOr<SmallVector<Value>> GatherRowsOp::decomposeOperation(OpBuilder &b) {

@@ -10,9 +10,22 @@
 
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Pass/PassRegistry.h"
+#include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/raw_ostream.h"
 
 namespace mlir::moe {
+
+/// `pipeline` with every placeholder replaced by its value.
+static std::string
+substitute(StringRef pipeline,
+           ArrayRef<std::pair<StringRef, StringRef>> placeholders) {
+  std::string text = pipeline.str();
+  for (auto [placeholder, value] : placeholders)
+    for (size_t at = text.find(placeholder); at != std::string::npos;
+         at = text.find(placeholder, at + value.size()))
+      text.replace(at, placeholder.size(), value);
+  return text;
+}
 
 /// The passes, in order (`@LAYOUT@`: the plan layout, see
 /// moe-materialize-plan; `@CHECKS@`: the scope of moe-insert-index-checks;
@@ -146,9 +159,9 @@ LogicalResult buildMoEToGPUPipeline(OpPassManager &pm, StringRef target,
       return failure();
     }
     // sm_90 and later (wgmma, TMA) need PTX 8.0; earlier chips PTX 7.0.
-    ptx = arch.size() > 4 && arch[3] >= '9' ? "+ptx80" : "+ptx70";
-    if (arch.size() > 5 && arch[3] == '1')
-      ptx = "+ptx80"; // sm_100 and later
+    unsigned version = 0;
+    arch.drop_front(3).take_while(llvm::isDigit).getAsInteger(10, version);
+    ptx = version >= 90 ? "+ptx80" : "+ptx70";
     pipeline += kNVVMKernelsPipeline;
   } else {
     errors << "moe-to-gpu: unknown target '" << target
@@ -157,17 +170,13 @@ LogicalResult buildMoEToGPUPipeline(OpPassManager &pm, StringRef target,
   }
   std::string groups = std::to_string(groupsPerCall),
               threadCount = std::to_string(threads);
-  for (auto [placeholder, value] :
-       {std::pair<StringRef, StringRef>{"@LAYOUT@", planLayout},
-        {"@CHECKS@", "arguments"},
-        {"@THREADS@", threadCount},
-        {"@GROUPS@", groups},
-        {"@ARCH@", arch},
-        {"@PTX@", ptx},
-        {"@FORMAT@", format}})
-    for (size_t at = pipeline.find(placeholder); at != std::string::npos;
-         at = pipeline.find(placeholder, at + value.size()))
-      pipeline.replace(at, placeholder.size(), value);
+  pipeline = substitute(pipeline, {{"@LAYOUT@", planLayout},
+                                   {"@CHECKS@", "arguments"},
+                                   {"@THREADS@", threadCount},
+                                   {"@GROUPS@", groups},
+                                   {"@ARCH@", arch},
+                                   {"@PTX@", ptx},
+                                   {"@FORMAT@", format}});
   return parsePassPipeline(pipeline, pm, errors);
 }
 
@@ -175,16 +184,12 @@ LogicalResult buildMoEToCPUPipeline(OpPassManager &pm, StringRef planLayout,
                                     llvm::raw_ostream &errors,
                                     StringRef indexChecks, StringRef targetCpu,
                                     int64_t groupsPerCall) {
-  std::string pipeline = kMoEToCPUPipeline.str();
   std::string groups = std::to_string(groupsPerCall);
-  for (auto [placeholder, value] :
-       {std::pair<StringRef, StringRef>{"@LAYOUT@", planLayout},
-        {"@CHECKS@", indexChecks},
-        {"@CPU@", targetCpu},
-        {"@GROUPS@", groups}})
-    for (size_t at = pipeline.find(placeholder); at != std::string::npos;
-         at = pipeline.find(placeholder, at + value.size()))
-      pipeline.replace(at, placeholder.size(), value);
+  std::string pipeline =
+      substitute(kMoEToCPUPipeline, {{"@LAYOUT@", planLayout},
+                                     {"@CHECKS@", indexChecks},
+                                     {"@CPU@", targetCpu},
+                                     {"@GROUPS@", groups}});
   return parsePassPipeline(pipeline, pm, errors);
 }
 

@@ -87,6 +87,24 @@ std::optional<int64_t> constantTripCount(OpFoldResult lb, OpFoldResult ub,
   return *u > *l ? llvm::divideCeil(*u - *l, *s) : 0;
 }
 
+/// The induction variables of iteration `index` of a loop nest of `trips`
+/// iterations per dimension (the last the fastest): `lb + digit * step`.
+SmallVector<Value> delinearize(OpBuilder &b, Location loc, Value index,
+                               ValueRange trips, ValueRange lbs,
+                               ValueRange steps) {
+  SmallVector<Value> ivs(trips.size());
+  Value rest = index;
+  for (int64_t d = trips.size() - 1; d >= 0; --d) {
+    Value digit =
+        d == 0 ? rest : arith::RemUIOp::create(b, loc, rest, trips[d]);
+    if (d != 0)
+      rest = arith::DivUIOp::create(b, loc, rest, trips[d]);
+    ivs[d] = arith::AddIOp::create(
+        b, loc, lbs[d], arith::MulIOp::create(b, loc, digit, steps[d]));
+  }
+  return ivs;
+}
+
 /// Rewrites `memref.copy` as an `scf.parallel` nest of loads and stores (the
 /// form the thread mapping shares out and both GPU targets lower).
 void expandCopies(Region &region) {
@@ -377,24 +395,17 @@ FailureOr<gpu::LaunchOp> KernelFormer::launch(Segment &segment) {
     scf::ForallOp forall = segment.grid;
     // The block's iteration of the loop, outermost dimension slowest.
     inside.setInsertionPoint(terminator);
-    Value rest = launch.getBlockIds().x;
-    SmallVector<Value> ivs(forall.getRank());
-    for (int64_t d = forall.getRank() - 1; d >= 0; --d) {
-      int64_t trips = *constantTripCount(forall.getMixedLowerBound()[d],
-                                         forall.getMixedUpperBound()[d],
-                                         forall.getMixedStep()[d]);
-      Value count = indexConstant(inside, loc, trips);
-      Value index =
-          d == 0 ? rest : arith::RemUIOp::create(inside, loc, rest, count);
-      if (d != 0)
-        rest = arith::DivUIOp::create(inside, loc, rest, count);
-      Value lb = getValueOrCreateConstantIndexOp(
-          inside, loc, forall.getMixedLowerBound()[d]);
-      Value step = getValueOrCreateConstantIndexOp(inside, loc,
-                                                   forall.getMixedStep()[d]);
-      ivs[d] = arith::AddIOp::create(
-          inside, loc, lb, arith::MulIOp::create(inside, loc, index, step));
+    SmallVector<Value> trips, lbs, steps;
+    for (auto [lb, ub, step] :
+         llvm::zip(forall.getMixedLowerBound(), forall.getMixedUpperBound(),
+                   forall.getMixedStep())) {
+      trips.push_back(
+          indexConstant(inside, loc, *constantTripCount(lb, ub, step)));
+      lbs.push_back(getValueOrCreateConstantIndexOp(inside, loc, lb));
+      steps.push_back(getValueOrCreateConstantIndexOp(inside, loc, step));
     }
+    SmallVector<Value> ivs =
+        delinearize(inside, loc, launch.getBlockIds().x, trips, lbs, steps);
     Block *forallBody = forall.getBody();
     forallBody->getTerminator()->erase();
     for (auto [iv, value] : llvm::zip(forall.getInductionVars(), ivs))
@@ -415,19 +426,13 @@ FailureOr<gpu::LaunchOp> KernelFormer::launch(Segment &segment) {
                               indexConstant(inside, loc, iterations));
     auto guard = scf::IfOp::create(inside, loc, inRange, /*withElse=*/false);
     OpBuilder body = OpBuilder::atBlockBegin(guard.thenBlock());
-    SmallVector<Value> ivs(loop.getNumLoops());
-    Value rest = index;
-    for (int64_t d = loop.getNumLoops() - 1; d >= 0; --d) {
-      int64_t trips = *constantTripCount(
-          loop.getLowerBound()[d], loop.getUpperBound()[d], loop.getStep()[d]);
-      Value count = indexConstant(body, loc, trips);
-      Value i = d == 0 ? rest : arith::RemUIOp::create(body, loc, rest, count);
-      if (d != 0)
-        rest = arith::DivUIOp::create(body, loc, rest, count);
-      ivs[d] = arith::AddIOp::create(
-          body, loc, loop.getLowerBound()[d],
-          arith::MulIOp::create(body, loc, i, loop.getStep()[d]));
-    }
+    SmallVector<Value> trips;
+    for (auto [lb, ub, step] :
+         llvm::zip(loop.getLowerBound(), loop.getUpperBound(), loop.getStep()))
+      trips.push_back(
+          indexConstant(body, loc, *constantTripCount(lb, ub, step)));
+    SmallVector<Value> ivs = delinearize(body, loc, index, trips,
+                                         loop.getLowerBound(), loop.getStep());
     IRMapping map;
     map.map(loop.getInductionVars(), ivs);
     for (Operation &op : loop.getBody()->without_terminator())
@@ -570,18 +575,8 @@ LogicalResult KernelFormer::mapBlock(Block &block, Value tid, Value nthreads) {
       scf::ForOp::create(
           b, loc, tid, total, nthreads, ValueRange{},
           [&](OpBuilder &fb, Location floc, Value index, ValueRange) {
-            SmallVector<Value> ivs(trips.size());
-            Value rest = index;
-            for (int64_t d = trips.size() - 1; d >= 0; --d) {
-              Value i = d == 0
-                            ? rest
-                            : arith::RemUIOp::create(fb, floc, rest, trips[d]);
-              if (d != 0)
-                rest = arith::DivUIOp::create(fb, floc, rest, trips[d]);
-              ivs[d] = arith::AddIOp::create(
-                  fb, floc, loop.getLowerBound()[d],
-                  arith::MulIOp::create(fb, floc, i, loop.getStep()[d]));
-            }
+            SmallVector<Value> ivs = delinearize(
+                fb, floc, index, trips, loop.getLowerBound(), loop.getStep());
             IRMapping map;
             map.map(loop.getInductionVars(), ivs);
             for (Operation &inner : loop.getBody()->without_terminator())

@@ -20,7 +20,6 @@
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
-#include "mlir/IR/Matchers.h"
 
 namespace mlir::moe {
 #define GEN_PASS_DEF_MOEGPULOWERDATAPATH
@@ -50,21 +49,6 @@ Value at(OpBuilder &b, Location loc, Value tensor, ValueRange indices) {
 
 Value asIndex(OpBuilder &b, Location loc, Value value) {
   return arith::IndexCastOp::create(b, loc, b.getIndexType(), value);
-}
-
-/// The constant `C` of uniform offsets `[0, C, ..., E * C]`, or nullopt.
-std::optional<int64_t> uniformGroupSize(Value offsets) {
-  DenseIntElementsAttr values;
-  if (!matchPattern(offsets, m_Constant(&values)) ||
-      values.getNumElements() < 2)
-    return std::nullopt;
-  SmallVector<int64_t> v;
-  for (const APInt &value : values.getValues<APInt>())
-    v.push_back(value.getSExtValue());
-  for (size_t e = 0; e < v.size(); ++e)
-    if (v[e] != static_cast<int64_t>(e) * (v[1] - v[0]))
-      return std::nullopt;
-  return v[1] - v[0];
 }
 
 /// The expert whose group holds row `r`, or -1 (an index value).

@@ -250,6 +250,17 @@ const char *kFakeArtifactSignature =
     R"({"kernel":"fake_scale","grid":[1,1,1],"block":[4,1,1],)"
     R"("args":[{"arg":2},{"i32":4},{"f32":0.5}]}]})";
 
+/// The tensors of kFakeArtifactSignature: its arguments and its result.
+struct FakeArtifactTensors {
+  HostTensor x = *HostTensor::create(DType::F32, {13});
+  HostTensor w = *HostTensor::create(DType::F32, {4});
+  std::vector<HostTensor> results;
+  FakeArtifactTensors() {
+    results.push_back(*HostTensor::create(DType::F32, {13}));
+  }
+  std::vector<const HostTensor *> args() const { return {&x, &w}; }
+};
+
 /// The number of times `call` appears in `calls`.
 size_t count(const std::string &calls, const std::string &call) {
   size_t n = 0;
@@ -269,15 +280,10 @@ TEST_F(CudaDeviceTest, RunsAGpuArtifactsLaunchesInOrder) {
     Expected<std::unique_ptr<DeviceRunner>> runner =
         openCudaRunner(image, sizeof(image));
     ASSERT_TRUE(runner.ok()) << runner.message();
-    Expected<HostTensor> x = HostTensor::create(DType::F32, {13});
-    Expected<HostTensor> w = HostTensor::create(DType::F32, {4});
-    Expected<HostTensor> y = HostTensor::create(DType::F32, {13});
-    ASSERT_TRUE(x.ok() && w.ok() && y.ok());
-    std::vector<HostTensor> results;
-    results.push_back(std::move(*y));
-    std::vector<const HostTensor *> args = {&*x, &*w};
-    ASSERT_TRUE((*runner)->run(*signature, args, results).ok());
-    ASSERT_TRUE((*runner)->run(*signature, args, results).ok());
+    FakeArtifactTensors tensors;
+    for (int run = 0; run < 2; ++run)
+      ASSERT_TRUE(
+          (*runner)->run(*signature, tensors.args(), tensors.results).ok());
     std::string calls = log();
     // Buffers: x, w, y and the workspace, allocated once.
     EXPECT_EQ(count(calls, "cuMemAlloc_v2("), 4u) << calls;
@@ -306,12 +312,8 @@ TEST_F(CudaDeviceTest, ReportsAKernelTheBinaryLacks) {
   Expected<std::unique_ptr<DeviceRunner>> runner =
       openCudaRunner(image, sizeof(image));
   ASSERT_TRUE(runner.ok()) << runner.message();
-  Expected<HostTensor> x = HostTensor::create(DType::F32, {13});
-  Expected<HostTensor> w = HostTensor::create(DType::F32, {4});
-  std::vector<HostTensor> results;
-  results.push_back(std::move(*HostTensor::create(DType::F32, {13})));
-  std::vector<const HostTensor *> args = {&*x, &*w};
-  Status s = (*runner)->run(*signature, args, results);
+  FakeArtifactTensors tensors;
+  Status s = (*runner)->run(*signature, tensors.args(), tensors.results);
   ASSERT_FALSE(s.ok());
   EXPECT_NE(
       s.message().find("cuModuleGetFunction failed: CUDA_ERROR_NOT_FOUND"),
