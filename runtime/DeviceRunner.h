@@ -25,6 +25,7 @@
 #include "runtime/Tensor.h"
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -41,6 +42,12 @@ public:
   virtual Status run(const Signature &signature,
                      const std::vector<const HostTensor *> &args,
                      std::vector<HostTensor> &results) = 0;
+  /// The device time of the last run's launches, where the device measures
+  /// it (CUDA events from before the first launch to after the last);
+  /// copies are not included.
+  virtual std::optional<double> lastLaunchMilliseconds() const {
+    return std::nullopt;
+  }
 };
 
 /// A runner of `kind` (Cuda or OpenCL) with the kernels of `binary` loaded.

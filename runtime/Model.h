@@ -107,6 +107,11 @@ public:
   /// The results of the last run(), in signature order, if it succeeded;
   /// empty before a run and after a failed one.
   const std::vector<HostTensor> &results() const;
+  /// For a GPU artifact whose device measures it (CUDA events): the device
+  /// time of the last run's kernel launches, copies excluded.
+  std::optional<double> lastDeviceMilliseconds() const {
+    return device ? device->lastLaunchMilliseconds() : std::nullopt;
+  }
   /// The result `name` of the last successful run(), or null.
   const HostTensor *findResult(std::string_view name) const;
 

@@ -25,6 +25,10 @@ public:
              const std::vector<const HostTensor *> &args,
              std::vector<HostTensor> &results) override;
 
+  std::optional<double> lastLaunchMilliseconds() const override {
+    return launchMilliseconds;
+  }
+
 private:
   /// The device buffer `index` of `bytes` (made on first use).
   Expected<const CudaBuffer *> buffer(size_t index, size_t bytes);
@@ -35,6 +39,9 @@ private:
   std::vector<std::optional<CudaBuffer>> buffers;
   /// The weight each buffer holds (not uploaded again while it is bound).
   std::vector<const HostTensor *> uploaded;
+  /// Events around the launches (made by the first run) and their time.
+  std::optional<CudaEvent> launchStart, launchEnd;
+  std::optional<double> launchMilliseconds;
 };
 
 Expected<const CudaBuffer *> CudaRunner::buffer(size_t index, size_t bytes) {
@@ -84,6 +91,19 @@ Status CudaRunner::run(const Signature &signature,
       !memory)
     return memory.status();
 
+  if (!launchStart) {
+    Expected<CudaEvent> start = device->createEvent();
+    if (!start)
+      return start.status();
+    Expected<CudaEvent> end = device->createEvent();
+    if (!end)
+      return end.status();
+    launchStart.emplace(std::move(*start));
+    launchEnd.emplace(std::move(*end));
+  }
+  launchMilliseconds.reset();
+  if (Status s = launchStart->record(); !s.ok())
+    return s;
   for (const Launch &launch : signature.launches) {
     auto it = kernels.find(launch.kernel);
     if (it == kernels.end()) {
@@ -110,6 +130,12 @@ Status CudaRunner::run(const Signature &signature,
     if (Status s = device->launch(it->second, shape, parameters); !s.ok())
       return s.withPrefix("kernel " + quote(launch.kernel) + ": ");
   }
+  if (Status s = launchEnd->record(); !s.ok())
+    return s;
+  Expected<float> elapsed = launchEnd->millisecondsSince(*launchStart);
+  if (!elapsed)
+    return elapsed.status();
+  launchMilliseconds = *elapsed;
   for (size_t r = 0; r < results.size(); ++r)
     if (results[r].byteSize())
       if (Status s = device->copyToHost(results[r].bytes(), *buffers[first + r],

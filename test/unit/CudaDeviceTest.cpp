@@ -298,6 +298,9 @@ TEST_F(CudaDeviceTest, RunsAGpuArtifactsLaunchesInOrder) {
     EXPECT_NE(first, std::string::npos) << calls;
     EXPECT_LT(first, second) << calls;
     EXPECT_EQ(count(calls, "cuModuleGetFunction(fake_scale)"), 1u) << calls;
+    // The launches are timed with events around them (the fake's 1.5 ms).
+    EXPECT_EQ(count(calls, "cuEventRecord"), 4u) << calls;
+    EXPECT_EQ((*runner)->lastLaunchMilliseconds(), std::optional<double>(1.5));
   }
   EXPECT_EQ(alive("allocations"), 0);
   EXPECT_EQ(alive("modules"), 0);

@@ -381,9 +381,21 @@ bool reportCheck(const Check &check, const Model &model, const Options &options,
   return comparison.passed();
 }
 
-/// Runs `runs` more times, timed, and prints the median and minimum.
+/// The median and the minimum of `millis` (sorted here), as the bench
+/// prints them.
+std::string medianAndMinimum(std::vector<double> &millis) {
+  std::sort(millis.begin(), millis.end());
+  size_t n = millis.size();
+  double median =
+      n % 2 ? millis[n / 2] : (millis[n / 2 - 1] + millis[n / 2]) / 2;
+  return "median " + formatNumber(median) + " ms, min " +
+         formatNumber(millis.front()) + " ms";
+}
+
+/// Runs `runs` more times, timed, and prints the median and minimum; for a
+/// GPU artifact whose device measures it, also of the kernels' device time.
 Status bench(Model &model, int64_t runs, std::ostream &os) {
-  std::vector<double> millis;
+  std::vector<double> millis, deviceMillis;
   millis.reserve(static_cast<size_t>(runs));
   for (int64_t i = 0; i < runs; ++i) {
     auto start = std::chrono::steady_clock::now();
@@ -392,14 +404,14 @@ Status bench(Model &model, int64_t runs, std::ostream &os) {
     std::chrono::duration<double, std::milli> elapsed =
         std::chrono::steady_clock::now() - start;
     millis.push_back(elapsed.count());
+    if (std::optional<double> device = model.lastDeviceMilliseconds())
+      deviceMillis.push_back(*device);
   }
-  std::sort(millis.begin(), millis.end());
-  size_t n = millis.size();
-  double median =
-      n % 2 ? millis[n / 2] : (millis[n / 2 - 1] + millis[n / 2]) / 2;
   os << "bench: " << runs << (runs == 1 ? " run" : " runs")
-     << " after 1 warm-up: median " << formatNumber(median) << " ms, min "
-     << formatNumber(millis.front()) << " ms\n";
+     << " after 1 warm-up: " << medianAndMinimum(millis) << "\n";
+  if (!deviceMillis.empty())
+    os << "bench: kernels on the device (CUDA events): "
+       << medianAndMinimum(deviceMillis) << "\n";
   return Status::success();
 }
 
