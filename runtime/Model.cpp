@@ -53,9 +53,6 @@ Expected<Model> Model::load(const std::string &path) {
       if (signature->device == DeviceKind::Cpu)
         return Status::failure("a kernel binary in an artifact of device "
                                "'cpu'");
-      if (signature->hasGroups())
-        return Status::failure("GPU artifacts of a dynamic number of groups "
-                               "are not run yet");
       // The device is opened by the first run (the signature can be read
       // where there is none).
       Model model(std::move(*signature), nullptr, std::move(*object));
@@ -243,7 +240,7 @@ Status Model::bindInputNpy(const std::string &path) {
   return Status::success();
 }
 
-Status Model::runOnDevice() {
+Status Model::runOnDevice(int64_t groups) {
   if (!device) {
     Expected<std::unique_ptr<DeviceRunner>> runner =
         openDeviceRunner(sig.device, deviceBinary, deviceBinaryBytes);
@@ -254,8 +251,66 @@ Status Model::runOnDevice() {
   std::vector<const HostTensor *> args;
   for (const std::shared_ptr<const HostTensor> &tensor : bound)
     args.push_back(tensor.get());
-  if (Status s = device->run(sig, args, outputs); !s.ok())
-    return s;
+  if (!sig.hasGroups()) {
+    if (Status s = device->run(sig, args, outputs); !s.ok())
+      return s;
+    haveResults = true;
+    return Status::success();
+  }
+  // ABI 5 on a device: one run per `groupsPerCall` groups, each given copies
+  // of those groups' rows (a last, partial call padded with copies of its
+  // last group), its results' rows copied back.
+  const int64_t perCall = sig.groupsPerCall;
+  auto groupBytes = [&](const HostTensor &tensor) {
+    return tensor.byteSize() / static_cast<size_t>(groups);
+  };
+  for (int64_t first = 0; first < groups; first += perCall) {
+    const int64_t held = std::min(perCall, groups - first);
+    std::vector<HostTensor> callArgs(args.size());
+    std::vector<const HostTensor *> callArgPointers = args;
+    for (size_t i = 0; i < args.size(); ++i) {
+      if (!sig.args[i].perGroup)
+        continue;
+      Expected<HostTensor> copy =
+          HostTensor::create(sig.args[i].dtype, sig.args[i].shapeFor(perCall));
+      if (!copy)
+        return copy.status().withPrefix(quote(sig.args[i].name) + ": ");
+      size_t rowBytes = groupBytes(*args[i]);
+      for (int64_t g = 0; g < perCall; ++g)
+        std::memcpy(copy->bytes() + g * rowBytes,
+                    args[i]->bytes() +
+                        (first + std::min(g, held - 1)) * rowBytes,
+                    rowBytes);
+      callArgs[i] = std::move(*copy);
+      callArgPointers[i] = &callArgs[i];
+    }
+    std::vector<HostTensor> callResults;
+    for (const TensorSpec &result : sig.results) {
+      Expected<HostTensor> tensor = HostTensor::create(
+          result.dtype,
+          result.perGroup ? result.shapeFor(perCall) : result.shape);
+      if (!tensor)
+        return tensor.status().withPrefix("result " + quote(result.name) +
+                                          ": ");
+      callResults.push_back(std::move(*tensor));
+    }
+    if (Status s = device->run(sig, callArgPointers, callResults); !s.ok())
+      return s.withPrefix(groups > 1
+                              ? "groups " + std::to_string(first) + " to " +
+                                    std::to_string(first + held - 1) + " of " +
+                                    std::to_string(groups) + ": "
+                              : std::string());
+    for (size_t r = 0; r < outputs.size(); ++r) {
+      if (!sig.results[r].perGroup) {
+        std::memcpy(outputs[r].bytes(), callResults[r].bytes(),
+                    outputs[r].byteSize());
+        continue;
+      }
+      size_t rowBytes = groupBytes(outputs[r]);
+      std::memcpy(outputs[r].bytes() + first * rowBytes, callResults[r].bytes(),
+                  held * rowBytes);
+    }
+  }
   haveResults = true;
   return Status::success();
 }
@@ -309,7 +364,7 @@ Status Model::run() {
 
   haveResults = false;
   if (deviceBinary)
-    return runOnDevice();
+    return runOnDevice(groups);
   // ABI 3: the executor of the entry's grids after the status record.
   if (sig.abiVersion >= 3) {
     unsigned threads = requestedThreads;

@@ -117,8 +117,9 @@ public:
 
 private:
   Model(Signature signature, EntryFn entry, std::shared_ptr<void> keepAlive);
-  /// Runs a GPU artifact's launches with the bound tensors.
-  Status runOnDevice();
+  /// Runs a GPU artifact's launches with the bound tensors, once per
+  /// `groupsPerCall` of `groups` groups for an entry of per-group tensors.
+  Status runOnDevice(int64_t groups);
 
   /// Binds argument `index` after checking `tensor`'s type; `origin` (a file)
   /// is named in the message when it is not empty.
