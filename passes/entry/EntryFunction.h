@@ -21,6 +21,11 @@ namespace mlir::moe {
 inline constexpr llvm::StringLiteral kEntryAttrName = "moe.entry";
 inline constexpr llvm::StringLiteral kSignatureAttrName = "moe.signature";
 inline constexpr llvm::StringLiteral kChecksAttrName = "moe.checks";
+/// On the module, for the GPU (moe-gpu-form-kernels, moe-gpu-export-launches):
+/// the bytes of the entry's workspace and its kernel launches (JSON).
+inline constexpr llvm::StringLiteral kWorkspaceBytesAttrName =
+    "moe.workspace_bytes";
+inline constexpr llvm::StringLiteral kLaunchesAttrName = "moe.launches";
 /// On the module: the entry's last argument is the executor that runs its
 /// grids of workgroups (ABI version 3).
 inline constexpr llvm::StringLiteral kExecutorAttrName = "moe.executor";

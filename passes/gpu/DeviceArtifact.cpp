@@ -7,6 +7,7 @@
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Pass/PassManager.h"
+#include "llvm/ADT/ScopeExit.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/JSON.h"
 #include "llvm/Support/MemoryBuffer.h"
@@ -48,31 +49,32 @@ FailureOr<std::string> spirBitcode(StringRef spirv, std::string &error) {
     error = "cannot create a temporary directory: " + ec.message();
     return failure();
   }
+  llvm::scope_exit removeDir(
+      [&] { llvm::sys::fs::remove_directories(dir, /*IgnoreErrors=*/true); });
   std::string spv = (dir + "/kernels.spv").str(),
               bc = (dir + "/kernels.bc").str();
-  auto cleanup = [&] {
-    llvm::sys::fs::remove_directories(dir, /*IgnoreErrors=*/true);
-  };
   {
     std::error_code ec;
     llvm::raw_fd_ostream out(spv, ec, llvm::sys::fs::OF_None);
+    if (!ec) {
+      out << spirv;
+      out.close();
+      ec = out.error();
+      // Cleared, or the stream aborts the process when it is destroyed.
+      out.clear_error();
+    }
     if (ec) {
-      cleanup();
       error = "cannot write '" + spv + "': " + ec.message();
       return failure();
     }
-    out << spirv;
   }
   std::string message;
   int status =
       llvm::sys::ExecuteAndWait(*translator, {*translator, "-r", spv, "-o", bc},
                                 std::nullopt, {}, 0, 0, &message);
   llvm::ErrorOr<std::unique_ptr<llvm::MemoryBuffer>> result =
-      status == 0 ? llvm::MemoryBuffer::getFile(bc)
-                  : llvm::ErrorOr<std::unique_ptr<llvm::MemoryBuffer>>(
-                        std::make_error_code(std::errc::io_error));
-  cleanup();
-  if (!result) {
+      llvm::MemoryBuffer::getFile(bc);
+  if (status != 0 || !result) {
     error = "llvm-spirv-15 -r failed (status " + std::to_string(status) +
             (message.empty() ? "" : ": " + message) + ")";
     return failure();
@@ -120,8 +122,8 @@ LogicalResult lowerToDeviceArtifact(ModuleOp module, StringRef target,
   llvm::Expected<llvm::json::Value> signature =
       llvm::json::parse(text(kSignatureAttrName));
   llvm::Expected<llvm::json::Value> launches =
-      llvm::json::parse(text("moe.launches"));
-  auto workspace = module->getAttrOfType<IntegerAttr>("moe.workspace_bytes");
+      llvm::json::parse(text(kLaunchesAttrName));
+  auto workspace = module->getAttrOfType<IntegerAttr>(kWorkspaceBytesAttrName);
   if (!signature || !launches || !workspace || !signature->getAsObject() ||
       !launches->getAsArray()) {
     if (!signature)

@@ -138,7 +138,7 @@ struct MoEGpuExportLaunches
     std::string text;
     llvm::raw_string_ostream os(text);
     os << llvm::json::Value(std::move(launches));
-    module->setAttr("moe.launches", StringAttr::get(&getContext(), text));
+    module->setAttr(kLaunchesAttrName, StringAttr::get(&getContext(), text));
   }
 };
 

@@ -70,12 +70,6 @@ Value indexConstant(OpBuilder &b, Location loc, int64_t value) {
   return arith::ConstantIndexOp::create(b, loc, value);
 }
 
-/// `memref.view` of `bytes` of the workspace at `offset`, with `type`.
-Value workspaceView(OpBuilder &b, Location loc, Value workspace,
-                    Value byteOffset, MemRefType type, ValueRange dynSizes) {
-  return memref::ViewOp::create(b, loc, type, workspace, byteOffset, dynSizes);
-}
-
 /// `(ub - lb) ceildiv step` as a constant, or nullopt.
 std::optional<int64_t> constantTripCount(OpFoldResult lb, OpFoldResult ub,
                                          OpFoldResult step) {
@@ -190,18 +184,22 @@ std::optional<int64_t> constantIterations(scf::ParallelOp loop) {
   return total;
 }
 
+/// Whether `root` is or holds a memref allocation.
+bool containsAllocation(Operation *root) {
+  return root
+      ->walk([](Operation *op) {
+        return isa<memref::AllocOp, memref::AllocaOp>(op)
+                   ? WalkResult::interrupt()
+                   : WalkResult::advance();
+      })
+      .wasInterrupted();
+}
+
 /// Whether `loop` can run as one iteration per thread: constant bounds, no
 /// reductions, no allocation in its body.
 bool isThreadGrid(scf::ParallelOp loop) {
-  if (!loop.getInitVals().empty() || !constantIterations(loop))
-    return false;
-  return !loop.getBody()
-              ->walk([](Operation *op) {
-                return isa<memref::AllocOp, memref::AllocaOp>(op)
-                           ? WalkResult::interrupt()
-                           : WalkResult::advance();
-              })
-              .wasInterrupted();
+  return loop.getInitVals().empty() && constantIterations(loop) &&
+         !containsAllocation(loop);
 }
 
 class KernelFormer {
@@ -239,15 +237,15 @@ private:
   /// The largest scratch area a launch needs.
   int64_t scratchBytes = 0;
   SmallVector<Segment> segments;
-  /// Workspace views standing for values computed in a launch (sunk into the
-  /// launches that use them).
+  /// Loads from workspace buffers standing for values computed in a launch
+  /// (sunk into the launches that use them).
   llvm::SmallPtrSet<Operation *, 8> deviceValueLoads;
 };
 
 Value KernelFormer::entryBuffer(OpBuilder &b, Location loc, MemRefType type) {
   int64_t bytes = type.getNumElements() * elementBytes(type.getElementType());
-  Value view = workspaceView(b, loc, workspace,
-                             indexConstant(b, loc, entryBytes), type, {});
+  Value view = memref::ViewOp::create(
+      b, loc, type, workspace, indexConstant(b, loc, entryBytes), ValueRange{});
   entryBytes += alignTo(std::max<int64_t>(bytes, 1));
   return view;
 }
@@ -308,12 +306,14 @@ LogicalResult KernelFormer::passEscapingValues(Segment &segment) {
   llvm::SmallPtrSet<Operation *, 16> inside(segment.ops.begin(),
                                             segment.ops.end());
   Operation *last = segment.ops.back();
+  // Whether `user` is code outside the segment.
+  auto outside = [&](Operation *user) {
+    return !inside.contains(
+        entry.getBody().front().findAncestorOpInBlock(*user));
+  };
   for (Operation *op : segment.ops) {
     for (Value result : op->getResults()) {
-      bool escapes = llvm::any_of(result.getUsers(), [&](Operation *user) {
-        return !inside.contains(
-            entry.getBody().front().findAncestorOpInBlock(*user));
-      });
+      bool escapes = llvm::any_of(result.getUsers(), outside);
       if (!escapes)
         continue;
       Location loc = op->getLoc();
@@ -325,10 +325,8 @@ LogicalResult KernelFormer::passEscapingValues(Segment &segment) {
         // The buffer of the value, filled at the end of the launch.
         Value buffer = entryBuffer(
             b, loc, MemRefType::get(type.getShape(), type.getElementType()));
-        result.replaceUsesWithIf(buffer, [&](OpOperand &use) {
-          return !inside.contains(
-              entry.getBody().front().findAncestorOpInBlock(*use.getOwner()));
-        });
+        result.replaceUsesWithIf(
+            buffer, [&](OpOperand &use) { return outside(use.getOwner()); });
         OpBuilder after(last->getBlock(), ++Block::iterator(last));
         auto copy = memref::CopyOp::create(after, loc, result, buffer);
         segment.ops.push_back(copy);
@@ -353,9 +351,7 @@ LogicalResult KernelFormer::passEscapingValues(Segment &segment) {
                                          indexConstant(read, loc, 0));
       deviceValueLoads.insert(load);
       result.replaceUsesWithIf(load, [&](OpOperand &use) {
-        return use.getOwner() != store &&
-               !inside.contains(entry.getBody().front().findAncestorOpInBlock(
-                   *use.getOwner()));
+        return use.getOwner() != store && outside(use.getOwner());
       });
     }
   }
@@ -530,7 +526,7 @@ LogicalResult KernelFormer::mapBlock(Block &block, Value tid, Value nthreads) {
   OpBuilder b(block.getParentOp()->getContext());
   auto barrier = [&](Location loc) { gpu::BarrierOp::create(b, loc); };
   SmallVector<Operation *> pending; // writes done by thread 0, in order
-  auto flush = [&](Operation *before) {
+  auto flush = [&]() {
     if (pending.empty())
       return;
     Location loc = pending.front()->getLoc();
@@ -548,11 +544,11 @@ LogicalResult KernelFormer::mapBlock(Block &block, Value tid, Value nthreads) {
   };
   for (Operation &op : llvm::make_early_inc_range(block)) {
     if (op.hasTrait<OpTrait::IsTerminator>()) {
-      flush(&op);
+      flush();
       continue;
     }
     if (auto loop = dyn_cast<scf::ParallelOp>(op)) {
-      flush(&op);
+      flush();
       if (!loop.getInitVals().empty())
         return loop.emitOpError("with reductions cannot run in a GPU kernel");
       for (Operation &inner : loop.getBody()->without_terminator())
@@ -595,7 +591,7 @@ LogicalResult KernelFormer::mapBlock(Block &block, Value tid, Value nthreads) {
     }
     if (!writesMemory(&op)) {
       // Every thread runs it, after the writes before it.
-      flush(&op);
+      flush();
       continue;
     }
     bool holdsParallelLoops =
@@ -605,18 +601,13 @@ LogicalResult KernelFormer::mapBlock(Block &block, Value tid, Value nthreads) {
     // Sequential code that writes and yields nothing runs on thread 0 as a
     // whole (no barriers inside).
     if (!holdsParallelLoops && op.getNumResults() == 0 &&
-        !op.hasTrait<OpTrait::IsTerminator>() &&
-        !op.walk([](Operation *inner) {
-             return isa<memref::AllocOp, memref::AllocaOp>(inner)
-                        ? WalkResult::interrupt()
-                        : WalkResult::advance();
-           }).wasInterrupted()) {
+        !containsAllocation(&op)) {
       pending.push_back(&op);
       continue;
     }
     if (isa<scf::ForOp, scf::IfOp, scf::WhileOp, scf::IndexSwitchOp,
             scf::ExecuteRegionOp>(op)) {
-      flush(&op);
+      flush();
       for (Region &region : op.getRegions())
         for (Block &inner : region)
           if (failed(mapBlock(inner, tid, nthreads)))
@@ -635,8 +626,10 @@ LogicalResult KernelFormer::placeScratch(gpu::LaunchOp launch, int64_t blocks) {
   struct Placed {
     Operation *alloc;
     int64_t bytes;  // one copy, at its largest
-    int64_t copies; // iterations of the loops around it
     int64_t offset; // in the block's area
+    /// The loops around it, outermost first, with their trip counts: one
+    /// copy per iteration of them.
+    SmallVector<std::pair<scf::ForOp, int64_t>> loops;
   };
   SmallVector<Placed> placed;
   int64_t blockBytes = 0;
@@ -667,6 +660,7 @@ LogicalResult KernelFormer::placeScratch(gpu::LaunchOp launch, int64_t blocks) {
       elements *= std::max<int64_t>(*bound, 0);
     }
     int64_t copies = 1;
+    SmallVector<std::pair<scf::ForOp, int64_t>> loops;
     for (Operation *parent = op->getParentOp(); parent != launch;
          parent = parent->getParentOp()) {
       if (isa<scf::IfOp, scf::IndexSwitchOp, scf::ExecuteRegionOp>(parent))
@@ -682,10 +676,12 @@ LogicalResult KernelFormer::placeScratch(gpu::LaunchOp launch, int64_t blocks) {
         return WalkResult::interrupt();
       }
       copies *= std::max<int64_t>(*trips, 1);
+      loops.insert(loops.begin(),
+                   std::make_pair(loop, std::max<int64_t>(*trips, 1)));
     }
     int64_t bytes = alignTo(
         std::max<int64_t>(elements * elementBytes(type.getElementType()), 1));
-    placed.push_back({op, bytes, copies, blockBytes});
+    placed.push_back({op, bytes, blockBytes, std::move(loops)});
     blockBytes += bytes * copies;
     return WalkResult::advance();
   });
@@ -708,16 +704,7 @@ LogicalResult KernelFormer::placeScratch(gpu::LaunchOp launch, int64_t blocks) {
     Location aloc = p.alloc->getLoc();
     // Which copy: the iteration of the loops around it, outermost slowest.
     Value copy = indexConstant(b, aloc, 0);
-    SmallVector<scf::ForOp> loops;
-    for (Operation *parent = p.alloc->getParentOp(); parent != launch;
-         parent = parent->getParentOp())
-      if (auto loop = dyn_cast<scf::ForOp>(parent))
-        loops.insert(loops.begin(), loop);
-    for (scf::ForOp loop : loops) {
-      int64_t trips = std::max<int64_t>(*constantTripCount(loop.getLowerBound(),
-                                                           loop.getUpperBound(),
-                                                           loop.getStep()),
-                                        1);
+    for (auto [loop, trips] : p.loops) {
       Value iteration = arith::DivUIOp::create(
           b, aloc,
           arith::SubIOp::create(b, aloc, loop.getInductionVar(),
@@ -735,8 +722,8 @@ LogicalResult KernelFormer::placeScratch(gpu::LaunchOp launch, int64_t blocks) {
             arith::MulIOp::create(b, aloc, copy,
                                   indexConstant(b, aloc, p.bytes))));
     auto type = cast<MemRefType>(p.alloc->getResult(0).getType());
-    Value view =
-        workspaceView(b, aloc, workspace, offset, type, p.alloc->getOperands());
+    Value view = memref::ViewOp::create(b, aloc, type, workspace, offset,
+                                        p.alloc->getOperands());
     p.alloc->getResult(0).replaceAllUsesWith(view);
     p.alloc->erase();
   }
@@ -793,7 +780,7 @@ LogicalResult KernelFormer::run() {
       return diag;
     }
   auto module = entry->getParentOfType<ModuleOp>();
-  module->setAttr("moe.workspace_bytes",
+  module->setAttr(kWorkspaceBytesAttrName,
                   IntegerAttr::get(IntegerType::get(context, 64), total));
   module->setAttr(gpu::GPUDialect::getContainerModuleAttrName(),
                   UnitAttr::get(context));
