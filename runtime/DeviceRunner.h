@@ -38,16 +38,36 @@ public:
   virtual std::string description() const = 0;
   /// Runs `signature`'s launches with `args` (one per signature argument,
   /// all bound) and writes `results` (allocated by the caller, one per
-  /// signature result).
-  virtual Status run(const Signature &signature,
-                     const std::vector<const HostTensor *> &args,
-                     std::vector<HostTensor> &results) = 0;
+  /// signature result): device buffers made once per size, a weight
+  /// uploaded again only when another tensor is bound, inputs every run.
+  Status run(const Signature &signature,
+             const std::vector<const HostTensor *> &args,
+             std::vector<HostTensor> &results);
   /// The device time of the last run's launches, where the device measures
   /// it (CUDA events from before the first launch to after the last);
   /// copies are not included.
   virtual std::optional<double> lastLaunchMilliseconds() const {
     return std::nullopt;
   }
+
+protected:
+  /// What each device does for run(). Before the copies and launches.
+  virtual Status begin() { return Status::success(); }
+  /// Makes buffer `index` `bytes` (at least 1) long, releasing a previous one.
+  virtual Status allocate(size_t index, size_t bytes) = 0;
+  virtual Status upload(size_t index, const void *data, size_t bytes) = 0;
+  /// Carries the launches out in order over the buffers.
+  virtual Status launchAll(const std::vector<Launch> &launches) = 0;
+  /// Copies buffer `index` back once every launch has finished.
+  virtual Status download(void *data, size_t index, size_t bytes) = 0;
+
+private:
+  /// Buffer `index` of `bytes` (made, or made anew, when its size differs).
+  Status buffer(size_t index, size_t bytes);
+
+  std::vector<size_t> bufferBytes;
+  /// The weight each buffer holds (not uploaded again while it is bound).
+  std::vector<const HostTensor *> uploaded;
 };
 
 /// A runner of `kind` (Cuda or OpenCL) with the kernels of `binary` loaded.

@@ -21,76 +21,43 @@ public:
 
   std::string description() const override { return device->description(); }
 
-  Status run(const Signature &signature,
-             const std::vector<const HostTensor *> &args,
-             std::vector<HostTensor> &results) override;
-
   std::optional<double> lastLaunchMilliseconds() const override {
     return launchMilliseconds;
   }
 
-private:
-  /// The device buffer `index` of `bytes` (made on first use).
-  Expected<const CudaBuffer *> buffer(size_t index, size_t bytes);
+protected:
+  Status begin() override { return device->makeCurrent(); }
+  Status allocate(size_t index, size_t bytes) override;
+  Status upload(size_t index, const void *data, size_t bytes) override {
+    return device->copyToDevice(*buffers[index], data, bytes);
+  }
+  Status launchAll(const std::vector<Launch> &launches) override;
+  Status download(void *data, size_t index, size_t bytes) override {
+    return device->copyToHost(data, *buffers[index], bytes);
+  }
 
+private:
   std::shared_ptr<CudaDevice> device;
   CudaModule module;
   std::map<std::string, cuda::Function> kernels;
   std::vector<std::optional<CudaBuffer>> buffers;
-  /// The weight each buffer holds (not uploaded again while it is bound).
-  std::vector<const HostTensor *> uploaded;
   /// Events around the launches (made by the first run) and their time.
   std::optional<CudaEvent> launchStart, launchEnd;
   std::optional<double> launchMilliseconds;
 };
 
-Expected<const CudaBuffer *> CudaRunner::buffer(size_t index, size_t bytes) {
-  if (index >= buffers.size()) {
+Status CudaRunner::allocate(size_t index, size_t bytes) {
+  if (index >= buffers.size())
     buffers.resize(index + 1);
-    uploaded.resize(index + 1, nullptr);
-  }
-  size_t size = bytes ? bytes : 1;
-  if (buffers[index] && buffers[index]->size() == size)
-    return &*buffers[index];
   buffers[index].reset();
-  Expected<CudaBuffer> made = device->allocate(size);
+  Expected<CudaBuffer> made = device->allocate(bytes);
   if (!made)
     return made.status();
   buffers[index].emplace(std::move(*made));
-  uploaded[index] = nullptr;
-  return &*buffers[index];
+  return Status::success();
 }
 
-Status CudaRunner::run(const Signature &signature,
-                       const std::vector<const HostTensor *> &args,
-                       std::vector<HostTensor> &results) {
-  if (Status s = device->makeCurrent(); !s.ok())
-    return s;
-  for (size_t i = 0; i < args.size(); ++i) {
-    Expected<const CudaBuffer *> memory = buffer(i, args[i]->byteSize());
-    if (!memory)
-      return memory.status();
-    if (signature.args[i].role == ArgRole::Weight && uploaded[i] == args[i])
-      continue;
-    if (args[i]->byteSize())
-      if (Status s = device->copyToDevice(**memory, args[i]->bytes(),
-                                          args[i]->byteSize());
-          !s.ok())
-        return s;
-    uploaded[i] = signature.args[i].role == ArgRole::Weight ? args[i] : nullptr;
-  }
-  size_t first = args.size();
-  for (size_t r = 0; r < results.size(); ++r)
-    if (Expected<const CudaBuffer *> memory =
-            buffer(first + r, results[r].byteSize());
-        !memory)
-      return memory.status();
-  if (Expected<const CudaBuffer *> memory =
-          buffer(first + results.size(),
-                 static_cast<size_t>(signature.workspaceBytes));
-      !memory)
-    return memory.status();
-
+Status CudaRunner::launchAll(const std::vector<Launch> &launches) {
   if (!launchStart) {
     Expected<CudaEvent> start = device->createEvent();
     if (!start)
@@ -104,7 +71,7 @@ Status CudaRunner::run(const Signature &signature,
   launchMilliseconds.reset();
   if (Status s = launchStart->record(); !s.ok())
     return s;
-  for (const Launch &launch : signature.launches) {
+  for (const Launch &launch : launches) {
     auto it = kernels.find(launch.kernel);
     if (it == kernels.end()) {
       Expected<cuda::Function> function = module.function(launch.kernel);
@@ -136,12 +103,6 @@ Status CudaRunner::run(const Signature &signature,
   if (!elapsed)
     return elapsed.status();
   launchMilliseconds = *elapsed;
-  for (size_t r = 0; r < results.size(); ++r)
-    if (results[r].byteSize())
-      if (Status s = device->copyToHost(results[r].bytes(), *buffers[first + r],
-                                        results[r].byteSize());
-          !s.ok())
-        return s;
   return Status::success();
 }
 

@@ -91,14 +91,14 @@ public:
     return "OpenCL device: " + deviceName;
   }
 
-  Status run(const Signature &signature,
-             const std::vector<const HostTensor *> &args,
-             std::vector<HostTensor> &results) override;
+protected:
+  Status allocate(size_t index, size_t bytes) override;
+  Status upload(size_t index, const void *data, size_t bytes) override;
+  Status launchAll(const std::vector<Launch> &launches) override;
+  Status download(void *data, size_t index, size_t bytes) override;
 
 private:
   OpenCLRunner() = default;
-  /// The device buffer `index` of `bytes` (made on first use).
-  Expected<Handle> buffer(size_t index, size_t bytes);
   Expected<Handle> kernel(const std::string &name);
 
   OpenCLApi api{};
@@ -107,9 +107,6 @@ private:
   std::string deviceName;
   std::map<std::string, Handle> kernels;
   std::vector<Handle> buffers;
-  std::vector<size_t> bufferBytes;
-  /// The weight each buffer holds (not uploaded again while it is bound).
-  std::vector<const HostTensor *> uploaded;
 };
 
 template <typename F> bool resolve(void *library, const char *name, F &fn) {
@@ -197,25 +194,32 @@ Expected<std::unique_ptr<DeviceRunner>> OpenCLRunner::open(const void *binary,
   return std::unique_ptr<DeviceRunner>(std::move(runner));
 }
 
-Expected<Handle> OpenCLRunner::buffer(size_t index, size_t bytes) {
-  if (index >= buffers.size()) {
+Status OpenCLRunner::allocate(size_t index, size_t bytes) {
+  if (index >= buffers.size())
     buffers.resize(index + 1, nullptr);
-    bufferBytes.resize(index + 1, 0);
-    uploaded.resize(index + 1, nullptr);
-  }
-  size_t size = bytes ? bytes : 1;
-  if (buffers[index] && bufferBytes[index] == size)
-    return buffers[index];
   if (buffers[index])
     api.releaseMemObject(buffers[index]);
   cl_int error = 0;
   buffers[index] =
-      api.createBuffer(context, kMemReadWrite, size, nullptr, &error);
+      api.createBuffer(context, kMemReadWrite, bytes, nullptr, &error);
   if (!buffers[index])
     return clFailure("clCreateBuffer", error);
-  bufferBytes[index] = size;
-  uploaded[index] = nullptr;
-  return buffers[index];
+  return Status::success();
+}
+
+Status OpenCLRunner::upload(size_t index, const void *data, size_t bytes) {
+  if (cl_int e = api.enqueueWriteBuffer(queue, buffers[index], 1, 0, bytes,
+                                        data, 0, nullptr, nullptr))
+    return clFailure("clEnqueueWriteBuffer", e);
+  return Status::success();
+}
+
+Status OpenCLRunner::download(void *data, size_t index, size_t bytes) {
+  // Blocking, on the in-order queue: after every launch.
+  if (cl_int e = api.enqueueReadBuffer(queue, buffers[index], 1, 0, bytes, data,
+                                       0, nullptr, nullptr))
+    return clFailure("clEnqueueReadBuffer", e);
+  return Status::success();
 }
 
 Expected<Handle> OpenCLRunner::kernel(const std::string &name) {
@@ -230,36 +234,8 @@ Expected<Handle> OpenCLRunner::kernel(const std::string &name) {
   return handle;
 }
 
-Status OpenCLRunner::run(const Signature &signature,
-                         const std::vector<const HostTensor *> &args,
-                         std::vector<HostTensor> &results) {
-  // Arguments: weights once (while the same tensor stays bound), inputs
-  // every run.
-  for (size_t i = 0; i < args.size(); ++i) {
-    Expected<Handle> memory = buffer(i, args[i]->byteSize());
-    if (!memory)
-      return memory.status();
-    if (signature.args[i].role == ArgRole::Weight && uploaded[i] == args[i])
-      continue;
-    if (args[i]->byteSize())
-      if (cl_int e =
-              api.enqueueWriteBuffer(queue, *memory, 1, 0, args[i]->byteSize(),
-                                     args[i]->bytes(), 0, nullptr, nullptr))
-        return clFailure("clEnqueueWriteBuffer", e);
-    uploaded[i] = signature.args[i].role == ArgRole::Weight ? args[i] : nullptr;
-  }
-  size_t first = args.size();
-  for (size_t r = 0; r < results.size(); ++r)
-    if (Expected<Handle> memory = buffer(first + r, results[r].byteSize());
-        !memory)
-      return memory.status();
-  if (Expected<Handle> memory =
-          buffer(first + results.size(),
-                 static_cast<size_t>(signature.workspaceBytes));
-      !memory)
-    return memory.status();
-
-  for (const Launch &launch : signature.launches) {
+Status OpenCLRunner::launchAll(const std::vector<Launch> &launches) {
+  for (const Launch &launch : launches) {
     Expected<Handle> handle = kernel(launch.kernel);
     if (!handle)
       return handle.status();
@@ -283,12 +259,6 @@ Status OpenCLRunner::run(const Signature &signature,
       return Status::failure("OpenCL: clEnqueueNDRangeKernel(",
                              quote(launch.kernel), ") failed with error ", e);
   }
-  for (size_t r = 0; r < results.size(); ++r)
-    if (results[r].byteSize())
-      if (cl_int e = api.enqueueReadBuffer(
-              queue, buffers[first + r], 1, 0, results[r].byteSize(),
-              results[r].bytes(), 0, nullptr, nullptr))
-        return clFailure("clEnqueueReadBuffer", e);
   if (cl_int e = api.finish(queue))
     return clFailure("clFinish", e);
   return Status::success();
