@@ -790,9 +790,10 @@ TEST(ModelGroupsTest, PadsTheLastCallOfSeveralGroupsWithItsLastGroup) {
       EXPECT_EQ(y.data<float>()[i], 10.0f * (i + 1));
     ASSERT_EQ(pairCalls.size(), size_t((groups + 1) / 2));
     // An odd count's last call: its group, then a copy of it.
-    if (groups % 2)
+    if (groups % 2) {
       EXPECT_EQ(pairCalls.back(),
                 (std::vector<float>{float(2 * groups - 1), float(2 * groups),
                                     float(2 * groups - 1), float(2 * groups)}));
+    }
   }
 }
