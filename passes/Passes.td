@@ -503,34 +503,81 @@ def MoECpuApproximateMath : Pass<"moe-cpu-approximate-math"> {
 }
 
 def MoEGpuLowerDataPath : Pass<"moe-gpu-lower-data-path"> {
-  let summary = "Lower moe.grouped_matmul to one linalg.generic over its result elements (GPU)";
+  let summary = "Lower moe.grouped_matmul to a tiled GPU kernel (or one thread per result element)";
   let description = [{
-    Every `moe.grouped_matmul` becomes one `linalg.generic` over its result
-    `(r, q)`, all parallel: the body finds the row's expert (from the
-    offsets: a division for the padded layout's uniform groups, a search
-    for ragged ones), reads the row's A by index (the fused gather; `-1`
-    reads zeros), sums `k` in increasing order onto the bias and applies
-    the epilogue (activation, swiglu, row scale). Rows outside every group
-    keep the init's values. Every element is independent, so the GPU runs
-    the whole result as one grid of threads, with no per-expert temporaries,
-    for both plan layouts.
+    `kernel=tiled` (the default): every `moe.grouped_matmul` of static shapes
+    becomes one `gpu.launch` of block tiles, between read-only `to_buffer`s
+    of its operands and a `to_tensor` of a new result buffer (a copy of the
+    init where rows may lie outside every group). A block computes 64 rows
+    of one expert by 64 columns: per step of 16 `k`, the gathered A tile
+    (`-1` reads zeros) and the weight tile (both halves with swiglu) go to
+    workgroup memory, then each of its 16 x 16 threads adds the products
+    to its 4 x 4 accumulators, which start at the bias; the epilogue
+    (activation, swiglu, row scale) stores the results in range. Uniform
+    groups (the padded layout) have `ceil(C / 64)` row tiles each, found
+    by division; ragged groups at most `ceil(N / 64) + E`, found by a walk
+    over the offsets, and blocks past the last tile do nothing. `k` is
+    summed in increasing order onto the bias, as in the element-wise form.
+
+    `precision=tf32` (the tiled kernel, f32 results): each step of 16 `k`
+    is two steps of `nvgpu.mma.sync` m16n8k8 (f32 inputs read as tf32, f32
+    accumulation) per 16 x 8 piece of each warp's 32 x 16 results; the
+    order of the sums within a step is the tensor cores'. NVIDIA only: the
+    portable variant emulates the steps (`moe-gpu-emulate-mma-sync`).
+
+    First, the named MLP form of `moe.experts` of static shapes (Soft MoE's
+    experts on their slots) becomes the same data path: its `[E, M, d]`
+    slots as `E * M` rows in uniform groups of `M`, two grouped GEMMs, and
+    the rows back as `[E, M, d_out]`.
+
+    `kernel=elementwise` (and any grouped GEMM of dynamic shapes): one
+    `linalg.generic` over its result `(r, q)`, all parallel: the body finds
+    the row's expert (a division for uniform groups, a search for ragged
+    ones), reads the row's A by index, sums `k` in increasing order onto
+    the bias and applies the epilogue. Rows outside every group keep the
+    init's values.
 
     ```mlir
     // Before
     %y = moe.grouped_matmul %x gather(%idx : tensor<12xi32>), %w offsets %off
         bias(%b : tensor<4x8xf32>) into %init {activation = #moe<activation gelu>}
         : tensor<6x16xf32>, tensor<4x16x8xf32>, tensor<5xi32> into tensor<12x8xf32>
-    // After
+    // After (kernel=tiled)
+    %xb = bufferization.to_buffer %x read_only : tensor<6x16xf32> to memref<6x16xf32>
+    ...
+    %out = memref.alloc() : memref<12x8xf32>
+    gpu.launch blocks(%bx, ...) in (%gx = %c4, ...) threads(%tx, ...) in (%c256, ...) {
+      %a = memref.alloc() : memref<16x64xf32, 3>   // the A tile
+      %wt = memref.alloc() : memref<16x64xf32, 3>  // the weight tile
+      ...
+    }
+    %y = bufferization.to_tensor %out restrict writable : memref<12x8xf32> to tensor<12x8xf32>
+    // After (kernel=elementwise)
     %y = linalg.generic {iterator_types = ["parallel", "parallel"]} outs(%init : tensor<12x8xf32>) {
       // e: the row's expert; sum_k x[idx[r], k] * w[e, k, q] + b[e, q]; gelu
     }
     ```
   }];
+  let options = [
+    Option<"kernel", "kernel", "std::string", /*default=*/"\"tiled\"",
+           "tiled (block tiles of one expert's rows in workgroup memory, a "
+           "register micro-tile per thread) or elementwise (one thread per "
+           "result element)">,
+    Option<"precision", "precision", "std::string", /*default=*/"\"f32\"",
+           "f32 (every product an f32 multiply) or tf32 (the tiled kernel's "
+           "products on tensor cores, nvgpu.mma.sync with f32 inputs read "
+           "as tf32 and f32 accumulation; NVIDIA only)">,
+  ];
   let dependentDialects = ["::mlir::linalg::LinalgDialect",
                            "::mlir::scf::SCFDialect",
                            "::mlir::tensor::TensorDialect",
                            "::mlir::math::MathDialect",
-                           "::mlir::arith::ArithDialect"];
+                           "::mlir::arith::ArithDialect",
+                           "::mlir::bufferization::BufferizationDialect",
+                           "::mlir::gpu::GPUDialect",
+                           "::mlir::memref::MemRefDialect",
+                           "::mlir::nvgpu::NVGPUDialect",
+                           "::mlir::vector::VectorDialect"];
 }
 
 def MoEGpuFormKernels : Pass<"moe-gpu-form-kernels", "::mlir::ModuleOp"> {
@@ -628,6 +675,42 @@ def MoEGpuExportLaunches : Pass<"moe-gpu-export-launches", "::mlir::ModuleOp"> {
     // [64, 1, 1], arguments {"arg": 0}, {"i64": 3}, {"arg": 2}
     ```
   }];
+}
+
+def MoEGpuEmulateMmaSync : Pass<"moe-gpu-emulate-mma-sync"> {
+  let summary = "Emulate nvgpu.mma.sync with workgroup memory (the portable variant of tensor-core kernels)";
+  let description = [{
+    Every `nvgpu.mma.sync` m16n8k8 on f32 of a kernel becomes what the
+    warp's tensor cores compute, written from the PTX ISA's fragment layouts:
+    each lane stores its A elements (a0 at row g, k t; a1 at row g + 8; a2,
+    a3 the same at k t + 4) and B elements (b0 at k t, column g; b1 at
+    k t + 4) into its warp's 16 x 8 and 8 x 8 matrices in workgroup memory,
+    then, after a barrier, computes its accumulators (c0, c1 at row g,
+    columns 2t, 2t + 1; c2, c3 at row g + 8), with g = lane / 4 and
+    t = lane % 4. Products are exact f32. The OpenCL pipeline runs it, so
+    the tensor-core kernels (`moe-to-gpu{precision=tf32}`) run on PoCL
+    and the router matrix checks their fragment indexing.
+
+    Kernels need a known one-dimensional block of whole warps and must reach
+    every mma.sync with all their threads.
+
+    ```mlir
+    // Before
+    %d = nvgpu.mma.sync (%a, %b, %c) {mmaShape = [16, 8, 8], tf32Enabled}
+        : (vector<4x1xf32>, vector<2x1xf32>, vector<2x2xf32>) -> vector<2x2xf32>
+    // After
+    memref.store %a0, %A[%warp, %g, %t] : memref<8x16x8xf32, 3>
+    ...
+    gpu.barrier
+    %c0 = ... + %A[%warp, %g, k] * %B[%warp, k, 2 * %t] ...  // k = 0 .. 7
+    gpu.barrier
+    %d = vector.from_elements %c0, %c1, %c2, %c3 : vector<2x2xf32>
+    ```
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::gpu::GPUDialect",
+                           "::mlir::memref::MemRefDialect",
+                           "::mlir::vector::VectorDialect"];
 }
 
 def MoEGpuWorkgroupAttributions : Pass<"moe-gpu-workgroup-attributions"> {

@@ -100,7 +100,7 @@ static constexpr llvm::StringLiteral kMoEToGPUKernelsPipeline =
     "moe-materialize-plan{layout=@LAYOUT@},"
     "moe-fuse-experts,"
     "moe-insert-index-checks{scope=@CHECKS@},"
-    "moe-gpu-lower-data-path,"
+    "moe-gpu-lower-data-path{precision=@PRECISION@},"
     "moe-lower-to-linalg,"
     "convert-elementwise-to-linalg,"
     "canonicalize,cse,"
@@ -119,9 +119,9 @@ static constexpr llvm::StringLiteral kMoEToGPUKernelsPipeline =
 
 /// The portable variant: SPIR-V for OpenCL (run on the CPU by PoCL).
 /// (Loops go through cf: SCFToSPIRV leaves the results of a loop that runs
-/// no iteration undefined.)
+/// no iteration undefined.) Tensor-core steps are emulated.
 static constexpr llvm::StringLiteral kOpenCLKernelsPipeline =
-    "gpu.module(convert-scf-to-cf),"
+    "gpu.module(moe-gpu-emulate-mma-sync,canonicalize,convert-scf-to-cf),"
     "spirv-attach-target{ver=v1.0 caps=Addresses,Int64,Int8,Float64,Kernel "
     "client_api=OpenCL},"
     "moe-gpu-to-spirv,"
@@ -130,9 +130,12 @@ static constexpr llvm::StringLiteral kOpenCLKernelsPipeline =
 
 /// The NVIDIA variant: NVVM (memrefs as bare pointers), PTX for `@ARCH@`
 /// (`@PTX@`: the PTX version it needs), as PTX text, a cubin or a fatbin
-/// (`@FORMAT@`; the last two run ptxas, found through CUDA_ROOT).
+/// (`@FORMAT@`; the last two run ptxas, found through CUDA_ROOT). Workgroup
+/// memory becomes the kernels' workgroup attributions (shared memory).
 static constexpr llvm::StringLiteral kNVVMKernelsPipeline =
+    "moe-gpu-workgroup-attributions,"
     "gpu.module(convert-scf-to-cf,"
+    "convert-nvgpu-to-nvvm,"
     "convert-gpu-to-nvvm{use-bare-ptr-memref-call-conv=true},"
     "reconcile-unrealized-casts),"
     "nvvm-attach-target{chip=@ARCH@ features=@PTX@ O=3},"
@@ -142,7 +145,7 @@ LogicalResult buildMoEToGPUPipeline(OpPassManager &pm, StringRef target,
                                     StringRef planLayout,
                                     llvm::raw_ostream &errors, int64_t threads,
                                     int64_t groupsPerCall, StringRef arch,
-                                    StringRef format) {
+                                    StringRef format, StringRef precision) {
   std::string pipeline = kMoEToGPUKernelsPipeline.str();
   std::string ptx;
   if (target == "opencl") {
@@ -176,7 +179,8 @@ LogicalResult buildMoEToGPUPipeline(OpPassManager &pm, StringRef target,
                                    {"@GROUPS@", groups},
                                    {"@ARCH@", arch},
                                    {"@PTX@", ptx},
-                                   {"@FORMAT@", format}});
+                                   {"@FORMAT@", format},
+                                   {"@PRECISION@", precision}});
   return parsePassPipeline(pipeline, pm, errors);
 }
 
@@ -240,6 +244,11 @@ struct MoEToGPUOptions : PassPipelineOptions<MoEToGPUOptions> {
       *this, "plan-layout",
       llvm::cl::desc("layout of slot-table plans: auto, padded or sorted"),
       llvm::cl::init("auto")};
+  Option<std::string> precision{
+      *this, "precision",
+      llvm::cl::desc("the expert GEMMs' products: f32, or tf32 (tensor "
+                     "cores, f32 inputs read as tf32, f32 accumulation)"),
+      llvm::cl::init("f32")};
   Option<int64_t> threads{*this, "threads", llvm::cl::desc("threads per block"),
                           llvm::cl::init(64)};
   Option<int64_t> groupsPerCall{
@@ -259,7 +268,7 @@ void registerMoEPipelines() {
         if (failed(buildMoEToGPUPipeline(pm, options.target, options.planLayout,
                                          llvm::errs(), options.threads,
                                          options.groupsPerCall, options.arch,
-                                         options.format)))
+                                         options.format, options.precision)))
           llvm::report_fatal_error("the moe-to-gpu pipeline does not parse");
       });
   PassPipelineRegistration<MoEToCPUOptions>(

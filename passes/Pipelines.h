@@ -30,7 +30,7 @@ LogicalResult
 buildMoEToGPUPipeline(OpPassManager &pm, StringRef target, StringRef planLayout,
                       llvm::raw_ostream &errors, int64_t threads = 64,
                       int64_t groupsPerCall = 1, StringRef arch = "sm_80",
-                      StringRef format = "isa");
+                      StringRef format = "isa", StringRef precision = "f32");
 
 void registerMoEPipelines();
 

@@ -96,13 +96,15 @@ void emitBytes(OpBuilder &b, Location loc, StringRef name, std::string bytes,
 
 LogicalResult lowerToDeviceArtifact(ModuleOp module, StringRef target,
                                     StringRef arch, StringRef planLayout,
-                                    int64_t groupsPerCall, std::string &error) {
+                                    int64_t groupsPerCall, StringRef precision,
+                                    std::string &error) {
   module.getContext()->getOrLoadDialect<LLVM::LLVMDialect>();
   PassManager pm(module.getContext());
   llvm::raw_string_ostream errors(error);
   if (failed(buildMoEToGPUPipeline(pm, target, planLayout, errors,
                                    /*threads=*/64, groupsPerCall, arch,
-                                   target == "cuda" ? "fatbin" : "bin")))
+                                   target == "cuda" ? "fatbin" : "bin",
+                                   precision)))
     return failure();
   if (failed(pm.run(module)))
     return failure(); // diagnostics were emitted

@@ -24,10 +24,12 @@ namespace mlir::moe {
 /// fatbin for `arch`, which needs the CUDA toolkit through CUDA_ROOT) and
 /// replaces its body with the artifact's two symbols in the LLVM dialect,
 /// ready for emitSharedObject. Diagnostics of the compile are emitted on
-/// the module; other failures (a missing tool) set `error`.
+/// the module; other failures (a missing tool) set `error`. `precision` is
+/// the expert GEMMs' (moe-to-gpu's precision: f32 or tf32).
 LogicalResult lowerToDeviceArtifact(ModuleOp module, StringRef target,
                                     StringRef arch, StringRef planLayout,
-                                    int64_t groupsPerCall, std::string &error);
+                                    int64_t groupsPerCall, StringRef precision,
+                                    std::string &error);
 
 } // namespace mlir::moe
 

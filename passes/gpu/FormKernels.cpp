@@ -169,6 +169,8 @@ struct Segment {
   scf::ForallOp grid;
   /// A parallel loop run as one iteration per thread.
   scf::ParallelOp threadGrid;
+  /// A launch already formed.
+  gpu::LaunchOp built;
 };
 
 /// The number of iterations of `loop` when its bounds are constants.
@@ -282,6 +284,12 @@ void KernelFormer::splitIntoSegments() {
             return inOpen.contains(v.getDefiningOp());
           })))
       continue;
+    // A kernel built before (the tiled grouped GEMM) launches as it is.
+    if (auto launch = dyn_cast<gpu::LaunchOp>(op)) {
+      segments.push_back(Segment{{launch}, {}, {}, launch});
+      open = nullptr;
+      continue;
+    }
     if (auto forall = dyn_cast<scf::ForallOp>(op)) {
       segments.push_back(Segment{{forall}, forall, {}});
       open = nullptr;
@@ -359,6 +367,10 @@ LogicalResult KernelFormer::passEscapingValues(Segment &segment) {
 }
 
 FailureOr<gpu::LaunchOp> KernelFormer::launch(Segment &segment) {
+  if (segment.built) {
+    sinkInto(segment.built);
+    return segment.built;
+  }
   Operation *first = segment.ops.front();
   Location loc = first->getLoc();
   OpBuilder b(first);

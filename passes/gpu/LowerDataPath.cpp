@@ -11,6 +11,11 @@
 //===----------------------------------------------------------------------===//
 
 #include "passes/Passes.h"
+#include "passes/gpu/GroupedMatmulKernel.h"
+
+#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/NVGPU/IR/NVGPUDialect.h"
 
 #include "dialect/Activation.h"
 #include "dialect/DataPath.h"
@@ -170,14 +175,88 @@ LogicalResult lowerGroupedMatmul(GroupedMatmulOp op) {
   return success();
 }
 
+/// The named MLP form of `moe.experts` on `[E, M, d]` slots as the data
+/// path: the slots as `E * M` rows in uniform groups of `M`, the two grouped
+/// GEMMs (bias and activation in the epilogue), the rows back as `[E, M,
+/// d_out]`. Leaves the region form and dynamic shapes alone.
+void expertsAsGroupedMatmuls(ExpertsOp experts) {
+  auto input = cast<RankedTensorType>(experts.getInput().getType());
+  auto result = cast<RankedTensorType>(experts.getResult().getType());
+  if (!experts.isMLP() || !input.hasStaticShape() || !result.hasStaticShape())
+    return;
+  OpBuilder b(experts);
+  Location loc = experts.getLoc();
+  int64_t e = input.getDimSize(0), m = input.getDimSize(1);
+  Type element = input.getElementType();
+  SmallVector<ReassociationIndices> rows = {{0, 1}, {2}};
+  Value x = tensor::CollapseShapeOp::create(b, loc, experts.getInput(), rows);
+  SmallVector<int32_t> offsetValues;
+  for (int64_t g = 0; g <= e; ++g)
+    offsetValues.push_back(static_cast<int32_t>(g * m));
+  Value offsets = arith::ConstantOp::create(
+      b, loc,
+      DenseIntElementsAttr::get(RankedTensorType::get({e + 1}, b.getI32Type()),
+                                ArrayRef<int32_t>(offsetValues)));
+  Activation activation = *experts.getActivation();
+  int64_t hidden = experts.getHiddenSize();
+  auto rowsOf = [&](int64_t width) {
+    return tensor::EmptyOp::create(b, loc, ArrayRef<int64_t>{e * m, width},
+                                   element);
+  };
+  Value h = GroupedMatmulOp::create(
+      b, loc, RankedTensorType::get({e * m, hidden}, element), x, Value(),
+      experts.getUpWeight(), offsets, experts.getUpBias(), Value(),
+      rowsOf(hidden), ActivationAttr::get(b.getContext(), activation));
+  int64_t dOut = result.getDimSize(2);
+  Value y = GroupedMatmulOp::create(
+      b, loc, RankedTensorType::get({e * m, dOut}, element), h, Value(),
+      experts.getDownWeight(), offsets, experts.getDownBias(), Value(),
+      rowsOf(dOut), ActivationAttr());
+  experts.getResult().replaceAllUsesWith(
+      tensor::ExpandShapeOp::create(b, loc, result, y, rows));
+  experts.erase();
+}
+
 struct MoEGpuLowerDataPath
     : impl::MoEGpuLowerDataPathBase<MoEGpuLowerDataPath> {
+  using Base::Base;
   void runOnOperation() override {
+    if (kernel != "tiled" && kernel != "elementwise") {
+      getOperation()->emitError()
+          << "moe-gpu-lower-data-path: kernel must be 'tiled' or "
+             "'elementwise', got '"
+          << kernel << "'";
+      return signalPassFailure();
+    }
+    if (precision != "f32" && precision != "tf32") {
+      getOperation()->emitError()
+          << "moe-gpu-lower-data-path: precision must be 'f32' or 'tf32', "
+             "got '"
+          << precision << "'";
+      return signalPassFailure();
+    }
+    GroupedMatmulTiles tiles;
+    tiles.tensorCores = precision == "tf32";
+    SmallVector<ExpertsOp> experts;
+    getOperation()->walk([&](ExpertsOp op) { experts.push_back(op); });
+    for (ExpertsOp op : experts)
+      expertsAsGroupedMatmuls(op);
     SmallVector<GroupedMatmulOp> ops;
     getOperation()->walk([&](GroupedMatmulOp op) { ops.push_back(op); });
-    for (GroupedMatmulOp op : ops)
+    for (GroupedMatmulOp op : ops) {
+      if (kernel == "tiled") {
+        OpBuilder b(op);
+        FailureOr<Value> tiled = buildTiledGroupedMatmul(b, op, tiles);
+        if (succeeded(tiled)) {
+          op.getResult().replaceAllUsesWith(*tiled);
+          op.erase();
+          continue;
+        }
+      }
+      // Shapes the tiled kernel does not take: one thread per element.
       if (failed(lowerGroupedMatmul(op)))
         return signalPassFailure();
+    }
   }
 };
 

@@ -25,6 +25,9 @@ GROUPS_PER_CALL = 1
 # --target=opencl, run by moe-run on the CPU's OpenCL device, PoCL) or ptx (GPU kernels for
 # NVIDIA chips, assembled by ptxas).
 TARGET = "cpu"
+# main's --precision: the expert GEMMs' products of the GPU targets (f32, or tf32: tensor
+# cores on NVIDIA chips, emulated in f32 by the portable variant).
+PRECISION = "f32"
 # The weights the last compiled artifact takes packed in strips (its signature).
 LAST_PACKED = []
 
@@ -43,6 +46,7 @@ def compile_and_run(build, mlir, so, run_args, jit=False, layout="auto"):
     target = [f"--target-cpu={TARGET_CPU}"] if TARGET_CPU else []
     target += [f"--groups-per-call={GROUPS_PER_CALL}"] if GROUPS_PER_CALL != 1 else []
     device = "opencl" if TARGET == "opencl" else "cpu"
+    target += [f"--precision={PRECISION}"] if PRECISION != "f32" else []
     compile_ = subprocess.run([os.path.join(build, "bin", "moe-compile"), mlir,
                                f"--target={device}",
                                f"--plan-layout={layout}", *target, "-o", so],
@@ -89,7 +93,8 @@ def compile_for_cuda(build, mlir, layout):
     for arch in PTX_ARCHS:
         lowered = subprocess.run(
             [os.path.join(build, "bin", "moe-opt"), mlir, "--pass-pipeline=builtin.module("
-             f"moe-to-gpu{{target=cuda arch={arch} plan-layout={layout}}})"],
+             f"moe-to-gpu{{target=cuda arch={arch} plan-layout={layout} "
+             f"precision={PRECISION}}})"],
             capture_output=True, text=True, env=env)
         if lowered.returncode != 0:
             return False, log + f"moe-to-gpu for {arch} failed:\n{lowered.stderr}"
@@ -99,6 +104,12 @@ def compile_for_cuda(build, mlir, layout):
         ptx = mlir + f".{arch}.ptx"
         with open(ptx, "wb") as f:
             f.write(first_object(lowered.stdout))
+        mmas = 0
+        if PRECISION == "tf32":
+            with open(ptx, "rb") as f:
+                mmas = f.read().count(b"mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32")
+            if not mmas:
+                return False, log + f"{arch}: precision=tf32 but no tf32 mma.sync in the PTX\n"
         assembled = subprocess.run([ptxas, f"-arch={arch}", "-v", ptx, "-o", ptx + ".cubin"],
                                    capture_output=True, text=True)
         report = assembled.stdout + assembled.stderr
@@ -111,6 +122,7 @@ def compile_for_cuda(build, mlir, layout):
         if bad:
             return False, log + f"ptxas -arch={arch}: spills in {', '.join(bad)}\n{report}"
         log += (f"{arch}: {len(spilling)} kernels, no spills"
+                + (f", {mmas} tf32 mma.sync" if mmas else "")
                 + (f" (but in single-block kernels {', '.join(routing)})" if routing else "")
                 + "\n")
     return True, log
@@ -187,9 +199,15 @@ def main(cases, run_case, script):
                         help="cpu: moe-compile and moe-run; opencl: GPU kernels (portable "
                              "SPIR-V) run by the CPU's OpenCL device (PoCL); ptx: GPU kernels "
                              "for sm_80 and sm_90a assembled by ptxas (nothing run)")
+    parser.add_argument("--precision", choices=("f32", "tf32"), default="f32",
+                        help="opencl and ptx: the expert GEMMs' products (tf32: tensor cores, "
+                             "emulated in f32 on OpenCL)")
     args = parser.parse_args()
-    global TARGET_CPU, DYNAMIC_GROUPS, GROUPS_PER_CALL, TARGET
+    global TARGET_CPU, DYNAMIC_GROUPS, GROUPS_PER_CALL, TARGET, PRECISION
+    if args.precision != "f32" and args.target == "cpu":
+        parser.error("--precision needs --target opencl or ptx")
     TARGET = args.target
+    PRECISION = args.precision
     TARGET_CPU = args.target_cpu
     DYNAMIC_GROUPS = args.dynamic_groups
     GROUPS_PER_CALL = args.groups_per_call

@@ -67,6 +67,12 @@ CASES = [
     # Sinkhorn where a float32 evaluation of P saturates and exact arithmetic decides
     # (docs/routers.md 4.3): one token per group (every expert ties at P = 1/E, so the lower
     # index wins), far fewer tokens than experts with a small epsilon.
+    # Groups, depths and widths over several GPU tiles (64 rows x 64 columns, k steps of 16),
+    # none a multiple: several row tiles per expert (uniform and ragged), several k steps and
+    # column tiles, partial ones at every edge.
+    ("tc_large_tiles", "token_choice<k = 2, capacity_factor = 1.25>", 1, 300, 40, 4, 136, "gelu", True, True),
+    ("tc_large_sorted", "token_choice<k = 2, dropless>", 1, 260, 36, 3, 70, "swiglu", False, True),
+    ("ec_large", "expert_choice<capacity_factor = 1.0>", 2, 150, 24, 2, 80, "silu", True, True),
     ("tc_sinkhorn_one_token", "token_choice<k = 2, dropless, score = sinkhorn<epsilon = 0.1>>", 5, 1, 8, 6, 12, "gelu", True, True),
     ("tc_sinkhorn_few_tokens", "token_choice<k = 2, capacity_factor = 2.0, priority = bpr, score = sinkhorn<epsilon = 0.1>>", 3, 3, 8, 16, 12, "gelu", True, True),
     ("ec_sinkhorn_few_tokens", "expert_choice<capacity = 2, score = sinkhorn<epsilon = 0.1>>", 3, 4, 8, 16, 12, "relu", True, True),

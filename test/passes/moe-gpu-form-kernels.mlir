@@ -127,3 +127,47 @@ module attributes {moe.entry = @checked} {
     return
   }
 }
+
+// -----
+
+// A launch built before (the tiled grouped GEMM) stays as it is, its
+// workgroup memory included; the entry buffer it writes is a view of the
+// workspace, and the loop after it a grid of its own.
+// CHECK-LABEL: func.func @built(
+// CHECK-SAME: %[[WS:[a-z0-9]+]]: memref<3072xi8>)
+// CHECK: gpu.launch blocks({{.*}}) in ({{.*}} = %c3, {{.*}}) threads({{.*}}) in ({{.*}} = %c256, {{.*}})
+// CHECK: %[[BUF:.*]] = memref.view %[[WS]][%c0][] : memref<3072xi8> to memref<768xf32>
+// CHECK: memref.alloc() : memref<256xf32, 3>
+// CHECK: gpu.barrier
+// CHECK: memref.store %{{.*}}, %[[BUF]]
+// CHECK: gpu.terminator
+// CHECK: gpu.launch blocks({{.*}}) in ({{.*}} = %c24, {{.*}}) threads({{.*}}) in ({{.*}} = %c32, {{.*}})
+// CHECK: %[[BUF2:.*]] = memref.view %[[WS]][%c0][] : memref<3072xi8> to memref<768xf32>
+// CHECK: memref.load %[[BUF2]]
+module attributes {moe.entry = @built} {
+  func.func @built(%x: memref<768xf32>, %out: memref<768xf32>) {
+    %c0 = arith.constant 0 : index
+    %c1 = arith.constant 1 : index
+    %c3 = arith.constant 3 : index
+    %c256 = arith.constant 256 : index
+    %c768 = arith.constant 768 : index
+    %t = memref.alloc() : memref<768xf32>
+    gpu.launch blocks(%bx, %by, %bz) in (%gx = %c3, %gy = %c1, %gz = %c1)
+               threads(%tx, %ty, %tz) in (%sx = %c256, %sy = %c1, %sz = %c1) {
+      %shared = memref.alloc() : memref<256xf32, 3>
+      %i = arith.addi %tx, %bx : index
+      %v = memref.load %x[%i] : memref<768xf32>
+      memref.store %v, %shared[%tx] : memref<256xf32, 3>
+      gpu.barrier
+      %w = memref.load %shared[%tx] : memref<256xf32, 3>
+      memref.store %w, %t[%i] : memref<768xf32>
+      gpu.terminator
+    }
+    scf.parallel (%j) = (%c0) to (%c768) step (%c1) {
+      %v = memref.load %t[%j] : memref<768xf32>
+      memref.store %v, %out[%j] : memref<768xf32>
+      scf.reduce
+    }
+    return
+  }
+}

@@ -1,4 +1,26 @@
-// RUN: moe-opt %s --split-input-file --moe-gpu-lower-data-path | FileCheck %s
+// RUN: moe-opt %s --split-input-file --moe-gpu-lower-data-path=kernel=elementwise | FileCheck %s
+// RUN: moe-opt %s --split-input-file --moe-gpu-lower-data-path | FileCheck %s --check-prefix=TILED
+// RUN: moe-opt %s --split-input-file --moe-gpu-lower-data-path=precision=tf32 | FileCheck %s --check-prefix=TF32
+// RUN: not moe-opt %s --moe-gpu-lower-data-path=kernel=fast 2>&1 | FileCheck %s --check-prefix=BAD
+// RUN: not moe-opt %s --moe-gpu-lower-data-path=precision=bf16 2>&1 | FileCheck %s --check-prefix=BAD-PRECISION
+
+// BAD: moe-gpu-lower-data-path: kernel must be 'tiled' or 'elementwise', got 'fast'
+// BAD-PRECISION: moe-gpu-lower-data-path: precision must be 'f32' or 'tf32', got 'bf16'
+
+// precision=tf32: the same tiles, each k step of 16 two steps of mma.sync
+// m16n8k8 per 16 x 8 piece of the warp's 32 x 16 results (2 x 2 pieces):
+// A fragments of 4 values, weight fragments of 2, accumulators of 4.
+// TF32-LABEL: func.func @padded(
+// TF32: gpu.launch
+// TF32: arith.divui %{{.*}}, %c32
+// TF32: arith.remui %{{.*}}, %c32
+// TF32: gpu.barrier
+// TF32-COUNT-8: nvgpu.mma.sync(%{{.*}}, %{{.*}}, %{{.*}}) {mmaShape = [16, 8, 8], tf32Enabled} : (vector<4x1xf32>, vector<2x1xf32>, vector<2x2xf32>) -> vector<2x2xf32>
+// TF32: gpu.barrier
+// TF32: math.erf
+// TF32-LABEL: func.func @ragged(
+// swiglu: both halves, 16 mma.sync per k step of 16.
+// TF32-COUNT-16: nvgpu.mma.sync
 
 // The up projection of the padded layout (uniform groups of 3 rows): one
 // generic over the result, the row's expert a division, A read by index
@@ -17,6 +39,30 @@
 // CHECK: arith.mulf
 // CHECK: arith.addf
 // CHECK: math.erf
+// kernel=tiled: one launch of E * ceil(C / 64) row tiles by ceil(P / 64) column
+// tiles (4 x 1 here) of 256 threads; the A and weight tiles in workgroup
+// memory; every row is in a group, so the init is not copied.
+// TILED-LABEL: func.func @padded(
+// TILED-NOT: moe.grouped_matmul
+// TILED-DAG: bufferization.to_buffer %{{.*}} read_only : tensor<6x16xf32> to memref<6x16xf32>
+// TILED-DAG: bufferization.to_buffer %{{.*}} read_only : tensor<12xi32> to memref<12xi32>
+// TILED: %[[OUT:.*]] = memref.alloc() : memref<12x8xf32>
+// TILED-NOT: linalg.copy
+// TILED: gpu.launch blocks({{.*}}) in (%{{.*}} = %c4, %{{.*}} = %c1, %{{.*}} = %c1) threads({{.*}}) in (%{{.*}} = %c256,
+// TILED: memref.alloc() : memref<16x64xf32, 3>
+// TILED: memref.alloc() : memref<16x64xf32, 3>
+// TILED: arith.muli %{{.*}}, %c3
+// TILED: scf.if
+// TILED: scf.for {{.*}} step %c16{{.*}} -> (f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32)
+// TILED: memref.store %{{.*}} : memref<16x64xf32, 3>
+// TILED: gpu.barrier
+// TILED: scf.for
+// TILED: arith.mulf
+// TILED: arith.addf
+// TILED: gpu.barrier
+// TILED: math.erf
+// TILED: memref.store %{{.*}}, %[[OUT]]
+// TILED: bufferization.to_tensor %[[OUT]] restrict writable : memref<12x8xf32> to tensor<12x8xf32>
 func.func @padded(%x: tensor<6x16xf32>, %idx: tensor<12xi32>, %w: tensor<4x16x8xf32>,
                   %b: tensor<4x8xf32>, %init: tensor<12x8xf32>) -> tensor<12x8xf32> {
   %off = arith.constant dense<[0, 3, 6, 9, 12]> : tensor<5xi32>
@@ -46,10 +92,61 @@ func.func @padded(%x: tensor<6x16xf32>, %idx: tensor<12xi32>, %w: tensor<4x16x8x
 // CHECK: arith.negf
 // CHECK: math.exp
 // CHECK: tensor.extract %{{.*}}[%[[R]]] : tensor<10xf32>
+// kernel=tiled, ragged groups: at most ceil(N / 64) + E = 4 row tiles, each
+// block finding its expert by a walk over the offsets; the init copied for
+// the rows outside every group; swiglu stages both weight halves.
+// TILED-LABEL: func.func @ragged(
+// TILED: %[[OUT:.*]] = memref.alloc() : memref<10x4xf32>
+// TILED: linalg.copy ins(%{{.*}} : memref<10x4xf32>) outs(%[[OUT]] : memref<10x4xf32>)
+// TILED: gpu.launch blocks({{.*}}) in (%{{.*}} = %c4,
+// TILED-COUNT-3: memref.alloc() : memref<16x64xf32, 3>
+// TILED: scf.for {{.*}} -> (index, index, index, index)
+// TILED: memref.load %{{.*}} : memref<4xi32>
+// TILED: arith.ceildivui
+// TILED: arith.cmpi sge, %{{.*}}, %c0
+// TILED: math.exp
+// TILED: memref.load %{{.*}} : memref<10xf32>
+// TILED: bufferization.to_tensor %[[OUT]] restrict writable
 func.func @ragged(%x: tensor<10x16xf32>, %w: tensor<3x16x8xf32>, %off: tensor<4xi32>,
                   %s: tensor<10xf32>, %init: tensor<10x4xf32>) -> tensor<10x4xf32> {
   %y = moe.grouped_matmul %x, %w offsets %off scale(%s : tensor<10xf32>) into %init
       {activation = #moe<activation swiglu>}
       : tensor<10x16xf32>, tensor<3x16x8xf32>, tensor<4xi32> into tensor<10x4xf32>
   return %y : tensor<10x4xf32>
+}
+
+// -----
+
+// The named MLP form of moe.experts (Soft MoE's experts on their slots): the
+// [E, M, d] slots as E * M rows in uniform groups of M, two grouped GEMMs,
+// the rows back as [E, M, d_out]; with kernel=tiled, two launches.
+// CHECK-LABEL: func.func @experts(
+// CHECK: tensor.collapse_shape %{{.*}} {{\[\[}}0, 1], [2]] : tensor<4x3x8xf32> into tensor<12x8xf32>
+// CHECK: arith.constant dense<[0, 3, 6, 9, 12]> : tensor<5xi32>
+// CHECK: linalg.generic
+// CHECK: math.erf
+// CHECK: linalg.generic
+// CHECK: tensor.expand_shape %{{.*}} {{\[\[}}0, 1], [2]] output_shape [4, 3, 6] : tensor<12x6xf32> into tensor<4x3x6xf32>
+// TILED-LABEL: func.func @experts(
+// TILED-COUNT-2: gpu.launch
+// TILED: tensor.expand_shape
+// TF32-LABEL: func.func @experts(
+// TF32-COUNT-2: gpu.launch
+// The region form is left to moe-lower-to-linalg.
+// CHECK-LABEL: func.func @region(
+// CHECK: moe.experts
+func.func @experts(%x: tensor<4x3x8xf32>, %w1: tensor<4x8x16xf32>, %b1: tensor<4x16xf32>,
+                   %w2: tensor<4x16x6xf32>, %b2: tensor<4x6xf32>) -> tensor<4x3x6xf32> {
+  %y = moe.experts %x mlp(gelu) up %w1 up_bias %b1 down %w2 down_bias %b2
+      : (tensor<4x3x8xf32>, tensor<4x8x16xf32>, tensor<4x16xf32>, tensor<4x16x6xf32>,
+         tensor<4x6xf32>) -> tensor<4x3x6xf32>
+  return %y : tensor<4x3x6xf32>
+}
+func.func @region(%x: tensor<4x3x8xf32>) -> tensor<4x3x8xf32> {
+  %y = moe.experts %x : (tensor<4x3x8xf32>) -> tensor<4x3x8xf32> {
+  ^bb0(%e: index, %s: tensor<3x8xf32>):
+    %r = math.tanh %s : tensor<3x8xf32>
+    moe.yield %r : tensor<3x8xf32>
+  }
+  return %y : tensor<4x3x8xf32>
 }

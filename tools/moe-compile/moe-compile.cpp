@@ -20,10 +20,10 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "passes/Passes.h"
 #include "passes/cpu/CpuCodegen.h"
 #include "passes/cpu/CpuTarget.h"
 #include "passes/gpu/DeviceArtifact.h"
-#include "passes/Passes.h"
 #include "tools/common/ToolOutput.h"
 
 #include "mlir/IR/AsmState.h"
@@ -51,9 +51,16 @@ static cl::opt<std::string> target(
              "opencl (the portable variant of the same kernels, SPIR bitcode; "
              "needs llvm-spirv-15)"),
     cl::init("cpu"), cl::cat(toolCategory));
-static cl::opt<std::string> arch(
-    "arch", cl::desc("--target=cuda: the NVIDIA chip (sm_80, sm_90a, ...)"),
-    cl::init("sm_80"), cl::cat(toolCategory));
+static cl::opt<std::string>
+    arch("arch",
+         cl::desc("--target=cuda: the NVIDIA chip (sm_80, sm_90a, ...)"),
+         cl::init("sm_80"), cl::cat(toolCategory));
+static cl::opt<std::string> precision(
+    "precision",
+    cl::desc("GPU targets: the expert GEMMs' products: f32 (the default) or "
+             "tf32 (tensor cores: f32 inputs read as tf32, f32 accumulation; "
+             "the portable variant emulates them in f32)"),
+    cl::init("f32"), cl::cat(toolCategory));
 static cl::opt<std::string> targetCpu(
     "target-cpu",
     cl::desc("CPU to generate code for: host (the default: this one, with "
@@ -120,9 +127,17 @@ int main(int argc, char **argv) {
                               "shared object\n");
   bool gpu = target == "opencl" || target == "cuda";
   if (target != "cpu" && !gpu)
-    return fail("unknown target '" + target + "'; supported: cpu, cuda, opencl");
+    return fail("unknown target '" + target +
+                "'; supported: cpu, cuda, opencl");
   if (target == "cuda" && !llvm::StringRef(arch).starts_with("sm_"))
     return fail("unknown --arch '" + arch + "'; expected sm_80, sm_90a, ...");
+  if (precision != "f32" && precision != "tf32")
+    return fail("unknown --precision '" + precision +
+                "'; expected f32 or tf32");
+  if (precision != "f32" && !gpu)
+    return fail("--precision=" + precision +
+                " needs a GPU target (cuda or "
+                "opencl); CPU products are f32");
   if (!mlir::moe::lookupTargetCpu(targetCpu))
     return fail(mlir::moe::unknownCpuMessage(targetCpu, "--target-cpu"));
   if (groupsPerCall < 1 || groupsPerCall > (1 << 20))
@@ -147,8 +162,9 @@ int main(int argc, char **argv) {
     if (checkAllIndices)
       return fail("--checks: run-time checks are not in GPU kernels yet");
     std::string error;
-    if (failed(mlir::moe::lowerToDeviceArtifact(
-            *module, target, arch, planLayout, groupsPerCall, error)))
+    if (failed(mlir::moe::lowerToDeviceArtifact(*module, target, arch,
+                                                planLayout, groupsPerCall,
+                                                precision, error)))
       return error.empty() ? 1 : fail(error);
   } else if (failed(mlir::moe::lowerToLLVMDialect(
                  *module, planLayout, checkAllIndices ? "all" : "arguments",
@@ -158,21 +174,20 @@ int main(int argc, char **argv) {
 
   std::string compileError, writeError;
   llvm::LogicalResult written =
-      emitLLVMDialect
-          ? moe::writeToolOutput(
-                outputPath, moe::FileMode::Regular,
-                [&](llvm::raw_ostream &os) {
-                  module->print(os);
-                  return llvm::success();
-                },
-                writeError)
-          : moe::writeToolOutput(
-                outputPath, moe::FileMode::Executable,
-                [&](llvm::raw_ostream &os) {
-                  return mlir::moe::emitSharedObject(*module, os, compileError,
-                                                     targetCpu);
-                },
-                writeError);
+      emitLLVMDialect ? moe::writeToolOutput(
+                            outputPath, moe::FileMode::Regular,
+                            [&](llvm::raw_ostream &os) {
+                              module->print(os);
+                              return llvm::success();
+                            },
+                            writeError)
+                      : moe::writeToolOutput(
+                            outputPath, moe::FileMode::Executable,
+                            [&](llvm::raw_ostream &os) {
+                              return mlir::moe::emitSharedObject(
+                                  *module, os, compileError, targetCpu);
+                            },
+                            writeError);
   if (failed(written))
     return fail(writeError.empty() ? compileError : writeError);
   return 0;

@@ -1,0 +1,147 @@
+//===- EmulateMmaSync.cpp - Tensor-core kernels on devices without them ---===//
+//
+// `moe-gpu-emulate-mma-sync`: every `nvgpu.mma.sync` (m16n8k8, f32) of a
+// kernel becomes what the warp's tensor cores compute, written from the
+// fragment layouts of the PTX ISA ("Matrix Fragments for mma.m16n8k8",
+// .tf32): each lane puts its A and B elements where the layout says they
+// belong in the warp's 16 x 8 and 8 x 8 matrices in workgroup memory, and
+// after a barrier computes its four accumulator elements (c0, c1 at row
+// g, columns 2t, 2t + 1; c2, c3 at row g + 8) from them, with g = lane / 4
+// and t = lane % 4. The products are exact f32 (tf32 keeps fewer bits), so
+// the portable variant checks the fragment indexing of the tensor-core
+// kernels against the reference at f32 tolerance.
+//
+// Kernels must be one-dimensional blocks of a known size, a multiple of
+// 32, and reach every mma.sync with all their threads (as mma.sync needs of
+// a warp; the emulation's barriers need it of the block).
+//
+//===----------------------------------------------------------------------===//
+
+#include "passes/Passes.h"
+
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/NVGPU/IR/NVGPUDialect.h"
+#include "mlir/IR/ImplicitLocOpBuilder.h"
+
+namespace mlir::moe {
+#define GEN_PASS_DEF_MOEGPUEMULATEMMASYNC
+#include "passes/Passes.h.inc"
+
+namespace {
+
+constexpr int64_t kWarpSize = 32, kWorkgroupMemorySpace = 3;
+
+/// Whether `mma` is the one shape emulated: m16n8k8 with f32 operands.
+bool isEmulated(nvgpu::MmaSyncOp mma) {
+  auto a = cast<VectorType>(mma.getMatrixA().getType());
+  auto b = cast<VectorType>(mma.getMatrixB().getType());
+  auto c = cast<VectorType>(mma.getMatrixC().getType());
+  std::array<int64_t, 3> shape = mma.getMmaShapeAsArray();
+  return ArrayRef<int64_t>(shape) == ArrayRef<int64_t>{16, 8, 8} &&
+         a.getElementType().isF32() && b.getElementType().isF32() &&
+         c.getElementType().isF32() &&
+         a.getShape() == ArrayRef<int64_t>{4, 1} &&
+         b.getShape() == ArrayRef<int64_t>{2, 1} &&
+         c.getShape() == ArrayRef<int64_t>{2, 2};
+}
+
+LogicalResult emulate(gpu::GPUFuncOp kernel) {
+  SmallVector<nvgpu::MmaSyncOp> mmas;
+  kernel.walk([&](nvgpu::MmaSyncOp mma) { mmas.push_back(mma); });
+  if (mmas.empty())
+    return success();
+  std::optional<ArrayRef<int32_t>> block = kernel.getKnownBlockSize();
+  if (!block || (*block)[1] != 1 || (*block)[2] != 1 ||
+      (*block)[0] % kWarpSize != 0)
+    return kernel.emitOpError("with nvgpu.mma.sync needs a known "
+                              "one-dimensional block of whole warps to be "
+                              "emulated");
+  int64_t warps = (*block)[0] / kWarpSize;
+  // The warps' A (16 x 8) and B (8 x 8) matrices.
+  ImplicitLocOpBuilder top(kernel.getLoc(), &kernel.getBody().front(),
+                           kernel.getBody().front().begin());
+  Type f32 = top.getF32Type();
+  Attribute space = top.getI64IntegerAttr(kWorkgroupMemorySpace);
+  auto matrix = [&](int64_t rows, int64_t columns) -> Value {
+    return memref::AllocOp::create(
+        top, MemRefType::get({warps, rows, columns}, f32,
+                             MemRefLayoutAttrInterface(), space));
+  };
+  Value aMatrix = matrix(16, 8), bMatrix = matrix(8, 8);
+  Value thread = gpu::ThreadIdOp::create(top, gpu::Dimension::x);
+  auto constant = [&](ImplicitLocOpBuilder &b, int64_t v) -> Value {
+    return arith::ConstantIndexOp::create(b, v);
+  };
+  Value warp = arith::DivUIOp::create(top, thread, constant(top, kWarpSize));
+  Value lane = arith::RemUIOp::create(top, thread, constant(top, kWarpSize));
+  Value g = arith::DivUIOp::create(top, lane, constant(top, 4));
+  Value t = arith::RemUIOp::create(top, lane, constant(top, 4));
+
+  for (nvgpu::MmaSyncOp mma : mmas) {
+    if (!isEmulated(mma))
+      return mma.emitOpError("is emulated for mmaShape [16, 8, 8] with f32 "
+                             "operands only");
+    ImplicitLocOpBuilder b(mma.getLoc(), mma);
+    auto add = [&](Value x, int64_t y) -> Value {
+      return arith::AddIOp::create(b, x, constant(b, y));
+    };
+    auto element = [&](Value vector, int64_t i, int64_t j) -> Value {
+      return vector::ExtractOp::create(b, vector, ArrayRef<int64_t>{i, j});
+    };
+    // a0: (g, t), a1: (g + 8, t), a2: (g, t + 4), a3: (g + 8, t + 4).
+    Value a = mma.getMatrixA();
+    memref::StoreOp::create(b, element(a, 0, 0), aMatrix,
+                            ValueRange{warp, g, t});
+    memref::StoreOp::create(b, element(a, 1, 0), aMatrix,
+                            ValueRange{warp, add(g, 8), t});
+    memref::StoreOp::create(b, element(a, 2, 0), aMatrix,
+                            ValueRange{warp, g, add(t, 4)});
+    memref::StoreOp::create(b, element(a, 3, 0), aMatrix,
+                            ValueRange{warp, add(g, 8), add(t, 4)});
+    // b0: (k t, column g), b1: (k t + 4, column g).
+    Value bFragment = mma.getMatrixB();
+    memref::StoreOp::create(b, element(bFragment, 0, 0), bMatrix,
+                            ValueRange{warp, t, g});
+    memref::StoreOp::create(b, element(bFragment, 1, 0), bMatrix,
+                            ValueRange{warp, add(t, 4), g});
+    gpu::BarrierOp::create(b);
+    // c[i][j]: row g + 8 i, column 2 t + j.
+    Value twoT = arith::MulIOp::create(b, t, constant(b, 2));
+    SmallVector<Value> results;
+    for (int64_t i = 0; i < 2; ++i)
+      for (int64_t j = 0; j < 2; ++j) {
+        Value row = add(g, 8 * i), column = add(twoT, j);
+        Value sum = element(mma.getMatrixC(), i, j);
+        for (int64_t k = 0; k < 8; ++k) {
+          Value kk = constant(b, k);
+          Value x =
+              memref::LoadOp::create(b, aMatrix, ValueRange{warp, row, kk});
+          Value y =
+              memref::LoadOp::create(b, bMatrix, ValueRange{warp, kk, column});
+          sum = arith::AddFOp::create(b, sum, arith::MulFOp::create(b, x, y));
+        }
+        results.push_back(sum);
+      }
+    gpu::BarrierOp::create(b);
+    Value d = vector::FromElementsOp::create(b, mma.getType(), results);
+    mma.replaceAllUsesWith(d);
+    mma.erase();
+  }
+  return success();
+}
+
+struct MoEGpuEmulateMmaSync
+    : impl::MoEGpuEmulateMmaSyncBase<MoEGpuEmulateMmaSync> {
+  void runOnOperation() override {
+    bool failed = false;
+    getOperation()->walk([&](gpu::GPUFuncOp kernel) {
+      if (kernel.isKernel() && mlir::failed(emulate(kernel)))
+        failed = true;
+    });
+    if (failed)
+      signalPassFailure();
+  }
+};
+
+} // namespace
+} // namespace mlir::moe

@@ -1,0 +1,47 @@
+//===- GroupedMatmulKernel.h - The tiled grouped GEMM as a GPU kernel -*- C++
+//-*-===//
+//
+// The experts' GEMMs as one `gpu.launch` of block tiles: each block computes
+// a tile of rows of one expert (never two) by columns, staging the gathered
+// A tile and the weight tile in workgroup memory, each thread a register
+// micro-tile. See docs/gpu-codegen.md §1.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef MOE_PASSES_GPU_GROUPEDMATMULKERNEL_H
+#define MOE_PASSES_GPU_GROUPEDMATMULKERNEL_H
+
+#include "dialect/MoEOps.h"
+
+#include "mlir/IR/Builders.h"
+
+namespace mlir::moe {
+
+/// The tile shape of the kernel. `rows` and `columns` are multiples of
+/// the thread grid's sides; `rows * depth` and `depth * columns` multiples
+/// of its size (each thread loads the same number of elements).
+struct GroupedMatmulTiles {
+  /// Result rows and columns of a block's tile.
+  int64_t rows = 64, columns = 64;
+  /// The `k` step staged in workgroup memory.
+  int64_t depth = 16;
+  /// The block's threads, `threadRows x threadColumns`; each holds
+  /// `(rows / threadRows) x (columns / threadColumns)` results.
+  int64_t threadRows = 16, threadColumns = 16;
+  /// Products on tensor cores: `nvgpu.mma.sync` m16n8k8 with f32 inputs
+  /// read as tf32, accumulated in f32, each warp 32 x 16 results (the
+  /// block's warps tile it). Otherwise every product is an f32 multiply.
+  bool tensorCores = false;
+};
+
+/// Replaces `op` by the tiled kernel writing a new buffer (a copy of the
+/// init where rows lie outside every group) and returns the result tensor.
+/// Fails, changing nothing, where a shape or the number of experts is not
+/// static, or, with tensor cores, where the result is not f32 or the tiles
+/// do not fit whole warps.
+FailureOr<Value> buildTiledGroupedMatmul(OpBuilder &builder, GroupedMatmulOp op,
+                                         const GroupedMatmulTiles &tiles);
+
+} // namespace mlir::moe
+
+#endif // MOE_PASSES_GPU_GROUPEDMATMULKERNEL_H
