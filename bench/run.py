@@ -34,6 +34,9 @@ Exits 1 when moe-mlir or a peer does not match the reference, or a peer fails to
 
 usage: bench/run.py [--build build] [--layers L1,L4] [--runs 10] [--threads 1,2] [--peers]
                     [--out DIR] [--work DIR] [--venv DIR]
+
+--target cuda (or opencl) runs the GPU harness instead (bench/gpu.py): the layers on the GPU
+beside PyTorch eager, torch.compile and cuBLAS on the same GPU.
 """
 import argparse
 import datetime
@@ -672,6 +675,16 @@ def main():
                         help="the bench's virtual environment (default bench/.venv)")
     parser.add_argument("--out", default=os.path.join(ROOT, "bench", "results"))
     parser.add_argument("--work", default=None, help="work files (default: BUILD/bench)")
+    parser.add_argument("--target", choices=("cpu", "cuda", "opencl"), default="cpu",
+                        help="cpu (this harness), or the GPU harness (bench/gpu.py): cuda, "
+                             "or opencl (its flow on the OpenCL device, no peers)")
+    parser.add_argument("--arch", default=None,
+                        help="--target cuda: the chip (default: the GPU's, sm_90a on Hopper)")
+    parser.add_argument("--precision", choices=("f32", "tf32"), default="f32",
+                        help="GPU targets: the expert GEMMs' products (moe-compile --precision)")
+    parser.add_argument("--python", default=None,
+                        help="--target cuda --peers: the Python with a CUDA build of PyTorch "
+                             "(default: this one)")
     args = parser.parse_args()
     if args.runs < 1:
         parser.error("--runs must be >= 1")
@@ -685,6 +698,9 @@ def main():
     unknown = [l for l in layers if not os.path.exists(os.path.join(ROOT, "examples", f"{l}.mlir"))]
     if unknown:
         parser.error(f"no examples/{unknown[0]}.mlir")
+    if args.target != "cpu":
+        import gpu
+        return gpu.main(args)
 
     ctx = Context()
     ctx.build, ctx.runs = args.build, args.runs

@@ -44,6 +44,18 @@ if ptxas:
     # CUDA_ROOT (or ptxas on PATH).
     config.environment["CUDA_ROOT"] = os.path.dirname(os.path.dirname(os.path.realpath(ptxas)))
 
+# An NVIDIA GPU with its driver (nvidia-smi lists one): the `cuda` feature, for the tests that
+# run GPU artifacts on the device; %cuda_arch is its chip (sm_90a on Hopper, else sm_80).
+import subprocess
+smi = shutil.which("nvidia-smi")
+if smi and ptxas:
+    probe = subprocess.run([smi, "--query-gpu=compute_cap", "--format=csv,noheader"],
+                           capture_output=True, text=True)
+    if probe.returncode == 0 and probe.stdout.strip():
+        major = probe.stdout.strip().splitlines()[0].split(".")[0]
+        config.available_features.add("cuda")
+        config.substitutions.append(("%cuda_arch", "sm_90a" if major == "9" else "sm_80"))
+
 llvm_config.with_system_environment(["HOME", "INCLUDE", "LIB", "TMP", "TEMP"])
 llvm_config.use_default_substitutions()
 # The external shell runs `not` at the start of a RUN line from PATH (the

@@ -51,7 +51,22 @@ def parser(description: str, layer: bool = True) -> argparse.ArgumentParser:
     p.add_argument("--cpus", default=None,
                    help="comma-separated CPUs to pin to (default: the first THREADS allowed)")
     p.add_argument("--runs", type=int, default=10)
+    p.add_argument("--device", choices=("cpu", "cuda"), default="cpu",
+                   help="where torch runs (cuda: the first GPU; times wait for its work)")
     return p
+
+
+def synchronized(call, device: str):
+    """call, followed by waiting for the GPU's work when ``device`` is cuda."""
+    if device != "cuda":
+        return call
+    import torch
+
+    def wait():
+        result = call()
+        torch.cuda.synchronize()
+        return result
+    return wait
 
 
 def start(args) -> None:

@@ -1,14 +1,14 @@
 """The GEMM bound of a layer: the experts' two GEMMs alone on the rows the plan keeps.
 
     python3 bench/peers/gemm_bound.py --mlir examples/L1.mlir --data DIR --rows 410,398,...
-        --threads 1 --runs 10 --backend numpy|torch
+        --threads 1 --runs 10 --backend numpy|torch [--device cuda [--tf32]]
 
 For each expert e: ``h = a_e @ w_up[e]`` and ``h[:, :hidden] @ w_down[e]`` with a_e a fixed
 random [rows[e], d] matrix and the layer's real weights; no bias, activation, gather or
 combine, i.e. the layer with routing and data movement costing nothing (for SwiGLU the up
 GEMM has 2h columns, the down GEMM reads h of them).  ``numpy`` is NumPy's BLAS (OpenBLAS in
 the system NumPy; runs without the bench's venv), ``torch`` is torch.matmul (MKL in the PyPI
-wheel).  Prints one JSON line: median and minimum ms of --runs runs after a warm-up, and the
+wheel; cuBLAS with ``--device cuda``, in f32 unless ``--tf32``).  Prints one JSON line: median and minimum ms of --runs runs after a warm-up, and the
 FLOPs.
 """
 from __future__ import annotations
@@ -24,7 +24,11 @@ def main() -> int:
     p = common.parser(__doc__.splitlines()[0])
     p.add_argument("--rows", required=True, help="comma-separated kept rows per expert")
     p.add_argument("--backend", choices=("numpy", "torch"), default="numpy")
+    p.add_argument("--tf32", action="store_true",
+                   help="--device cuda: let cuBLAS read f32 inputs as tf32")
     args = p.parse_args()
+    if args.device == "cuda" and args.backend != "torch":
+        p.error("--device cuda needs --backend torch")
     common.start(args)
 
     import numpy as np
@@ -57,17 +61,25 @@ def main() -> int:
         import torch
 
         torch.set_num_threads(args.threads)
-        tw1, tw2 = torch.from_numpy(w1), torch.from_numpy(w2)
-        tin = [torch.from_numpy(a) for a in inputs]
+        # On the GPU: cuBLAS in f32 (no tf32) unless --tf32.
+        torch.backends.cuda.matmul.allow_tf32 = args.tf32
+        device = torch.device(args.device)
+        tw1, tw2 = torch.from_numpy(w1).to(device), torch.from_numpy(w2).to(device)
+        tin = [torch.from_numpy(a).to(device) for a in inputs]
 
-        def once():
+        def products():
             with torch.no_grad():
                 for i, a in enumerate(tin):
                     if a.shape[0]:
                         h = torch.matmul(a, tw1[i])
                         torch.matmul(h[:, :hidden], tw2[i])
+        once = common.synchronized(products, args.device)
         result["torch"] = torch.__version__
         result["threads"] = torch.get_num_threads()
+        result["device"] = args.device
+        if args.device == "cuda":
+            result["gpu"] = torch.cuda.get_device_name()
+            result["tf32"] = args.tf32
 
     result.update(common.timed(once, args.runs))
     common.report(result)

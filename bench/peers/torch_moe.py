@@ -1,7 +1,7 @@
 """PyTorch peer of a standard layer: eager, or torch.compile of the same function.
 
     bench/.venv/bin/python bench/peers/torch_moe.py --mlir examples/L1.mlir --data DIR
-        --threads 1 --runs 10 [--compile]
+        --threads 1 --runs 10 [--compile] [--device cuda]
 
 The layer is what a PyTorch user writes (PERFORMANCE.md, "Baselines"):
 
@@ -21,7 +21,8 @@ Capacities, k, priority, scores and shapes come from the IR (test/reference/moe_
 plan type's capacity is the router's (make_example_data checks that).  Routers the standard
 layers do not use (k-sparse OT) are refused.  With ``--compile`` the same function goes
 through ``torch.compile`` (default mode); its first call, the compilation, is reported as
-``first_call_s``.  Prints one JSON line (common.report).
+``first_call_s``.  With ``--device cuda`` the weights and inputs live on the GPU and every
+timed call waits for the GPU's work.  Prints one JSON line (common.report).
 """
 from __future__ import annotations
 
@@ -49,8 +50,12 @@ def main() -> int:
     r, plan = fn.router, fn.plan
     G, S, E, C = plan.groups, plan.tokens, plan.experts, plan.capacity
 
+    device = torch.device(args.device)
+
     def tensor(arg):
-        return None if arg is None else torch.from_numpy(np.array(arrays[arg.name]))
+        if arg is None:
+            return None
+        return torch.from_numpy(np.array(arrays[arg.name])).to(device)
 
     ex = fn.experts
     params = {"w_gate": tensor(fn.gate.weight), "w1": tensor(ex.up), "b1": tensor(ex.up_bias),
@@ -59,7 +64,7 @@ def main() -> int:
         params["scale"] = tensor(fn.gate.scale)
     params = {k: v for k, v in params.items() if v is not None}
     arrays.clear()  # the file's bytes: the tensors above are copies
-    x = torch.from_numpy(np.array(x_np))
+    x = torch.from_numpy(np.array(x_np)).to(device)
 
     # ---------------------------------------------------------------- activation
     def activation(h):
@@ -230,13 +235,16 @@ def main() -> int:
 
     result = {"peer": "torch.compile" if args.compile else "torch eager",
               "torch": torch.__version__, "threads": torch.get_num_threads(),
-              "cpus": sorted(os.sched_getaffinity(0))}
+              "cpus": sorted(os.sched_getaffinity(0)), "device": args.device}
+    if args.device == "cuda":
+        result["gpu"] = torch.cuda.get_device_name()
+    call = common.synchronized(lambda: layer(x, params), args.device)
     with torch.no_grad():
         start = time.perf_counter()
-        out = layer(x, params)  # with --compile, the compilation happens here
+        out = call()  # with --compile, the compilation happens here
         result["first_call_s"] = round(time.perf_counter() - start, 3)
-        result.update(common.check(out.numpy(), expected))
-        result.update(common.timed(lambda: layer(x, params), args.runs))
+        result.update(common.check(out.cpu().numpy(), expected))
+        result.update(common.timed(call, args.runs))
     common.report(result)
     return 0
 

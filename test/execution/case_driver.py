@@ -22,9 +22,11 @@ DYNAMIC_GROUPS = False
 # main's --groups-per-call: moe-compile --groups-per-call for every case.
 GROUPS_PER_CALL = 1
 # main's --target: cpu (moe-compile, moe-run), opencl (GPU artifacts, moe-compile
-# --target=opencl, run by moe-run on the CPU's OpenCL device, PoCL) or ptx (GPU kernels for
-# NVIDIA chips, assembled by ptxas).
+# --target=opencl, run by moe-run on the CPU's OpenCL device, PoCL), ptx (GPU kernels for
+# NVIDIA chips, assembled by ptxas) or cuda (GPU artifacts run on the CUDA device).
 TARGET = "cpu"
+# main's --arch: the chip of --target cuda.
+CUDA_ARCH = "sm_80"
 # main's --precision: the expert GEMMs' products of the GPU targets (f32, or tf32: tensor
 # cores on NVIDIA chips, emulated in f32 by the portable variant).
 PRECISION = "f32"
@@ -45,26 +47,45 @@ def compile_and_run(build, mlir, so, run_args, jit=False, layout="auto"):
     with ``run_args`` (weights, inputs, --check, ...). Returns (ok, log)."""
     target = [f"--target-cpu={TARGET_CPU}"] if TARGET_CPU else []
     target += [f"--groups-per-call={GROUPS_PER_CALL}"] if GROUPS_PER_CALL != 1 else []
-    device = "opencl" if TARGET == "opencl" else "cpu"
+    device = TARGET if TARGET in ("opencl", "cuda") else "cpu"
     target += [f"--precision={PRECISION}"] if PRECISION != "f32" else []
+    target += [f"--arch={CUDA_ARCH}"] if device == "cuda" else []
     compile_ = subprocess.run([os.path.join(build, "bin", "moe-compile"), mlir,
                                f"--target={device}",
                                f"--plan-layout={layout}", *target, "-o", so],
-                              capture_output=True, text=True)
+                              capture_output=True, text=True, env=cuda_env())
     if compile_.returncode != 0:
         return False, f"moe-compile failed ({compile_.returncode}):\n{compile_.stdout}{compile_.stderr}"
     LAST_PACKED[:] = packed_weights(build, so)
     log = ""
     for model in [so, mlir] if jit else [so]:
         run = subprocess.run([os.path.join(build, "bin", "moe-run"), model, *run_args,
-                              "--rtol", "1e-4", "--atol", "1e-5"],
-                             capture_output=True, text=True)
+                              *tolerance()], capture_output=True, text=True)
         log += f"$ moe-run {model}\n" + run.stdout + run.stderr
         if run.returncode != 0:
             return False, log
     # (A GPU artifact ignores --threads: its runs must be bitwise identical too.)
     same, detail = same_bits_for_every_thread_count(build, so, run_args)
     return same, log + detail
+
+
+def tolerance():
+    """moe-run --check's tolerance: f32 arithmetic; tf32 on a GPU's tensor cores reads inputs
+    with 10 bits of mantissa (the OpenCL emulation multiplies in f32)."""
+    if TARGET == "cuda" and PRECISION == "tf32":
+        return ["--rtol", "1e-2", "--atol", "1e-2"]
+    return ["--rtol", "1e-4", "--atol", "1e-5"]
+
+
+def cuda_env():
+    """The environment with CUDA_ROOT set from ptxas (moe-compile --target=cuda links libdevice
+    and runs ptxas from there), where CUDA_ROOT is not set and ptxas is found."""
+    import shutil
+    env = dict(os.environ)
+    ptxas = shutil.which("ptxas") or shutil.which("ptxas", path="/usr/local/cuda/bin")
+    if ptxas and "CUDA_ROOT" not in env:
+        env["CUDA_ROOT"] = os.path.dirname(os.path.dirname(os.path.realpath(ptxas)))
+    return env
 
 
 # Thread counts whose results must be bitwise identical: one, the machine's two, an odd
@@ -195,19 +216,22 @@ def main(cases, run_case, script):
                              "run on the case's groups) where the script supports it")
     parser.add_argument("--groups-per-call", type=int, default=1,
                         help="moe-compile --groups-per-call for every case")
-    parser.add_argument("--target", choices=("cpu", "opencl", "ptx"), default="cpu",
+    parser.add_argument("--target", choices=("cpu", "opencl", "ptx", "cuda"), default="cpu",
                         help="cpu: moe-compile and moe-run; opencl: GPU kernels (portable "
                              "SPIR-V) run by the CPU's OpenCL device (PoCL); ptx: GPU kernels "
-                             "for sm_80 and sm_90a assembled by ptxas (nothing run)")
+                             "for sm_80 and sm_90a assembled by ptxas (nothing run); cuda: GPU "
+                             "artifacts for --arch run on the CUDA device")
+    parser.add_argument("--arch", default="sm_80", help="--target cuda: the chip")
     parser.add_argument("--precision", choices=("f32", "tf32"), default="f32",
                         help="opencl and ptx: the expert GEMMs' products (tf32: tensor cores, "
                              "emulated in f32 on OpenCL)")
     args = parser.parse_args()
-    global TARGET_CPU, DYNAMIC_GROUPS, GROUPS_PER_CALL, TARGET, PRECISION
+    global TARGET_CPU, DYNAMIC_GROUPS, GROUPS_PER_CALL, TARGET, PRECISION, CUDA_ARCH
     if args.precision != "f32" and args.target == "cpu":
         parser.error("--precision needs --target opencl or ptx")
     TARGET = args.target
     PRECISION = args.precision
+    CUDA_ARCH = args.arch
     TARGET_CPU = args.target_cpu
     DYNAMIC_GROUPS = args.dynamic_groups
     GROUPS_PER_CALL = args.groups_per_call
