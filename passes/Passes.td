@@ -677,6 +677,28 @@ def MoEGpuExportLaunches : Pass<"moe-gpu-export-launches", "::mlir::ModuleOp"> {
   }];
 }
 
+def MoEGpuParallelDimsOuter : Pass<"moe-gpu-parallel-dims-outer"> {
+  let summary = "Interchange linalg.generic ops so that their parallel dimensions come first (GPU)";
+  let description = [{
+    A `linalg.generic` with a reduction dimension before a parallel one
+    (a column sum over tokens, Sinkhorn's normalisation over tokens) would
+    become a sequential loop around a parallel one, which a GPU runs in one
+    block with a barrier per iteration. Interchanged so that the parallel
+    dimensions come first (each group keeping its order), it becomes a
+    parallel loop around sequential reductions: one thread per result,
+    each summing its terms in the same order as before (bitwise the same
+    results).
+
+    ```mlir
+    // Before: sum over s of x[g, s, e]
+    linalg.generic {iterator_types = ["parallel", "reduction", "parallel"]} ...
+    // After
+    linalg.generic {iterator_types = ["parallel", "parallel", "reduction"]} ...
+    ```
+  }];
+  let dependentDialects = ["::mlir::linalg::LinalgDialect"];
+}
+
 def MoEGpuEmulateMmaSync : Pass<"moe-gpu-emulate-mma-sync"> {
   let summary = "Emulate nvgpu.mma.sync with workgroup memory (the portable variant of tensor-core kernels)";
   let description = [{

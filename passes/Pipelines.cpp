@@ -109,6 +109,7 @@ static constexpr llvm::StringLiteral kMoEToGPUKernelsPipeline =
     "allow-return-allocs-from-loops},"
     "buffer-results-to-out-params{hoist-static-allocs modify-public-functions},"
     "canonicalize,cse,"
+    "moe-gpu-parallel-dims-outer,"
     "convert-linalg-to-parallel-loops,"
     "canonicalize,"
     "moe-gpu-form-kernels{threads=@THREADS@},"

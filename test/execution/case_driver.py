@@ -6,7 +6,6 @@ A script defines its cases (a tuple each, the name first) and
 ``run_case(case, build, work, seed) -> (ok, label, log)``, and calls ``main``.
 """
 import argparse
-import json
 import os
 import random
 import subprocess
@@ -102,10 +101,10 @@ def compile_for_cuda(build, mlir, layout):
     assembles the PTX with ptxas. Kernels of more than one block (the grouped GEMMs, the
     combine, element-wise work) must not spill; single-block routing kernels may (listed in
     the log). Returns (ok, log)."""
-    import re
     import shutil
     sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "gpu"))
-    from gpu_binary import first_object, module_attribute
+    from gpu_binary import first_object
+    from ptxas_spills import spills
     ptxas = shutil.which("ptxas") or shutil.which("ptxas", path="/usr/local/cuda/bin")
     if not ptxas:
         return False, "no ptxas (the CUDA toolkit) on PATH or in /usr/local/cuda/bin\n"
@@ -119,9 +118,6 @@ def compile_for_cuda(build, mlir, layout):
             capture_output=True, text=True, env=env)
         if lowered.returncode != 0:
             return False, log + f"moe-to-gpu for {arch} failed:\n{lowered.stderr}"
-        grids = {}
-        for launch in json.loads(module_attribute(lowered.stdout, "moe.launches")):
-            grids[launch["kernel"]] = max(grids.get(launch["kernel"], 1), launch["grid"][0])
         ptx = mlir + f".{arch}.ptx"
         with open(ptx, "wb") as f:
             f.write(first_object(lowered.stdout))
@@ -136,13 +132,10 @@ def compile_for_cuda(build, mlir, layout):
         report = assembled.stdout + assembled.stderr
         if assembled.returncode != 0:
             return False, log + f"ptxas -arch={arch}:\n{report}"
-        spilling = re.findall(r"Function properties for (\S+)\n\s*\d+ bytes stack frame, "
-                              r"(\d+) bytes spill stores", report)
-        bad = [name for name, stores in spilling if int(stores) and grids.get(name, 1) > 1]
-        routing = [name for name, stores in spilling if int(stores) and grids.get(name, 1) == 1]
+        kernels, bad, routing = spills(lowered.stdout, report)
         if bad:
             return False, log + f"ptxas -arch={arch}: spills in {', '.join(bad)}\n{report}"
-        log += (f"{arch}: {len(spilling)} kernels, no spills"
+        log += (f"{arch}: {kernels} kernels, no spills"
                 + (f", {mmas} tf32 mma.sync" if mmas else "")
                 + (f" (but in single-block kernels {', '.join(routing)})" if routing else "")
                 + "\n")
