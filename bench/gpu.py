@@ -26,7 +26,6 @@ usage: bench/run.py --target cuda [--arch sm_90a] [--precision f32|tf32] [--laye
                     [--runs 20] [--peers] [--python python3] [--out DIR] [--work DIR]
 """
 import datetime
-import json
 import os
 import re
 import shutil
@@ -223,12 +222,7 @@ def main(args):
             "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
             "machine": bench.machine(), "peers": bool(args.peers), "results": results}
     text = table(info)
-    os.makedirs(args.out, exist_ok=True)
-    with open(os.path.join(args.out, "gpu-latest.md"), "w") as f:
-        f.write(text)
-    with open(os.path.join(args.out, "gpu-latest.json"), "w") as f:
-        json.dump(info, f, indent=1)
-        f.write("\n")
+    bench.write_results(args.out, "gpu-latest", text, info)
     print(text)
     ok = all(r["check"] == "PASS" for r in results) and all(
         p.get("check", "FAIL") == "PASS" for r in results for p in r.get("peers", {}).values()

@@ -662,6 +662,16 @@ class Context:
     pass
 
 
+def write_results(out, stem, text, info):
+    """Writes the tables as OUT/STEM.md and ``info`` as OUT/STEM.json."""
+    os.makedirs(out, exist_ok=True)
+    with open(os.path.join(out, f"{stem}.md"), "w") as f:
+        f.write(text)
+    with open(os.path.join(out, f"{stem}.json"), "w") as f:
+        json.dump(info, f, indent=1)
+        f.write("\n")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--build", default=os.path.join(ROOT, "build"))
@@ -756,12 +766,7 @@ def main():
                         + ", at the same thread count, in its own pinned process",
             "results": results}
     text = table(info, args.peers)
-    os.makedirs(args.out, exist_ok=True)
-    with open(os.path.join(args.out, "latest.md"), "w") as f:
-        f.write(text)
-    with open(os.path.join(args.out, "latest.json"), "w") as f:
-        json.dump(info, f, indent=1)
-        f.write("\n")
+    write_results(args.out, "latest", text, info)
     if args.peers:
         rc, out, err, _ = run_pinned([ctx.venv_python, os.path.join(BENCH, "plot.py"),
                                       os.path.join(args.out, "latest.json"),

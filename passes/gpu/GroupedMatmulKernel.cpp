@@ -213,22 +213,27 @@ void KernelBuilder::stageTiles(Value expert, Value start, Value end, Value n0,
     Value r = add(start, row), k = add(k0, kk);
     Value inRange =
         arith::AndIOp::create(b, lessThan(r, end), lessThan(k, kLimit));
-    Value a = branch(
-        inRange,
-        [&] {
-          Value source = r, empty;
-          if (gather) {
-            auto [none, row] =
-                rowToRead(b, b.getLoc(), memref::LoadOp::create(b, gather, r));
-            empty = none;
-            source = row;
-          }
-          Value value = toAccumulator(
-              memref::LoadOp::create(b, input, ValueRange{source, k}));
-          return empty ? arith::SelectOp::create(b, empty, zero(), value)
-                       : value;
-        },
-        [&] { return zero(); });
+    // No input rows (every gathered row is -1): the A tile is zeros.
+    Value a = inputRows == 0
+                  ? zero()
+                  : branch(
+                        inRange,
+                        [&] {
+                          Value source = r, empty;
+                          if (gather) {
+                            auto [none, row] =
+                                rowToRead(b, b.getLoc(),
+                                          memref::LoadOp::create(b, gather, r));
+                            empty = none;
+                            source = row;
+                          }
+                          Value value = toAccumulator(memref::LoadOp::create(
+                              b, input, ValueRange{source, k}));
+                          return empty ? arith::SelectOp::create(b, empty,
+                                                                 zero(), value)
+                                       : value;
+                        },
+                        [&] { return zero(); });
     memref::StoreOp::create(b, a, aTile, ValueRange{kk, row});
   }
   // The weight tiles: consecutive threads read consecutive columns.
@@ -444,7 +449,7 @@ Value KernelBuilder::build() {
                          ? experts * llvm::divideCeil(*groupSize, tiles.rows)
                          : llvm::divideCeil(rows, tiles.rows) + experts;
   int64_t blocks = rowTiles * colTiles;
-  if (blocks > 0 && depth > 0 && (!gather || inputRows > 0)) {
+  if (blocks > 0) {
     Value one = constant(1);
     auto launch = gpu::LaunchOp::create(
         b, b.getLoc(), constant(blocks), one, one,

@@ -220,21 +220,22 @@ void expertsAsGroupedMatmuls(ExpertsOp experts) {
 struct MoEGpuLowerDataPath
     : impl::MoEGpuLowerDataPathBase<MoEGpuLowerDataPath> {
   using Base::Base;
+  /// Whether option `name`'s `value` is `first` or `second` (else an
+  /// error naming both).
+  bool isOneOf(StringRef name, StringRef value, StringRef first,
+               StringRef second) {
+    if (value == first || value == second)
+      return true;
+    getOperation()->emitError()
+        << "moe-gpu-lower-data-path: " << name << " must be '" << first
+        << "' or '" << second << "', got '" << value << "'";
+    return false;
+  }
+
   void runOnOperation() override {
-    if (kernel != "tiled" && kernel != "elementwise") {
-      getOperation()->emitError()
-          << "moe-gpu-lower-data-path: kernel must be 'tiled' or "
-             "'elementwise', got '"
-          << kernel << "'";
+    if (!isOneOf("kernel", kernel, "tiled", "elementwise") ||
+        !isOneOf("precision", precision, "f32", "tf32"))
       return signalPassFailure();
-    }
-    if (precision != "f32" && precision != "tf32") {
-      getOperation()->emitError()
-          << "moe-gpu-lower-data-path: precision must be 'f32' or 'tf32', "
-             "got '"
-          << precision << "'";
-      return signalPassFailure();
-    }
     GroupedMatmulTiles tiles;
     tiles.tensorCores = precision == "tf32";
     SmallVector<ExpertsOp> experts;
