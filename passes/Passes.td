@@ -703,7 +703,8 @@ def MoEGpuEmulateMmaSync : Pass<"moe-gpu-emulate-mma-sync"> {
   let summary = "Emulate nvgpu.mma.sync with workgroup memory (the portable variant of tensor-core kernels)";
   let description = [{
     Every `nvgpu.mma.sync` m16n8k8 on f32 of a kernel becomes what the
-    warp's tensor cores compute, written from the PTX ISA's fragment layouts:
+    warp's tensor cores compute, with the fragment layouts of upstream's
+    `nvgpu::getLaneIdAndValueIdToOperandCoord` (the NVGPU lowering's own):
     each lane stores its A elements (a0 at row g, k t; a1 at row g + 8; a2,
     a3 the same at k t + 4) and B elements (b0 at k t, column g; b1 at
     k t + 4) into its warp's 16 x 8 and 8 x 8 matrices in workgroup memory,

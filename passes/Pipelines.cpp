@@ -122,7 +122,8 @@ static constexpr llvm::StringLiteral kMoEToGPUKernelsPipeline =
 /// (Loops go through cf: SCFToSPIRV leaves the results of a loop that runs
 /// no iteration undefined.) Tensor-core steps are emulated.
 static constexpr llvm::StringLiteral kOpenCLKernelsPipeline =
-    "gpu.module(moe-gpu-emulate-mma-sync,canonicalize,convert-scf-to-cf),"
+    "gpu.module(moe-gpu-emulate-mma-sync,arith-expand,canonicalize,"
+    "convert-scf-to-cf),"
     "spirv-attach-target{ver=v1.0 caps=Addresses,Int64,Int8,Float64,Kernel "
     "client_api=OpenCL},"
     "moe-gpu-to-spirv,"

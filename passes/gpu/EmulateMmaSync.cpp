@@ -1,15 +1,18 @@
 //===- EmulateMmaSync.cpp - Tensor-core kernels on devices without them ---===//
 //
 // `moe-gpu-emulate-mma-sync`: every `nvgpu.mma.sync` (m16n8k8, f32) of a
-// kernel becomes what the warp's tensor cores compute, written from the
-// fragment layouts of the PTX ISA ("Matrix Fragments for mma.m16n8k8",
-// .tf32): each lane puts its A and B elements where the layout says they
-// belong in the warp's 16 x 8 and 8 x 8 matrices in workgroup memory, and
-// after a barrier computes its four accumulator elements (c0, c1 at row
-// g, columns 2t, 2t + 1; c2, c3 at row g + 8) from them, with g = lane / 4
-// and t = lane % 4. The products are exact f32 (tf32 keeps fewer bits), so
-// the portable variant checks the fragment indexing of the tensor-core
-// kernels against the reference at f32 tolerance.
+// kernel becomes what the warp's tensor cores compute. Where each lane's
+// values sit in the warp's matrices comes from upstream's definition of the
+// fragment layouts (nvgpu::getLaneIdAndValueIdToOperandCoord, the one the
+// NVGPU lowering itself uses; for m16n8k8 .tf32, with g = lane / 4 and
+// t = lane % 4: a0 (g, t), a1 (g + 8, t), a2 (g, t + 4), a3 (g + 8, t + 4);
+// b0 (k t, column g), b1 (k t + 4, g); c0, c1 (g, 2t), (g, 2t + 1), c2, c3
+// the same at row g + 8). Each lane stores its A and B values there in its
+// warp's 16 x 8 and 8 x 8 matrices in workgroup memory and, after a
+// barrier, computes its accumulator values from them. The products are
+// exact f32 (tf32 keeps fewer bits), so the portable variant checks the
+// fragment indexing of the tensor-core kernels against the reference at
+// f32 tolerance, and the layouts themselves are upstream's, not ours.
 //
 // Kernels must be one-dimensional blocks of a known size, a multiple of
 // 32, and reach every mma.sync with all their threads (as mma.sync needs of
@@ -19,8 +22,10 @@
 
 #include "passes/Passes.h"
 
+#include "mlir/Dialect/Affine/Utils.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/NVGPU/IR/NVGPUDialect.h"
+#include "mlir/Dialect/NVGPU/Utils/MMAUtils.h"
 #include "mlir/IR/ImplicitLocOpBuilder.h"
 
 namespace mlir::moe {
@@ -43,6 +48,23 @@ bool isEmulated(nvgpu::MmaSyncOp mma) {
          a.getShape() == ArrayRef<int64_t>{4, 1} &&
          b.getShape() == ArrayRef<int64_t>{2, 1} &&
          c.getShape() == ArrayRef<int64_t>{2, 2};
+}
+
+/// (row, column) in the warp's matrix of `role` (of `shape`: A is m x k, B
+/// n x k, C m x n) of value `value` of `lane`'s fragment.
+std::pair<Value, Value> coordinate(ImplicitLocOpBuilder &b,
+                                   nvgpu::MatMulOperandRole role,
+                                   ArrayRef<int64_t> shape, Value lane,
+                                   int64_t value) {
+  nvgpu::WarpMatrixInfo info{VectorType::get(shape, b.getF32Type()), role};
+  FailureOr<AffineMap> map =
+      nvgpu::getLaneIdAndValueIdToOperandCoord(b, b.getLoc(), info);
+  assert(succeeded(map) && "f32 fragments have a layout");
+  Value id = arith::ConstantIndexOp::create(b, value);
+  std::optional<SmallVector<Value, 8>> at =
+      affine::expandAffineMap(b, b.getLoc(), *map, ValueRange{lane, id});
+  assert(at && at->size() == 2 && "a coordinate of two values");
+  return {(*at)[0], (*at)[1]};
 }
 
 LogicalResult emulate(gpu::GPUFuncOp kernel) {
@@ -74,54 +96,43 @@ LogicalResult emulate(gpu::GPUFuncOp kernel) {
   };
   Value warp = arith::DivUIOp::create(top, thread, constant(top, kWarpSize));
   Value lane = arith::RemUIOp::create(top, thread, constant(top, kWarpSize));
-  Value g = arith::DivUIOp::create(top, lane, constant(top, 4));
-  Value t = arith::RemUIOp::create(top, lane, constant(top, 4));
-
   for (nvgpu::MmaSyncOp mma : mmas) {
     if (!isEmulated(mma))
       return mma.emitOpError("is emulated for mmaShape [16, 8, 8] with f32 "
                              "operands only");
     ImplicitLocOpBuilder b(mma.getLoc(), mma);
-    auto add = [&](Value x, int64_t y) -> Value {
-      return arith::AddIOp::create(b, x, constant(b, y));
-    };
     auto element = [&](Value vector, int64_t i, int64_t j) -> Value {
       return vector::ExtractOp::create(b, vector, ArrayRef<int64_t>{i, j});
     };
-    // a0: (g, t), a1: (g + 8, t), a2: (g, t + 4), a3: (g + 8, t + 4).
-    Value a = mma.getMatrixA();
-    memref::StoreOp::create(b, element(a, 0, 0), aMatrix,
-                            ValueRange{warp, g, t});
-    memref::StoreOp::create(b, element(a, 1, 0), aMatrix,
-                            ValueRange{warp, add(g, 8), t});
-    memref::StoreOp::create(b, element(a, 2, 0), aMatrix,
-                            ValueRange{warp, g, add(t, 4)});
-    memref::StoreOp::create(b, element(a, 3, 0), aMatrix,
-                            ValueRange{warp, add(g, 8), add(t, 4)});
-    // b0: (k t, column g), b1: (k t + 4, column g).
-    Value bFragment = mma.getMatrixB();
-    memref::StoreOp::create(b, element(bFragment, 0, 0), bMatrix,
-                            ValueRange{warp, t, g});
-    memref::StoreOp::create(b, element(bFragment, 1, 0), bMatrix,
-                            ValueRange{warp, add(t, 4), g});
+    using nvgpu::MatMulOperandRole;
+    // A (m x k = 16 x 8): value v is element [v, 0] of the fragment.
+    for (int64_t v = 0; v < 4; ++v) {
+      auto [row, k] = coordinate(b, MatMulOperandRole::A, {16, 8}, lane, v);
+      memref::StoreOp::create(b, element(mma.getMatrixA(), v, 0), aMatrix,
+                              ValueRange{warp, row, k});
+    }
+    // B, laid out n x k (column-major K x N).
+    for (int64_t v = 0; v < 2; ++v) {
+      auto [column, k] = coordinate(b, MatMulOperandRole::B, {8, 8}, lane, v);
+      memref::StoreOp::create(b, element(mma.getMatrixB(), v, 0), bMatrix,
+                              ValueRange{warp, k, column});
+    }
     gpu::BarrierOp::create(b);
-    // c[i][j]: row g + 8 i, column 2 t + j.
-    Value twoT = arith::MulIOp::create(b, t, constant(b, 2));
+    // C (m x n = 16 x 8): value v is element [v / 2, v % 2].
     SmallVector<Value> results;
-    for (int64_t i = 0; i < 2; ++i)
-      for (int64_t j = 0; j < 2; ++j) {
-        Value row = add(g, 8 * i), column = add(twoT, j);
-        Value sum = element(mma.getMatrixC(), i, j);
-        for (int64_t k = 0; k < 8; ++k) {
-          Value kk = constant(b, k);
-          Value x =
-              memref::LoadOp::create(b, aMatrix, ValueRange{warp, row, kk});
-          Value y =
-              memref::LoadOp::create(b, bMatrix, ValueRange{warp, kk, column});
-          sum = arith::AddFOp::create(b, sum, arith::MulFOp::create(b, x, y));
-        }
-        results.push_back(sum);
+    for (int64_t v = 0; v < 4; ++v) {
+      auto [row, column] =
+          coordinate(b, MatMulOperandRole::C, {16, 8}, lane, v);
+      Value sum = element(mma.getMatrixC(), v / 2, v % 2);
+      for (int64_t k = 0; k < 8; ++k) {
+        Value kk = constant(b, k);
+        Value x = memref::LoadOp::create(b, aMatrix, ValueRange{warp, row, kk});
+        Value y =
+            memref::LoadOp::create(b, bMatrix, ValueRange{warp, kk, column});
+        sum = arith::AddFOp::create(b, sum, arith::MulFOp::create(b, x, y));
       }
+      results.push_back(sum);
+    }
     gpu::BarrierOp::create(b);
     Value d = vector::FromElementsOp::create(b, mma.getType(), results);
     mma.replaceAllUsesWith(d);

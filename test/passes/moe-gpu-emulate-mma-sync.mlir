@@ -1,26 +1,24 @@
 // RUN: moe-opt %s --split-input-file --verify-diagnostics --moe-gpu-emulate-mma-sync | FileCheck %s
 
-// Each mma.sync m16n8k8 becomes stores of the lane's fragments where the PTX
-// layout puts them in its warp's A (16 x 8) and B (8 x 8) matrices in
-// workgroup memory (4 warps: 128 threads), a barrier, each accumulator
-// element summed over k = 0 .. 7 from those matrices, and a barrier.
+// Each mma.sync m16n8k8 becomes stores of the lane's fragment values where
+// upstream's fragment layout (nvgpu::getLaneIdAndValueIdToOperandCoord) puts
+// them in its warp's A (16 x 8) and B (8 x 8) matrices in workgroup memory
+// (4 warps: 128 threads), a barrier, each accumulator value summed over
+// k = 0 .. 7 from those matrices, and a barrier. (The layouts' values are
+// checked by running the tensor-core kernels: routers-opencl.test.)
 // CHECK-LABEL: gpu.func @kernel(
 // CHECK-DAG: %[[A:.*]] = memref.alloc() : memref<4x16x8xf32, 3>
 // CHECK-DAG: %[[B:.*]] = memref.alloc() : memref<4x8x8xf32, 3>
 // CHECK: %[[TID:.*]] = gpu.thread_id x
 // CHECK: %[[WARP:.*]] = arith.divui %[[TID]], %c32
 // CHECK: %[[LANE:.*]] = arith.remui %[[TID]], %c32
-// CHECK: %[[G:.*]] = arith.divui %[[LANE]], %c4
-// CHECK: %[[T:.*]] = arith.remui %[[LANE]], %c4
 // CHECK-NOT: nvgpu.mma.sync
-// CHECK: memref.store %{{.*}}, %[[A]][%[[WARP]], %[[G]], %[[T]]]
-// CHECK: %[[G8:.*]] = arith.addi %[[G]], %c8
-// CHECK: memref.store %{{.*}}, %[[A]][%[[WARP]], %[[G8]], %[[T]]]
-// CHECK: %[[T4:.*]] = arith.addi %[[T]], %c4
-// CHECK: memref.store %{{.*}}, %[[A]][%[[WARP]], %[[G]], %[[T4]]]
+// CHECK: vector.extract %{{.*}}[0, 0] : f32 from vector<4x1xf32>
 // CHECK: memref.store %{{.*}}, %[[A]][%[[WARP]], %{{.*}}, %{{.*}}]
-// CHECK: memref.store %{{.*}}, %[[B]][%[[WARP]], %[[T]], %[[G]]]
-// CHECK: memref.store %{{.*}}, %[[B]][%[[WARP]], %{{.*}}, %[[G]]]
+// CHECK: vector.extract %{{.*}}[3, 0] : f32 from vector<4x1xf32>
+// CHECK: memref.store %{{.*}}, %[[A]][%[[WARP]], %{{.*}}, %{{.*}}]
+// CHECK: vector.extract %{{.*}}[1, 0] : f32 from vector<2x1xf32>
+// CHECK: memref.store %{{.*}}, %[[B]][%[[WARP]], %{{.*}}, %{{.*}}]
 // CHECK: gpu.barrier
 // CHECK-COUNT-32: arith.mulf
 // CHECK: gpu.barrier
