@@ -193,7 +193,9 @@ std::tuple<Value, Value, Value> KernelBuilder::locateRowTile(Value rowTile) {
             lessThan(rowTile, after));
         Value start = add(first, mul(arith::SubIOp::create(b, rowTile, seen),
                                      constant(size)));
-        Value end = min(add(start, constant(size)), add(first, count));
+        // (Clamped to the rows, whatever the offsets say.)
+        Value end = min(min(add(start, constant(size)), add(first, count)),
+                        constant(rows));
         return {after, arith::SelectOp::create(b, inside, e, state[1]),
                 arith::SelectOp::create(b, inside, start, state[2]),
                 arith::SelectOp::create(b, inside, end, state[3])};
