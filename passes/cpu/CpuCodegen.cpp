@@ -5,6 +5,7 @@
 #include "dialect/MoEOps.h"
 #include "passes/Passes.h"
 #include "passes/Pipelines.h"
+#include "passes/common/PrivateDirectory.h"
 #include "passes/cpu/CpuTarget.h"
 
 #include "mlir/ExecutionEngine/ExecutionEngine.h"
@@ -17,7 +18,6 @@
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Target/LLVMIR/Dialect/All.h"
 #include "mlir/Target/LLVMIR/Export.h"
-#include "llvm/ADT/ScopeExit.h"
 #include "llvm/IR/LegacyPassManager.h"
 #include "llvm/IR/Module.h"
 #include "llvm/MC/TargetRegistry.h"
@@ -133,16 +133,13 @@ LogicalResult emitSharedObject(ModuleOp module, llvm::raw_ostream &os,
   // The object file and the linked shared object go to a private directory,
   // so no file of the user's (a NAME.o beside the output, an input) is ever
   // overwritten or removed; only the finished artifact reaches `os`.
-  SmallString<128> dir;
-  if (std::error_code ec =
-          llvm::sys::fs::createUniqueDirectory("moe-compile", dir)) {
-    error = "cannot create a temporary directory: " + ec.message();
+  PrivateDirectory dir("moe-compile");
+  if (!dir.error().empty()) {
+    error = dir.error();
     return failure();
   }
-  llvm::scope_exit removeDir(
-      [&] { llvm::sys::fs::remove_directories(dir, /*IgnoreErrors=*/true); });
-  std::string objectPath = (dir + "/model.o").str();
-  std::string sharedPath = (dir + "/model.so").str();
+  std::string objectPath = dir.file("model.o");
+  std::string sharedPath = dir.file("model.so");
   {
     std::error_code ec;
     llvm::raw_fd_ostream object(objectPath, ec, llvm::sys::fs::OF_None);

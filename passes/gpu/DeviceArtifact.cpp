@@ -2,12 +2,12 @@
 
 #include "passes/gpu/DeviceArtifact.h"
 #include "passes/Pipelines.h"
+#include "passes/common/PrivateDirectory.h"
 #include "passes/entry/EntryFunction.h"
 
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Pass/PassManager.h"
-#include "llvm/ADT/ScopeExit.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/JSON.h"
 #include "llvm/Support/MemoryBuffer.h"
@@ -43,16 +43,12 @@ FailureOr<std::string> spirBitcode(StringRef spirv, std::string &error) {
             "--target=opencl needs it to turn SPIR-V into SPIR bitcode";
     return failure();
   }
-  SmallString<128> dir;
-  if (std::error_code ec =
-          llvm::sys::fs::createUniqueDirectory("moe-compile", dir)) {
-    error = "cannot create a temporary directory: " + ec.message();
+  PrivateDirectory dir("moe-compile");
+  if (!dir.error().empty()) {
+    error = dir.error();
     return failure();
   }
-  llvm::scope_exit removeDir(
-      [&] { llvm::sys::fs::remove_directories(dir, /*IgnoreErrors=*/true); });
-  std::string spv = (dir + "/kernels.spv").str(),
-              bc = (dir + "/kernels.bc").str();
+  std::string spv = dir.file("kernels.spv"), bc = dir.file("kernels.bc");
   {
     std::error_code ec;
     llvm::raw_fd_ostream out(spv, ec, llvm::sys::fs::OF_None);

@@ -21,6 +21,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "passes/Passes.h"
+#include "passes/gpu/GpuHardware.h"
 
 #include "mlir/Dialect/Affine/Utils.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
@@ -33,8 +34,6 @@ namespace mlir::moe {
 #include "passes/Passes.h.inc"
 
 namespace {
-
-constexpr int64_t kWarpSize = 32, kWorkgroupMemorySpace = 3;
 
 /// Whether `mma` is the one shape emulated: m16n8k8 with f32 operands.
 bool isEmulated(nvgpu::MmaSyncOp mma) {
@@ -82,12 +81,9 @@ LogicalResult emulate(gpu::GPUFuncOp kernel) {
   // The warps' A (16 x 8) and B (8 x 8) matrices.
   ImplicitLocOpBuilder top(kernel.getLoc(), &kernel.getBody().front(),
                            kernel.getBody().front().begin());
-  Type f32 = top.getF32Type();
-  Attribute space = top.getI64IntegerAttr(kWorkgroupMemorySpace);
   auto matrix = [&](int64_t rows, int64_t columns) -> Value {
     return memref::AllocOp::create(
-        top, MemRefType::get({warps, rows, columns}, f32,
-                             MemRefLayoutAttrInterface(), space));
+        top, workgroupMemRefType({warps, rows, columns}, top.getF32Type()));
   };
   Value aMatrix = matrix(16, 8), bMatrix = matrix(8, 8);
   Value thread = gpu::ThreadIdOp::create(top, gpu::Dimension::x);

@@ -25,6 +25,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "passes/Passes.h"
+#include "passes/common/TensorBuilders.h"
 #include "passes/entry/EntryFunction.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -64,10 +65,6 @@ int64_t elementBytes(Type type) {
 bool isSinkable(Operation *op) {
   return op->getNumRegions() == 0 && isMemoryEffectFree(op) &&
          op->getNumResults() > 0;
-}
-
-Value indexConstant(OpBuilder &b, Location loc, int64_t value) {
-  return arith::ConstantIndexOp::create(b, loc, value);
 }
 
 /// `(ub - lb) ceildiv step` as a constant, or nullopt.

@@ -25,6 +25,8 @@
 
 #include "dialect/Activation.h"
 #include "dialect/DataPath.h"
+#include "passes/common/TensorBuilders.h"
+#include "passes/gpu/GpuHardware.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
@@ -40,12 +42,9 @@
 namespace mlir::moe {
 namespace {
 
-/// The address space of workgroup memory (NVVM's shared memory; OpenCL's
-/// Workgroup storage class through map-memref-spirv-storage-class).
-constexpr int64_t kWorkgroupMemorySpace = 3;
-/// With tensor cores: threads of a warp, and a warp's tile of results (2 x 2
-/// pieces of mma.sync's 16 x 8).
-constexpr int64_t kWarpSize = 32, kWarpTileRows = 32, kWarpTileColumns = 16;
+/// With tensor cores: a warp's tile of results (2 x 2 pieces of mma.sync's
+/// 16 x 8).
+constexpr int64_t kWarpTileRows = 32, kWarpTileColumns = 16;
 
 class KernelBuilder {
 public:
@@ -64,10 +63,10 @@ private:
     return arith::ConstantOp::create(b, b.getFloatAttr(type, 0.0));
   }
   /// `value` (a float) as the accumulation type.
-  Value toAccumulator(Value value);
-  Value asIndex(Value value) {
-    return arith::IndexCastOp::create(b, b.getIndexType(), value);
+  Value toAccumulator(Value value) {
+    return convertFloat(b, b.getLoc(), value, type);
   }
+  Value asIndex(Value value) { return toIndex(b, b.getLoc(), value); }
   Value lessThan(Value x, Value y) {
     return arith::CmpIOp::create(b, arith::CmpIPredicate::slt, x, y);
   }
@@ -117,14 +116,6 @@ private:
   Value warpRow, warpColumn, laneGroup, laneInGroup;
   SmallVector<Value> ownedRows, ownedColumns;
 };
-
-Value KernelBuilder::toAccumulator(Value value) {
-  if (value.getType() == type)
-    return value;
-  if (value.getType().getIntOrFloatBitWidth() < type.getIntOrFloatBitWidth())
-    return arith::ExtFOp::create(b, type, value);
-  return arith::TruncFOp::create(b, type, value);
-}
 
 Value KernelBuilder::buffer(Value tensor) {
   if (!tensor)
@@ -461,10 +452,8 @@ Value KernelBuilder::build() {
     auto terminator = gpu::TerminatorOp::create(b);
     b.setInsertionPoint(terminator);
     // Workgroup memory first: the kernel's entry block holds it.
-    Attribute space = b.getI64IntegerAttr(kWorkgroupMemorySpace);
     auto tileType = [&](int64_t columns) {
-      return MemRefType::get({tiles.depth, columns}, type,
-                             MemRefLayoutAttrInterface(), space);
+      return workgroupMemRefType({tiles.depth, columns}, type);
     };
     aTile = memref::AllocOp::create(b, tileType(tiles.rows));
     for (int64_t half = 0; half < (swiglu ? 2 : 1); ++half)

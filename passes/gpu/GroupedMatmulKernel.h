@@ -1,5 +1,4 @@
-//===- GroupedMatmulKernel.h - The tiled grouped GEMM as a GPU kernel -*- C++
-//-*-===//
+//===- GroupedMatmulKernel.h - The tiled grouped GEMM kernel ---*- C++ -*-===//
 //
 // The experts' GEMMs as one `gpu.launch` of block tiles: each block computes
 // a tile of rows of one expert (never two) by columns, staging the gathered

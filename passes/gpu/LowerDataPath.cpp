@@ -11,18 +11,18 @@
 //===----------------------------------------------------------------------===//
 
 #include "passes/Passes.h"
+#include "passes/common/TensorBuilders.h"
 #include "passes/gpu/GroupedMatmulKernel.h"
-
-#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
-#include "mlir/Dialect/GPU/IR/GPUDialect.h"
-#include "mlir/Dialect/NVGPU/IR/NVGPUDialect.h"
 
 #include "dialect/Activation.h"
 #include "dialect/DataPath.h"
 #include "dialect/MoEOps.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/NVGPU/IR/NVGPUDialect.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 
@@ -32,28 +32,9 @@ namespace mlir::moe {
 
 namespace {
 
-/// `value` as `type` (a float type).
-Value castFloat(OpBuilder &b, Location loc, Value value, Type type) {
-  unsigned from = value.getType().getIntOrFloatBitWidth(),
-           to = type.getIntOrFloatBitWidth();
-  if (value.getType() == type)
-    return value;
-  if (from < to)
-    return arith::ExtFOp::create(b, loc, type, value);
-  return arith::TruncFOp::create(b, loc, type, value);
-}
-
-Value index(OpBuilder &b, Location loc, int64_t value) {
-  return arith::ConstantIndexOp::create(b, loc, value);
-}
-
 /// The element `tensor[indices]` (index values).
 Value at(OpBuilder &b, Location loc, Value tensor, ValueRange indices) {
   return tensor::ExtractOp::create(b, loc, tensor, indices);
-}
-
-Value asIndex(OpBuilder &b, Location loc, Value value) {
-  return arith::IndexCastOp::create(b, loc, b.getIndexType(), value);
 }
 
 /// The expert whose group holds row `r`, or -1 (an index value).
@@ -61,21 +42,22 @@ Value expertOfRow(OpBuilder &b, Location loc, GroupedMatmulOp op, Value r) {
   int64_t experts = op.getNumExperts();
   if (std::optional<int64_t> size = uniformGroupSize(op.getOffsets())) {
     if (*size == 0)
-      return index(b, loc, -1);
-    Value e = arith::DivUIOp::create(b, loc, r, index(b, loc, *size));
+      return indexConstant(b, loc, -1);
+    Value e = arith::DivUIOp::create(b, loc, r, indexConstant(b, loc, *size));
     Value inside = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, e,
-                                         index(b, loc, experts));
-    return arith::SelectOp::create(b, loc, inside, e, index(b, loc, -1));
+                                         indexConstant(b, loc, experts));
+    return arith::SelectOp::create(b, loc, inside, e,
+                                   indexConstant(b, loc, -1));
   }
   // offsets[e] <= r < offsets[e + 1]; groups are disjoint, the last match is
   // the only one.
   auto loop = scf::ForOp::create(
-      b, loc, index(b, loc, 0), index(b, loc, experts), index(b, loc, 1),
-      ValueRange{index(b, loc, -1)},
+      b, loc, indexConstant(b, loc, 0), indexConstant(b, loc, experts),
+      indexConstant(b, loc, 1), ValueRange{indexConstant(b, loc, -1)},
       [&](OpBuilder &nb, Location l, Value e, ValueRange found) {
-        Value first = asIndex(nb, l, at(nb, l, op.getOffsets(), e));
-        Value next = arith::AddIOp::create(nb, l, e, index(nb, l, 1));
-        Value last = asIndex(nb, l, at(nb, l, op.getOffsets(), next));
+        Value first = toIndex(nb, l, at(nb, l, op.getOffsets(), e));
+        Value next = arith::AddIOp::create(nb, l, e, indexConstant(nb, l, 1));
+        Value last = toIndex(nb, l, at(nb, l, op.getOffsets(), next));
         Value from =
             arith::CmpIOp::create(nb, l, arith::CmpIPredicate::sle, first, r);
         Value to =
@@ -98,13 +80,14 @@ Value expertElement(OpBuilder &b, Location loc, GroupedMatmulOp op, Value e,
   // Columns summed: q, and q + P/2 with swiglu.
   SmallVector<Value> columns = {q};
   if (swiglu)
-    columns.push_back(arith::AddIOp::create(b, loc, q, index(b, loc, p / 2)));
+    columns.push_back(
+        arith::AddIOp::create(b, loc, q, indexConstant(b, loc, p / 2)));
   SmallVector<Value> init;
   for (Value column : columns)
     init.push_back(
         op.getBias()
-            ? castFloat(b, loc, at(b, loc, op.getBias(), ValueRange{e, column}),
-                        type)
+            ? convertFloat(
+                  b, loc, at(b, loc, op.getBias(), ValueRange{e, column}), type)
             : zero);
   // The A row: by index (-1 reads zeros) or row r itself.
   Value row = r, none;
@@ -115,15 +98,15 @@ Value expertElement(OpBuilder &b, Location loc, GroupedMatmulOp op, Value e,
   }
   Value k = tensor::DimOp::create(b, loc, op.getWeight(), 1);
   auto sum = scf::ForOp::create(
-      b, loc, index(b, loc, 0), k, index(b, loc, 1), init,
+      b, loc, indexConstant(b, loc, 0), k, indexConstant(b, loc, 1), init,
       [&](OpBuilder &nb, Location l, Value kk, ValueRange acc) {
-        Value a = castFloat(
+        Value a = convertFloat(
             nb, l, at(nb, l, op.getInput(), ValueRange{row, kk}), type);
         if (none)
           a = arith::SelectOp::create(nb, l, none, zero, a);
         SmallVector<Value> next;
         for (auto [column, partial] : llvm::zip(columns, acc)) {
-          Value w = castFloat(
+          Value w = convertFloat(
               nb, l, at(nb, l, op.getWeight(), ValueRange{e, kk, column}),
               type);
           next.push_back(arith::AddFOp::create(
@@ -139,7 +122,7 @@ Value expertElement(OpBuilder &b, Location loc, GroupedMatmulOp op, Value e,
     v = activateScalar(b, loc, *activation, v);
   if (Value scale = op.getScale())
     v = arith::MulFOp::create(b, loc, v,
-                              castFloat(b, loc, at(b, loc, scale, r), type));
+                              convertFloat(b, loc, at(b, loc, scale, r), type));
   return v;
 }
 
@@ -158,7 +141,7 @@ LogicalResult lowerGroupedMatmul(GroupedMatmulOp op) {
         Value q = linalg::IndexOp::create(nb, l, 1);
         Value e = expertOfRow(nb, l, op, r);
         Value outside = arith::CmpIOp::create(nb, l, arith::CmpIPredicate::slt,
-                                              e, index(nb, l, 0));
+                                              e, indexConstant(nb, l, 0));
         // Rows outside every group keep init's values.
         auto choice = scf::IfOp::create(
             nb, l, outside,
@@ -200,18 +183,17 @@ void expertsAsGroupedMatmuls(ExpertsOp experts) {
   Activation activation = *experts.getActivation();
   int64_t hidden = experts.getHiddenSize();
   auto rowsOf = [&](int64_t width) {
-    return tensor::EmptyOp::create(b, loc, ArrayRef<int64_t>{e * m, width},
-                                   element);
+    return emptyTensor(b, loc, {e * m, width}, element);
   };
   Value h = GroupedMatmulOp::create(
-      b, loc, RankedTensorType::get({e * m, hidden}, element), x, Value(),
+      b, loc, tensorType({e * m, hidden}, element), x, Value(),
       experts.getUpWeight(), offsets, experts.getUpBias(), Value(),
       rowsOf(hidden), ActivationAttr::get(b.getContext(), activation));
   int64_t dOut = result.getDimSize(2);
-  Value y = GroupedMatmulOp::create(
-      b, loc, RankedTensorType::get({e * m, dOut}, element), h, Value(),
-      experts.getDownWeight(), offsets, experts.getDownBias(), Value(),
-      rowsOf(dOut), ActivationAttr());
+  Value y = GroupedMatmulOp::create(b, loc, tensorType({e * m, dOut}, element),
+                                    h, Value(), experts.getDownWeight(),
+                                    offsets, experts.getDownBias(), Value(),
+                                    rowsOf(dOut), ActivationAttr());
   experts.getResult().replaceAllUsesWith(
       tensor::ExpandShapeOp::create(b, loc, result, y, rows));
   experts.erase();

@@ -10,6 +10,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "passes/Passes.h"
+#include "passes/gpu/GpuHardware.h"
 
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
@@ -19,10 +20,6 @@ namespace mlir::moe {
 #include "passes/Passes.h.inc"
 
 namespace {
-
-/// The numeric address space of workgroup memory: NVVM's shared memory, and
-/// what map-memref-spirv-storage-class maps to Workgroup for OpenCL.
-constexpr int64_t kWorkgroupMemorySpace = 3;
 
 /// Whether `type` lives in workgroup memory (address space 3, written as
 /// the integer or as #gpu.address_space<workgroup>).

@@ -270,15 +270,19 @@ size_t count(const std::string &calls, const std::string &call) {
   return n;
 }
 
+/// The CUDA runner over the fake driver, its binary a fake cubin.
+Expected<std::unique_ptr<DeviceRunner>> openFakeCudaRunner() {
+  static const char image[] = "FAKECUBIN";
+  return openCudaRunner(image, sizeof(image));
+}
+
 } // namespace
 
 TEST_F(CudaDeviceTest, RunsAGpuArtifactsLaunchesInOrder) {
   Expected<Signature> signature = parseSignature(kFakeArtifactSignature);
   ASSERT_TRUE(signature.ok()) << signature.message();
-  static const char image[] = "FAKECUBIN";
   {
-    Expected<std::unique_ptr<DeviceRunner>> runner =
-        openCudaRunner(image, sizeof(image));
+    Expected<std::unique_ptr<DeviceRunner>> runner = openFakeCudaRunner();
     ASSERT_TRUE(runner.ok()) << runner.message();
     FakeArtifactTensors tensors;
     for (int run = 0; run < 2; ++run)
@@ -311,9 +315,7 @@ TEST_F(CudaDeviceTest, ReportsAKernelTheBinaryLacks) {
   json.replace(json.find("fake_scale"), 10, "missing_k");
   Expected<Signature> signature = parseSignature(json);
   ASSERT_TRUE(signature.ok()) << signature.message();
-  static const char image[] = "FAKECUBIN";
-  Expected<std::unique_ptr<DeviceRunner>> runner =
-      openCudaRunner(image, sizeof(image));
+  Expected<std::unique_ptr<DeviceRunner>> runner = openFakeCudaRunner();
   ASSERT_TRUE(runner.ok()) << runner.message();
   FakeArtifactTensors tensors;
   Status s = (*runner)->run(*signature, tensors.args(), tensors.results);
