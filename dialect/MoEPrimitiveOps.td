@@ -165,7 +165,10 @@ def MoE_InvertSlotsOp : MoE_Op<"invert_slots", [Pure, MoE_IndexesWithOperands]> 
     be taken by any number of experts: `token_slot[g, s, e] = e * C + c` if
     `slot_token[g, e, c] = s`, else `-1`. The result is `[G, S, E]`, never
     `S x E x C`.
-    `slot_token` must hold `-1` or a token of the group, `[0, S)`.
+    `slot_token` must hold `-1` or a token of the group, `[0, S)`, and a
+    token at most once per expert (each slot then writes its own element of
+    the result, so targets may fill them at once; which slot a repeated
+    token would get is unspecified).
 
     ```mlir
     %token_slot = moe.invert_slots %slot_token

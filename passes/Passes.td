@@ -699,6 +699,72 @@ def MoEGpuParallelDimsOuter : Pass<"moe-gpu-parallel-dims-outer"> {
   let dependentDialects = ["::mlir::linalg::LinalgDialect"];
 }
 
+def MoEGpuUnrollRounds : Pass<"moe-gpu-unroll-rounds", "::mlir::func::FuncOp"> {
+  let summary = "Unroll short sequential loops of parallel work into grids (GPU)";
+  let description = [{
+    A sequential loop at a function's top level becomes one GPU block
+    (`moe-gpu-form-kernels`): its parallel work is shared out over that
+    block's threads only. Top-k's `k` rounds of an arg-max over the experts
+    are such a loop. This pass fully unrolls every top-level `scf.for` of at
+    most `max-trip-count` iterations (a constant) whose body holds linalg
+    ops, so that each round's ops are top-level ops, each a grid over the
+    whole GPU. The rounds run in the same order on the same values: the
+    results do not change. Longer loops (Sinkhorn's iterations) and loops
+    of scalar code stay as they are.
+
+    ```mlir
+    // Before: k = 2 rounds
+    %r:3 = scf.for %j = %c0 to %c2 step %c1 iter_args(...) {
+      %pick = linalg.generic {iterator_types = ["parallel", "parallel", "reduction"]} ...
+      ...
+    }
+    // After: the body twice, %j = 0 and %j = 1
+    %pick0 = linalg.generic ...
+    %pick1 = linalg.generic ...
+    ```
+  }];
+  let options = [
+    Option<"maxTripCount", "max-trip-count", "int64_t", /*default=*/"8",
+           "Unroll loops of at most this many iterations">,
+  ];
+  let dependentDialects = ["::mlir::scf::SCFDialect"];
+}
+
+def MoEGpuParallelScatters : Pass<"moe-gpu-parallel-scatters"> {
+  let summary = "Run scatter loops whose iterations write distinct elements as parallel loops (GPU)";
+  let description = [{
+    The lowering builds some scatters as sequential loops of inserts and
+    marks those whose iterations write distinct elements, and read none
+    another writes, with the unit attribute `moe.disjoint_iterations`: the
+    inverse of the priority order (a permutation), the rows of the sorted
+    layout, the row weights of the combine and the inverse of a slot table.
+    After bufferization each is an `scf.for` that stores into its buffer in
+    place; this pass makes it an `scf.parallel` of the same bounds and body,
+    which `moe-gpu-form-kernels` runs as a grid of one iteration per thread
+    instead of on one thread. The results do not change.
+
+    A marked loop that still carries values, or whose body allocates, stays
+    sequential. Unmarked loops are never touched.
+
+    ```mlir
+    // Before
+    scf.for %s = %c0 to %c1576 step %c1 {
+      %r = memref.load %rank[%c0, %s] : memref<1x1576xi32>
+      %i = arith.index_cast %r : i32 to index
+      %v = arith.index_cast %s : index to i32
+      memref.store %v, %order[%c0, %i] : memref<1x1576xi32>
+    } {moe.disjoint_iterations}
+    // After
+    scf.parallel (%s) = (%c0) to (%c1576) step (%c1) {
+      ...
+      memref.store %v, %order[%c0, %i] : memref<1x1576xi32>
+      scf.reduce
+    }
+    ```
+  }];
+  let dependentDialects = ["::mlir::scf::SCFDialect"];
+}
+
 def MoEGpuEmulateMmaSync : Pass<"moe-gpu-emulate-mma-sync"> {
   let summary = "Emulate nvgpu.mma.sync with workgroup memory (the portable variant of tensor-core kernels)";
   let description = [{

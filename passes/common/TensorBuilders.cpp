@@ -142,6 +142,11 @@ scf::ForOp forRange(OpBuilder &b, Location loc, int64_t n, ValueRange iterArgs,
                  iterArgs, body);
 }
 
+scf::ForOp markDisjointIterations(scf::ForOp loop) {
+  loop->setAttr(kDisjointIterationsAttr, UnitAttr::get(loop.getContext()));
+  return loop;
+}
+
 Value isNone(OpBuilder &b, Location loc, Value index) {
   return arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt, index,
                                i32Constant(b, loc, 0));

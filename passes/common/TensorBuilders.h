@@ -108,6 +108,16 @@ scf::ForOp forLoop(OpBuilder &b, Location loc, Value lower, Value upper,
 scf::ForOp forRange(OpBuilder &b, Location loc, int64_t n, ValueRange iterArgs,
                     LoopBodyFn body);
 
+/// The unit attribute marking a scatter loop: each iteration writes elements
+/// of the loop's carried tensors that no other iteration writes or reads, so
+/// the iterations may run in any order or at once (GPU targets run them as a
+/// parallel loop, moe-gpu-parallel-scatters). Sequential targets ignore it.
+inline constexpr llvm::StringLiteral kDisjointIterationsAttr =
+    "moe.disjoint_iterations";
+
+/// `loop` marked with kDisjointIterationsAttr (the caller guarantees it).
+scf::ForOp markDisjointIterations(scf::ForOp loop);
+
 /// A float scalar converted to the float type `type` (extended or truncated).
 Value convertFloat(OpBuilder &b, Location loc, Value value, Type type);
 

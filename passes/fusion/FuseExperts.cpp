@@ -53,40 +53,45 @@ Value rowWeights(OpBuilder &b, Location loc, Value tokenRow, Value tokenWeight,
                  int64_t rows) {
   auto type = cast<RankedTensorType>(tokenRow.getType());
   Value init = filledTensor(b, loc, {rows}, b.getF32FloatAttr(0.0));
-  auto loops = forRange(
+  // Every assignment's row is its own (rows of none write nothing).
+  auto loops = markDisjointIterations(forRange(
       b, loc, type.getDimSize(0), {init},
       [&](OpBuilder &b1, Location l1, Value g, ValueRange it1) {
         return SmallVector<Value>(
-            forRange(b1, l1, type.getDimSize(1), it1,
-                     [&](OpBuilder &b2, Location l2, Value s, ValueRange it2) {
-                       return SmallVector<Value>(
-                           forRange(
-                               b2, l2, type.getDimSize(2), it2,
-                               [&](OpBuilder &b3, Location l3, Value j,
-                                   ValueRange it3) {
-                                 Value row = tensor::ExtractOp::create(
-                                     b3, l3, tokenRow, ValueRange{g, s, j});
-                                 auto ifOp = scf::IfOp::create(
-                                     b3, l3, isNone(b3, l3, row),
-                                     [&](OpBuilder &tb, Location tl) {
-                                       scf::YieldOp::create(tb, tl, it3[0]);
-                                     },
-                                     [&](OpBuilder &eb, Location el) {
-                                       Value w = tensor::ExtractOp::create(
-                                           eb, el, tokenWeight,
-                                           ValueRange{g, s, j});
-                                       scf::YieldOp::create(
-                                           eb, el,
-                                           Value(tensor::InsertOp::create(
-                                               eb, el, w, it3[0],
-                                               toIndex(eb, el, row))));
-                                     });
-                                 return SmallVector<Value>{ifOp.getResult(0)};
-                               })
-                               .getResults());
-                     })
+            markDisjointIterations(
+                forRange(
+                    b1, l1, type.getDimSize(1), it1,
+                    [&](OpBuilder &b2, Location l2, Value s, ValueRange it2) {
+                      return SmallVector<Value>(
+                          markDisjointIterations(
+                              forRange(
+                                  b2, l2, type.getDimSize(2), it2,
+                                  [&](OpBuilder &b3, Location l3, Value j,
+                                      ValueRange it3) {
+                                    Value row = tensor::ExtractOp::create(
+                                        b3, l3, tokenRow, ValueRange{g, s, j});
+                                    auto ifOp = scf::IfOp::create(
+                                        b3, l3, isNone(b3, l3, row),
+                                        [&](OpBuilder &tb, Location tl) {
+                                          scf::YieldOp::create(tb, tl, it3[0]);
+                                        },
+                                        [&](OpBuilder &eb, Location el) {
+                                          Value w = tensor::ExtractOp::create(
+                                              eb, el, tokenWeight,
+                                              ValueRange{g, s, j});
+                                          scf::YieldOp::create(
+                                              eb, el,
+                                              Value(tensor::InsertOp::create(
+                                                  eb, el, w, it3[0],
+                                                  toIndex(eb, el, row))));
+                                        });
+                                    return SmallVector<Value>{
+                                        ifOp.getResult(0)};
+                                  }))
+                              .getResults());
+                    }))
                 .getResults());
-      });
+      }));
   return loops.getResult(0);
 }
 

@@ -126,11 +126,12 @@ void expandCopies(Region &region) {
   }
 }
 
-/// `scf.parallel` nested in a shared-out loop runs on its thread: nested
-/// `scf.for` loops (in the same order).
-void serializeParallelLoops(Operation *root) {
+/// `scf.parallel` in a thread's code (`block`, the body of a shared-out
+/// loop) runs on its thread: nested `scf.for` loops (in the same order).
+void serializeParallelLoops(Block &block) {
+  // Innermost first: each loop's body is final when it is copied.
   SmallVector<scf::ParallelOp> loops;
-  root->walk([&](scf::ParallelOp loop) { loops.push_back(loop); });
+  block.walk([&](scf::ParallelOp loop) { loops.push_back(loop); });
   for (scf::ParallelOp loop : loops) {
     OpBuilder b(loop);
     Location loc = loop.getLoc();
@@ -443,8 +444,7 @@ FailureOr<gpu::LaunchOp> KernelFormer::launch(Segment &segment) {
     for (Operation &op : loop.getBody()->without_terminator())
       body.clone(op, map);
     loop.erase();
-    for (Operation &op : *guard.thenBlock())
-      serializeParallelLoops(&op);
+    serializeParallelLoops(*guard.thenBlock());
     sinkInto(launch);
     return launch;
   } else {
@@ -560,8 +560,7 @@ LogicalResult KernelFormer::mapBlock(Block &block, Value tid, Value nthreads) {
       flush();
       if (!loop.getInitVals().empty())
         return loop.emitOpError("with reductions cannot run in a GPU kernel");
-      for (Operation &inner : loop.getBody()->without_terminator())
-        serializeParallelLoops(&inner);
+      serializeParallelLoops(*loop.getBody());
       Location loc = loop.getLoc();
       b.setInsertionPoint(loop);
       barrier(loc);

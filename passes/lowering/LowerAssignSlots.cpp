@@ -15,7 +15,8 @@
 //   the order, so the first C - before[e] choosers are exactly the tokens the
 //   sequential algorithm keeps, in the same slots;
 // - the prefix sums are Hillis-Steele scans (log2 S passes, each parallel
-//   over tokens and experts), integer and exact;
+//   over tokens and experts), integer and exact; one scan serves every
+//   round (the rounds stacked like groups);
 // - each token finds its slot by its rank (a gather), and each slot its token
 //   by a binary search of the round's prefix sums (a gather): no scatter, so
 //   every step is parallel over its outputs.
@@ -123,22 +124,26 @@ struct LowerAssignSlots : OpRewritePattern<AssignSlotsOp> {
                  })
                  .getResult(0);
       Value empty = emptyTensor(rewriter, loc, {g, s}, i32);
+      // (rank is a permutation: every token writes its own element.)
       order =
-          forRange(rewriter, loc, g, empty,
-                   [&](OpBuilder &b, Location nloc, Value gi, ValueRange it) {
-                     return SmallVector<Value>{
-                         forRange(b, nloc, s, it[0],
-                                  [&](OpBuilder &nb, Location l, Value si,
-                                      ValueRange inner) {
-                                    Value r = tensor::ExtractOp::create(
-                                        nb, l, rank, ValueRange{gi, si});
-                                    Value updated = tensor::InsertOp::create(
-                                        nb, l, toI32(nb, l, si), inner[0],
-                                        ValueRange{gi, toIndex(nb, l, r)});
-                                    return SmallVector<Value>{updated};
-                                  })
-                             .getResult(0)};
-                   })
+          markDisjointIterations(
+              forRange(
+                  rewriter, loc, g, empty,
+                  [&](OpBuilder &b, Location nloc, Value gi, ValueRange it) {
+                    return SmallVector<Value>{
+                        markDisjointIterations(
+                            forRange(b, nloc, s, it[0],
+                                     [&](OpBuilder &nb, Location l, Value si,
+                                         ValueRange inner) {
+                                       Value r = tensor::ExtractOp::create(
+                                           nb, l, rank, ValueRange{gi, si});
+                                       Value updated = tensor::InsertOp::create(
+                                           nb, l, toI32(nb, l, si), inner[0],
+                                           ValueRange{gi, toIndex(nb, l, r)});
+                                       return SmallVector<Value>{updated};
+                                     }))
+                            .getResult(0)};
+                  }))
               .getResult(0);
     }
     auto tokenAt = [&](OpBuilder &b, Location l, Value gi, Value i) -> Value {
@@ -154,11 +159,31 @@ struct LowerAssignSlots : OpRewritePattern<AssignSlotsOp> {
                   : si;
     };
 
-    // Round by round: the experts' slots filled before it, and the
-    // inclusive prefix sums of the round's choosers in order.
+    // The inclusive prefix sums of every round's choosers in order, the
+    // rounds stacked as groups ([k * G, S, E], round r's group g at r * G +
+    // g): one scan for all rounds, which depend on each other only through
+    // the slots filled before them.
+    Value oneHot = parallelTensor(
+        rewriter, loc, {k * g, s, e}, i32,
+        [&](OpBuilder &b, Location l, ValueRange at) -> Value {
+          Value groups = indexConstant(b, l, g);
+          Value round = arith::DivUIOp::create(b, l, at[0], groups);
+          Value gi = arith::RemUIOp::create(b, l, at[0], groups);
+          Value x = tensor::ExtractOp::create(
+              b, l, choices, ValueRange{gi, tokenAt(b, l, gi, at[1]), round});
+          return arith::ExtUIOp::create(b, l, b.getI32Type(),
+                                        i32Eq(b, l, x, toI32(b, l, at[2])));
+        });
+    Value scan = inclusiveScan(rewriter, loc, oneHot);
+    // The row of `scan` holding round r of group `gi`.
+    auto scanRow = [&](OpBuilder &b, Location l, int64_t r, Value gi) {
+      return arith::AddIOp::create(b, l, indexConstant(b, l, r * g), gi);
+    };
+
+    // Round by round: the experts' slots filled before it.
     Value before =
         filledTensor(rewriter, loc, {g, e}, rewriter.getI32IntegerAttr(0));
-    SmallVector<Value> filledBefore, scans;
+    SmallVector<Value> filledBefore;
     SmallVector<Value> tokenSlotRounds;
     for (int64_t r = 0; r < k; ++r) {
       // choice[g, i]: the expert of the token of rank i in round r.
@@ -170,15 +195,6 @@ struct LowerAssignSlots : OpRewritePattern<AssignSlotsOp> {
                                ValueRange{at[0], tokenAt(b, l, at[0], at[1]),
                                           indexConstant(b, l, r)});
                          });
-      Value oneHot = parallelTensor(
-          rewriter, loc, {g, s, e}, i32,
-          [&](OpBuilder &b, Location l, ValueRange at) -> Value {
-            Value x = tensor::ExtractOp::create(b, l, choice,
-                                                ValueRange{at[0], at[1]});
-            return arith::ExtUIOp::create(b, l, b.getI32Type(),
-                                          i32Eq(b, l, x, toI32(b, l, at[2])));
-          });
-      Value scan = inclusiveScan(rewriter, loc, oneHot);
       // The token's slot: before[e] + its exclusive position, if below C.
       Value roundBefore = before;
       Value tokenSlot = parallelTensor(
@@ -190,7 +206,7 @@ struct LowerAssignSlots : OpRewritePattern<AssignSlotsOp> {
             Value none = isNone(b, l, x);
             Value expert = clampedIndex(b, l, x);
             Value inclusive = tensor::ExtractOp::create(
-                b, l, scan, ValueRange{at[0], i, expert});
+                b, l, scan, ValueRange{scanRow(b, l, r, at[0]), i, expert});
             Value filled = tensor::ExtractOp::create(b, l, roundBefore,
                                                      ValueRange{at[0], expert});
             Value slot = arith::SubIOp::create(
@@ -208,19 +224,20 @@ struct LowerAssignSlots : OpRewritePattern<AssignSlotsOp> {
                 i32Constant(b, l, -1), flat);
           });
       // before[e] += choosers, up to C.
-      Value after = parallelTensor(
-          rewriter, loc, {g, e}, i32,
-          [&](OpBuilder &b, Location l, ValueRange at) -> Value {
-            Value total = tensor::ExtractOp::create(
-                b, l, scan,
-                ValueRange{at[0], indexConstant(b, l, s - 1), at[1]});
-            Value filled = tensor::ExtractOp::create(b, l, roundBefore, at);
-            return arith::MinSIOp::create(
-                b, l, arith::AddIOp::create(b, l, filled, total),
-                i32Constant(b, l, c));
-          });
+      Value after =
+          parallelTensor(rewriter, loc, {g, e}, i32,
+                         [&](OpBuilder &b, Location l, ValueRange at) -> Value {
+                           Value total = tensor::ExtractOp::create(
+                               b, l, scan,
+                               ValueRange{scanRow(b, l, r, at[0]),
+                                          indexConstant(b, l, s - 1), at[1]});
+                           Value filled =
+                               tensor::ExtractOp::create(b, l, roundBefore, at);
+                           return arith::MinSIOp::create(
+                               b, l, arith::AddIOp::create(b, l, filled, total),
+                               i32Constant(b, l, c));
+                         });
       filledBefore.push_back(before);
-      scans.push_back(scan);
       tokenSlotRounds.push_back(tokenSlot);
       before = after;
     }
@@ -284,7 +301,8 @@ struct LowerAssignSlots : OpRewritePattern<AssignSlotsOp> {
                   Value probe = arith::SelectOp::create(
                       sb, sl, open, mid, indexConstant(sb, sl, 0));
                   Value count = tensor::ExtractOp::create(
-                      sb, sl, scans[r], ValueRange{at[0], probe, at[1]});
+                      sb, sl, scan,
+                      ValueRange{scanRow(sb, sl, r, at[0]), probe, at[1]});
                   Value enough = arith::CmpIOp::create(
                       sb, sl, arith::CmpIPredicate::sge, count, target);
                   Value nextLo = arith::SelectOp::create(

@@ -88,36 +88,41 @@ struct LowerSortSlots : OpRewritePattern<SortSlotsOp> {
     // row_token: scatter every occupied slot to its row.
     Value rowTokenInit =
         filledTensor(rewriter, loc, {rows}, rewriter.getI32IntegerAttr(-1));
+    // (Every occupied slot has a row of its own.)
     Value rowToken =
-        forRange(
-            rewriter, loc, g, {rowTokenInit},
-            [&](OpBuilder &b, Location l, Value gi, ValueRange byGroup) {
-              auto experts = forRange(
-                  b, l, e, byGroup,
-                  [&](OpBuilder &b2, Location l2, Value ei,
-                      ValueRange byExpert) {
-                    Value count =
-                        toIndex(b2, l2, loadI32(b2, l2, counts, {gi, ei}));
-                    Value first =
-                        toIndex(b2, l2, loadI32(b2, l2, firstRow, {gi, ei}));
-                    auto slots = forLoop(
-                        b2, l2, idx(b2, l2, 0), count, byExpert,
-                        [&](OpBuilder &b3, Location l3, Value ci,
-                            ValueRange it) {
-                          Value token = loadI32(b3, l3, table, {gi, ei, ci});
-                          Value groupStart =
-                              toI32(b3, l3,
-                                    arith::MulIOp::create(b3, l3, gi,
-                                                          idx(b3, l3, s)));
-                          Value row = arith::AddIOp::create(b3, l3, first, ci);
-                          return SmallVector<Value>{tensor::InsertOp::create(
-                              b3, l3, addI32(b3, l3, groupStart, token), it[0],
-                              ValueRange{row})};
-                        });
-                    return SmallVector<Value>(slots.getResults());
-                  });
-              return SmallVector<Value>(experts.getResults());
-            })
+        markDisjointIterations(
+            forRange(
+                rewriter, loc, g, {rowTokenInit},
+                [&](OpBuilder &b, Location l, Value gi, ValueRange byGroup) {
+                  auto experts = markDisjointIterations(forRange(
+                      b, l, e, byGroup,
+                      [&](OpBuilder &b2, Location l2, Value ei,
+                          ValueRange byExpert) {
+                        Value count =
+                            toIndex(b2, l2, loadI32(b2, l2, counts, {gi, ei}));
+                        Value first = toIndex(
+                            b2, l2, loadI32(b2, l2, firstRow, {gi, ei}));
+                        auto slots = markDisjointIterations(forLoop(
+                            b2, l2, idx(b2, l2, 0), count, byExpert,
+                            [&](OpBuilder &b3, Location l3, Value ci,
+                                ValueRange it) {
+                              Value token =
+                                  loadI32(b3, l3, table, {gi, ei, ci});
+                              Value groupStart =
+                                  toI32(b3, l3,
+                                        arith::MulIOp::create(b3, l3, gi,
+                                                              idx(b3, l3, s)));
+                              Value row =
+                                  arith::AddIOp::create(b3, l3, first, ci);
+                              return SmallVector<Value>{
+                                  tensor::InsertOp::create(
+                                      b3, l3, addI32(b3, l3, groupStart, token),
+                                      it[0], ValueRange{row})};
+                            }));
+                        return SmallVector<Value>(slots.getResults());
+                      }));
+                  return SmallVector<Value>(experts.getResults());
+                }))
             .getResult(0);
     // token_row: the row of the slot each assignment holds.
     Value tokenRow = generateTensor(

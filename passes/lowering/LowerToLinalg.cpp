@@ -558,7 +558,9 @@ struct LowerInvertSlots : OpRewritePattern<InvertSlotsOp> {
     Value init =
         filledTensor(rewriter, loc, op.getTokenSlot().getType().getShape(),
                      rewriter.getI32IntegerAttr(-1));
-    auto loop = forRange(
+    // A token is in at most one slot of an expert: every slot writes its
+    // own element.
+    auto loop = markDisjointIterations(forRange(
         rewriter, loc, g * e * c, init,
         [&](OpBuilder &b, Location l, Value flat, ValueRange it) {
           Value perGroup = indexConstant(b, l, e * c);
@@ -583,7 +585,7 @@ struct LowerInvertSlots : OpRewritePattern<InvertSlotsOp> {
                 scf::YieldOp::create(eb, el, it[0]);
               });
           return SmallVector<Value>{ifOp.getResult(0)};
-        });
+        }));
     rewriter.replaceOp(op, loop.getResult(0));
     return success();
   }

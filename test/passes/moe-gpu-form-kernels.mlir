@@ -171,3 +171,38 @@ module attributes {moe.entry = @built} {
     return
   }
 }
+
+// -----
+
+// A grid whose iterations hold parallel loops (nested scatters): each thread
+// runs its iteration's loops in order, as nested scf.for loops (innermost
+// made first).
+// CHECK-LABEL: func.func @nested_parallel(
+// CHECK: gpu.launch blocks({{.*}}) in ({{.*}} = %c1, {{.*}}) threads({{.*}}) in ({{.*}} = %c32, {{.*}})
+// CHECK: scf.if
+// CHECK: %[[N:.*]] = arith.index_cast
+// CHECK: scf.for %[[C:.*]] = %{{.*}} to %[[N]]
+// CHECK: scf.for
+// CHECK: memref.store
+// CHECK-NOT: scf.parallel
+module attributes {moe.entry = @nested_parallel} {
+  func.func @nested_parallel(%counts: memref<8xi32>, %out: memref<8x16x2xi32>) {
+    %c0 = arith.constant 0 : index
+    %c1 = arith.constant 1 : index
+    %c2 = arith.constant 2 : index
+    %c8 = arith.constant 8 : index
+    scf.parallel (%e) = (%c0) to (%c8) step (%c1) {
+      %n32 = memref.load %counts[%e] : memref<8xi32>
+      %n = arith.index_cast %n32 : i32 to index
+      scf.parallel (%c) = (%c0) to (%n) step (%c1) {
+        scf.parallel (%j) = (%c0) to (%c2) step (%c1) {
+          memref.store %n32, %out[%e, %c, %j] : memref<8x16x2xi32>
+          scf.reduce
+        }
+        scf.reduce
+      }
+      scf.reduce
+    }
+    return
+  }
+}

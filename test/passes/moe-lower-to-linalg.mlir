@@ -15,8 +15,9 @@
 // CHECK: linalg.generic {{.*}}iterator_types = ["parallel", "parallel", "reduction"]
 // CHECK:   arith.cmpi slt
 // CHECK:   arith.maxsi
-// Slot assignment as prefix sums (see @assign_slots).
-// CHECK: outs(%{{.*}} : tensor<1x8x4xi32>)
+// Slot assignment as prefix sums (see @assign_slots), the k = 2 rounds
+// stacked as groups.
+// CHECK: outs(%{{.*}} : tensor<2x8x4xi32>)
 // Expert MLP: batched matmuls around the activation (exact GELU: erf).
 // CHECK: linalg.batch_matmul
 // CHECK: math.erf
@@ -33,25 +34,36 @@ func.func @lower(%x: tensor<1x8x16xf32>, %wg: tensor<16x4xf32>, %s: tensor<4x4x1
 
 // Slot assignment, parallel over its outputs at every step: the rank of
 // each token by priority (a pairwise count) and its inverse permutation (one
-// write per token); per round, the round's choice of each token in order,
-// one-hot over the experts, an inclusive prefix sum along the tokens in
-// log2(8) = 3 passes, each token's slot (its rank's position after the slots
-// earlier rounds filled, -1 past C) and the slots filled after the round;
-// token_slot gathered from the rounds; each slot's token found by a binary
-// search of its round's prefix sums.
+// write per token: loops marked moe.disjoint_iterations); every round's
+// choice of each token in order, one-hot over the experts, the rounds
+// stacked as groups ([k * G, S, E]) for one inclusive prefix sum along the
+// tokens in log2(8) = 3 passes; per round, its choices, each token's slot
+// (its rank's position after the slots earlier rounds filled, -1 past C)
+// and the slots filled after the round; token_slot gathered from the
+// rounds; each slot's token found by a binary search of its round's prefix
+// sums.
 // CHECK-LABEL: func.func @assign_slots
 // CHECK: %[[RANK:.*]] = linalg.generic {{.*}}iterator_types = ["parallel", "parallel", "reduction"]{{.*}} outs(%{{.*}} : tensor<1x8xi32>)
 // CHECK: scf.for
 // CHECK:   scf.for
 // CHECK:     tensor.extract %[[RANK]]
 // CHECK:     tensor.insert
+// CHECK:   } {moe.disjoint_iterations}
+// CHECK: } {moe.disjoint_iterations}
+// CHECK: %[[ONEHOT:.*]] = linalg.generic {{.*}} outs(%{{.*}} : tensor<2x8x4xi32>)
+// CHECK: arith.divui
+// CHECK: arith.remui
+// CHECK-COUNT-3: linalg.generic {{.*}} outs(%{{.*}} : tensor<2x8x4xi32>)
 // CHECK: %[[FILLED0:.*]] = linalg.fill {{.*}} -> tensor<1x4xi32>
-// CHECK-COUNT-2: linalg.generic {{.*}} outs(%{{.*}} : tensor<1x8x4xi32>)
-// CHECK: %[[SCAN:.*]] = linalg.generic {{.*}} outs(%{{.*}} : tensor<1x8x4xi32>)
-// CHECK: linalg.generic {{.*}} outs(%{{.*}} : tensor<1x8x4xi32>)
+// CHECK: linalg.generic {{.*}} outs(%{{.*}} : tensor<1x8xi32>)
 // CHECK: linalg.generic {{.*}} outs(%{{.*}} : tensor<1x8xi32>)
 // CHECK: linalg.generic {{.*}} outs(%{{.*}} : tensor<1x4xi32>)
-// CHECK-COUNT-5: linalg.generic
+// Round 1 reads its rows of the scan, 1 * G + g.
+// CHECK: linalg.generic {{.*}} outs(%{{.*}} : tensor<1x8xi32>)
+// CHECK: linalg.generic {{.*}} outs(%{{.*}} : tensor<1x8xi32>)
+// CHECK: %[[ROW1:.*]] = arith.addi %c1{{.*}}, %{{.*}} : index
+// CHECK: tensor.extract %{{.*}}[%[[ROW1]], %{{.*}}, %{{.*}}] : tensor<2x8x4xi32>
+// CHECK: linalg.generic {{.*}} outs(%{{.*}} : tensor<1x4xi32>)
 // CHECK: linalg.generic {{.*}} outs(%{{.*}} : tensor<1x8x2xi32>)
 // CHECK: linalg.generic {{.*}} outs(%{{.*}} : tensor<1x4x3xi32>)
 // CHECK:   scf.for {{.*}} -> (index, index)
