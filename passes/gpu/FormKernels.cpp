@@ -6,6 +6,9 @@
 //
 // - every outermost `scf.forall` (a grid of the target-neutral tiling) is a
 //   launch of one block per iteration;
+// - every outermost `scf.parallel` nest of constant bounds and without
+//   allocations is a grid of one iteration per thread (ThreadGridMapping.h:
+//   upstream's transform ops map it onto blocks and threads);
 // - the code between two grids (routing: scores, top-k, slot assignment,
 //   statistics) is a launch of one block;
 // - in each block, every `scf.parallel` nest at the block's uniform level is
@@ -27,6 +30,7 @@
 #include "passes/Passes.h"
 #include "passes/common/TensorBuilders.h"
 #include "passes/entry/EntryFunction.h"
+#include "passes/gpu/ThreadGridMapping.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -420,31 +424,28 @@ FailureOr<gpu::LaunchOp> KernelFormer::launch(Segment &segment) {
                                 forallBody->getOperations());
     forall.erase();
   } else if (scf::ParallelOp loop = segment.threadGrid) {
-    // Iteration block * threads + thread, if there is one.
-    inside.setInsertionPoint(terminator);
-    Value index = arith::AddIOp::create(
-        inside, loc,
-        arith::MulIOp::create(inside, loc, launch.getBlockIds().x,
-                              indexConstant(inside, loc, threads)),
-        launch.getThreadIds().x);
-    Value inRange =
-        arith::CmpIOp::create(inside, loc, arith::CmpIPredicate::ult, index,
-                              indexConstant(inside, loc, iterations));
-    auto guard = scf::IfOp::create(inside, loc, inRange, /*withElse=*/false);
-    OpBuilder body = OpBuilder::atBlockBegin(guard.thenBlock());
-    SmallVector<Value> trips;
-    for (auto [lb, ub, step] :
-         llvm::zip(loop.getLowerBound(), loop.getUpperBound(), loop.getStep()))
-      trips.push_back(
-          indexConstant(body, loc, *constantTripCount(lb, ub, step)));
-    SmallVector<Value> ivs = delinearize(body, loc, index, trips,
-                                         loop.getLowerBound(), loop.getStep());
-    IRMapping map;
-    map.map(loop.getInductionVars(), ivs);
-    for (Operation &op : loop.getBody()->without_terminator())
-      body.clone(op, map);
+    // Iteration block * threads + thread, if there is one (upstream's
+    // mapping of scf.forall loops onto blocks and threads).
+    LogicalResult mapped = mapThreadGrid(
+        launch, blocks, threads, iterations,
+        [&](OpBuilder &body, Location bodyLoc, Value index) {
+          SmallVector<Value> trips;
+          for (auto [lb, ub, step] : llvm::zip(
+                   loop.getLowerBound(), loop.getUpperBound(), loop.getStep()))
+            trips.push_back(
+                indexConstant(body, bodyLoc, *constantTripCount(lb, ub, step)));
+          SmallVector<Value> ivs =
+              delinearize(body, bodyLoc, index, trips, loop.getLowerBound(),
+                          loop.getStep());
+          IRMapping map;
+          map.map(loop.getInductionVars(), ivs);
+          for (Operation &op : loop.getBody()->without_terminator())
+            body.clone(op, map);
+          serializeParallelLoops(*body.getBlock());
+        });
     loop.erase();
-    serializeParallelLoops(*guard.thenBlock());
+    if (failed(mapped))
+      return failure();
     sinkInto(launch);
     return launch;
   } else {
@@ -797,6 +798,10 @@ LogicalResult KernelFormer::run() {
 
 struct MoEGpuFormKernels : impl::MoEGpuFormKernelsBase<MoEGpuFormKernels> {
   using Base::Base;
+  void getDependentDialects(DialectRegistry &registry) const override {
+    Base::getDependentDialects(registry);
+    registerThreadGridMappingDialects(registry);
+  }
   void runOnOperation() override {
     ModuleOp module = getOperation();
     func::FuncOp entry = preparedEntry(module);

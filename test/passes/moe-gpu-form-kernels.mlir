@@ -2,7 +2,9 @@
 
 // An entry after bufferization and convert-linalg-to-parallel-loops:
 // - the element-wise loop (constant bounds, no allocation) is a grid of one
-//   iteration per thread: ceil(100 / 32) = 4 blocks, guarded by the count;
+//   iteration per thread: ceil(100 / 32) = 4 blocks, iteration
+//   block * 32 + thread (upstream's mapping of scf.forall loops onto blocks
+//   and threads), guarded by the count;
 // - the sequential code (a running sum over the rows, a store) is one block:
 //   the loop that only writes runs on thread 0 with barriers around it;
 // - the forall is a grid of one block per iteration (8), its inner parallel
@@ -12,9 +14,13 @@
 // CHECK: module attributes {gpu.container_module, moe.entry = @f, moe.workspace_bytes = [[W:[0-9]+]] : i64}
 // CHECK-LABEL: func.func @f(
 // CHECK-SAME: %[[WS:[a-z0-9]+]]: memref<[[W]]xi8>)
-// CHECK: gpu.launch blocks({{.*}}) in ({{.*}} = %[[C4:.*]], {{.*}}) threads({{.*}}) in ({{.*}} = %[[C32:.*]], {{.*}})
+// CHECK: gpu.launch blocks({{.*}}) in ({{.*}} = %c4{{(_[0-9]+)?}}, {{.*}}) threads({{.*}}) in ({{.*}} = %c32{{(_[0-9]+)?}}, {{.*}})
 // CHECK: memref.view %[[WS]][%{{.*}}][] : memref<[[W]]xi8> to memref<100xf32>
-// CHECK: arith.cmpi ult, %{{.*}}, %c100
+// CHECK: %[[B:.*]] = gpu.block_id x
+// CHECK: %[[T:.*]] = gpu.thread_id x
+// CHECK: %[[BASE:.*]] = arith.muli %[[B]], %c32
+// CHECK: %[[I:.*]] = arith.addi %[[BASE]], %[[T]]
+// CHECK: arith.cmpi ult, %[[I]], %c100
 // CHECK: scf.if
 // CHECK: math.exp
 // CHECK: gpu.terminator
@@ -178,7 +184,7 @@ module attributes {moe.entry = @built} {
 // runs its iteration's loops in order, as nested scf.for loops (innermost
 // made first).
 // CHECK-LABEL: func.func @nested_parallel(
-// CHECK: gpu.launch blocks({{.*}}) in ({{.*}} = %c1, {{.*}}) threads({{.*}}) in ({{.*}} = %c32, {{.*}})
+// CHECK: gpu.launch blocks({{.*}}) in ({{.*}} = %c1{{(_[0-9]+)?}}, {{.*}}) threads({{.*}}) in ({{.*}} = %c32{{(_[0-9]+)?}}, {{.*}})
 // CHECK: scf.if
 // CHECK: %[[N:.*]] = arith.index_cast
 // CHECK: scf.for %[[C:.*]] = %{{.*}} to %[[N]]

@@ -1,0 +1,42 @@
+//===- ThreadGridMapping.h - Grids of one iteration per thread --*- C++ -*-===//
+//
+// A loop of N independent iterations run as a grid of ceil(N / T) blocks of
+// T threads, iteration `block * T + thread`. The grid is built as upstream's
+// GPU mapping expects it, an `scf.forall` over the blocks (`#gpu.block<x>`)
+// around an `scf.forall` over a block's threads (`#gpu.thread<x>`), and
+// mapped onto the launch by upstream's transform ops
+// (`transform.gpu.map_forall_to_blocks`,
+// `transform.gpu.map_nested_forall_to_threads`).
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef MOE_PASSES_GPU_THREADGRIDMAPPING_H
+#define MOE_PASSES_GPU_THREADGRIDMAPPING_H
+
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/IR/Builders.h"
+
+namespace mlir {
+class DialectRegistry;
+} // namespace mlir
+
+namespace mlir::moe {
+
+/// Builds the code of one iteration: `index` in [0, iterations).
+using IterationBuilder =
+    function_ref<void(OpBuilder &, Location, Value /*index*/)>;
+
+/// Fills `launch` (a body holding only its terminator, `blocks` x 1 x 1
+/// blocks of `threads` x 1 x 1 threads) with `iterations` iterations, one per
+/// thread, those past the last skipped. Fails, with an error on `launch`,
+/// when the upstream mapping does.
+LogicalResult mapThreadGrid(gpu::LaunchOp launch, int64_t blocks,
+                            int64_t threads, int64_t iterations,
+                            IterationBuilder buildIteration);
+
+/// The dialects and extensions mapThreadGrid needs loaded.
+void registerThreadGridMappingDialects(DialectRegistry &registry);
+
+} // namespace mlir::moe
+
+#endif // MOE_PASSES_GPU_THREADGRIDMAPPING_H
