@@ -483,6 +483,26 @@ Value KernelBuilder::build() {
 
 } // namespace
 
+GroupedMatmulTiles tilesFor(GroupedMatmulOp op, bool tensorCores) {
+  GroupedMatmulTiles tiles;
+  tiles.tensorCores = tensorCores;
+  std::optional<int64_t> groupSize = uniformGroupSize(op.getOffsets());
+  if (!groupSize)
+    return tiles;
+  if (!tensorCores && *groupSize <= 16) {
+    // 4 x 64 threads, each 4 x 4 results.
+    tiles.rows = 16;
+    tiles.columns = 256;
+    tiles.threadRows = 4;
+    tiles.threadColumns = 64;
+  } else if (tensorCores && *groupSize <= 32) {
+    // 8 warps side by side, each 32 x 16 results.
+    tiles.rows = 32;
+    tiles.columns = 128;
+  }
+  return tiles;
+}
+
 FailureOr<Value> buildTiledGroupedMatmul(OpBuilder &builder, GroupedMatmulOp op,
                                          const GroupedMatmulTiles &tiles) {
   if (ShapedType::isDynamic(op.getNumExperts()))

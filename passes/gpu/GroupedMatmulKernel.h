@@ -33,6 +33,14 @@ struct GroupedMatmulTiles {
   bool tensorCores = false;
 };
 
+/// The tiles for `op`: 64 x 64 by default. Groups of a uniform size too
+/// small to fill 64 rows (the padded layout at small capacities, Soft MoE's
+/// slots) take flat tiles instead, so that fewer rows past a group's end are
+/// computed: 16 x 256 for groups of at most 16 rows (32 x 128 on tensor
+/// cores, for groups of at most 32), each expert's weights still read once
+/// per row tile.
+GroupedMatmulTiles tilesFor(GroupedMatmulOp op, bool tensorCores);
+
 /// Replaces `op` by the tiled kernel writing a new buffer (a copy of the
 /// init where rows lie outside every group) and returns the result tensor.
 /// Fails, changing nothing, where a shape or the number of experts is not

@@ -218,8 +218,6 @@ struct MoEGpuLowerDataPath
     if (!isOneOf("kernel", kernel, "tiled", "elementwise") ||
         !isOneOf("precision", precision, "f32", "tf32"))
       return signalPassFailure();
-    GroupedMatmulTiles tiles;
-    tiles.tensorCores = precision == "tf32";
     SmallVector<ExpertsOp> experts;
     getOperation()->walk([&](ExpertsOp op) { experts.push_back(op); });
     for (ExpertsOp op : experts)
@@ -229,7 +227,8 @@ struct MoEGpuLowerDataPath
     for (GroupedMatmulOp op : ops) {
       if (kernel == "tiled") {
         OpBuilder b(op);
-        FailureOr<Value> tiled = buildTiledGroupedMatmul(b, op, tiles);
+        FailureOr<Value> tiled = buildTiledGroupedMatmul(
+            b, op, tilesFor(op, /*tensorCores=*/precision == "tf32"));
         if (succeeded(tiled)) {
           op.getResult().replaceAllUsesWith(*tiled);
           op.erase();

@@ -7,18 +7,27 @@
 // BAD: moe-gpu-lower-data-path: kernel must be 'tiled' or 'elementwise', got 'fast'
 // BAD-PRECISION: moe-gpu-lower-data-path: precision must be 'f32' or 'tf32', got 'bf16'
 
-// precision=tf32: the same tiles, each k step of 16 two steps of mma.sync
-// m16n8k8 per 16 x 8 piece of the warp's 32 x 16 results (2 x 2 pieces):
-// A fragments of 4 values, weight fragments of 2, accumulators of 4.
+// precision=tf32: each k step of 16 two steps of mma.sync m16n8k8 per
+// 16 x 8 piece of the warp's 32 x 16 results (2 x 2 pieces): A fragments of
+// 4 values, weight fragments of 2, accumulators of 4. Groups of 3 rows take
+// flat tiles of 32 x 128 (8 warps side by side).
 // TF32-LABEL: func.func @padded(
 // TF32: gpu.launch
+// TF32: memref.alloc() : memref<16x32xf32, 3>
+// TF32: memref.alloc() : memref<16x128xf32, 3>
 // TF32: arith.divui %{{.*}}, %c32
 // TF32: arith.remui %{{.*}}, %c32
 // TF32: gpu.barrier
 // TF32-COUNT-8: nvgpu.mma.sync(%{{.*}}, %{{.*}}, %{{.*}}) {mmaShape = [16, 8, 8], tf32Enabled} : (vector<4x1xf32>, vector<2x1xf32>, vector<2x2xf32>) -> vector<2x2xf32>
 // TF32: gpu.barrier
 // TF32: math.erf
+// Groups of 20 rows (@padded_large): still flat tiles on tensor cores (at
+// most 32 rows); ragged groups (@ragged) take 64 x 64.
+// TF32-LABEL: func.func @padded_large(
+// TF32: memref.alloc() : memref<16x32xf32, 3>
+// TF32: memref.alloc() : memref<16x128xf32, 3>
 // TF32-LABEL: func.func @ragged(
+// TF32-COUNT-3: memref.alloc() : memref<16x64xf32, 3>
 // swiglu: both halves, 16 mma.sync per k step of 16.
 // TF32-COUNT-16: nvgpu.mma.sync
 
@@ -39,9 +48,12 @@
 // CHECK: arith.mulf
 // CHECK: arith.addf
 // CHECK: math.erf
-// kernel=tiled: one launch of E * ceil(C / 64) row tiles by ceil(P / 64) column
-// tiles (4 x 1 here) of 256 threads; the A and weight tiles in workgroup
-// memory; every row is in a group, so the init is not copied.
+// kernel=tiled: one launch of E * ceil(C / rows) row tiles by
+// ceil(P / columns) column tiles of 256 threads; the A and weight tiles in
+// workgroup memory; every row is in a group, so the init is not copied.
+// Groups of 3 rows take flat tiles of 16 x 256 (4 x 1 blocks here): A
+// staged as 16 k by 16 rows, the weights as 16 k by 256 columns, threads
+// 4 x 64 (thread % 64 its column), each 4 x 4 results.
 // TILED-LABEL: func.func @padded(
 // TILED-NOT: moe.grouped_matmul
 // TILED-DAG: bufferization.to_buffer %{{.*}} read_only : tensor<6x16xf32> to memref<6x16xf32>
@@ -49,12 +61,15 @@
 // TILED: %[[OUT:.*]] = memref.alloc() : memref<12x8xf32>
 // TILED-NOT: linalg.copy
 // TILED: gpu.launch blocks({{.*}}) in (%{{.*}} = %c4, %{{.*}} = %c1, %{{.*}} = %c1) threads({{.*}}) in (%{{.*}} = %c256,
-// TILED: memref.alloc() : memref<16x64xf32, 3>
-// TILED: memref.alloc() : memref<16x64xf32, 3>
+// TILED: memref.alloc() : memref<16x16xf32, 3>
+// TILED: memref.alloc() : memref<16x256xf32, 3>
+// TILED: arith.divui %{{.*}}, %c64
+// TILED: arith.remui %{{.*}}, %c64
 // TILED: arith.muli %{{.*}}, %c3
 // TILED: scf.if
 // TILED: scf.for {{.*}} step %c16{{.*}} -> (f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32)
-// TILED: memref.store %{{.*}} : memref<16x64xf32, 3>
+// TILED: memref.store %{{.*}} : memref<16x16xf32, 3>
+// TILED: memref.store %{{.*}} : memref<16x256xf32, 3>
 // TILED: gpu.barrier
 // TILED: scf.for
 // TILED: arith.mulf
@@ -70,6 +85,26 @@ func.func @padded(%x: tensor<6x16xf32>, %idx: tensor<12xi32>, %w: tensor<4x16x8x
       bias(%b : tensor<4x8xf32>) into %init {activation = #moe<activation gelu>}
       : tensor<6x16xf32>, tensor<4x16x8xf32>, tensor<5xi32> into tensor<12x8xf32>
   return %y : tensor<12x8xf32>
+}
+
+// -----
+
+// Uniform groups of 20 rows, more than flat tiles take: 64 x 64 tiles, one
+// row tile per expert (2 x 1 blocks), threads 16 x 16, each 4 x 4 results;
+// (tf32: flat tiles still, checked above.)
+// TILED-LABEL: func.func @padded_large(
+// TILED: gpu.launch blocks({{.*}}) in (%{{.*}} = %c2, %{{.*}} = %c1, %{{.*}} = %c1) threads({{.*}}) in (%{{.*}} = %c256,
+// TILED: memref.alloc() : memref<16x64xf32, 3>
+// TILED: memref.alloc() : memref<16x64xf32, 3>
+// TILED: arith.divui %{{.*}}, %c16
+// TILED: arith.remui %{{.*}}, %c16
+// TILED: arith.muli %{{.*}}, %c20
+func.func @padded_large(%x: tensor<40x16xf32>, %w: tensor<2x16x8xf32>,
+                        %b: tensor<2x8xf32>, %init: tensor<40x8xf32>) -> tensor<40x8xf32> {
+  %off = arith.constant dense<[0, 20, 40]> : tensor<3xi32>
+  %y = moe.grouped_matmul %x, %w offsets %off bias(%b : tensor<2x8xf32>) into %init
+      : tensor<40x16xf32>, tensor<2x16x8xf32>, tensor<3xi32> into tensor<40x8xf32>
+  return %y : tensor<40x8xf32>
 }
 
 // -----
