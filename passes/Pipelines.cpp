@@ -88,10 +88,11 @@ static constexpr llvm::StringLiteral kMoEToCPUPipeline =
     "reconcile-unrealized-casts";
 
 /// `moe-to-gpu`: the same target-neutral steps down to linalg on tensors,
-/// then the GPU's data path (one thread per grouped-GEMM result element),
-/// bufferization into the caller's buffers, `scf.parallel` loops, kernels
-/// (moe-gpu-form-kernels), their launches as data (moe.launches) and the
-/// kernels' binary for `@TARGET@`.
+/// then the GPU's data path (the tiled grouped-GEMM kernels), element-wise
+/// producers fused into their consumers (fewer launches), top-k's rounds
+/// unrolled, bufferization into the caller's buffers, `scf.parallel` loops,
+/// kernels (moe-gpu-form-kernels), their launches as data (moe.launches)
+/// and the kernels' binary for `@TARGET@`.
 static constexpr llvm::StringLiteral kMoEToGPUKernelsPipeline =
     "func.func(moe-specialize-groups{groups-per-call=@GROUPS@}),"
     "moe-prepare-entry,"
@@ -103,6 +104,7 @@ static constexpr llvm::StringLiteral kMoEToGPUKernelsPipeline =
     "moe-gpu-lower-data-path{precision=@PRECISION@},"
     "moe-lower-to-linalg,"
     "convert-elementwise-to-linalg,"
+    "linalg-fuse-elementwise-ops,"
     "func.func(moe-gpu-unroll-rounds),"
     "canonicalize,cse,"
     "one-shot-bufferize{bufferize-function-boundaries "
