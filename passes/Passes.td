@@ -596,7 +596,8 @@ def MoEGpuFormKernels : Pass<"moe-gpu-form-kernels", "::mlir::ModuleOp"> {
       `transform.gpu.map_forall_to_blocks` and
       `transform.gpu.map_nested_forall_to_threads`;
     - the code between two grids (routing: scores, top-k, slot assignment,
-      statistics) is a launch of one block;
+      statistics) is a launch of one block of `single-block-threads`
+      threads;
     - in a block, every `scf.parallel` nest (and inner `scf.forall`) at the
       block's uniform level is shared out over its `threads` threads by a
       block-stride loop; stores and copies at the uniform level are done by
@@ -627,7 +628,11 @@ def MoEGpuFormKernels : Pass<"moe-gpu-form-kernels", "::mlir::ModuleOp"> {
   }];
   let options = [
     Option<"threads", "threads", "int64_t", /*default=*/"64",
-           "threads per block">,
+           "threads per block of a grid">,
+    Option<"singleBlockThreads", "single-block-threads", "int64_t",
+           /*default=*/"256",
+           "threads of a launch of one block (routing between grids), which "
+           "has the whole GPU's work of its loops to share out">,
   ];
   let dependentDialects = ["::mlir::gpu::GPUDialect",
                            "::mlir::memref::MemRefDialect",

@@ -208,8 +208,9 @@ bool isThreadGrid(scf::ParallelOp loop) {
 
 class KernelFormer {
 public:
-  KernelFormer(func::FuncOp entry, int64_t threads)
-      : entry(entry), threads(threads) {}
+  KernelFormer(func::FuncOp entry, int64_t threads, int64_t singleBlockThreads)
+      : entry(entry), threads(threads), singleBlockThreads(singleBlockThreads) {
+  }
 
   LogicalResult run();
 
@@ -234,7 +235,8 @@ private:
   Value entryBuffer(OpBuilder &b, Location loc, MemRefType type);
 
   func::FuncOp entry;
-  int64_t threads;
+  /// Threads per block of a grid, and of a launch of one block.
+  int64_t threads, singleBlockThreads;
   Value workspace;
   /// Bytes of the entry's buffers (the scratch area follows them).
   int64_t entryBytes = 0;
@@ -394,10 +396,13 @@ FailureOr<gpu::LaunchOp> KernelFormer::launch(Segment &segment) {
     iterations = *constantIterations(segment.threadGrid);
     blocks = std::max<int64_t>(llvm::divideCeil(iterations, threads), 1);
   }
+  // A launch of one block has all the GPU's work of its loops to share
+  // out: more threads.
+  bool oneBlock = !segment.grid && !segment.threadGrid;
   Value one = indexConstant(b, loc, 1);
-  auto launch =
-      gpu::LaunchOp::create(b, loc, indexConstant(b, loc, blocks), one, one,
-                            indexConstant(b, loc, threads), one, one);
+  auto launch = gpu::LaunchOp::create(
+      b, loc, indexConstant(b, loc, blocks), one, one,
+      indexConstant(b, loc, oneBlock ? singleBlockThreads : threads), one, one);
   Block &body = launch.getBody().front();
   OpBuilder inside = OpBuilder::atBlockEnd(&body);
   auto terminator = gpu::TerminatorOp::create(inside, loc);
@@ -810,11 +815,12 @@ struct MoEGpuFormKernels : impl::MoEGpuFormKernelsBase<MoEGpuFormKernels> {
                        "(moe-prepare-entry)");
       return signalPassFailure();
     }
-    if (threads <= 0) {
-      module.emitError("moe-gpu-form-kernels: threads must be positive");
+    if (threads <= 0 || singleBlockThreads <= 0) {
+      module.emitError("moe-gpu-form-kernels: threads and "
+                       "single-block-threads must be positive");
       return signalPassFailure();
     }
-    KernelFormer former(entry, threads);
+    KernelFormer former(entry, threads, singleBlockThreads);
     if (failed(former.run()))
       signalPassFailure();
   }

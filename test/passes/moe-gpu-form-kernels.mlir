@@ -5,8 +5,9 @@
 //   iteration per thread: ceil(100 / 32) = 4 blocks, iteration
 //   block * 32 + thread (upstream's mapping of scf.forall loops onto blocks
 //   and threads), guarded by the count;
-// - the sequential code (a running sum over the rows, a store) is one block:
-//   the loop that only writes runs on thread 0 with barriers around it;
+// - the sequential code (a running sum over the rows, a store) is one block
+//   of 256 threads (single-block-threads): the loop that only writes runs
+//   on thread 0 with barriers around it;
 // - the forall is a grid of one block per iteration (8), its inner parallel
 //   loop shared out over the block's threads by a block-stride loop;
 // - the entry's buffer %t is a view of the workspace (last argument),
@@ -24,7 +25,7 @@
 // CHECK: scf.if
 // CHECK: math.exp
 // CHECK: gpu.terminator
-// CHECK: gpu.launch
+// CHECK: gpu.launch blocks({{.*}}) in ({{.*}} = %c1{{(_[0-9]+)?}}, {{.*}}) threads({{.*}}) in ({{.*}} = %c256{{(_[0-9]+)?}}, {{.*}})
 // CHECK: gpu.barrier
 // CHECK: arith.cmpi eq, %{{.*}}, %c0
 // CHECK-NEXT: scf.if
