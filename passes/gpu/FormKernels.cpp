@@ -28,6 +28,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "passes/Passes.h"
+#include "passes/common/Allocations.h"
 #include "passes/common/TensorBuilders.h"
 #include "passes/entry/EntryFunction.h"
 #include "passes/gpu/ThreadGridMapping.h"
@@ -186,17 +187,6 @@ std::optional<int64_t> constantIterations(scf::ParallelOp loop) {
     total *= *trips;
   }
   return total;
-}
-
-/// Whether `root` is or holds a memref allocation.
-bool containsAllocation(Operation *root) {
-  return root
-      ->walk([](Operation *op) {
-        return isa<memref::AllocOp, memref::AllocaOp>(op)
-                   ? WalkResult::interrupt()
-                   : WalkResult::advance();
-      })
-      .wasInterrupted();
 }
 
 /// Whether `loop` can run as one iteration per thread: constant bounds, no

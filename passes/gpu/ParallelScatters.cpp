@@ -17,6 +17,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "passes/Passes.h"
+#include "passes/common/Allocations.h"
 #include "passes/common/TensorBuilders.h"
 
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
@@ -30,17 +31,11 @@ namespace mlir::moe {
 namespace {
 
 /// Whether the iterations of `loop` may run at once: it is marked, carries
-/// nothing and allocates nothing.
+/// nothing and allocates nothing (an allocation is a copy bufferization
+/// made out of place: each iteration would read the previous one's).
 bool isParallelScatter(scf::ForOp loop) {
-  if (!loop->hasAttr(kDisjointIterationsAttr) || loop.getNumResults() != 0)
-    return false;
-  return !loop.getBody()
-              ->walk([](Operation *op) {
-                return isa<memref::AllocOp, memref::AllocaOp>(op)
-                           ? WalkResult::interrupt()
-                           : WalkResult::advance();
-              })
-              .wasInterrupted();
+  return loop->hasAttr(kDisjointIterationsAttr) && loop.getNumResults() == 0 &&
+         !containsAllocation(loop);
 }
 
 /// `loop` rewritten as an `scf.parallel` of the same bounds and body.
