@@ -60,6 +60,12 @@ def arch_for(capability):
     return "sm_90a" if major == 9 else "sm_80"
 
 
+def parse_entry_info(out):
+    """(kernel launches, workspace bytes) from moe-run --entry-info of a GPU artifact."""
+    m = re.search(r"kernel launches: ([0-9]+), workspace ([0-9]+) bytes", out)
+    return (int(m.group(1)), int(m.group(2))) if m else (None, None)
+
+
 def parse_device_ms(out):
     """The kernels' median from moe-run --bench's CUDA-events line, or None."""
     m = re.search(r"kernels on the device \(CUDA events\): median ([0-9.e+-]+) ms", out)
@@ -89,6 +95,8 @@ class GpuLayer:
         start = time.perf_counter()
         bench.run(compile_cmd)
         result = {"layer": self.name, "compile_s": round(time.perf_counter() - start, 2)}
+        info = bench.run([os.path.join(ctx.tools, "moe-run"), self.so, "--entry-info"])
+        result["launches"], result["workspace_bytes"] = parse_entry_info(info)
         expected = sorted(f for f in os.listdir(os.path.join(self.data, "expected"))
                           if f.endswith(".npy"))
         check = ",".join(f"{f[:-4]}={os.path.join(self.data, 'expected', f)}"
@@ -149,7 +157,7 @@ def table(info):
     if peers:
         head += [PEER_TITLES[p] for p in GPU_PEERS] + ["vs eager", "vs torch.compile",
                                                         "GEMMs vs cuBLAS"]
-    head += ["expert GFLOP/s", "moe-compile (s)"]
+    head += ["expert GFLOP/s", "launches", "workspace (MiB)", "moe-compile (s)"]
     lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in info["results"]:
         if "error" in r:
@@ -169,14 +177,19 @@ def table(info):
                 return None if theirs is None or not ours else theirs / ours
             row += [fmt(ratio("eager"), "{:.2f}x"), fmt(ratio("compile"), "{:.2f}x"),
                     fmt(ratio("cublas"), "{:.2f}")]
+        workspace = r.get("workspace_bytes")
         row += [fmt(r["flops"] / (ours * 1e6) if ours else None, "{:.0f}"),
+                fmt(r.get("launches"), "{:d}"),
+                fmt(workspace / 2**20 if workspace is not None else None, "{:.1f}"),
                 fmt(r.get("compile_s"), "{:.1f}")]
         lines.append("| " + " | ".join(row) + " |")
     lines.append("")
     lines.append("vs eager / vs torch.compile: the peer's time over moe-mlir's (kernels by CUDA "
                  "events where there are, else host); > 1 means moe-mlir is faster. GEMMs vs "
                  "cuBLAS: cuBLAS's time for the experts' two GEMMs alone on the kept rows over "
-                 "moe-mlir's whole layer (1.0: the layer at cuBLAS's GEMM speed).")
+                 "moe-mlir's whole layer (1.0: the layer at cuBLAS's GEMM speed). launches: "
+                 "the kernels one call launches; workspace: its device buffer besides the "
+                 "arguments.")
     if peers:
         for r in info["results"]:
             for peer, p in r.get("peers", {}).items():
