@@ -591,13 +591,14 @@ def MoEGpuFormKernels : Pass<"moe-gpu-form-kernels", "::mlir::ModuleOp"> {
     - every outermost `scf.forall` (a grid of the target-neutral tiling,
       `moe-cpu-distribute`) is a launch of one block per iteration;
     - every outermost `scf.parallel` nest of constant bounds without
-      allocations is a grid of one iteration per thread, mapped onto the
+      allocations and of more iterations than `single-block-threads` is a
+      grid of one iteration per thread, mapped onto the
       launch's blocks and threads by upstream's
       `transform.gpu.map_forall_to_blocks` and
       `transform.gpu.map_nested_forall_to_threads`;
-    - the code between two grids (routing: scores, top-k, slot assignment,
-      statistics) is a launch of one block of `single-block-threads`
-      threads;
+    - the code between two grids (routing: Sinkhorn's iterations,
+      statistics, smaller parallel nests) is a launch of one block of
+      `single-block-threads` threads;
     - in a block, every `scf.parallel` nest (and inner `scf.forall`) at the
       block's uniform level is shared out over its `threads` threads by a
       block-stride loop; stores and copies at the uniform level are done by

@@ -6,9 +6,10 @@
 //
 // - every outermost `scf.forall` (a grid of the target-neutral tiling) is a
 //   launch of one block per iteration;
-// - every outermost `scf.parallel` nest of constant bounds and without
-//   allocations is a grid of one iteration per thread (ThreadGridMapping.h:
-//   upstream's transform ops map it onto blocks and threads);
+// - every outermost `scf.parallel` nest of constant bounds, without
+//   allocations and of more iterations than a one-block launch has threads
+//   is a grid of one iteration per thread (ThreadGridMapping.h: upstream's
+//   transform ops map it onto blocks and threads);
 // - the code between two grids (routing: scores, top-k, slot assignment,
 //   statistics) is a launch of one block;
 // - in each block, every `scf.parallel` nest at the block's uniform level is
@@ -289,7 +290,11 @@ void KernelFormer::splitIntoSegments() {
       open = nullptr;
       continue;
     }
-    if (auto loop = dyn_cast<scf::ParallelOp>(op); loop && isThreadGrid(loop)) {
+    // A grid that one block's threads cover joins the one-block launch
+    // around it (one launch fewer where such work follows other routing).
+    if (auto loop = dyn_cast<scf::ParallelOp>(op);
+        loop && isThreadGrid(loop) &&
+        *constantIterations(loop) > singleBlockThreads) {
       segments.push_back(Segment{{loop}, {}, loop});
       open = nullptr;
       continue;

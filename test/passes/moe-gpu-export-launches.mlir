@@ -1,11 +1,11 @@
-// RUN: moe-opt %s --moe-gpu-form-kernels='threads=32 single-block-threads=128' --gpu-kernel-outlining --moe-gpu-export-launches | FileCheck %s
+// RUN: moe-opt %s --moe-gpu-form-kernels='threads=32 single-block-threads=64' --gpu-kernel-outlining --moe-gpu-export-launches | FileCheck %s
 
 // Two launches outlined into two gpu.modules become one module of kernels;
 // the launches are recorded in order with their sizes and arguments (the
 // entry's arguments by number, the workspace last; constants by type): a
-// grid of 32-thread blocks, then a launch of one block of 128 threads.
+// grid of 32-thread blocks, then a launch of one block of 64 threads.
 // CHECK: module attributes {gpu.container_module, moe.entry = @f,
-// CHECK-SAME: moe.launches = "[{\22args\22:[{\22arg\22:2},{\22arg\22:0}],\22block\22:[32,1,1],\22grid\22:[4,1,1],\22kernel\22:\22f_kernel\22},{\22args\22:[{\22arg\22:2},{\22arg\22:1}],\22block\22:[128,1,1],\22grid\22:[1,1,1],\22kernel\22:\22f_kernel_0\22}]"
+// CHECK-SAME: moe.launches = "[{\22args\22:[{\22arg\22:2},{\22arg\22:0}],\22block\22:[32,1,1],\22grid\22:[4,1,1],\22kernel\22:\22f_kernel\22},{\22args\22:[{\22arg\22:2},{\22arg\22:1}],\22block\22:[64,1,1],\22grid\22:[1,1,1],\22kernel\22:\22f_kernel_0\22}]"
 // CHECK-SAME: moe.workspace_bytes = 448 : i64
 // CHECK: gpu.launch_func @f_kernel::@f_kernel
 // CHECK: gpu.launch_func @f_kernel::@f_kernel_0

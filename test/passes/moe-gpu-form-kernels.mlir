@@ -1,4 +1,4 @@
-// RUN: moe-opt %s --split-input-file --verify-diagnostics --moe-gpu-form-kernels=threads=32 | FileCheck %s
+// RUN: moe-opt %s --split-input-file --verify-diagnostics --moe-gpu-form-kernels='threads=32 single-block-threads=64' | FileCheck %s
 
 // An entry after bufferization and convert-linalg-to-parallel-loops:
 // - the element-wise loop (constant bounds, no allocation) is a grid of one
@@ -6,8 +6,8 @@
 //   block * 32 + thread (upstream's mapping of scf.forall loops onto blocks
 //   and threads), guarded by the count;
 // - the sequential code (a running sum over the rows, a store) is one block
-//   of 256 threads (single-block-threads): the loop that only writes runs
-//   on thread 0 with barriers around it;
+//   of 64 threads (single-block-threads): the loop that only writes runs on
+//   thread 0 with barriers around it;
 // - the forall is a grid of one block per iteration (8), its inner parallel
 //   loop shared out over the block's threads by a block-stride loop;
 // - the entry's buffer %t is a view of the workspace (last argument),
@@ -25,7 +25,7 @@
 // CHECK: scf.if
 // CHECK: math.exp
 // CHECK: gpu.terminator
-// CHECK: gpu.launch blocks({{.*}}) in ({{.*}} = %c1{{(_[0-9]+)?}}, {{.*}}) threads({{.*}}) in ({{.*}} = %c256{{(_[0-9]+)?}}, {{.*}})
+// CHECK: gpu.launch blocks({{.*}}) in ({{.*}} = %c1{{(_[0-9]+)?}}, {{.*}}) threads({{.*}}) in ({{.*}} = %c64{{(_[0-9]+)?}}, {{.*}})
 // CHECK: gpu.barrier
 // CHECK: arith.cmpi eq, %{{.*}}, %c0
 // CHECK-NEXT: scf.if
@@ -74,8 +74,9 @@ module attributes {moe.entry = @f} {
 
 // -----
 
-// A value computed by one launch and used by a later one goes through a
-// workspace buffer: the first launch stores it (thread 0), the second loads it.
+// A value computed in one launch and used by a later one (a grid of more
+// iterations than one block has threads) goes through a workspace buffer:
+// the first launch stores it (thread 0), the second loads it.
 // CHECK-LABEL: func.func @g(
 // CHECK: gpu.launch
 // CHECK: %[[N:.*]] = memref.load %{{.*}}[%{{.*}}] : memref<4xi32>
@@ -84,13 +85,14 @@ module attributes {moe.entry = @f} {
 // CHECK: gpu.launch
 // CHECK: memref.load %{{.*}}[%{{.*}}] : memref<1xi32>
 module attributes {moe.entry = @g} {
-  func.func @g(%a: memref<4xi32>, %out: memref<4x4xi32>) {
+  func.func @g(%a: memref<4xi32>, %out: memref<4x32xi32>) {
     %c0 = arith.constant 0 : index
     %c1 = arith.constant 1 : index
     %c4 = arith.constant 4 : index
+    %c32 = arith.constant 32 : index
     %n = memref.load %a[%c0] : memref<4xi32>
-    scf.parallel (%i, %j) = (%c0, %c0) to (%c4, %c4) step (%c1, %c1) {
-      memref.store %n, %out[%i, %j] : memref<4x4xi32>
+    scf.parallel (%i, %j) = (%c0, %c0) to (%c4, %c32) step (%c1, %c1) {
+      memref.store %n, %out[%i, %j] : memref<4x32xi32>
       scf.reduce
     }
     return
@@ -185,7 +187,7 @@ module attributes {moe.entry = @built} {
 // runs its iteration's loops in order, as nested scf.for loops (innermost
 // made first).
 // CHECK-LABEL: func.func @nested_parallel(
-// CHECK: gpu.launch blocks({{.*}}) in ({{.*}} = %c1{{(_[0-9]+)?}}, {{.*}}) threads({{.*}}) in ({{.*}} = %c32{{(_[0-9]+)?}}, {{.*}})
+// CHECK: gpu.launch blocks({{.*}}) in ({{.*}} = %c4{{(_[0-9]+)?}}, {{.*}}) threads({{.*}}) in ({{.*}} = %c32{{(_[0-9]+)?}}, {{.*}})
 // CHECK: scf.if
 // CHECK: %[[N:.*]] = arith.index_cast
 // CHECK: scf.for %[[C:.*]] = %{{.*}} to %[[N]]
@@ -193,23 +195,56 @@ module attributes {moe.entry = @built} {
 // CHECK: memref.store
 // CHECK-NOT: scf.parallel
 module attributes {moe.entry = @nested_parallel} {
-  func.func @nested_parallel(%counts: memref<8xi32>, %out: memref<8x16x2xi32>) {
+  func.func @nested_parallel(%counts: memref<100xi32>, %out: memref<100x16x2xi32>) {
     %c0 = arith.constant 0 : index
     %c1 = arith.constant 1 : index
     %c2 = arith.constant 2 : index
-    %c8 = arith.constant 8 : index
-    scf.parallel (%e) = (%c0) to (%c8) step (%c1) {
-      %n32 = memref.load %counts[%e] : memref<8xi32>
+    %c100 = arith.constant 100 : index
+    scf.parallel (%e) = (%c0) to (%c100) step (%c1) {
+      %n32 = memref.load %counts[%e] : memref<100xi32>
       %n = arith.index_cast %n32 : i32 to index
       scf.parallel (%c) = (%c0) to (%n) step (%c1) {
         scf.parallel (%j) = (%c0) to (%c2) step (%c1) {
-          memref.store %n32, %out[%e, %c, %j] : memref<8x16x2xi32>
+          memref.store %n32, %out[%e, %c, %j] : memref<100x16x2xi32>
           scf.reduce
         }
         scf.reduce
       }
       scf.reduce
     }
+    return
+  }
+}
+
+// -----
+
+// A grid of no more iterations than one block has threads (64 here) joins
+// the one-block launch around it: the load, the 8 stores shared out over
+// the block's threads between barriers, and the store after them, one
+// launch.
+// CHECK-LABEL: func.func @small_grid_joins(
+// CHECK: gpu.launch blocks({{.*}}) in ({{.*}} = %c1{{(_[0-9]+)?}}, {{.*}}) threads({{.*}}) in ({{.*}} = %c64{{(_[0-9]+)?}}, {{.*}})
+// CHECK: memref.load %{{.*}} : memref<8xi32>
+// CHECK: gpu.barrier
+// CHECK: scf.for %{{.*}} = %{{.*}} to %{{.*}} step %{{.*}} {
+// CHECK: memref.store %{{.*}} : memref<8xi32>
+// CHECK: gpu.barrier
+// CHECK: memref.store %{{.*}} : memref<1xi32>
+// CHECK: gpu.terminator
+// CHECK-NOT: gpu.launch
+module attributes {moe.entry = @small_grid_joins} {
+  func.func @small_grid_joins(%a: memref<8xi32>, %out: memref<8xi32>, %last: memref<1xi32>) {
+    %c0 = arith.constant 0 : index
+    %c1 = arith.constant 1 : index
+    %c7 = arith.constant 7 : index
+    %c8 = arith.constant 8 : index
+    %n = memref.load %a[%c0] : memref<8xi32>
+    scf.parallel (%i) = (%c0) to (%c8) step (%c1) {
+      memref.store %n, %out[%i] : memref<8xi32>
+      scf.reduce
+    }
+    %v = memref.load %out[%c7] : memref<8xi32>
+    memref.store %v, %last[%c0] : memref<1xi32>
     return
   }
 }
