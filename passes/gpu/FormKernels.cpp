@@ -10,8 +10,9 @@
 //   allocations and of more iterations than a one-block launch has threads
 //   is a grid of one iteration per thread (ThreadGridMapping.h: upstream's
 //   transform ops map it onto blocks and threads);
-// - the code between two grids (routing: scores, top-k, slot assignment,
-//   statistics) is a launch of one block;
+// - the code between two grids (routing: Sinkhorn's iterations, statistics,
+//   smaller parallel nests) is a launch of one block of
+//   `single-block-threads` threads;
 // - in each block, every `scf.parallel` nest at the block's uniform level is
 //   shared out over the block's threads (a block-stride loop), stores and
 //   copies at the uniform level are done by thread 0, with barriers around
