@@ -186,23 +186,16 @@ struct LowerAssignSlots : OpRewritePattern<AssignSlotsOp> {
     SmallVector<Value> filledBefore;
     SmallVector<Value> tokenSlotRounds;
     for (int64_t r = 0; r < k; ++r) {
-      // choice[g, i]: the expert of the token of rank i in round r.
-      Value choice =
-          parallelTensor(rewriter, loc, {g, s}, i32,
-                         [&](OpBuilder &b, Location l, ValueRange at) -> Value {
-                           return tensor::ExtractOp::create(
-                               b, l, choices,
-                               ValueRange{at[0], tokenAt(b, l, at[0], at[1]),
-                                          indexConstant(b, l, r)});
-                         });
-      // The token's slot: before[e] + its exclusive position, if below C.
+      // The token's slot: before[e] + its exclusive position (at its rank
+      // i), if below C.
       Value roundBefore = before;
       Value tokenSlot = parallelTensor(
           rewriter, loc, {g, s}, i32,
           [&](OpBuilder &b, Location l, ValueRange at) -> Value {
             Value i = rankOf(b, l, at[0], at[1]);
-            Value x =
-                tensor::ExtractOp::create(b, l, choice, ValueRange{at[0], i});
+            Value x = tensor::ExtractOp::create(
+                b, l, choices,
+                ValueRange{at[0], at[1], indexConstant(b, l, r)});
             Value none = isNone(b, l, x);
             Value expert = clampedIndex(b, l, x);
             Value inclusive = tensor::ExtractOp::create(

@@ -37,9 +37,9 @@ func.func @lower(%x: tensor<1x8x16xf32>, %wg: tensor<16x4xf32>, %s: tensor<4x4x1
 // write per token: loops marked moe.disjoint_iterations); every round's
 // choice of each token in order, one-hot over the experts, the rounds
 // stacked as groups ([k * G, S, E]) for one inclusive prefix sum along the
-// tokens in log2(8) = 3 passes; per round, its choices, each token's slot
-// (its rank's position after the slots earlier rounds filled, -1 past C)
-// and the slots filled after the round; token_slot gathered from the
+// tokens in log2(8) = 3 passes; per round, each token's slot (its
+// choice's position at its rank after the slots earlier rounds filled, -1
+// past C) and the slots filled after the round; token_slot gathered from the
 // rounds; each slot's token found by a binary search of its round's prefix
 // sums.
 // CHECK-LABEL: func.func @assign_slots
@@ -56,11 +56,11 @@ func.func @lower(%x: tensor<1x8x16xf32>, %wg: tensor<16x4xf32>, %s: tensor<4x4x1
 // CHECK-COUNT-3: linalg.generic {{.*}} outs(%{{.*}} : tensor<2x8x4xi32>)
 // CHECK: %[[FILLED0:.*]] = linalg.fill {{.*}} -> tensor<1x4xi32>
 // CHECK: linalg.generic {{.*}} outs(%{{.*}} : tensor<1x8xi32>)
-// CHECK: linalg.generic {{.*}} outs(%{{.*}} : tensor<1x8xi32>)
+// CHECK: tensor.extract %{{.*}}[%{{.*}}, %{{.*}}, %c0{{.*}}] : tensor<1x8x2xi32>
 // CHECK: linalg.generic {{.*}} outs(%{{.*}} : tensor<1x4xi32>)
-// Round 1 reads its rows of the scan, 1 * G + g.
+// Round 1 reads its choices and its rows of the scan, 1 * G + g.
 // CHECK: linalg.generic {{.*}} outs(%{{.*}} : tensor<1x8xi32>)
-// CHECK: linalg.generic {{.*}} outs(%{{.*}} : tensor<1x8xi32>)
+// CHECK: tensor.extract %{{.*}}[%{{.*}}, %{{.*}}, %c1{{.*}}] : tensor<1x8x2xi32>
 // CHECK: %[[ROW1:.*]] = arith.addi %c1{{.*}}, %{{.*}} : index
 // CHECK: tensor.extract %{{.*}}[%[[ROW1]], %{{.*}}, %{{.*}}] : tensor<2x8x4xi32>
 // CHECK: linalg.generic {{.*}} outs(%{{.*}} : tensor<1x4xi32>)
