@@ -20,9 +20,7 @@
 #include "passes/common/Allocations.h"
 #include "passes/common/TensorBuilders.h"
 
-#include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
-#include "mlir/IR/IRMapping.h"
 
 namespace mlir::moe {
 #define GEN_PASS_DEF_MOEGPUPARALLELSCATTERS

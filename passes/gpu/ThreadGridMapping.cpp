@@ -34,8 +34,8 @@ module attributes {{transform.with_named_sequence} {{
 }
 )mlir";
 
-/// An `scf.forall` over [0, n) mapped to `mapping`, before `terminator`;
-/// returns its induction variable and moves the builder into its body.
+/// An `scf.forall` over [0, n) mapped to `mapping`, at `b`'s insertion
+/// point; returns its induction variable and moves `b` into its body.
 Value mappedLoop(OpBuilder &b, Location loc, int64_t n, Attribute mapping) {
   auto forall =
       scf::ForallOp::create(b, loc, ArrayRef<OpFoldResult>{b.getIndexAttr(n)},
