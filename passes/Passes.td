@@ -518,6 +518,11 @@ def MoEGpuLowerDataPath : Pass<"moe-gpu-lower-data-path"> {
     by division; ragged groups at most `ceil(N / 64) + E`, found by a walk
     over the offsets, and blocks past the last tile do nothing. `k` is
     summed in increasing order onto the bias, as in the element-wise form.
+    The block tiles and the threads (with tensor cores, the warps and their
+    lanes) are `scf.forall` loops (`#gpu.block`, `#gpu.thread`, `#gpu.warp`,
+    `#gpu.lane`) mapped onto the launch by upstream's
+    `transform.gpu.map_forall_to_blocks` and
+    `transform.gpu.map_nested_forall_to_threads` as soon as it is built.
 
     `precision=tf32` (the tiled kernel, f32 results): each step of 16 `k`
     is two steps of `nvgpu.mma.sync` m16n8k8 (f32 inputs read as tf32, f32

@@ -19,6 +19,12 @@
 // past the last tile do nothing. Every result element is the bias plus its
 // products summed in increasing `k`, as the element-wise kernel sums.
 //
+// The blocks and each block's threads (with tensor cores, its warps and
+// their lanes) are built as `scf.forall` loops and mapped onto the launch by
+// upstream's transform ops (mapLaunchLoops); the thread loop holds the
+// thread's whole program, so its accumulators stay in registers across the
+// `k` loop.
+//
 //===----------------------------------------------------------------------===//
 
 #include "passes/gpu/GroupedMatmulKernel.h"
@@ -27,6 +33,7 @@
 #include "dialect/DataPath.h"
 #include "passes/common/TensorBuilders.h"
 #include "passes/gpu/GpuHardware.h"
+#include "passes/gpu/ThreadGridMapping.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
@@ -52,8 +59,9 @@ public:
                 const GroupedMatmulTiles &tiles)
       : b(b), op(op), tiles(tiles) {}
 
-  /// Builds the launch; returns the result tensor.
-  Value build();
+  /// Builds the launch; returns the result tensor. Fails, with an error,
+  /// where the upstream mapping of its loops does.
+  FailureOr<Value> build();
 
 private:
   Value constant(int64_t value) {
@@ -83,6 +91,14 @@ private:
   Value branch(Value condition, function_ref<Value()> then,
                function_ref<Value()> otherwise);
 
+  /// The launch's loops, at the builder's insertion point: one block per
+  /// tile (`blocks` of them, `colTiles` per row tile), in it the threads
+  /// (or the warps' lanes) computing it.
+  void buildBlocks(int64_t blocks, int64_t colTiles);
+  /// The thread loop (`thread`, `threadRow`, `threadColumn`), or with
+  /// tensor cores the warp and lane loops (and `warpRow`, `warpColumn`,
+  /// `laneGroup`, `laneInGroup`); moves the builder into the innermost.
+  void buildThreads();
   /// The expert of row tile `rowTile` and its rows `[start, end)`; the
   /// expert is -1 for a tile past the last one.
   std::tuple<Value, Value, Value> locateRowTile(Value rowTile);
@@ -112,7 +128,7 @@ private:
   SmallVector<Value> weightTiles;
   Value thread, threadRow, threadColumn;
   // With tensor cores: the warp's first row and column, the lane's group
-  // and place in it.
+  // and place in it (of four).
   Value warpRow, warpColumn, laneGroup, laneInGroup;
   SmallVector<Value> ownedRows, ownedColumns;
 };
@@ -150,6 +166,55 @@ Value KernelBuilder::branch(Value condition, function_ref<Value()> then,
   b.setInsertionPointToEnd(ifOp.elseBlock());
   scf::YieldOp::create(b, otherwise());
   return ifOp.getResult(0);
+}
+
+void KernelBuilder::buildBlocks(int64_t blocks, int64_t colTiles) {
+  MLIRContext *context = b.getContext();
+  Value block = buildMappedLoop(
+      b, b.getLoc(), blocks,
+      gpu::GPUBlockMappingAttr::get(context, gpu::MappingId::DimX));
+  Value rowTile = arith::DivUIOp::create(b, block, constant(colTiles));
+  Value n0 = mul(arith::RemUIOp::create(b, block, constant(colTiles)),
+                 constant(tiles.columns));
+  auto [expert, start, end] = locateRowTile(rowTile);
+  // Whether the block has a tile: the same for all its threads, so every
+  // barrier inside is reached by all or none.
+  Value hasTile =
+      arith::CmpIOp::create(b, arith::CmpIPredicate::sge, expert, constant(0));
+  auto work = scf::IfOp::create(b, hasTile, /*withElseRegion=*/false);
+  b.setInsertionPointToStart(work.thenBlock());
+  buildThreads();
+  buildTile(expert, start, end, n0);
+}
+
+void KernelBuilder::buildThreads() {
+  MLIRContext *context = b.getContext();
+  if (!tiles.tensorCores) {
+    thread = buildMappedLoop(
+        b, b.getLoc(), tiles.threadRows * tiles.threadColumns,
+        gpu::GPUThreadMappingAttr::get(context, gpu::MappingId::DimX));
+    threadRow =
+        arith::DivUIOp::create(b, thread, constant(tiles.threadColumns));
+    threadColumn =
+        arith::RemUIOp::create(b, thread, constant(tiles.threadColumns));
+    return;
+  }
+  // The warps tile the block's results, warpColumns side by side.
+  int64_t warpColumns = tiles.columns / kWarpTileColumns;
+  int64_t warps = (tiles.rows / kWarpTileRows) * warpColumns;
+  Value warp = buildMappedLoop(
+      b, b.getLoc(), warps,
+      gpu::GPUWarpMappingAttr::get(context, gpu::MappingId::DimX));
+  Value lane = buildMappedLoop(
+      b, b.getLoc(), kWarpSize,
+      gpu::GPULaneMappingAttr::get(context, gpu::MappingId::DimX));
+  thread = add(mul(warp, constant(kWarpSize)), lane);
+  warpRow = mul(arith::DivUIOp::create(b, warp, constant(warpColumns)),
+                constant(kWarpTileRows));
+  warpColumn = mul(arith::RemUIOp::create(b, warp, constant(warpColumns)),
+                   constant(kWarpTileColumns));
+  laneGroup = arith::DivUIOp::create(b, lane, constant(4));
+  laneInGroup = arith::RemUIOp::create(b, lane, constant(4));
 }
 
 std::tuple<Value, Value, Value> KernelBuilder::locateRowTile(Value rowTile) {
@@ -270,17 +335,7 @@ void KernelBuilder::ownResults() {
   // columns (w % warpColumns) * warpCols ..; in each 16 x 8 piece, lane l
   // (group g = l / 4, t = l % 4) holds c0, c1 at row g, columns 2t, 2t + 1
   // and c2, c3 at row g + 8 (PTX ISA, "Matrix Fragments for mma.m16n8k8").
-  int64_t warpColumns = tiles.columns / kWarpTileColumns;
-  Value warp = arith::DivUIOp::create(b, thread, constant(kWarpSize));
-  Value lane = arith::RemUIOp::create(b, thread, constant(kWarpSize));
-  Value group = arith::DivUIOp::create(b, lane, constant(4));
-  Value inGroup = arith::RemUIOp::create(b, lane, constant(4));
-  warpRow = mul(arith::DivUIOp::create(b, warp, constant(warpColumns)),
-                constant(kWarpTileRows));
-  warpColumn = mul(arith::RemUIOp::create(b, warp, constant(warpColumns)),
-                   constant(kWarpTileColumns));
-  laneGroup = group;
-  laneInGroup = inGroup;
+  Value group = laneGroup, inGroup = laneInGroup;
   for (int64_t mi = 0; mi < kWarpTileRows / 16; ++mi)
     for (int64_t ni = 0; ni < kWarpTileColumns / 8; ++ni)
       for (int64_t c = 0; c < 4; ++c) {
@@ -413,7 +468,7 @@ void KernelBuilder::buildTile(Value expert, Value start, Value end, Value n0) {
   }
 }
 
-Value KernelBuilder::build() {
+FailureOr<Value> KernelBuilder::build() {
   auto initType = cast<RankedTensorType>(op.getInit().getType());
   type = initType.getElementType();
   rows = initType.getDimSize(0);
@@ -443,42 +498,30 @@ Value KernelBuilder::build() {
                          : llvm::divideCeil(rows, tiles.rows) + experts;
   int64_t blocks = rowTiles * colTiles;
   if (blocks > 0) {
+    int64_t threads = tiles.threadRows * tiles.threadColumns;
     Value one = constant(1);
-    auto launch = gpu::LaunchOp::create(
-        b, b.getLoc(), constant(blocks), one, one,
-        constant(tiles.threadRows * tiles.threadColumns), one, one);
-    OpBuilder::InsertionGuard guard(b);
-    b.setInsertionPointToStart(&launch.getBody().front());
-    auto terminator = gpu::TerminatorOp::create(b);
-    b.setInsertionPoint(terminator);
-    // Workgroup memory first: the kernel's entry block holds it.
-    auto tileType = [&](int64_t columns) {
-      return workgroupMemRefType({tiles.depth, columns}, type);
-    };
-    aTile = memref::AllocOp::create(b, tileType(tiles.rows));
-    for (int64_t half = 0; half < (swiglu ? 2 : 1); ++half)
-      weightTiles.push_back(
-          memref::AllocOp::create(b, tileType(tiles.columns)));
-    thread = launch.getThreadIds().x;
-    threadRow =
-        arith::DivUIOp::create(b, thread, constant(tiles.threadColumns));
-    threadColumn =
-        arith::RemUIOp::create(b, thread, constant(tiles.threadColumns));
-    Value block = launch.getBlockIds().x;
-    Value rowTile = arith::DivUIOp::create(b, block, constant(colTiles));
-    Value n0 = mul(arith::RemUIOp::create(b, block, constant(colTiles)),
-                   constant(tiles.columns));
-    auto [expert, start, end] = locateRowTile(rowTile);
-    // Whether the block has a tile: the same for all its threads, so every
-    // barrier inside is reached by all or none.
-    Value hasTile = arith::CmpIOp::create(b, arith::CmpIPredicate::sge, expert,
-                                          constant(0));
-    auto work = scf::IfOp::create(b, hasTile, /*withElseRegion=*/false);
-    b.setInsertionPointToStart(work.thenBlock());
-    buildTile(expert, start, end, n0);
+    auto launch = gpu::LaunchOp::create(b, b.getLoc(), constant(blocks), one,
+                                        one, constant(threads), one, one);
+    {
+      OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPointToStart(&launch.getBody().front());
+      auto terminator = gpu::TerminatorOp::create(b);
+      b.setInsertionPoint(terminator);
+      // Workgroup memory first: the kernel's entry block holds it.
+      auto tileType = [&](int64_t columns) {
+        return workgroupMemRefType({tiles.depth, columns}, type);
+      };
+      aTile = memref::AllocOp::create(b, tileType(tiles.rows));
+      for (int64_t half = 0; half < (swiglu ? 2 : 1); ++half)
+        weightTiles.push_back(
+            memref::AllocOp::create(b, tileType(tiles.columns)));
+      buildBlocks(blocks, colTiles);
+    }
+    if (failed(mapLaunchLoops(launch, blocks, threads)))
+      return failure();
   }
-  return bufferization::ToTensorOp::create(b, initType, out, /*restrict=*/true,
-                                           /*writable=*/true);
+  return Value(bufferization::ToTensorOp::create(
+      b, initType, out, /*restrict=*/true, /*writable=*/true));
 }
 
 } // namespace
@@ -503,22 +546,26 @@ GroupedMatmulTiles tilesFor(GroupedMatmulOp op, bool tensorCores) {
   return tiles;
 }
 
-FailureOr<Value> buildTiledGroupedMatmul(OpBuilder &builder, GroupedMatmulOp op,
-                                         const GroupedMatmulTiles &tiles) {
+bool canBuildTiledGroupedMatmul(GroupedMatmulOp op,
+                                const GroupedMatmulTiles &tiles) {
   if (ShapedType::isDynamic(op.getNumExperts()))
-    return failure();
+    return false;
   for (Value operand : op->getOperands())
     if (!cast<ShapedType>(operand.getType()).hasStaticShape())
-      return failure();
+      return false;
   // Tensor cores take f32 (as tf32) here, in warps tiling the block.
-  if (tiles.tensorCores &&
-      (!op.getInit().getType().getElementType().isF32() ||
-       tiles.rows % kWarpTileRows || tiles.columns % kWarpTileColumns ||
-       tiles.depth % 8 ||
-       (tiles.rows / kWarpTileRows) * (tiles.columns / kWarpTileColumns) *
-               kWarpSize !=
-           tiles.threadRows * tiles.threadColumns))
-    return failure();
+  return !tiles.tensorCores ||
+         (op.getInit().getType().getElementType().isF32() &&
+          tiles.rows % kWarpTileRows == 0 &&
+          tiles.columns % kWarpTileColumns == 0 && tiles.depth % 8 == 0 &&
+          (tiles.rows / kWarpTileRows) * (tiles.columns / kWarpTileColumns) *
+                  kWarpSize ==
+              tiles.threadRows * tiles.threadColumns);
+}
+
+FailureOr<Value> buildTiledGroupedMatmul(OpBuilder &builder, GroupedMatmulOp op,
+                                         const GroupedMatmulTiles &tiles) {
+  assert(canBuildTiledGroupedMatmul(op, tiles) && "tiles that do not apply");
   ImplicitLocOpBuilder b(op.getLoc(), builder);
   return KernelBuilder(b, op, tiles).build();
 }

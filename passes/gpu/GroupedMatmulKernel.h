@@ -3,7 +3,8 @@
 // The experts' GEMMs as one `gpu.launch` of block tiles: each block computes
 // a tile of rows of one expert (never two) by columns, staging the gathered
 // A tile and the weight tile in workgroup memory, each thread a register
-// micro-tile. See docs/gpu-codegen.md §1.
+// micro-tile. Blocks, threads, warps and lanes are `scf.forall` loops mapped
+// by upstream's transform ops. See docs/gpu-codegen.md §1.
 //
 //===----------------------------------------------------------------------===//
 
@@ -41,11 +42,18 @@ struct GroupedMatmulTiles {
 /// per row tile.
 GroupedMatmulTiles tilesFor(GroupedMatmulOp op, bool tensorCores);
 
-/// Replaces `op` by the tiled kernel writing a new buffer (a copy of the
-/// init where rows lie outside every group) and returns the result tensor.
-/// Fails, changing nothing, where a shape or the number of experts is not
-/// static, or, with tensor cores, where the result is not f32 or the tiles
-/// do not fit whole warps.
+/// Whether the tiled kernel takes `op` with `tiles`: every shape and the
+/// number of experts static and, with tensor cores, an f32 result and tiles
+/// of whole warps.
+bool canBuildTiledGroupedMatmul(GroupedMatmulOp op,
+                                const GroupedMatmulTiles &tiles);
+
+/// Builds the tiled kernel of `op` (which canBuildTiledGroupedMatmul takes)
+/// before it, writing a new buffer (a copy of the init where rows lie
+/// outside every group), and returns the result tensor. The block tiles, the
+/// threads and (with tensor cores) the warps and their lanes are
+/// `scf.forall` loops mapped onto the launch by upstream's transform ops
+/// (mapLaunchLoops). Fails, with an error, where that mapping does.
 FailureOr<Value> buildTiledGroupedMatmul(OpBuilder &builder, GroupedMatmulOp op,
                                          const GroupedMatmulTiles &tiles);
 

@@ -13,6 +13,7 @@
 #include "passes/Passes.h"
 #include "passes/common/TensorBuilders.h"
 #include "passes/gpu/GroupedMatmulKernel.h"
+#include "passes/gpu/ThreadGridMapping.h"
 
 #include "dialect/Activation.h"
 #include "dialect/DataPath.h"
@@ -214,6 +215,11 @@ struct MoEGpuLowerDataPath
     return false;
   }
 
+  void getDependentDialects(DialectRegistry &registry) const override {
+    Base::getDependentDialects(registry);
+    registerThreadGridMappingDialects(registry);
+  }
+
   void runOnOperation() override {
     if (!isOneOf("kernel", kernel, "tiled", "elementwise") ||
         !isOneOf("precision", precision, "f32", "tf32"))
@@ -225,15 +231,16 @@ struct MoEGpuLowerDataPath
     SmallVector<GroupedMatmulOp> ops;
     getOperation()->walk([&](GroupedMatmulOp op) { ops.push_back(op); });
     for (GroupedMatmulOp op : ops) {
-      if (kernel == "tiled") {
+      GroupedMatmulTiles tiles =
+          tilesFor(op, /*tensorCores=*/precision == "tf32");
+      if (kernel == "tiled" && canBuildTiledGroupedMatmul(op, tiles)) {
         OpBuilder b(op);
-        FailureOr<Value> tiled = buildTiledGroupedMatmul(
-            b, op, tilesFor(op, /*tensorCores=*/precision == "tf32"));
-        if (succeeded(tiled)) {
-          op.getResult().replaceAllUsesWith(*tiled);
-          op.erase();
-          continue;
-        }
+        FailureOr<Value> tiled = buildTiledGroupedMatmul(b, op, tiles);
+        if (failed(tiled))
+          return signalPassFailure();
+        op.getResult().replaceAllUsesWith(*tiled);
+        op.erase();
+        continue;
       }
       // Shapes the tiled kernel does not take: one thread per element.
       if (failed(lowerGroupedMatmul(op)))

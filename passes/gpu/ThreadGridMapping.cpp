@@ -34,9 +34,10 @@ module attributes {{transform.with_named_sequence} {{
 }
 )mlir";
 
-/// An `scf.forall` over [0, n) mapped to `mapping`, at `b`'s insertion
-/// point; returns its induction variable and moves `b` into its body.
-Value mappedLoop(OpBuilder &b, Location loc, int64_t n, Attribute mapping) {
+} // namespace
+
+Value buildMappedLoop(OpBuilder &b, Location loc, int64_t n,
+                      Attribute mapping) {
   auto forall =
       scf::ForallOp::create(b, loc, ArrayRef<OpFoldResult>{b.getIndexAttr(n)},
                             ValueRange{}, b.getArrayAttr({mapping}));
@@ -44,7 +45,21 @@ Value mappedLoop(OpBuilder &b, Location loc, int64_t n, Attribute mapping) {
   return forall.getInductionVar(0);
 }
 
-} // namespace
+LogicalResult mapLaunchLoops(gpu::LaunchOp launch, int64_t blocks,
+                             int64_t threads) {
+  OwningOpRef<ModuleOp> script = parseSourceString<ModuleOp>(
+      llvm::formatv(kMappingScript.data(), blocks, threads).str(),
+      ParserConfig(launch.getContext()));
+  if (!script)
+    return launch.emitOpError("could not build its thread mapping");
+  auto entry = script->lookupSymbol<transform::NamedSequenceOp>(
+      transform::TransformDialect::kTransformEntryPointSymbolName);
+  if (failed(transform::applyTransformNamedSequence(
+          launch, entry, *script, transform::TransformOptions())))
+    return launch.emitOpError(
+        "could not map its loops onto blocks and threads");
+  return success();
+}
 
 LogicalResult mapThreadGrid(gpu::LaunchOp launch, int64_t blocks,
                             int64_t threads, int64_t iterations,
@@ -52,12 +67,12 @@ LogicalResult mapThreadGrid(gpu::LaunchOp launch, int64_t blocks,
   MLIRContext *context = launch.getContext();
   Location loc = launch.getLoc();
   OpBuilder b(launch.getBody().front().getTerminator());
-  Value block =
-      mappedLoop(b, loc, blocks,
-                 gpu::GPUBlockMappingAttr::get(context, gpu::MappingId::DimX));
-  Value thread =
-      mappedLoop(b, loc, threads,
-                 gpu::GPUThreadMappingAttr::get(context, gpu::MappingId::DimX));
+  Value block = buildMappedLoop(
+      b, loc, blocks,
+      gpu::GPUBlockMappingAttr::get(context, gpu::MappingId::DimX));
+  Value thread = buildMappedLoop(
+      b, loc, threads,
+      gpu::GPUThreadMappingAttr::get(context, gpu::MappingId::DimX));
   Value index = arith::AddIOp::create(
       b, loc,
       arith::MulIOp::create(b, loc, block, indexConstant(b, loc, threads)),
@@ -68,18 +83,7 @@ LogicalResult mapThreadGrid(gpu::LaunchOp launch, int64_t blocks,
   auto guard = scf::IfOp::create(b, loc, inRange, /*withElse=*/false);
   OpBuilder body = OpBuilder::atBlockBegin(guard.thenBlock());
   buildIteration(body, loc, index);
-
-  OwningOpRef<ModuleOp> script = parseSourceString<ModuleOp>(
-      llvm::formatv(kMappingScript.data(), blocks, threads).str(),
-      ParserConfig(context));
-  if (!script)
-    return launch.emitOpError("could not build its thread mapping");
-  auto entry = script->lookupSymbol<transform::NamedSequenceOp>(
-      transform::TransformDialect::kTransformEntryPointSymbolName);
-  if (failed(transform::applyTransformNamedSequence(
-          launch, entry, *script, transform::TransformOptions())))
-    return launch.emitOpError("could not map its grid onto blocks and threads");
-  return success();
+  return mapLaunchLoops(launch, blocks, threads);
 }
 
 void registerThreadGridMappingDialects(DialectRegistry &registry) {

@@ -6,7 +6,9 @@
 // around an `scf.forall` over a block's threads (`#gpu.thread<x>`), and
 // mapped onto the launch by upstream's transform ops
 // (`transform.gpu.map_forall_to_blocks`,
-// `transform.gpu.map_nested_forall_to_threads`).
+// `transform.gpu.map_nested_forall_to_threads`). The grouped GEMM's kernel
+// builds its block, thread, warp and lane loops with buildMappedLoop and maps
+// them the same way (mapLaunchLoops).
 //
 //===----------------------------------------------------------------------===//
 
@@ -34,7 +36,23 @@ LogicalResult mapThreadGrid(gpu::LaunchOp launch, int64_t blocks,
                             int64_t threads, int64_t iterations,
                             IterationBuilder buildIteration);
 
-/// The dialects and extensions mapThreadGrid needs loaded.
+/// An `scf.forall` over [0, n) mapped to `mapping` (a `#gpu.block`,
+/// `#gpu.warp`, `#gpu.lane` or `#gpu.thread` attribute), built at `b`'s
+/// insertion point; returns its induction variable and moves `b` to the
+/// end of its body.
+Value buildMappedLoop(OpBuilder &b, Location loc, int64_t n, Attribute mapping);
+
+/// Maps the loops of `launch` (`blocks` x 1 x 1 blocks of `threads` x 1 x 1
+/// threads) with upstream's transform ops: the one `#gpu.block` loop onto
+/// the blocks (`transform.gpu.map_forall_to_blocks`), the thread, warp and
+/// lane loops inside it onto the threads
+/// (`transform.gpu.map_nested_forall_to_threads`, no barrier added after
+/// them). Fails, with an error on `launch`, when the upstream mapping does.
+LogicalResult mapLaunchLoops(gpu::LaunchOp launch, int64_t blocks,
+                             int64_t threads);
+
+/// The dialects and extensions mapThreadGrid and mapLaunchLoops need
+/// loaded.
 void registerThreadGridMappingDialects(DialectRegistry &registry);
 
 } // namespace mlir::moe

@@ -11,12 +11,24 @@
 // 16 x 8 piece of the warp's 32 x 16 results (2 x 2 pieces): A fragments of
 // 4 values, weight fragments of 2, accumulators of 4. Groups of 3 rows take
 // flat tiles of 32 x 128 (8 warps side by side).
+// The warps and their lanes are scf.forall loops (#gpu.warp, #gpu.lane)
+// mapped by upstream's transform ops: warp thread / 32, lane thread % 32
+// (a thread's place in the block, for the staging, warp * 32 + lane).
+// TF32-DAG: #[[WARP:.*]] = affine_map<()[s0] -> (s0 floordiv 32)>
+// TF32-DAG: #[[LANE:.*]] = affine_map<()[s0] -> (s0 mod 32)>
 // TF32-LABEL: func.func @padded(
+// TF32-NOT: scf.forall
 // TF32: gpu.launch
 // TF32: memref.alloc() : memref<16x32xf32, 3>
 // TF32: memref.alloc() : memref<16x128xf32, 3>
-// TF32: arith.divui %{{.*}}, %c32
-// TF32: arith.remui %{{.*}}, %c32
+// TF32: gpu.block_id x
+// TF32: %[[T:.*]] = gpu.thread_id x
+// TF32: %[[W:.*]] = affine.apply #[[WARP]]()[%[[T]]]
+// TF32: affine.apply #[[LANE]]()[%thread_id_x{{.*}}]
+// TF32: %[[WT:.*]] = arith.muli %[[W]], %c32
+// TF32: arith.addi %[[WT]], %[[L:.*]] : index
+// TF32: arith.divui %[[L]], %c4
+// TF32: arith.remui %[[L]], %c4
 // TF32: gpu.barrier
 // TF32-COUNT-8: nvgpu.mma.sync(%{{.*}}, %{{.*}}, %{{.*}}) {mmaShape = [16, 8, 8], tf32Enabled} : (vector<4x1xf32>, vector<2x1xf32>, vector<2x2xf32>) -> vector<2x2xf32>
 // TF32: gpu.barrier
@@ -60,13 +72,20 @@
 // TILED-DAG: bufferization.to_buffer %{{.*}} read_only : tensor<12xi32> to memref<12xi32>
 // TILED: %[[OUT:.*]] = memref.alloc() : memref<12x8xf32>
 // TILED-NOT: linalg.copy
-// TILED: gpu.launch blocks({{.*}}) in (%{{.*}} = %c4, %{{.*}} = %c1, %{{.*}} = %c1) threads({{.*}}) in (%{{.*}} = %c256,
+// The block tiles and the threads are scf.forall loops (#gpu.block,
+// #gpu.thread) mapped by upstream's transform ops onto the block and thread
+// ids.
+// TILED-NOT: scf.forall
+// TILED: gpu.launch blocks({{.*}}) in (%{{.*}} = %c4, %{{.*}} = %c1{{(_[0-9]+)?}}, %{{.*}} = %c1{{(_[0-9]+)?}}) threads({{.*}}) in (%{{.*}} = %c256{{(_[0-9]+)?}},
 // TILED: memref.alloc() : memref<16x16xf32, 3>
 // TILED: memref.alloc() : memref<16x256xf32, 3>
-// TILED: arith.divui %{{.*}}, %c64
-// TILED: arith.remui %{{.*}}, %c64
+// TILED: %[[B:.*]] = gpu.block_id x
+// TILED: arith.divui %[[B]],
 // TILED: arith.muli %{{.*}}, %c3
 // TILED: scf.if
+// TILED: %[[T:.*]] = gpu.thread_id x
+// TILED: arith.divui %[[T]], %c64
+// TILED: arith.remui %[[T]], %c64
 // TILED: scf.for {{.*}} step %c16{{.*}} -> (f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32)
 // TILED: memref.store %{{.*}} : memref<16x16xf32, 3>
 // TILED: memref.store %{{.*}} : memref<16x256xf32, 3>
@@ -93,12 +112,13 @@ func.func @padded(%x: tensor<6x16xf32>, %idx: tensor<12xi32>, %w: tensor<4x16x8x
 // row tile per expert (2 x 1 blocks), threads 16 x 16, each 4 x 4 results;
 // (tf32: flat tiles still, checked above.)
 // TILED-LABEL: func.func @padded_large(
-// TILED: gpu.launch blocks({{.*}}) in (%{{.*}} = %c2, %{{.*}} = %c1, %{{.*}} = %c1) threads({{.*}}) in (%{{.*}} = %c256,
+// TILED: gpu.launch blocks({{.*}}) in (%{{.*}} = %c2, %{{.*}} = %c1{{(_[0-9]+)?}}, %{{.*}} = %c1{{(_[0-9]+)?}}) threads({{.*}}) in (%{{.*}} = %c256{{(_[0-9]+)?}},
 // TILED: memref.alloc() : memref<16x64xf32, 3>
 // TILED: memref.alloc() : memref<16x64xf32, 3>
-// TILED: arith.divui %{{.*}}, %c16
-// TILED: arith.remui %{{.*}}, %c16
 // TILED: arith.muli %{{.*}}, %c20
+// TILED: %[[T:.*]] = gpu.thread_id x
+// TILED: arith.divui %[[T]], %c16
+// TILED: arith.remui %[[T]], %c16
 func.func @padded_large(%x: tensor<40x16xf32>, %w: tensor<2x16x8xf32>,
                         %b: tensor<2x8xf32>, %init: tensor<40x8xf32>) -> tensor<40x8xf32> {
   %off = arith.constant dense<[0, 20, 40]> : tensor<3xi32>
