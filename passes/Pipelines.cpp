@@ -116,7 +116,8 @@ static constexpr llvm::StringLiteral kMoEToGPUKernelsPipeline =
     "convert-linalg-to-parallel-loops,"
     "canonicalize,"
     "moe-gpu-parallel-scatters,"
-    "moe-gpu-form-kernels{threads=@THREADS@},"
+    "moe-gpu-form-kernels{threads=@THREADS@ "
+    "single-block-threads=@SINGLE_BLOCK_THREADS@},"
     "gpu-kernel-outlining,"
     "moe-gpu-export-launches,"
     "gpu.module(fold-memref-alias-ops,lower-affine,arith-expand,canonicalize,"
@@ -147,11 +148,19 @@ static constexpr llvm::StringLiteral kNVVMKernelsPipeline =
     "nvvm-attach-target{chip=@ARCH@ features=@PTX@ O=3},"
     "gpu-module-to-binary{format=@FORMAT@}";
 
-LogicalResult buildMoEToGPUPipeline(OpPassManager &pm, StringRef target,
-                                    StringRef planLayout,
-                                    llvm::raw_ostream &errors, int64_t threads,
-                                    int64_t groupsPerCall, StringRef arch,
-                                    StringRef format, StringRef precision) {
+LogicalResult buildMoEToGPUPipeline(OpPassManager &pm,
+                                    const GPUPipelineOptions &options,
+                                    llvm::raw_ostream &errors) {
+  StringRef target = options.target, arch = options.arch,
+            format = options.format;
+  for (auto [name, value] :
+       {std::pair<StringRef, int64_t>{"threads", options.threads},
+        {"single-block-threads", options.singleBlockThreads}})
+    if (value < 1 || value > kMaxBlockThreads) {
+      errors << "moe-to-gpu: " << name << " must be from 1 to "
+             << kMaxBlockThreads << ", got " << value;
+      return failure();
+    }
   std::string pipeline = kMoEToGPUKernelsPipeline.str();
   std::string ptx;
   if (target == "opencl") {
@@ -177,16 +186,17 @@ LogicalResult buildMoEToGPUPipeline(OpPassManager &pm, StringRef target,
            << "' (expected opencl or cuda)";
     return failure();
   }
-  std::string groups = std::to_string(groupsPerCall),
-              threadCount = std::to_string(threads);
-  pipeline = substitute(pipeline, {{"@LAYOUT@", planLayout},
-                                   {"@CHECKS@", "arguments"},
-                                   {"@THREADS@", threadCount},
-                                   {"@GROUPS@", groups},
-                                   {"@ARCH@", arch},
-                                   {"@PTX@", ptx},
-                                   {"@FORMAT@", format},
-                                   {"@PRECISION@", precision}});
+  pipeline = substitute(
+      pipeline,
+      {{"@LAYOUT@", options.planLayout},
+       {"@CHECKS@", "arguments"},
+       {"@THREADS@", std::to_string(options.threads)},
+       {"@SINGLE_BLOCK_THREADS@", std::to_string(options.singleBlockThreads)},
+       {"@GROUPS@", std::to_string(options.groupsPerCall)},
+       {"@ARCH@", arch},
+       {"@PTX@", ptx},
+       {"@FORMAT@", format},
+       {"@PRECISION@", options.precision}});
   return parsePassPipeline(pipeline, pm, errors);
 }
 
@@ -255,8 +265,14 @@ struct MoEToGPUOptions : PassPipelineOptions<MoEToGPUOptions> {
       llvm::cl::desc("the expert GEMMs' products: f32, or tf32 (tensor "
                      "cores, f32 inputs read as tf32, f32 accumulation)"),
       llvm::cl::init("f32")};
-  Option<int64_t> threads{*this, "threads", llvm::cl::desc("threads per block"),
-                          llvm::cl::init(64)};
+  Option<int64_t> threads{
+      *this, "threads",
+      llvm::cl::desc("threads per block of a grid (1 to 1024)"),
+      llvm::cl::init(64)};
+  Option<int64_t> singleBlockThreads{
+      *this, "single-block-threads",
+      llvm::cl::desc("threads of a launch of one block (1 to 1024)"),
+      llvm::cl::init(256)};
   Option<int64_t> groupsPerCall{
       *this, "groups-per-call",
       llvm::cl::desc("routing groups per call of an entry of a dynamic "
@@ -265,27 +281,59 @@ struct MoEToGPUOptions : PassPipelineOptions<MoEToGPUOptions> {
 };
 } // namespace
 
+/// Registers pipeline `name` whose `build` reports a bad option on its
+/// stream: moe-opt prints the message and fails (PassPipelineRegistration's
+/// builders cannot fail).
+template <typename Options>
+void registerFallibleMoEPipeline(
+    StringRef name, StringRef description,
+    std::function<LogicalResult(OpPassManager &, const Options &,
+                                llvm::raw_ostream &)>
+        build) {
+  registerPassPipeline(
+      name, description,
+      [build](OpPassManager &pm, StringRef text,
+              function_ref<LogicalResult(const Twine &)> errorHandler) {
+        Options options;
+        std::string message;
+        llvm::raw_string_ostream errors(message);
+        if (failed(options.parseFromString(text, errors)) ||
+            failed(build(pm, options, errors)))
+          return errorHandler(message);
+        return success();
+      },
+      [](function_ref<void(const detail::PassOptions &)> optionHandler) {
+        optionHandler(Options());
+      });
+}
+
 void registerMoEPipelines() {
-  PassPipelineRegistration<MoEToGPUOptions>(
+  registerFallibleMoEPipeline<MoEToGPUOptions>(
       "moe-to-gpu",
       "Compile level-1 moe IR to GPU kernels: a gpu.binary, the launches "
       "(moe.launches) and the workspace size (moe.workspace_bytes)",
-      [](OpPassManager &pm, const MoEToGPUOptions &options) {
-        if (failed(buildMoEToGPUPipeline(pm, options.target, options.planLayout,
-                                         llvm::errs(), options.threads,
-                                         options.groupsPerCall, options.arch,
-                                         options.format, options.precision)))
-          llvm::report_fatal_error("the moe-to-gpu pipeline does not parse");
+      [](OpPassManager &pm, const MoEToGPUOptions &options,
+         llvm::raw_ostream &errors) {
+        GPUPipelineOptions gpu;
+        gpu.target = options.target;
+        gpu.arch = options.arch;
+        gpu.format = options.format;
+        gpu.planLayout = options.planLayout;
+        gpu.precision = options.precision;
+        gpu.threads = options.threads;
+        gpu.singleBlockThreads = options.singleBlockThreads;
+        gpu.groupsPerCall = options.groupsPerCall;
+        return buildMoEToGPUPipeline(pm, gpu, errors);
       });
-  PassPipelineRegistration<MoEToCPUOptions>(
+  registerFallibleMoEPipeline<MoEToCPUOptions>(
       "moe-to-cpu",
       "Compile level-1 moe IR to the LLVM dialect for the CPU, with the "
       "artifact ABI (moe_entry, moe_signature_json)",
-      [](OpPassManager &pm, const MoEToCPUOptions &options) {
-        if (failed(buildMoEToCPUPipeline(pm, options.planLayout, llvm::errs(),
-                                         options.indexChecks, options.targetCpu,
-                                         options.groupsPerCall)))
-          llvm::report_fatal_error("the moe-to-cpu pipeline does not parse");
+      [](OpPassManager &pm, const MoEToCPUOptions &options,
+         llvm::raw_ostream &errors) {
+        return buildMoEToCPUPipeline(pm, options.planLayout, errors,
+                                     options.indexChecks, options.targetCpu,
+                                     options.groupsPerCall);
       });
 }
 

@@ -90,17 +90,16 @@ void emitBytes(OpBuilder &b, Location loc, StringRef name, std::string bytes,
 
 } // namespace
 
-LogicalResult lowerToDeviceArtifact(ModuleOp module, StringRef target,
-                                    StringRef arch, StringRef planLayout,
-                                    int64_t groupsPerCall, StringRef precision,
+LogicalResult lowerToDeviceArtifact(ModuleOp module,
+                                    const GPUPipelineOptions &options,
                                     std::string &error) {
   module.getContext()->getOrLoadDialect<LLVM::LLVMDialect>();
   PassManager pm(module.getContext());
   llvm::raw_string_ostream errors(error);
-  if (failed(buildMoEToGPUPipeline(pm, target, planLayout, errors,
-                                   /*threads=*/64, groupsPerCall, arch,
-                                   target == "cuda" ? "fatbin" : "bin",
-                                   precision)))
+  StringRef target = options.target;
+  GPUPipelineOptions artifact = options;
+  artifact.format = target == "cuda" ? "fatbin" : "bin";
+  if (failed(buildMoEToGPUPipeline(pm, artifact, errors)))
     return failure();
   if (failed(pm.run(module)))
     return failure(); // diagnostics were emitted
@@ -136,7 +135,7 @@ LogicalResult lowerToDeviceArtifact(ModuleOp module, StringRef target,
   object["checks"] = llvm::json::Array();
   object["device"] = target.str();
   if (target == "cuda")
-    object["arch"] = arch.str();
+    object["arch"] = options.arch;
   object["launches"] = std::move(*launches);
   object["workspace_bytes"] = workspace.getInt();
   std::string json;

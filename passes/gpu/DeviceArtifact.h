@@ -12,6 +12,8 @@
 #ifndef MOE_PASSES_GPU_DEVICEARTIFACT_H
 #define MOE_PASSES_GPU_DEVICEARTIFACT_H
 
+#include "passes/Pipelines.h"
+
 #include "mlir/IR/BuiltinOps.h"
 #include "llvm/ADT/StringRef.h"
 
@@ -19,16 +21,15 @@
 
 namespace mlir::moe {
 
-/// Compiles level-1 `module` with moe-to-gpu for `target` ("opencl": SPIR
-/// bitcode, converted from SPIR-V by llvm-spirv-15 found on PATH; "cuda": a
-/// fatbin for `arch`, which needs the CUDA toolkit through CUDA_ROOT) and
-/// replaces its body with the artifact's two symbols in the LLVM dialect,
-/// ready for emitSharedObject. Diagnostics of the compile are emitted on
-/// the module; other failures (a missing tool) set `error`. `precision` is
-/// the expert GEMMs' (moe-to-gpu's precision: f32 or tf32).
-LogicalResult lowerToDeviceArtifact(ModuleOp module, StringRef target,
-                                    StringRef arch, StringRef planLayout,
-                                    int64_t groupsPerCall, StringRef precision,
+/// Compiles level-1 `module` with moe-to-gpu for `options.target`
+/// ("opencl": SPIR bitcode, converted from SPIR-V by llvm-spirv-15 found on
+/// PATH; "cuda": a fatbin for `options.arch`, which needs the CUDA toolkit
+/// through CUDA_ROOT; `options.format` is ignored) and replaces its body
+/// with the artifact's two symbols in the LLVM dialect, ready for
+/// emitSharedObject. Diagnostics of the compile are emitted on the module;
+/// other failures (a bad option, a missing tool) set `error`.
+LogicalResult lowerToDeviceArtifact(ModuleOp module,
+                                    const GPUPipelineOptions &options,
                                     std::string &error);
 
 } // namespace mlir::moe

@@ -1,6 +1,7 @@
 """What the execution-test scripts share: compile a layer, run it with moe-run --check (and
-with 1, 2, 3 and 7 threads, whose results must be bitwise identical), and the command line
-that runs a list of cases on a fresh (printed) seed.
+with 1, 2, 3 and 7 threads, whose results must be bitwise identical; a GPU artifact compiled
+again with other block sizes, whose results must be bitwise identical too), and the command
+line that runs a list of cases on a fresh (printed) seed.
 
 A script defines its cases (a tuple each, the name first) and
 ``run_case(case, build, work, seed) -> (ok, label, log)``, and calls ``main``.
@@ -40,18 +41,21 @@ def packed_weights(build, so):
     return [line.split()[0] for line in info.stdout.splitlines() if "packed in strips" in line]
 
 
-def compile_and_run(build, mlir, so, run_args, jit=False, layout="auto"):
+def compile_and_run(build, mlir, so, run_args, jit=False, layout="auto", vary_blocks=False):
     """moe-compile ``mlir`` to ``so`` with the plan ``layout`` (and TARGET_CPU; for TARGET
-    opencl a GPU artifact), then moe-run the .so (and, with ``jit``, the .mlir through the JIT)
-    with ``run_args`` (weights, inputs, --check, ...). Returns (ok, log)."""
+    opencl or cuda a GPU artifact), then moe-run the .so (and, with ``jit``, the .mlir through
+    the JIT) with ``run_args`` (weights, inputs, --check, ...). A CPU artifact must give
+    bitwise the same results on every one of THREAD_COUNTS; with ``vary_blocks``, a GPU
+    artifact compiled with each of GPU_BLOCK_SIZES too (each a new kernel build for the
+    OpenCL device: seconds). Returns (ok, log)."""
     target = [f"--target-cpu={TARGET_CPU}"] if TARGET_CPU else []
     target += [f"--groups-per-call={GROUPS_PER_CALL}"] if GROUPS_PER_CALL != 1 else []
     device = TARGET if TARGET in ("opencl", "cuda") else "cpu"
     target += [f"--precision={PRECISION}"] if PRECISION != "f32" else []
     target += [f"--arch={CUDA_ARCH}"] if device == "cuda" else []
-    compile_ = subprocess.run([os.path.join(build, "bin", "moe-compile"), mlir,
-                               f"--target={device}",
-                               f"--plan-layout={layout}", *target, "-o", so],
+    compile_command = [os.path.join(build, "bin", "moe-compile"), mlir, f"--target={device}",
+                       f"--plan-layout={layout}", *target]
+    compile_ = subprocess.run([*compile_command, "-o", so],
                               capture_output=True, text=True, env=cuda_env())
     if compile_.returncode != 0:
         return False, f"moe-compile failed ({compile_.returncode}):\n{compile_.stdout}{compile_.stderr}"
@@ -63,8 +67,12 @@ def compile_and_run(build, mlir, so, run_args, jit=False, layout="auto"):
         log += f"$ moe-run {model}\n" + run.stdout + run.stderr
         if run.returncode != 0:
             return False, log
-    # (A GPU artifact ignores --threads: its runs must be bitwise identical too.)
-    same, detail = same_bits_for_every_thread_count(build, so, run_args)
+    if device == "cpu":
+        same, detail = same_bits_for_every_thread_count(build, so, run_args)
+    elif vary_blocks:
+        same, detail = same_bits_for_every_block_size(build, compile_command, so, run_args)
+    else:
+        same, detail = True, ""
     return same, log + detail
 
 
@@ -142,30 +150,73 @@ def compile_for_cuda(build, mlir, layout):
     return True, log
 
 
+# GPU artifacts: the threads per block (moe-compile --gpu-threads, --gpu-single-block-threads)
+# whose results must be bitwise identical to the defaults' (64, 256): fewer threads than the
+# routing loops have iterations, counts that are not powers of two, and a block of 1024.
+GPU_BLOCK_SIZES = ((32, 32), (96, 1024))
+
+
+def run_writing_results(build, so, run_args, out_dir, extra=()):
+    """Runs ``so`` with ``run_args`` less any --check, writing every result under ``out_dir``.
+    Returns ({name: bytes}, None) or (None, log)."""
+    bind = [arg for i, arg in enumerate(run_args)
+            if not (arg == "--check" or (i > 0 and run_args[i - 1] == "--check"))]
+    run = subprocess.run([os.path.join(build, "bin", "moe-run"), so, *bind, *extra,
+                          "--output-dir", out_dir], capture_output=True, text=True)
+    if run.returncode != 0:
+        return None, f"$ moe-run {so} {' '.join(extra)}\n{run.stdout}{run.stderr}"
+    return {name: open(os.path.join(out_dir, name), "rb").read()
+            for name in sorted(os.listdir(out_dir))}, None
+
+
+def same_bits(outputs):
+    """``outputs``: {label: {name: bytes}}, the first the baseline. Returns (ok, log)."""
+    labels = list(outputs)
+    first = outputs[labels[0]]
+    for label in labels[1:]:
+        if outputs[label].keys() != first.keys():
+            return False, f"{label} wrote {sorted(outputs[label])}, not {sorted(first)}\n"
+        for name, data in first.items():
+            if outputs[label][name] != data:
+                return False, (f"{name}: {label} differs from {labels[0]} (results must be "
+                               "bitwise identical)\n")
+    return True, f"bitwise identical results with {', '.join(labels)}\n"
+
+
 def same_bits_for_every_thread_count(build, so, run_args):
     """Runs ``so`` with each of THREAD_COUNTS threads, writing every result, and compares
     the result files byte for byte. Returns (ok, log)."""
-    bind = [arg for i, arg in enumerate(run_args)
-            if not (arg == "--check" or (i > 0 and run_args[i - 1] == "--check"))]
     outputs = {}
     for threads in THREAD_COUNTS:
-        out_dir = f"{so}.threads{threads}"
-        run = subprocess.run([os.path.join(build, "bin", "moe-run"), so, *bind,
-                              "--threads", str(threads), "--output-dir", out_dir],
-                             capture_output=True, text=True)
-        if run.returncode != 0:
-            return False, f"$ moe-run {so} --threads {threads}\n{run.stdout}{run.stderr}"
-        outputs[threads] = {name: open(os.path.join(out_dir, name), "rb").read()
-                            for name in sorted(os.listdir(out_dir))}
-    first = outputs[THREAD_COUNTS[0]]
-    for threads in THREAD_COUNTS[1:]:
-        if outputs[threads].keys() != first.keys():
-            return False, f"--threads {threads} wrote {sorted(outputs[threads])}, not {sorted(first)}"
-        for name, data in first.items():
-            if outputs[threads][name] != data:
-                return False, (f"{name}: --threads {threads} differs from --threads "
-                               f"{THREAD_COUNTS[0]} (results must be bitwise identical)\n")
-    return True, f"bitwise identical results with --threads {', '.join(map(str, THREAD_COUNTS))}\n"
+        extra = ("--threads", str(threads))
+        outputs[" ".join(extra)], error = run_writing_results(
+            build, so, run_args, f"{so}.threads{threads}", extra)
+        if error:
+            return False, error
+    return same_bits(outputs)
+
+
+def same_bits_for_every_block_size(build, compile_command, so, run_args):
+    """Compiles the GPU artifact ``so`` again (``compile_command``) with each of
+    GPU_BLOCK_SIZES, runs every artifact writing its results and compares the result files
+    byte for byte. Returns (ok, log)."""
+    outputs = {}
+    outputs["the default blocks"], error = run_writing_results(
+        build, so, run_args, f"{so}.blocks-default")
+    if error:
+        return False, error
+    for threads, single in GPU_BLOCK_SIZES:
+        sizes = [f"--gpu-threads={threads}", f"--gpu-single-block-threads={single}"]
+        variant = f"{so}.blocks{threads}-{single}.so"
+        compile_ = subprocess.run([*compile_command, *sizes, "-o", variant],
+                                  capture_output=True, text=True, env=cuda_env())
+        if compile_.returncode != 0:
+            return False, f"moe-compile {' '.join(sizes)} failed:\n{compile_.stderr}"
+        outputs[" ".join(sizes)], error = run_writing_results(
+            build, variant, run_args, f"{variant}.out")
+        if error:
+            return False, error
+    return same_bits(outputs)
 
 
 def run_made_case(case, build, work, seed):

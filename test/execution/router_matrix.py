@@ -152,6 +152,14 @@ def layer_text(name, router_text, g, s, d, e, h, act, biases, stats, layout="aut
     return "\n".join(lines) + "\n", [n for _, n in results]
 
 
+# GPU targets, f32, static groups: the cases also compiled with other threads per block, whose
+# results must be bitwise the same (case_driver.GPU_BLOCK_SIZES): one of each routing path
+# (top-k with BPR and capacity, the sorted layout, Sinkhorn, expert choice's k-sparse OT and
+# large tiles, Soft MoE, per-image routing, 128 experts).
+BLOCK_SIZE_CASES = {"tc_bpr", "tc_dropless_groups", "tc_sinkhorn", "tc_many_experts",
+                    "ec_ksparse", "ec_large", "soft_p1", "per_image_cls_cap"}
+
+
 def run_case(case, build, work, seed):
     name = case[0]
     text, results = layer_text(*case)
@@ -174,8 +182,10 @@ def run_case(case, build, work, seed):
         ok, log = case_driver.compile_for_cuda(build, mlir, layout)
     else:
         jit = name in JIT_CASES and case_driver.TARGET == "cpu"
+        vary_blocks = (name in BLOCK_SIZE_CASES and case_driver.PRECISION == "f32"
+                       and not case_driver.DYNAMIC_GROUPS)
         ok, log = case_driver.compile_and_run(build, mlir, so, run_args, jit=jit,
-                                              layout=layout)
+                                              layout=layout, vary_blocks=vary_blocks)
     label = case[1] if layout == "auto" else f"{case[1]}, {layout} layout"
     return ok, label, log
 

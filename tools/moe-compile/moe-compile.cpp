@@ -61,6 +61,17 @@ static cl::opt<std::string> precision(
              "tf32 (tensor cores: f32 inputs read as tf32, f32 accumulation; "
              "the portable variant emulates them in f32)"),
     cl::init("f32"), cl::cat(toolCategory));
+static cl::opt<int64_t> gpuThreads(
+    "gpu-threads",
+    cl::desc("GPU targets: threads per block of a grid (default 64, at most "
+             "1024); the results do not depend on it"),
+    cl::init(64), cl::cat(toolCategory));
+static cl::opt<int64_t> gpuSingleBlockThreads(
+    "gpu-single-block-threads",
+    cl::desc("GPU targets: threads of a launch of one block (routing between "
+             "grids; default 256, at most 1024); the results do not depend "
+             "on it"),
+    cl::init(256), cl::cat(toolCategory));
 static cl::opt<std::string> targetCpu(
     "target-cpu",
     cl::desc("CPU to generate code for: host (the default: this one, with "
@@ -138,6 +149,15 @@ int main(int argc, char **argv) {
     return fail("--precision=" + precision +
                 " needs a GPU target (cuda or "
                 "opencl); CPU products are f32");
+  for (cl::opt<int64_t> *threads : {&gpuThreads, &gpuSingleBlockThreads}) {
+    std::string name = ("--" + threads->ArgStr).str();
+    if (threads->getNumOccurrences() && !gpu)
+      return fail(name + " needs a GPU target (cuda or opencl)");
+    if (*threads < 1 || *threads > mlir::moe::kMaxBlockThreads)
+      return fail(name + " must be from 1 to " +
+                  llvm::Twine(mlir::moe::kMaxBlockThreads) + ", got " +
+                  llvm::Twine(int64_t(*threads)));
+  }
   if (!mlir::moe::lookupTargetCpu(targetCpu))
     return fail(mlir::moe::unknownCpuMessage(targetCpu, "--target-cpu"));
   if (groupsPerCall < 1 || groupsPerCall > (1 << 20))
@@ -162,9 +182,15 @@ int main(int argc, char **argv) {
     if (checkAllIndices)
       return fail("--checks: run-time checks are not in GPU kernels yet");
     std::string error;
-    if (failed(mlir::moe::lowerToDeviceArtifact(*module, target, arch,
-                                                planLayout, groupsPerCall,
-                                                precision, error)))
+    mlir::moe::GPUPipelineOptions options;
+    options.target = target;
+    options.arch = arch;
+    options.planLayout = planLayout;
+    options.precision = precision;
+    options.threads = gpuThreads;
+    options.singleBlockThreads = gpuSingleBlockThreads;
+    options.groupsPerCall = groupsPerCall;
+    if (failed(mlir::moe::lowerToDeviceArtifact(*module, options, error)))
       return error.empty() ? 1 : fail(error);
   } else if (failed(mlir::moe::lowerToLLVMDialect(
                  *module, planLayout, checkAllIndices ? "all" : "arguments",
