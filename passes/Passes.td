@@ -594,7 +594,10 @@ def MoEGpuFormKernels : Pass<"moe-gpu-form-kernels", "::mlir::ModuleOp"> {
     (docs/gpu-codegen.md):
 
     - every outermost `scf.forall` (a grid of the target-neutral tiling,
-      `moe-cpu-distribute`) is a launch of one block per iteration;
+      `moe-cpu-distribute`) is a launch of one block per iteration: the
+      loop normalized and its dimensions linearized onto the blocks
+      (`#gpu.block<linear_dim_*>`, the outermost slowest) by upstream's
+      `transform.gpu.map_forall_to_blocks`;
     - every outermost `scf.parallel` nest of constant bounds without
       allocations and of more iterations than `single-block-threads` is a
       grid of one iteration per thread, mapped onto the

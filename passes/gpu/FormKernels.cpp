@@ -40,6 +40,7 @@
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/SCF/Utils/Utils.h"
 #include "mlir/IR/IRMapping.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
 #include "mlir/Interfaces/ValueBoundsOpInterface.h"
@@ -54,6 +55,10 @@ namespace {
 
 /// Alignment of every buffer in the workspace, in bytes.
 constexpr int64_t kBufferAlignment = 64;
+
+/// The dimensions of a loop that upstream's mapping linearizes onto GPU
+/// blocks (`#gpu.block<linear_dim_0>` to `<linear_dim_9>`).
+constexpr int64_t kMaxLinearBlockDims = 10;
 
 int64_t alignTo(int64_t bytes) {
   return llvm::alignTo(bytes, kBufferAlignment);
@@ -403,27 +408,32 @@ FailureOr<gpu::LaunchOp> KernelFormer::launch(Segment &segment) {
   OpBuilder inside = OpBuilder::atBlockEnd(&body);
   auto terminator = gpu::TerminatorOp::create(inside, loc);
   if (segment.grid) {
-    scf::ForallOp forall = segment.grid;
-    // The block's iteration of the loop, outermost dimension slowest.
-    inside.setInsertionPoint(terminator);
-    SmallVector<Value> trips, lbs, steps;
-    for (auto [lb, ub, step] :
-         llvm::zip(forall.getMixedLowerBound(), forall.getMixedUpperBound(),
-                   forall.getMixedStep())) {
-      trips.push_back(
-          indexConstant(inside, loc, *constantTripCount(lb, ub, step)));
-      lbs.push_back(getValueOrCreateConstantIndexOp(inside, loc, lb));
-      steps.push_back(getValueOrCreateConstantIndexOp(inside, loc, step));
-    }
-    SmallVector<Value> ivs =
-        delinearize(inside, loc, launch.getBlockIds().x, trips, lbs, steps);
-    Block *forallBody = forall.getBody();
-    forallBody->getTerminator()->erase();
-    for (auto [iv, value] : llvm::zip(forall.getInductionVars(), ivs))
-      iv.replaceAllUsesWith(value);
-    body.getOperations().splice(terminator->getIterator(),
-                                forallBody->getOperations());
-    forall.erase();
+    // One block per iteration by upstream's mapping: the loop normalized
+    // (from 0 by 1) and its dimensions linearized onto block x, the
+    // outermost slowest.
+    IRRewriter rewriter(segment.grid);
+    FailureOr<scf::ForallOp> normalized =
+        normalizeForallOp(rewriter, segment.grid);
+    if (failed(normalized))
+      return segment.grid.emitOpError("could not be normalized for the "
+                                      "mapping onto GPU blocks");
+    scf::ForallOp forall = *normalized;
+    int64_t rank = forall.getRank();
+    if (rank > kMaxLinearBlockDims)
+      return forall.emitOpError("of ")
+             << rank << " dimensions cannot be a grid of GPU blocks (at most "
+             << kMaxLinearBlockDims << ")";
+    SmallVector<Attribute> mapping;
+    for (int64_t d = 0; d < rank; ++d)
+      mapping.push_back(gpu::GPUBlockMappingAttr::get(
+          launch.getContext(),
+          static_cast<gpu::MappingId>(
+              static_cast<uint64_t>(gpu::MappingId::LinearDim0) + rank - 1 -
+              d)));
+    forall.setMappingAttr(inside.getArrayAttr(mapping));
+    forall->moveBefore(terminator);
+    if (failed(mapLaunchBlocks(launch, blocks)))
+      return failure();
   } else if (scf::ParallelOp loop = segment.threadGrid) {
     // Iteration block * threads + thread, if there is one (upstream's
     // mapping of scf.forall loops onto blocks and threads).

@@ -17,22 +17,46 @@ namespace mlir::moe {
 
 namespace {
 
-/// The transform script: the block loop onto the launch's blocks, the
-/// thread loop onto its threads (no barrier after: the iterations share
-/// nothing).
+/// The transform script: the block loop onto the launch's blocks, then
+/// (`{1}`) the thread loops onto its threads.
 constexpr llvm::StringLiteral kMappingScript = R"mlir(
 module attributes {{transform.with_named_sequence} {{
   transform.named_sequence @__transform_main(
       %launch: !transform.any_op {{transform.consumed}) {{
     %blocks = transform.gpu.map_forall_to_blocks %launch
         grid_dims = [{0}, 1, 1] : (!transform.any_op) -> !transform.any_op
-    %threads = transform.gpu.map_nested_forall_to_threads %blocks
-        block_dims = [{1}, 1, 1] sync_after_distribute = false
-        : (!transform.any_op) -> !transform.any_op
+    {1}
     transform.yield
   }
 }
 )mlir";
+
+/// The thread step of kMappingScript for `{0}` threads (no barrier after:
+/// the iterations share nothing, or synchronize themselves).
+constexpr llvm::StringLiteral kThreadStep = R"mlir(
+    %threads = transform.gpu.map_nested_forall_to_threads %blocks
+        block_dims = [{0}, 1, 1] sync_after_distribute = false
+        : (!transform.any_op) -> !transform.any_op)mlir";
+
+/// Applies kMappingScript to `launch`, with the thread step where `threads`
+/// is set.
+LogicalResult applyMapping(gpu::LaunchOp launch, int64_t blocks,
+                           std::optional<int64_t> threads) {
+  std::string threadStep =
+      threads ? llvm::formatv(kThreadStep.data(), *threads).str() : "";
+  OwningOpRef<ModuleOp> script = parseSourceString<ModuleOp>(
+      llvm::formatv(kMappingScript.data(), blocks, threadStep).str(),
+      ParserConfig(launch.getContext()));
+  if (!script)
+    return launch.emitOpError("could not build its thread mapping");
+  auto entry = script->lookupSymbol<transform::NamedSequenceOp>(
+      transform::TransformDialect::kTransformEntryPointSymbolName);
+  if (failed(transform::applyTransformNamedSequence(
+          launch, entry, *script, transform::TransformOptions())))
+    return launch.emitOpError(
+        "could not map its loops onto blocks and threads");
+  return success();
+}
 
 } // namespace
 
@@ -47,18 +71,11 @@ Value buildMappedLoop(OpBuilder &b, Location loc, int64_t n,
 
 LogicalResult mapLaunchLoops(gpu::LaunchOp launch, int64_t blocks,
                              int64_t threads) {
-  OwningOpRef<ModuleOp> script = parseSourceString<ModuleOp>(
-      llvm::formatv(kMappingScript.data(), blocks, threads).str(),
-      ParserConfig(launch.getContext()));
-  if (!script)
-    return launch.emitOpError("could not build its thread mapping");
-  auto entry = script->lookupSymbol<transform::NamedSequenceOp>(
-      transform::TransformDialect::kTransformEntryPointSymbolName);
-  if (failed(transform::applyTransformNamedSequence(
-          launch, entry, *script, transform::TransformOptions())))
-    return launch.emitOpError(
-        "could not map its loops onto blocks and threads");
-  return success();
+  return applyMapping(launch, blocks, threads);
+}
+
+LogicalResult mapLaunchBlocks(gpu::LaunchOp launch, int64_t blocks) {
+  return applyMapping(launch, blocks, std::nullopt);
 }
 
 LogicalResult mapThreadGrid(gpu::LaunchOp launch, int64_t blocks,

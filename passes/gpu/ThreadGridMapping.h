@@ -51,8 +51,14 @@ Value buildMappedLoop(OpBuilder &b, Location loc, int64_t n, Attribute mapping);
 LogicalResult mapLaunchLoops(gpu::LaunchOp launch, int64_t blocks,
                              int64_t threads);
 
-/// The dialects and extensions mapThreadGrid and mapLaunchLoops need
-/// loaded.
+/// Maps the one `#gpu.block` loop of `launch` onto its `blocks` x 1 x 1
+/// blocks (`transform.gpu.map_forall_to_blocks`), leaving the code inside
+/// as it is. Fails, with an error on `launch`, when the upstream mapping
+/// does.
+LogicalResult mapLaunchBlocks(gpu::LaunchOp launch, int64_t blocks);
+
+/// The dialects and extensions mapThreadGrid, mapLaunchLoops and
+/// mapLaunchBlocks need loaded.
 void registerThreadGridMappingDialects(DialectRegistry &registry);
 
 } // namespace mlir::moe

@@ -1,4 +1,5 @@
 // RUN: moe-opt %s --split-input-file --verify-diagnostics --moe-gpu-form-kernels='threads=32 single-block-threads=64' | FileCheck %s
+// RUN: moe-opt %s --split-input-file --verify-diagnostics --moe-gpu-form-kernels='threads=32 single-block-threads=64' --canonicalize --cse | FileCheck %s --check-prefix=FOLDED
 
 // An entry after bufferization and convert-linalg-to-parallel-loops:
 // - the element-wise loop (constant bounds, no allocation) is a grid of one
@@ -8,8 +9,10 @@
 // - the sequential code (a running sum over the rows, a store) is one block
 //   of 64 threads (single-block-threads): the loop that only writes runs on
 //   thread 0 with barriers around it;
-// - the forall is a grid of one block per iteration (8), its inner parallel
-//   loop shared out over the block's threads by a block-stride loop;
+// - the forall is a grid of one block per iteration (8), mapped onto the
+//   blocks by upstream's map_forall_to_blocks (the iteration from the block
+//   ids), its inner parallel loop shared out over the block's threads by a
+//   block-stride loop;
 // - the entry's buffer %t is a view of the workspace (last argument),
 //   and the scratch allocation in the forall a view per block after it.
 // CHECK: module attributes {gpu.container_module, moe.entry = @f, moe.workspace_bytes = [[W:[0-9]+]] : i64}
@@ -33,9 +36,13 @@
 // CHECK: gpu.barrier
 // CHECK: gpu.terminator
 // CHECK: gpu.launch blocks({{.*}}) in ({{.*}} = %[[C8:.*]], {{.*}})
+// CHECK-NOT: scf.forall
+// CHECK: gpu.block_id x
+// CHECK: affine.apply #{{.*}}()[%block_id_x, %block_id_y, %block_id_z]
 // CHECK: memref.view %[[WS]][%{{.*}}][] : memref<[[W]]xi8> to memref<16xf32>
 // CHECK: gpu.barrier
 // CHECK: scf.for %{{.*}} = %{{.*}} to %{{.*}} step %{{.*}} {
+// CHECK: memref.store %{{.*}}, %{{.*}}[%{{[0-9]+}}, %{{.*}}] : memref<8x16xf32>
 // CHECK: gpu.barrier
 // CHECK: gpu.terminator
 // CHECK: return
@@ -245,6 +252,33 @@ module attributes {moe.entry = @small_grid_joins} {
     }
     %v = memref.load %out[%c7] : memref<8xi32>
     memref.store %v, %last[%c0] : memref<1xi32>
+    return
+  }
+}
+
+// -----
+
+// A grid of two dimensions, not from 0 by 1: upstream's normalization and
+// mapping onto the blocks, 4 x 3 = 12 of them, the outermost dimension
+// slowest: i = block / 3, j = 2 + (block % 3) * 4 (checked after
+// canonicalization).
+// FOLDED-DAG: #[[I:.*]] = affine_map<()[s0, s1, s2] -> (s1 * 4 + s2 * 4 + s0 floordiv 3)>
+// FOLDED-DAG: #[[J:.*]] = affine_map<()[s0] -> (s0 * 4 - (s0 floordiv 3) * 12 + 2)>
+// CHECK-LABEL: func.func @grid2d(
+// FOLDED-LABEL: func.func @grid2d(
+// FOLDED: gpu.launch blocks({{.*}}) in ({{.*}} = %c12{{(_[0-9]+)?}}, {{.*}})
+// FOLDED: %[[BX:.*]] = gpu.block_id x
+// FOLDED: %[[BY:.*]] = gpu.block_id y
+// FOLDED: %[[BZ:.*]] = gpu.block_id z
+// FOLDED: %[[II:.*]] = affine.apply #[[I]]()[%[[BX]], %[[BY]], %[[BZ]]]
+// FOLDED: %[[JJ:.*]] = affine.apply #[[J]]()[%[[BX]]]
+// FOLDED: memref.store %{{.*}}, %{{.*}}[%[[II]], %[[JJ]]] : memref<4x16xf32>
+module attributes {moe.entry = @grid2d} {
+  func.func @grid2d(%out: memref<4x16xf32>) {
+    %one = arith.constant 1.0 : f32
+    scf.forall (%i, %j) = (0, 2) to (4, 14) step (1, 4) {
+      memref.store %one, %out[%i, %j] : memref<4x16xf32>
+    }
     return
   }
 }
