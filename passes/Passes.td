@@ -613,9 +613,13 @@ def MoEGpuFormKernels : Pass<"moe-gpu-form-kernels", "::mlir::ModuleOp"> {
       thread 0; barriers around both make every write visible to the block;
     - the entry's buffers are slices (`memref.view`) of one workspace, a new
       last argument `memref<Wxi8>` (`moe.workspace_bytes` on the module
-      records W); an allocation inside a launch is a slice of the scratch
-      area after them, one per block and per iteration of the uniform loops
-      around it, at the size bound of the value-bounds analysis;
+      records W); an allocation inside a launch is a slice of the launch's
+      scratch area, one per block and per iteration of the uniform loops
+      around it, at the size bound of the value-bounds analysis; a buffer
+      lives from the first launch that uses it to the last (a scratch area
+      in its launch), and buffers that are never alive in the same launch
+      share bytes (largest first, each at the lowest offset free over its
+      lifetime);
     - a value one launch computes and a later one uses goes through a
       workspace buffer.
 

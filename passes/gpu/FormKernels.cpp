@@ -18,10 +18,11 @@
 //   copies at the uniform level are done by thread 0, with barriers around
 //   both, so every thread sees every write of the block;
 // - memory the entry allocated is a slice of one workspace buffer (a new
-//   last argument, `memref<Wxi8>`): the entry's own buffers at fixed
-//   offsets, and the buffers allocated inside a launch in a scratch area,
-//   one slice per block and per iteration of the uniform loops around the
-//   allocation (sizes bounded with the value-bounds analysis);
+//   last argument, `memref<Wxi8>`): the entry's own buffers, and the
+//   buffers allocated inside a launch in its scratch area, one slice per
+//   block and per iteration of the uniform loops around the allocation
+//   (sizes bounded with the value-bounds analysis); buffers whose launches
+//   do not overlap share bytes (WorkspacePacking.h);
 // - a value computed in one launch and used by a later one goes through a
 //   workspace buffer.
 //
@@ -34,6 +35,7 @@
 #include "passes/common/TensorBuilders.h"
 #include "passes/entry/EntryFunction.h"
 #include "passes/gpu/ThreadGridMapping.h"
+#include "passes/gpu/WorkspacePacking.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -230,15 +232,28 @@ private:
 
   /// A new buffer of the entry of `type` (static), in the workspace.
   Value entryBuffer(OpBuilder &b, Location loc, MemRefType type);
+  /// Lays the entry's buffers and the launches' scratch areas out in the
+  /// workspace by lifetime (WorkspacePacking.h); returns its size.
+  int64_t packWorkspaceBuffers();
 
   func::FuncOp entry;
   /// Threads per block of a grid, and of a launch of one block.
   int64_t threads, singleBlockThreads;
   Value workspace;
-  /// Bytes of the entry's buffers (the scratch area follows them).
+  /// Bytes of the entry's buffers, each at its own offset until
+  /// packWorkspaceBuffers lays them out by lifetime (the offset, as placed
+  /// first, identifies a buffer's views).
   int64_t entryBytes = 0;
-  /// The largest scratch area a launch needs.
-  int64_t scratchBytes = 0;
+  /// The entry's buffers: first offset and bytes.
+  SmallVector<std::pair<int64_t, int64_t>> entryBuffers;
+  /// A launch's scratch area: its base offset (a constant the packing
+  /// rewrites) and bytes, for all blocks.
+  struct ScratchArea {
+    gpu::LaunchOp launch;
+    arith::ConstantOp base;
+    int64_t bytes;
+  };
+  SmallVector<ScratchArea> scratchAreas;
   SmallVector<Segment> segments;
   /// Loads from workspace buffers standing for values computed in a launch
   /// (sunk into the launches that use them).
@@ -249,8 +264,66 @@ Value KernelFormer::entryBuffer(OpBuilder &b, Location loc, MemRefType type) {
   int64_t bytes = type.getNumElements() * elementBytes(type.getElementType());
   Value view = memref::ViewOp::create(
       b, loc, type, workspace, indexConstant(b, loc, entryBytes), ValueRange{});
-  entryBytes += alignTo(std::max<int64_t>(bytes, 1));
+  int64_t aligned = alignTo(std::max<int64_t>(bytes, 1));
+  entryBuffers.emplace_back(entryBytes, aligned);
+  entryBytes += aligned;
   return view;
+}
+
+int64_t KernelFormer::packWorkspaceBuffers() {
+  // Launches run in the entry's order.
+  DenseMap<Operation *, int64_t> launchIndex;
+  for (Operation &op : entry.getBody().front())
+    if (isa<gpu::LaunchOp>(op))
+      launchIndex.try_emplace(&op, launchIndex.size());
+  SmallVector<WorkspaceBuffer> buffers;
+  DenseMap<int64_t, size_t> bufferAt;
+  for (auto [offset, bytes] : entryBuffers) {
+    bufferAt[offset] = buffers.size();
+    buffers.push_back({bytes, std::numeric_limits<int64_t>::max(), -1});
+  }
+  auto touch = [&](size_t buffer, Operation *op) {
+    auto launch = op->getParentOfType<gpu::LaunchOp>();
+    if (!launch)
+      return false;
+    int64_t index = launchIndex.lookup(launch);
+    buffers[buffer].first = std::min(buffers[buffer].first, index);
+    buffers[buffer].last = std::max(buffers[buffer].last, index);
+    return true;
+  };
+  // The views of each buffer (its offset as placed first), and the launches
+  // that use them: the view's own, or its users' (a view left outside).
+  SmallVector<std::pair<memref::ViewOp, size_t>> views;
+  entry.walk([&](memref::ViewOp view) {
+    std::optional<int64_t> offset = getConstantIntValue(view.getByteShift());
+    if (view.getSource() != workspace || !offset || !bufferAt.count(*offset))
+      return;
+    size_t buffer = bufferAt.lookup(*offset);
+    views.emplace_back(view, buffer);
+    if (touch(buffer, view))
+      return;
+    SmallVector<Value> values = {view.getResult()};
+    while (!values.empty())
+      for (Operation *user : values.pop_back_val().getUsers())
+        if (!touch(buffer, user))
+          llvm::append_range(values, user->getResults());
+  });
+  for (const ScratchArea &area : scratchAreas) {
+    int64_t index = launchIndex.lookup(area.launch);
+    buffers.push_back({area.bytes, index, index});
+  }
+  WorkspaceLayout layout = packWorkspace(buffers);
+  for (auto [view, buffer] : views) {
+    OpBuilder b(view);
+    view.getByteShiftMutable().assign(
+        indexConstant(b, view.getLoc(), layout.offsets[buffer]));
+  }
+  ArrayRef<int64_t> scratchOffsets =
+      ArrayRef(layout.offsets).drop_front(entryBuffers.size());
+  for (auto [area, offset] : llvm::zip(scratchAreas, scratchOffsets))
+    area.base.setValueAttr(
+        IntegerAttr::get(IndexType::get(entry.getContext()), offset));
+  return std::max<int64_t>(layout.bytes, 1);
 }
 
 LogicalResult KernelFormer::placeEntryBuffers() {
@@ -709,12 +782,12 @@ LogicalResult KernelFormer::placeScratch(gpu::LaunchOp launch, int64_t blocks) {
     return failure();
   if (placed.empty())
     return success();
-  scratchBytes = std::max(scratchBytes, blockBytes * blocks);
   OpBuilder b = OpBuilder::atBlockBegin(&launch.getBody().front());
   Location loc = launch.getLoc();
-  // The block's area: the scratch area (after the entry's buffers, all
-  // placed before the first launch is formed) + block * blockBytes.
-  Value base = indexConstant(b, loc, entryBytes);
+  // The block's area: the launch's scratch area (placed in the workspace by
+  // packWorkspaceBuffers, which rewrites `base`) + block * blockBytes.
+  auto base = arith::ConstantOp::create(b, loc, b.getIndexAttr(entryBytes));
+  scratchAreas.push_back({launch, base, blockBytes * blocks});
   Value blockBase = arith::AddIOp::create(
       b, loc, base,
       arith::MulIOp::create(b, loc, launch.getBlockIds().x,
@@ -779,18 +852,18 @@ LogicalResult KernelFormer::run() {
   for (Segment &segment : segments)
     if (failed(launch(segment)))
       return failure();
-  int64_t total = std::max<int64_t>(entryBytes + scratchBytes, 1);
-  auto type = MemRefType::get({total}, IntegerType::get(context, 8));
-  workspace.setType(type);
-  SmallVector<Type> inputs(entry.getBody().getArgumentTypes());
-  entry.setFunctionType(
-      FunctionType::get(context, inputs, entry.getResultTypes()));
   // What is left outside the launches computes nothing the device needs.
   for (Operation &op :
        llvm::make_early_inc_range(llvm::reverse(entry.getBody().front())))
     if (isSinkable(&op) || deviceValueLoads.contains(&op))
       if (op.use_empty())
         op.erase();
+  int64_t total = packWorkspaceBuffers();
+  auto type = MemRefType::get({total}, IntegerType::get(context, 8));
+  workspace.setType(type);
+  SmallVector<Type> inputs(entry.getBody().getArgumentTypes());
+  entry.setFunctionType(
+      FunctionType::get(context, inputs, entry.getResultTypes()));
   for (Operation &op : entry.getBody().front().without_terminator())
     if (!isa<gpu::LaunchOp>(op) && !isSinkable(&op)) {
       InFlightDiagnostic diag =

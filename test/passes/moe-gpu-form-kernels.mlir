@@ -152,13 +152,13 @@ module attributes {moe.entry = @checked} {
 // CHECK-LABEL: func.func @built(
 // CHECK-SAME: %[[WS:[a-z0-9]+]]: memref<3072xi8>)
 // CHECK: gpu.launch blocks({{.*}}) in ({{.*}} = %c3, {{.*}}) threads({{.*}}) in ({{.*}} = %c256, {{.*}})
-// CHECK: %[[BUF:.*]] = memref.view %[[WS]][%c0][] : memref<3072xi8> to memref<768xf32>
+// CHECK: %[[BUF:.*]] = memref.view %[[WS]][%c0{{(_[0-9]+)?}}][] : memref<3072xi8> to memref<768xf32>
 // CHECK: memref.alloc() : memref<256xf32, 3>
 // CHECK: gpu.barrier
 // CHECK: memref.store %{{.*}}, %[[BUF]]
 // CHECK: gpu.terminator
 // CHECK: gpu.launch blocks({{.*}}) in ({{.*}} = %c24, {{.*}}) threads({{.*}}) in ({{.*}} = %c32, {{.*}})
-// CHECK: %[[BUF2:.*]] = memref.view %[[WS]][%c0][] : memref<3072xi8> to memref<768xf32>
+// CHECK: %[[BUF2:.*]] = memref.view %[[WS]][%c0{{(_[0-9]+)?}}][] : memref<3072xi8> to memref<768xf32>
 // CHECK: memref.load %[[BUF2]]
 module attributes {moe.entry = @built} {
   func.func @built(%x: memref<768xf32>, %out: memref<768xf32>) {
@@ -278,6 +278,86 @@ module attributes {moe.entry = @grid2d} {
     %one = arith.constant 1.0 : f32
     scf.forall (%i, %j) = (0, 2) to (4, 14) step (1, 4) {
       memref.store %one, %out[%i, %j] : memref<4x16xf32>
+    }
+    return
+  }
+}
+
+// -----
+
+// The workspace by lifetime: %a lives in the first two launches, %b in the
+// last two, so both are at offset 0 and the workspace holds one of them
+// (4000 bytes, aligned to 64: 4032), not both.
+// CHECK: moe.workspace_bytes = 4032 : i64
+// CHECK-LABEL: func.func @disjoint_lifetimes(
+// CHECK-SAME: %[[WS:[a-z0-9]+]]: memref<4032xi8>)
+// CHECK-COUNT-4: memref.view %[[WS]][%c0{{(_[0-9]+)?}}][] : memref<4032xi8> to memref<1000xf32>
+module attributes {moe.entry = @disjoint_lifetimes} {
+  func.func @disjoint_lifetimes(%x: memref<1000xf32>, %out: memref<1000xf32>) {
+    %c0 = arith.constant 0 : index
+    %c1 = arith.constant 1 : index
+    %c1000 = arith.constant 1000 : index
+    %two = arith.constant 2.0 : f32
+    %a = memref.alloc() : memref<1000xf32>
+    %b = memref.alloc() : memref<1000xf32>
+    scf.parallel (%i) = (%c0) to (%c1000) step (%c1) {
+      %v = memref.load %x[%i] : memref<1000xf32>
+      %w = arith.mulf %v, %two : f32
+      memref.store %w, %a[%i] : memref<1000xf32>
+      scf.reduce
+    }
+    scf.parallel (%i) = (%c0) to (%c1000) step (%c1) {
+      %v = memref.load %a[%i] : memref<1000xf32>
+      memref.store %v, %out[%i] : memref<1000xf32>
+      scf.reduce
+    }
+    scf.parallel (%i) = (%c0) to (%c1000) step (%c1) {
+      %v = memref.load %out[%i] : memref<1000xf32>
+      %w = arith.addf %v, %two : f32
+      memref.store %w, %b[%i] : memref<1000xf32>
+      scf.reduce
+    }
+    scf.parallel (%i) = (%c0) to (%c1000) step (%c1) {
+      %v = memref.load %b[%i] : memref<1000xf32>
+      memref.store %v, %out[%i] : memref<1000xf32>
+      scf.reduce
+    }
+    return
+  }
+}
+
+// -----
+
+// Lifetimes that overlap (%a in launches 0-2, %b in 1-2): side by side.
+// CHECK: moe.workspace_bytes = 8064 : i64
+// CHECK-LABEL: func.func @overlapping_lifetimes(
+// CHECK-DAG: memref.view %{{.*}}[%c0{{(_[0-9]+)?}}][] : memref<8064xi8> to memref<1000xf32>
+// CHECK-DAG: memref.view %{{.*}}[%c4032{{(_[0-9]+)?}}][] : memref<8064xi8> to memref<1000xf32>
+module attributes {moe.entry = @overlapping_lifetimes} {
+  func.func @overlapping_lifetimes(%x: memref<1000xf32>, %out: memref<1000xf32>) {
+    %c0 = arith.constant 0 : index
+    %c1 = arith.constant 1 : index
+    %c1000 = arith.constant 1000 : index
+    %two = arith.constant 2.0 : f32
+    %a = memref.alloc() : memref<1000xf32>
+    %b = memref.alloc() : memref<1000xf32>
+    scf.parallel (%i) = (%c0) to (%c1000) step (%c1) {
+      %v = memref.load %x[%i] : memref<1000xf32>
+      memref.store %v, %a[%i] : memref<1000xf32>
+      scf.reduce
+    }
+    scf.parallel (%i) = (%c0) to (%c1000) step (%c1) {
+      %v = memref.load %a[%i] : memref<1000xf32>
+      %w = arith.mulf %v, %two : f32
+      memref.store %w, %b[%i] : memref<1000xf32>
+      scf.reduce
+    }
+    scf.parallel (%i) = (%c0) to (%c1000) step (%c1) {
+      %v = memref.load %a[%i] : memref<1000xf32>
+      %w = memref.load %b[%i] : memref<1000xf32>
+      %s = arith.addf %v, %w : f32
+      memref.store %s, %out[%i] : memref<1000xf32>
+      scf.reduce
     }
     return
   }
