@@ -221,6 +221,26 @@ moe_status_t moe_model_run(moe_model_t *model) {
   return guarded(model, [&] { return model->model.run(); });
 }
 
+moe_status_t moe_model_last_device_ms(const moe_model_t *model,
+                                      double *milliseconds) {
+  return guarded(model, [&] {
+    if (model->model.results().empty())
+      return Status::failure("no device time: moe_model_run has not "
+                             "succeeded");
+    std::optional<double> device = model->model.lastDeviceMilliseconds();
+    if (!device)
+      return model->model.signature().device == DeviceKind::Cpu
+                 ? Status::failure("no device time: the model runs on the CPU")
+                 : Status::failure(
+                       "no device time: the ",
+                       deviceKindName(model->model.signature().device),
+                       " device does not measure it");
+    if (milliseconds)
+      *milliseconds = *device;
+    return Status::success();
+  });
+}
+
 size_t moe_model_num_results(const moe_model_t *model) {
   return model ? model->model.signature().results.size() : 0;
 }

@@ -118,6 +118,13 @@ MOE_RUNTIME_API moe_status_t moe_model_set_threads(moe_model_t *model,
 /* Runs the entry point; fails, naming them, if arguments are unbound. */
 MOE_RUNTIME_API moe_status_t moe_model_run(moe_model_t *model);
 
+/* For a GPU artifact on a device that measures it (CUDA events): the device
+ * time in milliseconds of the last successful moe_model_run's kernel
+ * launches, copies excluded. Fails (setting nothing) for a CPU artifact, a
+ * device without the measurement, or before a successful run. */
+MOE_RUNTIME_API moe_status_t moe_model_last_device_ms(const moe_model_t *model,
+                                                      double *milliseconds);
+
 /* The results of the last successful moe_model_run, in signature order. Any
  * out-pointer may be NULL. Fails before a successful run. `data` is
  * overwritten by the next run and freed by moe_model_free. */

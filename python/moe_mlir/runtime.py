@@ -71,6 +71,7 @@ def _library():
                                            ctypes.c_void_p]),
         "moe_model_set_threads": (status, [model, ctypes.c_uint]),
         "moe_model_run": (status, [model]),
+        "moe_model_last_device_ms": (status, [model, ctypes.POINTER(ctypes.c_double)]),
         "moe_model_num_results": (size, [model]),
         "moe_model_result": (status, [model, size, ctypes.POINTER(ctypes.c_char_p),
                                       ctypes.POINTER(ctypes.c_int), ctypes.POINTER(size),
@@ -184,6 +185,17 @@ class Model:
         shape = (ctypes.c_int64 * max(array.ndim, 1))(*array.shape)
         self._check(function(self._handle, name.encode(), code, array.ndim, shape,
                              array.ctypes.data_as(ctypes.c_void_p) if array.size else None))
+
+    @property
+    def last_device_ms(self):
+        """For a GPU artifact on a device that measures it (CUDA events): the device time in
+        milliseconds of the last run's kernel launches, copies excluded; else None."""
+        if not self._handle:
+            raise MoEError("the model is closed")
+        milliseconds = ctypes.c_double()
+        if self._lib.moe_model_last_device_ms(self._handle, ctypes.byref(milliseconds)) != 0:
+            return None
+        return milliseconds.value
 
     def _results(self):
         results = {}

@@ -288,10 +288,17 @@ TEST_F(CApiTest, ReportsRunAndResultErrors) {
   ASSERT_EQ(moe_model_bind_input(model.get(), "x", MOE_DTYPE_F32, 3, kXShape,
                                  x.bytes()),
             MOE_OK);
+  double milliseconds = -1;
+  expectError(moe_model_last_device_ms(model.get(), &milliseconds),
+              "no device time: moe_model_run has not succeeded");
   ASSERT_EQ(moe_model_run(model.get()), MOE_OK);
   expectError(moe_model_result(model.get(), 1, nullptr, nullptr, nullptr,
                                nullptr, nullptr),
               "result index 1 is out of range (1 result)");
+  // A CPU artifact has no device time; nothing is written.
+  expectError(moe_model_last_device_ms(model.get(), &milliseconds),
+              "no device time: the model runs on the CPU");
+  EXPECT_EQ(milliseconds, -1);
 }
 
 TEST(CApiThreadsTest, RunsAGridOnTheThreadsSet) {
