@@ -251,9 +251,21 @@ Status Model::runOnDevice(int64_t groups) {
   std::vector<const HostTensor *> args;
   for (const std::shared_ptr<const HostTensor> &tensor : bound)
     args.push_back(tensor.get());
+  // The kernels' time of the run: every call's, where each is measured.
+  deviceMilliseconds.reset();
+  bool measured = true;
+  double milliseconds = 0;
+  auto addDeviceTime = [&] {
+    std::optional<double> call = device->lastLaunchMilliseconds();
+    measured = measured && call;
+    milliseconds += call.value_or(0);
+    deviceMilliseconds =
+        measured ? std::optional<double>(milliseconds) : std::nullopt;
+  };
   if (!sig.hasGroups()) {
     if (Status s = device->run(sig, args, outputs); !s.ok())
       return s;
+    addDeviceTime();
     haveResults = true;
     return Status::success();
   }
@@ -310,6 +322,7 @@ Status Model::runOnDevice(int64_t groups) {
       std::memcpy(outputs[r].bytes() + first * rowBytes, callResults[r].bytes(),
                   held * rowBytes);
     }
+    addDeviceTime();
   }
   haveResults = true;
   return Status::success();

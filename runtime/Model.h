@@ -108,9 +108,10 @@ public:
   /// empty before a run and after a failed one.
   const std::vector<HostTensor> &results() const;
   /// For a GPU artifact whose device measures it (CUDA events): the device
-  /// time of the last run's kernel launches, copies excluded.
+  /// time of the last run's kernel launches, copies excluded (summed over
+  /// the calls of an entry of per-group tensors).
   std::optional<double> lastDeviceMilliseconds() const {
-    return device ? device->lastLaunchMilliseconds() : std::nullopt;
+    return haveResults ? deviceMilliseconds : std::nullopt;
   }
   /// The result `name` of the last successful run(), or null.
   const HostTensor *findResult(std::string_view name) const;
@@ -151,6 +152,8 @@ private:
   const void *deviceBinary = nullptr;
   size_t deviceBinaryBytes = 0;
   std::shared_ptr<DeviceRunner> device;
+  /// The last runOnDevice's kernel time, where the device measures it.
+  std::optional<double> deviceMilliseconds;
 };
 
 /// The message of a failed run-time check: `message` with every `{i}`

@@ -120,8 +120,9 @@ MOE_RUNTIME_API moe_status_t moe_model_run(moe_model_t *model);
 
 /* For a GPU artifact on a device that measures it (CUDA events): the device
  * time in milliseconds of the last successful moe_model_run's kernel
- * launches, copies excluded. Fails (setting nothing) for a CPU artifact, a
- * device without the measurement, or before a successful run. */
+ * launches (all its calls of the entry), copies excluded. Fails (setting
+ * nothing) for a CPU artifact, a device without the measurement, or before a
+ * successful run. */
 MOE_RUNTIME_API moe_status_t moe_model_last_device_ms(const moe_model_t *model,
                                                       double *milliseconds);
 

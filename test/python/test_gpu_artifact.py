@@ -43,6 +43,6 @@ def test_a_cuda_artifact_reports_its_kernels_device_time(monkeypatch):
     model = Model(os.path.join(ARTIFACTS, "fake-cuda.so"))
     model.bind_weights({"w": np.zeros(4, np.float32)})
     assert model.last_device_ms is None
-    results = model.run(x=np.arange(13, dtype=np.float32))
-    assert results["y"].shape == (13,) and results["y"].dtype == np.float32
+    results = model.run(x=np.arange(13, dtype=np.float32).reshape(1, 13))
+    assert results["y"].shape == (1, 13) and results["y"].dtype == np.float32
     assert model.last_device_ms == 1.5

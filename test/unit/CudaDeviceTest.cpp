@@ -328,9 +328,10 @@ TEST_F(CudaDeviceTest, ReportsAKernelTheBinaryLacks) {
       << s.message();
 }
 
-// Through the C API: a GPU artifact (artifacts/fake-cuda.c) loads on the
-// fake device, runs its launch and reports the device time of its launches
-// (the fake's 1.5 ms).
+// Through the C API: a GPU artifact (artifacts/fake-cuda.c, one group a
+// call) loads on the fake device, runs its launch for each of two groups
+// and reports the device time of the run's launches (the fake's 1.5 ms a
+// call).
 TEST_F(CudaDeviceTest, ReportsAGpuRunsDeviceTimeThroughTheCApi) {
   moe_model_t *model = moe_model_load(test::artifactPath("fake-cuda").c_str());
   ASSERT_NE(model, nullptr) << moe_model_last_error(nullptr);
@@ -338,11 +339,11 @@ TEST_F(CudaDeviceTest, ReportsAGpuRunsDeviceTimeThroughTheCApi) {
   EXPECT_EQ(moe_model_last_device_ms(model, &milliseconds), MOE_ERROR);
   EXPECT_STREQ(moe_model_last_error(model),
                "no device time: moe_model_run has not succeeded");
-  float x[13], w[4] = {0, 0, 0, 0};
-  for (int i = 0; i < 13; ++i)
+  float x[26], w[4] = {0, 0, 0, 0};
+  for (int i = 0; i < 26; ++i)
     x[i] = static_cast<float>(i) - 6;
-  const int64_t xShape[] = {13}, wShape[] = {4};
-  ASSERT_EQ(moe_model_bind_input(model, "x", MOE_DTYPE_F32, 1, xShape, x),
+  const int64_t xShape[] = {2, 13}, wShape[] = {4};
+  ASSERT_EQ(moe_model_bind_input(model, "x", MOE_DTYPE_F32, 2, xShape, x),
             MOE_OK)
       << moe_model_last_error(model);
   ASSERT_EQ(moe_model_bind_weight(model, "w", MOE_DTYPE_F32, 1, wShape, w),
@@ -351,7 +352,7 @@ TEST_F(CudaDeviceTest, ReportsAGpuRunsDeviceTimeThroughTheCApi) {
   ASSERT_EQ(moe_model_run(model), MOE_OK) << moe_model_last_error(model);
   ASSERT_EQ(moe_model_last_device_ms(model, &milliseconds), MOE_OK)
       << moe_model_last_error(model);
-  EXPECT_EQ(milliseconds, 1.5);
+  EXPECT_EQ(milliseconds, 3.0);
   EXPECT_EQ(moe_model_last_device_ms(nullptr, &milliseconds), MOE_ERROR);
   moe_model_free(model);
   EXPECT_EQ(alive("allocations"), 0);
