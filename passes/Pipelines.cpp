@@ -13,6 +13,8 @@
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/raw_ostream.h"
 
+#include <functional>
+
 namespace mlir::moe {
 
 /// `pipeline` with every placeholder replaced by its value.
@@ -279,7 +281,6 @@ struct MoEToGPUOptions : PassPipelineOptions<MoEToGPUOptions> {
                      "number of groups"),
       llvm::cl::init(1)};
 };
-} // namespace
 
 /// Registers pipeline `name` whose `build` reports a bad option on its
 /// stream: moe-opt prints the message and fails (PassPipelineRegistration's
@@ -306,6 +307,8 @@ void registerFallibleMoEPipeline(
         optionHandler(Options());
       });
 }
+
+} // namespace
 
 void registerMoEPipelines() {
   registerFallibleMoEPipeline<MoEToGPUOptions>(

@@ -49,6 +49,8 @@
 #include "mlir/Transforms/RegionUtils.h"
 #include "llvm/ADT/SetVector.h"
 
+#include <limits>
+
 namespace mlir::moe {
 #define GEN_PASS_DEF_MOEGPUFORMKERNELS
 #include "passes/Passes.h.inc"
@@ -286,6 +288,7 @@ int64_t KernelFormer::packWorkspaceBuffers() {
     auto launch = op->getParentOfType<gpu::LaunchOp>();
     if (!launch)
       return false;
+    assert(launchIndex.count(launch) && "a launch outside the entry's order");
     int64_t index = launchIndex.lookup(launch);
     buffers[buffer].first = std::min(buffers[buffer].first, index);
     buffers[buffer].last = std::max(buffers[buffer].last, index);
@@ -309,6 +312,7 @@ int64_t KernelFormer::packWorkspaceBuffers() {
           llvm::append_range(values, user->getResults());
   });
   for (const ScratchArea &area : scratchAreas) {
+    assert(launchIndex.count(area.launch) && "a launch outside the entry");
     int64_t index = launchIndex.lookup(area.launch);
     buffers.push_back({area.bytes, index, index});
   }
@@ -490,7 +494,10 @@ FailureOr<gpu::LaunchOp> KernelFormer::launch(Segment &segment) {
     if (failed(normalized))
       return segment.grid.emitOpError("could not be normalized for the "
                                       "mapping onto GPU blocks");
+    // (The original loop is gone: the segment holds the new one.)
     scf::ForallOp forall = *normalized;
+    segment.grid = forall;
+    segment.ops = {forall};
     int64_t rank = forall.getRank();
     if (rank > kMaxLinearBlockDims)
       return forall.emitOpError("of ")

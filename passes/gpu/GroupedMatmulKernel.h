@@ -53,7 +53,10 @@ bool canBuildTiledGroupedMatmul(GroupedMatmulOp op,
 /// outside every group), and returns the result tensor. The block tiles, the
 /// threads and (with tensor cores) the warps and their lanes are
 /// `scf.forall` loops mapped onto the launch by upstream's transform ops
-/// (mapLaunchLoops). Fails, with an error, where that mapping does.
+/// (mapLaunchLoops); `op` must not sit in an `scf.forall` (upstream's
+/// mapping looks for the one block loop no forall encloses). Fails, with an
+/// error, where that mapping does, leaving the partly built kernel for the
+/// failing pass to discard.
 FailureOr<Value> buildTiledGroupedMatmul(OpBuilder &builder, GroupedMatmulOp op,
                                          const GroupedMatmulTiles &tiles);
 

@@ -53,8 +53,8 @@ LogicalResult applyMapping(gpu::LaunchOp launch, int64_t blocks,
       transform::TransformDialect::kTransformEntryPointSymbolName);
   if (failed(transform::applyTransformNamedSequence(
           launch, entry, *script, transform::TransformOptions())))
-    return launch.emitOpError(
-        "could not map its loops onto blocks and threads");
+    return launch.emitOpError("could not map its loops onto blocks")
+           << (threads ? " and threads" : "");
   return success();
 }
 

@@ -7,6 +7,11 @@
 // common launch never overlap (greedy, largest first, each at the lowest
 // offset free over its lifetime).
 //
+// This relies on what the kernels guarantee: a launch reads only bytes of a
+// buffer that it or an earlier launch of the same call wrote (a buffer's
+// contents before its first write are undefined, as a memref.alloc's are),
+// and launches run one after another (one stream, an in-order queue).
+//
 //===----------------------------------------------------------------------===//
 
 #ifndef MOE_PASSES_GPU_WORKSPACEPACKING_H

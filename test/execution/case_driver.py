@@ -1,7 +1,8 @@
 """What the execution-test scripts share: compile a layer, run it with moe-run --check (and
-with 1, 2, 3 and 7 threads, whose results must be bitwise identical; a GPU artifact compiled
-again with other block sizes, whose results must be bitwise identical too), and the command
-line that runs a list of cases on a fresh (printed) seed.
+with 1, 2, 3 and 7 threads, whose results must be bitwise identical; a GPU artifact a second
+time and, for the cases that ask, compiled again with other block sizes, whose results must be
+bitwise identical too), and the command line that runs a list of cases on a fresh (printed)
+seed.
 
 A script defines its cases (a tuple each, the name first) and
 ``run_case(case, build, work, seed) -> (ok, label, log)``, and calls ``main``.
@@ -45,9 +46,9 @@ def compile_and_run(build, mlir, so, run_args, jit=False, layout="auto", vary_bl
     """moe-compile ``mlir`` to ``so`` with the plan ``layout`` (and TARGET_CPU; for TARGET
     opencl or cuda a GPU artifact), then moe-run the .so (and, with ``jit``, the .mlir through
     the JIT) with ``run_args`` (weights, inputs, --check, ...). A CPU artifact must give
-    bitwise the same results on every one of THREAD_COUNTS; with ``vary_blocks``, a GPU
-    artifact compiled with each of GPU_BLOCK_SIZES too (each a new kernel build for the
-    OpenCL device: seconds). Returns (ok, log)."""
+    bitwise the same results on every one of THREAD_COUNTS; a GPU artifact on a second run
+    and, with ``vary_blocks``, compiled with each of GPU_BLOCK_SIZES too (each a new kernel
+    build for the OpenCL device: seconds). Returns (ok, log)."""
     target = [f"--target-cpu={TARGET_CPU}"] if TARGET_CPU else []
     target += [f"--groups-per-call={GROUPS_PER_CALL}"] if GROUPS_PER_CALL != 1 else []
     device = TARGET if TARGET in ("opencl", "cuda") else "cpu"
@@ -61,18 +62,21 @@ def compile_and_run(build, mlir, so, run_args, jit=False, layout="auto", vary_bl
         return False, f"moe-compile failed ({compile_.returncode}):\n{compile_.stdout}{compile_.stderr}"
     LAST_PACKED[:] = packed_weights(build, so)
     log = ""
+    # A GPU artifact's checked run also writes its results: the baseline of the bitwise
+    # comparisons below.
+    written = f"{so}.results" if device != "cpu" else None
     for model in [so, mlir] if jit else [so]:
+        keep = ["--output-dir", written] if written and model == so else []
         run = subprocess.run([os.path.join(build, "bin", "moe-run"), model, *run_args,
-                              *tolerance()], capture_output=True, text=True)
+                              *tolerance(), *keep], capture_output=True, text=True)
         log += f"$ moe-run {model}\n" + run.stdout + run.stderr
         if run.returncode != 0:
             return False, log
     if device == "cpu":
         same, detail = same_bits_for_every_thread_count(build, so, run_args)
-    elif vary_blocks:
-        same, detail = same_bits_for_every_block_size(build, compile_command, so, run_args)
     else:
-        same, detail = True, ""
+        same, detail = same_bits_on_the_device(build, compile_command, so, run_args, written,
+                                               vary_blocks)
     return same, log + detail
 
 
@@ -196,24 +200,26 @@ def same_bits_for_every_thread_count(build, so, run_args):
     return same_bits(outputs)
 
 
-def same_bits_for_every_block_size(build, compile_command, so, run_args):
-    """Compiles the GPU artifact ``so`` again (``compile_command``) with each of
-    GPU_BLOCK_SIZES, runs every artifact writing its results and compares the result files
-    byte for byte. Returns (ok, log)."""
-    outputs = {}
-    outputs["the default blocks"], error = run_writing_results(
-        build, so, run_args, f"{so}.blocks-default")
+def same_bits_on_the_device(build, compile_command, so, run_args, written, vary_blocks):
+    """A GPU artifact ``so`` whose checked run wrote its results to ``written``: runs it
+    again, and with ``vary_blocks`` compiles it again (``compile_command``) with each of
+    GPU_BLOCK_SIZES and runs those; every run's result files must be byte for byte the
+    first's. Returns (ok, log)."""
+    outputs = {"the checked run": {name: open(os.path.join(written, name), "rb").read()
+                                   for name in sorted(os.listdir(written))}}
+    outputs["a second run"], error = run_writing_results(build, so, run_args, f"{so}.rerun")
     if error:
         return False, error
-    for threads, single in GPU_BLOCK_SIZES:
+    for threads, single in GPU_BLOCK_SIZES if vary_blocks else ():
         sizes = [f"--gpu-threads={threads}", f"--gpu-single-block-threads={single}"]
         variant = f"{so}.blocks{threads}-{single}.so"
         compile_ = subprocess.run([*compile_command, *sizes, "-o", variant],
                                   capture_output=True, text=True, env=cuda_env())
         if compile_.returncode != 0:
-            return False, f"moe-compile {' '.join(sizes)} failed:\n{compile_.stderr}"
+            return False, (f"moe-compile {' '.join(sizes)} failed:\n"
+                           f"{compile_.stdout}{compile_.stderr}")
         outputs[" ".join(sizes)], error = run_writing_results(
-            build, variant, run_args, f"{variant}.out")
+            build, variant, run_args, f"{variant}.results")
         if error:
             return False, error
     return same_bits(outputs)

@@ -14,7 +14,9 @@
 //   ids), its inner parallel loop shared out over the block's threads by a
 //   block-stride loop;
 // - the entry's buffer %t is a view of the workspace (last argument),
-//   and the scratch allocation in the forall a view per block after it.
+//   and the scratch allocation in the forall a view per block of the
+//   forall's scratch area (placed by lifetime: %t is read in all three
+//   launches, so the scratch area, 8 x 64 bytes, has bytes of its own).
 // CHECK: module attributes {gpu.container_module, moe.entry = @f, moe.workspace_bytes = [[W:[0-9]+]] : i64}
 // CHECK-LABEL: func.func @f(
 // CHECK-SAME: %[[WS:[a-z0-9]+]]: memref<[[W]]xi8>)
