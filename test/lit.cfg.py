@@ -34,6 +34,12 @@ config.substitutions.append(
      os.path.join(config.moe_obj_root, "test", "unit", "fakecuda", "libfakecuda.so"))
 )
 
+# A sanitizer build (MOE_SANITIZE): its instrumented libmoe_runtime.so cannot be loaded into an
+# uninstrumented Python, so the tests that use the Python binding are `UNSUPPORTED: sanitize`
+# (the C API under it is sanitizer-tested by the unit tests).
+if config.moe_sanitize:
+    config.available_features.add("sanitize")
+
 # ptxas (the CUDA toolkit's, or on PATH): PTX is assembled and checked where it is there.
 import shutil
 ptxas = shutil.which("ptxas") or shutil.which("ptxas", path="/usr/local/cuda/bin")

@@ -477,10 +477,14 @@ FailureOr<gpu::LaunchOp> KernelFormer::launch(Segment &segment) {
   // A launch of one block has all the GPU's work of its loops to share
   // out: more threads.
   bool oneBlock = !segment.grid && !segment.threadGrid;
+  // (Sizes made in order: the IR does not depend on the host compiler's
+  // order of evaluating arguments.)
   Value one = indexConstant(b, loc, 1);
-  auto launch = gpu::LaunchOp::create(
-      b, loc, indexConstant(b, loc, blocks), one, one,
-      indexConstant(b, loc, oneBlock ? singleBlockThreads : threads), one, one);
+  Value gridSize = indexConstant(b, loc, blocks);
+  Value blockSize =
+      indexConstant(b, loc, oneBlock ? singleBlockThreads : threads);
+  auto launch =
+      gpu::LaunchOp::create(b, loc, gridSize, one, one, blockSize, one, one);
   Block &body = launch.getBody().front();
   OpBuilder inside = OpBuilder::atBlockEnd(&body);
   auto terminator = gpu::TerminatorOp::create(inside, loc);

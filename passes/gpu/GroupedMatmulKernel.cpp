@@ -499,9 +499,12 @@ FailureOr<Value> KernelBuilder::build() {
   int64_t blocks = rowTiles * colTiles;
   if (blocks > 0) {
     int64_t threads = tiles.threadRows * tiles.threadColumns;
-    Value one = constant(1);
-    auto launch = gpu::LaunchOp::create(b, b.getLoc(), constant(blocks), one,
-                                        one, constant(threads), one, one);
+    // (Sizes made in order: the IR does not depend on the host compiler's
+    // order of evaluating arguments.)
+    Value one = constant(1), gridSize = constant(blocks),
+          blockSize = constant(threads);
+    auto launch = gpu::LaunchOp::create(b, b.getLoc(), gridSize, one, one,
+                                        blockSize, one, one);
     {
       OpBuilder::InsertionGuard guard(b);
       b.setInsertionPointToStart(&launch.getBody().front());

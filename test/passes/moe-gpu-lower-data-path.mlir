@@ -76,7 +76,7 @@
 // #gpu.thread) mapped by upstream's transform ops onto the block and thread
 // ids.
 // TILED-NOT: scf.forall
-// TILED: gpu.launch blocks({{.*}}) in (%{{.*}} = %c4, %{{.*}} = %c1{{(_[0-9]+)?}}, %{{.*}} = %c1{{(_[0-9]+)?}}) threads({{.*}}) in (%{{.*}} = %c256{{(_[0-9]+)?}},
+// TILED: gpu.launch blocks({{.*}}) in (%{{.*}} = %c4{{(_[0-9]+)?}}, %{{.*}} = %c1{{(_[0-9]+)?}}, %{{.*}} = %c1{{(_[0-9]+)?}}) threads({{.*}}) in (%{{.*}} = %c256{{(_[0-9]+)?}},
 // TILED: memref.alloc() : memref<16x16xf32, 3>
 // TILED: memref.alloc() : memref<16x256xf32, 3>
 // TILED: %[[B:.*]] = gpu.block_id x
@@ -112,7 +112,7 @@ func.func @padded(%x: tensor<6x16xf32>, %idx: tensor<12xi32>, %w: tensor<4x16x8x
 // row tile per expert (2 x 1 blocks), threads 16 x 16, each 4 x 4 results;
 // (tf32: flat tiles still, checked above.)
 // TILED-LABEL: func.func @padded_large(
-// TILED: gpu.launch blocks({{.*}}) in (%{{.*}} = %c2, %{{.*}} = %c1{{(_[0-9]+)?}}, %{{.*}} = %c1{{(_[0-9]+)?}}) threads({{.*}}) in (%{{.*}} = %c256{{(_[0-9]+)?}},
+// TILED: gpu.launch blocks({{.*}}) in (%{{.*}} = %c2{{(_[0-9]+)?}}, %{{.*}} = %c1{{(_[0-9]+)?}}, %{{.*}} = %c1{{(_[0-9]+)?}}) threads({{.*}}) in (%{{.*}} = %c256{{(_[0-9]+)?}},
 // TILED: memref.alloc() : memref<16x64xf32, 3>
 // TILED: memref.alloc() : memref<16x64xf32, 3>
 // TILED: arith.muli %{{.*}}, %c20
@@ -153,7 +153,7 @@ func.func @padded_large(%x: tensor<40x16xf32>, %w: tensor<2x16x8xf32>,
 // TILED-LABEL: func.func @ragged(
 // TILED: %[[OUT:.*]] = memref.alloc() : memref<10x4xf32>
 // TILED: linalg.copy ins(%{{.*}} : memref<10x4xf32>) outs(%[[OUT]] : memref<10x4xf32>)
-// TILED: gpu.launch blocks({{.*}}) in (%{{.*}} = %c4,
+// TILED: gpu.launch blocks({{.*}}) in (%{{.*}} = %c4{{(_[0-9]+)?}},
 // TILED-COUNT-3: memref.alloc() : memref<16x64xf32, 3>
 // TILED: scf.for {{.*}} -> (index, index, index, index)
 // TILED: memref.load %{{.*}} : memref<4xi32>
