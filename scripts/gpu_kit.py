@@ -19,7 +19,8 @@ neither moe-compile nor moe-run (both link libMLIR) runs there. The kit splits t
         and the kernels' CUDA-event time, Model.last_device_ms) and, with --peers, PyTorch
         eager, torch.compile and cuBLAS on the same data (bench/peers, as bench/run.py
         --target cuda runs them). Writes OUT/gpu-kit.md and OUT/gpu-kit.json (the tables of
-        bench/gpu.py); exits 1 if anything does not match.
+        bench/gpu.py), again after each layer (a stopped run leaves what it measured);
+        exits 1 if anything does not match.
 
 --target opencl prepares the same kit for the OpenCL device (PoCL on the CPU), which checks
 the kit itself where there is no GPU (test/execution/gpu-kit.test).
@@ -193,7 +194,9 @@ def time_layer(model, inputs, runs):
     return (statistics.median(host), statistics.median(device) if device else None)
 
 
-def check_layers(manifest, kit, Model, args, precision):
+def check_layers(manifest, kit, Model, args, precision, progress):
+    """Runs the kit's layers in ``precision``; calls ``progress(results)`` after each (the
+    report so far is written even if the device call is stopped later)."""
     import run as bench  # bench/run.py: the reference plan and the FLOPs of the experts
     import gpu as bench_gpu  # bench/gpu.py: the peers' commands and the table
     results = []
@@ -238,6 +241,7 @@ def check_layers(manifest, kit, Model, args, precision):
             result.update({"check": "ERROR", "error": str(error)[:2000]})
         results.append(result)
         print(f"{result['check']}: {name} {precision}", flush=True)
+        progress(results)
     return results
 
 
@@ -276,24 +280,34 @@ def check(args):
               "date": datetime.datetime.now(datetime.timezone.utc).strftime(
                   "%Y-%m-%d %H:%M UTC"),
               "case_failures": failures, "layers": {}}
-    text = f"Router matrix on the device: {len(manifest['cases'])} cases, " \
-           f"{len(failed)} failed.\n\n"
+    heading = f"Router matrix on the device: {len(manifest['cases'])} cases, " \
+              f"{len(failed)} failed.\n\n"
+
+    def write_report():
+        text = heading + "".join(bench_gpu.table(info) + "\n"
+                                 for info in report["layers"].values())
+        with open(os.path.join(args.out, "gpu-kit.json"), "w") as f:
+            json.dump(report, f, indent=1, default=str)
+        with open(os.path.join(args.out, "gpu-kit.md"), "w") as f:
+            f.write(text)
+        return text
+
+    write_report()
     ok = not failures
     for precision in args.precisions.split(",") if manifest["layers"] else ():
-        results = check_layers(manifest, kit, Model, args, precision)
         info = {"target": manifest["target"], "gpu": report["gpu"], "arch": manifest["arch"],
                 "precision": precision, "commit": manifest["commit"], "runs": args.runs,
-                "date": report["date"], "peers": bool(args.peers), "results": results}
+                "date": report["date"], "peers": bool(args.peers), "results": []}
         report["layers"][precision] = info
-        text += bench_gpu.table(info) + "\n"
+
+        def progress(results, info=info):
+            info["results"] = list(results)
+            write_report()
+        results = check_layers(manifest, kit, Model, args, precision, progress)
         ok = ok and all(r["check"] == "PASS" for r in results) and all(
             p.get("check", "FAIL") == "PASS" for r in results
             for p in r.get("peers", {}).values() if "check" in p or "error" in p)
-    with open(os.path.join(args.out, "gpu-kit.json"), "w") as f:
-        json.dump(report, f, indent=1, default=str)
-    with open(os.path.join(args.out, "gpu-kit.md"), "w") as f:
-        f.write(text)
-    print(text)
+    print(write_report())
     return 0 if ok else 1
 
 
