@@ -10,7 +10,7 @@ neither moe-compile nor moe-run (both link libMLIR) runs there. The kit splits t
         (f32, tf32); libmoe_runtime.so (no LLVM needed). A few MB to a few tens of MB.
 
     python3 scripts/gpu_kit.py check --kit KIT --out OUT [--runs 20] [--peers]
-                                     [--precisions f32,tf32]
+                                     [--precisions f32,tf32] [--layers L1,L3] [--skip-cases]
         there (the repository and KIT copied over): every case run through the Python
         binding (python/moe_mlir) on the device and compared with the reference as moe-run
         --check does (f32: rtol 1e-4, atol 1e-5; tf32: 1e-2), the block-size variants
@@ -269,6 +269,16 @@ def check(args):
         manifest = json.load(f)
     os.makedirs(args.out, exist_ok=True)
     args.work = os.path.abspath(args.work or os.path.join(args.out, "work"))
+    if args.layers:
+        wanted = args.layers.split(",")
+        unknown = [l for l in wanted if l != "none"
+                   and l not in [layer["name"] for layer in manifest["layers"]]]
+        if unknown:
+            print(f"gpu_kit.py: error: the kit has no layer {unknown[0]!r}", file=sys.stderr)
+            return 2
+        manifest["layers"] = [l for l in manifest["layers"] if l["name"] in wanted]
+    if args.skip_cases:
+        manifest["cases"] = []
     failures = check_cases(manifest, kit, Model)
     failed = {f.split(" ", 1)[0] for f in failures}
     print(f"cases: {len(manifest['cases'])}, {len(failed)} failed", flush=True)
@@ -330,6 +340,10 @@ def main():
     c.add_argument("--peers", action="store_true")
     c.add_argument("--precisions", default="f32,tf32",
                    help="the layers' artifacts to run (the cases run both)")
+    c.add_argument("--layers", default="",
+                   help="comma-separated layers of the kit to run (default: all; 'none')")
+    c.add_argument("--skip-cases", action="store_true",
+                   help="run the layers only (a second device call, say)")
     c.add_argument("--python", default=None)
     args = parser.parse_args()
     return prepare(args) if args.command == "prepare" else check(args)

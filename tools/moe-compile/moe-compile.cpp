@@ -134,8 +134,9 @@ int main(int argc, char **argv) {
   mlir::registerDefaultTimingManagerCLOptions();
   hideUnrelatedOptions();
   cl::ParseCommandLineOptions(argc, argv,
-                              "moe-compile: compile a moe model to a CPU "
-                              "shared object\n");
+                              "moe-compile: compile a moe model to a shared "
+                              "object: CPU code, or GPU kernels "
+                              "(--target=cuda|opencl)\n");
   bool gpu = target == "opencl" || target == "cuda";
   if (target != "cpu" && !gpu)
     return fail("unknown target '" + target +
