@@ -77,7 +77,9 @@ Expected<std::unique_ptr<DeviceRunner>>
 openDeviceRunner(DeviceKind kind, const void *binary, size_t bytes);
 
 /// The implementations (runtime/opencl/OpenCLRunner.cpp,
-/// runtime/cuda/CudaRunner.cpp).
+/// runtime/cuda/CudaRunner.cpp). The CUDA runner opens device
+/// `MOE_CUDA_DEVICE` (a number; 0 when unset) and fails in one line on a
+/// value that is none or a device the driver does not have.
 Expected<std::unique_ptr<DeviceRunner>> openOpenCLRunner(const void *binary,
                                                          size_t bytes);
 Expected<std::unique_ptr<DeviceRunner>> openCudaRunner(const void *binary,

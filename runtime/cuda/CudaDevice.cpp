@@ -2,6 +2,9 @@
 
 #include "runtime/cuda/CudaDevice.h"
 
+#include <cerrno>
+#include <climits>
+#include <cstdlib>
 #include <utility>
 
 using namespace moe;
@@ -115,6 +118,20 @@ Expected<float> CudaEvent::millisecondsSince(const CudaEvent &start) const {
 //===----------------------------------------------------------------------===//
 // The device
 //===----------------------------------------------------------------------===//
+
+Expected<int> moe::selectedCudaDevice() {
+  const char *text = std::getenv("MOE_CUDA_DEVICE");
+  if (!text || !*text)
+    return 0;
+  char *end = nullptr;
+  errno = 0;
+  long ordinal = std::strtol(text, &end, 10);
+  if (*end || errno || ordinal < 0 || ordinal > INT_MAX)
+    return Status::failure(
+        "MOE_CUDA_DEVICE: expected a device number (0, 1, ...), got '", text,
+        "'");
+  return static_cast<int>(ordinal);
+}
 
 Expected<std::shared_ptr<CudaDevice>> CudaDevice::open(int ordinal) {
   Expected<std::shared_ptr<CudaDriver>> driver = CudaDriver::load();

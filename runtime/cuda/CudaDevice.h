@@ -30,6 +30,11 @@
 
 namespace moe {
 
+/// The device GPU artifacts run on: the number the environment variable
+/// MOE_CUDA_DEVICE holds, 0 when it is unset; fails in one line on a value
+/// that is no device number.
+Expected<int> selectedCudaDevice();
+
 class CudaDevice;
 
 /// Device memory, freed when destroyed.

@@ -111,7 +111,10 @@ Status CudaRunner::launchAll(const std::vector<Launch> &launches) {
 Expected<std::unique_ptr<DeviceRunner>> openCudaRunner(const void *binary,
                                                        size_t bytes) {
   (void)bytes; // a fatbin carries its size
-  Expected<std::shared_ptr<CudaDevice>> device = CudaDevice::open();
+  Expected<int> ordinal = selectedCudaDevice();
+  if (!ordinal)
+    return ordinal.status();
+  Expected<std::shared_ptr<CudaDevice>> device = CudaDevice::open(*ordinal);
   if (!device)
     return device.status();
   Expected<CudaModule> module = (*device)->loadModule(binary);

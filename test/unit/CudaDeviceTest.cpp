@@ -357,3 +357,28 @@ TEST_F(CudaDeviceTest, ReportsAGpuRunsDeviceTimeThroughTheCApi) {
   moe_model_free(model);
   EXPECT_EQ(alive("allocations"), 0);
 }
+
+// MOE_CUDA_DEVICE picks the device a GPU artifact runs on; a device the
+// driver lacks, or a value that is no number, fails in one line.
+TEST_F(CudaDeviceTest, OpensTheDeviceMoeCudaDeviceNames) {
+  configure(2, nullptr, 0);
+  {
+    test::ScopedEnvironment ordinal("MOE_CUDA_DEVICE", "1");
+    Expected<std::unique_ptr<DeviceRunner>> runner = openFakeCudaRunner();
+    ASSERT_TRUE(runner.ok()) << runner.message();
+    EXPECT_NE(std::string(log()).find("cuDeviceGet(1)"), std::string::npos)
+        << log();
+  }
+  {
+    test::ScopedEnvironment ordinal("MOE_CUDA_DEVICE", "2");
+    expectError(openFakeCudaRunner().status(),
+                "no CUDA device 2: the driver reports 2");
+  }
+  {
+    test::ScopedEnvironment ordinal("MOE_CUDA_DEVICE", "gpu1");
+    expectError(openFakeCudaRunner().status(),
+                "MOE_CUDA_DEVICE: expected a device number (0, 1, ...), got "
+                "'gpu1'");
+  }
+  EXPECT_EQ(alive("contexts"), 0);
+}

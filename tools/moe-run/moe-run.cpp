@@ -419,7 +419,10 @@ Status bench(Model &model, int64_t runs, std::ostream &os) {
 Expected<int> runTool(const Options &options) {
   if (options.device == "cuda") {
     // The device first: without a driver or a device nothing else matters.
-    Expected<std::shared_ptr<CudaDevice>> device = CudaDevice::open();
+    Expected<int> ordinal = selectedCudaDevice();
+    if (!ordinal)
+      return ordinal.status().withPrefix("--device cuda: ");
+    Expected<std::shared_ptr<CudaDevice>> device = CudaDevice::open(*ordinal);
     if (!device)
       return device.status().withPrefix("--device cuda: ");
   }
