@@ -111,34 +111,31 @@ class GpuLayer:
         result["moe_mlir"] = bench.parse_bench(out)
         result["kernels_ms"] = parse_device_ms(out)
 
-        arrays, _ = bench.read_safetensors(os.path.join(self.data, "weights.safetensors"))
-        arrays[self.fn.gate.input.name] = bench.np.load(
-            os.path.join(self.data, "inputs", "x.npy"))
-        plan = bench.reference_plan(self.fn, arrays)
-        del arrays
-        self.rows = [int(r) for r in bench.kept_rows(self.fn, plan)]
-        result["flops"] = bench.expert_flops(self.fn, self.rows)
-        result["peers"] = self.peers() if ctx.peers else {}
+        rows = [int(r) for r in bench.kept_rows(self.fn, bench.layer_plan(self.fn, self.data))]
+        result["flops"] = bench.expert_flops(self.fn, rows)
+        result["peers"] = run_peers(ctx, self.mlir, self.data, rows) if ctx.peers else {}
         return result
 
-    def peers(self):
-        ctx = self.ctx
-        common = ["--mlir", self.mlir, "--data", self.data, "--runs", str(ctx.runs),
-                  "--device", "cuda"]
-        commands = {
-            "eager": [os.path.join(bench.BENCH, "peers", "torch_moe.py")] + common,
-            "compile": [os.path.join(bench.BENCH, "peers", "torch_moe.py")] + common +
-                       ["--compile"],
-            "cublas": [os.path.join(bench.BENCH, "peers", "gemm_bound.py")] + common +
-                      ["--backend", "torch", "--rows", ",".join(map(str, self.rows))] +
-                      (["--tf32"] if ctx.precision == "tf32" else []),
-        }
-        results = {}
-        for peer, cmd in commands.items():
-            proc = subprocess.run([ctx.python] + cmd, capture_output=True, text=True,
-                                  timeout=bench.PEER_TIMEOUT_S)
-            results[peer] = bench.last_json(proc.returncode, proc.stdout, proc.stderr, peer)
-        return results
+
+def run_peers(ctx, mlir, data, rows):
+    """PyTorch eager, torch.compile and cuBLAS (the experts' GEMMs on ``rows``) on the layer
+    ``mlir`` and the data in ``data``, each in a process of ``ctx.python`` on the CUDA device
+    (``ctx``: runs, precision, python); {peer: its JSON result}."""
+    common = ["--mlir", mlir, "--data", data, "--runs", str(ctx.runs), "--device", "cuda"]
+    commands = {
+        "eager": [os.path.join(bench.BENCH, "peers", "torch_moe.py")] + common,
+        "compile": [os.path.join(bench.BENCH, "peers", "torch_moe.py")] + common +
+                   ["--compile"],
+        "cublas": [os.path.join(bench.BENCH, "peers", "gemm_bound.py")] + common +
+                  ["--backend", "torch", "--rows", ",".join(map(str, rows))] +
+                  (["--tf32"] if ctx.precision == "tf32" else []),
+    }
+    results = {}
+    for peer, cmd in commands.items():
+        proc = subprocess.run([ctx.python] + cmd, capture_output=True, text=True,
+                              timeout=bench.PEER_TIMEOUT_S)
+        results[peer] = bench.last_json(proc.returncode, proc.stdout, proc.stderr, peer)
+    return results
 
 
 def fmt(value, spec="{:.3f}"):

@@ -323,6 +323,14 @@ def reference_plan(fn, arrays):
     return make_example_data.reference_plan(fn, logits)
 
 
+def layer_plan(fn, data):
+    """reference_plan of the layer ``fn`` on the weights and the input in ``data`` (the folder
+    make_example_data.py writes)."""
+    arrays, _ = read_safetensors(os.path.join(data, "weights.safetensors"))
+    arrays[fn.gate.input.name] = np.load(os.path.join(data, "inputs", "x.npy"))
+    return reference_plan(fn, arrays)
+
+
 def kept_rows(fn, plan):
     """Rows each expert's GEMMs see in the reference plan: [E] counts."""
     if fn.gate.scale is not None:  # Soft MoE: every slot is a row
@@ -376,10 +384,7 @@ class Layer:
         if self.check == "FAIL":
             print(out, file=sys.stderr)
 
-        arrays, _ = read_safetensors(os.path.join(self.data, "weights.safetensors"))
-        arrays[self.fn.gate.input.name] = np.load(os.path.join(self.data, "inputs", "x.npy"))
-        plan = reference_plan(self.fn, arrays)
-        del arrays
+        plan = layer_plan(self.fn, self.data)
         self.rows = [int(r) for r in kept_rows(self.fn, plan)]
         self.flops = expert_flops(self.fn, self.rows)
 

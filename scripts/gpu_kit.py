@@ -223,19 +223,13 @@ def check_layers(manifest, kit, Model, args, precision, progress):
             result["kernels_ms"] = device
             model.close()
             fn = bench.moe_ir.parse_moe_file(mlir)
-            arrays, _ = bench.read_safetensors(os.path.join(data, "weights.safetensors"))
-            arrays[fn.gate.input.name] = inputs[fn.gate.input.name]
-            rows = [int(r) for r in bench.kept_rows(fn, bench.reference_plan(fn, arrays))]
-            del arrays
+            rows = [int(r) for r in bench.kept_rows(fn, bench.layer_plan(fn, data))]
             result["flops"] = bench.expert_flops(fn, rows)
             result["peers"] = {}
             if args.peers:
                 ctx = argparse.Namespace(runs=args.runs, precision=precision,
                                          python=args.python or sys.executable)
-                layer_peers = bench_gpu.GpuLayer.__new__(bench_gpu.GpuLayer)
-                layer_peers.ctx, layer_peers.mlir, layer_peers.data = ctx, mlir, data
-                layer_peers.rows = rows
-                result["peers"] = layer_peers.peers()
+                result["peers"] = bench_gpu.run_peers(ctx, mlir, data, rows)
         except Exception as error:  # a failed run or peer: reported in the table
             print(f"{name}: {error}", file=sys.stderr)
             result.update({"check": "ERROR", "error": str(error)[:2000]})
