@@ -160,6 +160,12 @@ def compile_for_cuda(build, mlir, layout):
 GPU_BLOCK_SIZES = ((32, 32), (96, 1024))
 
 
+def read_results(out_dir):
+    """{file name: bytes} of the result files moe-run --output-dir wrote to ``out_dir``."""
+    return {name: open(os.path.join(out_dir, name), "rb").read()
+            for name in sorted(os.listdir(out_dir))}
+
+
 def run_writing_results(build, so, run_args, out_dir, extra=()):
     """Runs ``so`` with ``run_args`` less any --check, writing every result under ``out_dir``.
     Returns ({name: bytes}, None) or (None, log)."""
@@ -169,8 +175,7 @@ def run_writing_results(build, so, run_args, out_dir, extra=()):
                           "--output-dir", out_dir], capture_output=True, text=True)
     if run.returncode != 0:
         return None, f"$ moe-run {so} {' '.join(extra)}\n{run.stdout}{run.stderr}"
-    return {name: open(os.path.join(out_dir, name), "rb").read()
-            for name in sorted(os.listdir(out_dir))}, None
+    return read_results(out_dir), None
 
 
 def same_bits(outputs):
@@ -205,8 +210,7 @@ def same_bits_on_the_device(build, compile_command, so, run_args, written, vary_
     again, and with ``vary_blocks`` compiles it again (``compile_command``) with each of
     GPU_BLOCK_SIZES and runs those; every run's result files must be byte for byte the
     first's. Returns (ok, log)."""
-    outputs = {"the checked run": {name: open(os.path.join(written, name), "rb").read()
-                                   for name in sorted(os.listdir(written))}}
+    outputs = {"the checked run": read_results(written)}
     outputs["a second run"], error = run_writing_results(build, so, run_args, f"{so}.rerun")
     if error:
         return False, error
