@@ -270,11 +270,11 @@ struct MoEToGPUOptions : PassPipelineOptions<MoEToGPUOptions> {
   Option<int64_t> threads{
       *this, "threads",
       llvm::cl::desc("threads per block of a grid (1 to 1024)"),
-      llvm::cl::init(64)};
+      llvm::cl::init(GPUPipelineOptions().threads)};
   Option<int64_t> singleBlockThreads{
       *this, "single-block-threads",
       llvm::cl::desc("threads of a launch of one block (1 to 1024)"),
-      llvm::cl::init(256)};
+      llvm::cl::init(GPUPipelineOptions().singleBlockThreads)};
   Option<int64_t> groupsPerCall{
       *this, "groups-per-call",
       llvm::cl::desc("routing groups per call of an entry of a dynamic "

@@ -65,13 +65,14 @@ static cl::opt<int64_t> gpuThreads(
     "gpu-threads",
     cl::desc("GPU targets: threads per block of a grid (default 64, at most "
              "1024); the results do not depend on it"),
-    cl::init(64), cl::cat(toolCategory));
+    cl::init(mlir::moe::GPUPipelineOptions().threads), cl::cat(toolCategory));
 static cl::opt<int64_t> gpuSingleBlockThreads(
     "gpu-single-block-threads",
     cl::desc("GPU targets: threads of a launch of one block (routing between "
              "grids; default 256, at most 1024); the results do not depend "
              "on it"),
-    cl::init(256), cl::cat(toolCategory));
+    cl::init(mlir::moe::GPUPipelineOptions().singleBlockThreads),
+    cl::cat(toolCategory));
 static cl::opt<std::string> targetCpu(
     "target-cpu",
     cl::desc("CPU to generate code for: host (the default: this one, with "
