@@ -251,16 +251,15 @@ Status Model::runOnDevice(int64_t groups) {
   std::vector<const HostTensor *> args;
   for (const std::shared_ptr<const HostTensor> &tensor : bound)
     args.push_back(tensor.get());
-  // The kernels' time of the run: every call's, where each is measured.
-  deviceMilliseconds.reset();
-  bool measured = true;
-  double milliseconds = 0;
+  // The kernels' time of the run: the sum of every call's, none once a call
+  // is not measured.
+  deviceMilliseconds = 0.0;
   auto addDeviceTime = [&] {
     std::optional<double> call = device->lastLaunchMilliseconds();
-    measured = measured && call;
-    milliseconds += call.value_or(0);
     deviceMilliseconds =
-        measured ? std::optional<double>(milliseconds) : std::nullopt;
+        deviceMilliseconds && call
+            ? std::optional<double>(*deviceMilliseconds + *call)
+            : std::nullopt;
   };
   if (!sig.hasGroups()) {
     if (Status s = device->run(sig, args, outputs); !s.ok())
