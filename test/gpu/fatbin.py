@@ -66,6 +66,11 @@ def images(fatbin):
     return found
 
 
+def _string(elf, at):
+    """The zero-terminated string at byte ``at`` of ``elf``."""
+    return elf[at:elf.index(b"\0", at)].decode()
+
+
 def _sections(elf):
     """{name: (type, offset, size, link)} of the 64-bit ELF file ``elf``."""
     if elf[:4] != b"\x7fELF" or elf[4] != 2:
@@ -74,10 +79,7 @@ def _sections(elf):
     shentsize, shnum, shstrndx = struct.unpack_from("<HHH", elf, 0x3A)
     headers = [struct.unpack_from("<IIQQQQI", elf, shoff + i * shentsize) for i in range(shnum)]
     strings = headers[shstrndx][4]
-
-    def name(at):
-        return elf[strings + at:elf.index(b"\0", strings + at)].decode()
-    return {name(h[0]): (h[1], h[4], h[5], h[6]) for h in headers}, headers
+    return {_string(elf, strings + h[0]): (h[1], h[4], h[5], h[6]) for h in headers}, headers
 
 
 def cubin_kernels(elf):
@@ -96,7 +98,7 @@ def cubin_kernels(elf):
         strings = headers[link][4]
         for index in range(size // 24):
             at = struct.unpack_from("<I", elf, offset + index * 24)[0]
-            symbols[index] = elf[strings + at:elf.index(b"\0", strings + at)].decode()
+            symbols[index] = _string(elf, strings + at)
     if ".nv.info" in sections:
         _, offset, size, _ = sections[".nv.info"]
         at, end = offset, offset + size
