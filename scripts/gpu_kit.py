@@ -63,6 +63,12 @@ def compile_artifact(build, mlir, so, target, arch, options):
 
 def prepare(args):
     kit = os.path.abspath(args.kit)
+    # Only a new folder or an earlier kit is written into: nothing of the user's is replaced.
+    if os.path.isdir(kit) and os.listdir(kit) and \
+            not os.path.exists(os.path.join(kit, "manifest.json")):
+        print(f"gpu_kit.py: error: {args.kit!r} is a folder with files and no kit's "
+              "manifest.json; name a new folder", file=sys.stderr)
+        return 2
     os.makedirs(os.path.join(kit, "lib"), exist_ok=True)
     shutil.copy2(os.path.join(args.build, "lib", "libmoe_runtime.so"),
                  os.path.join(kit, "lib", "libmoe_runtime.so"))
